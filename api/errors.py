@@ -1,0 +1,59 @@
+"""How failures reach clients.
+
+Expected failures (DomainError) keep their Chinese message and stable code; in mutations they are
+payload `errors`. Anything else is masked: the client sees a generic message and the request id,
+the log has the stack trace under the same id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import strawberry
+import structlog
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from core.errors import DomainError
+
+log = structlog.get_logger("api.errors")
+INTERNAL_MESSAGE = "服务器开小差了，请稍后重试"
+
+
+@strawberry.type(description="An expected failure of a mutation: show `message`, switch on `code`.")
+class UserError:
+    field: str | None
+    code: str
+    message: str
+
+
+def user_errors(exc: DomainError) -> list[UserError]:
+    return [UserError(field=i.field, code=i.code, message=i.message) for i in exc.issues]
+
+
+class ErrorFormatting(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if result is None or not errors:
+            return
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
+        result.errors = [self._format(e, request_id) for e in errors]
+
+    def _format(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
+        original = error.original_error
+        if original is None:
+            # Syntax, validation and limit errors: safe to show as they are.
+            extensions = {**(error.extensions or {}), "code": (error.extensions or {}).get("code", "BAD_REQUEST")}
+            return GraphQLError(error.message, nodes=error.nodes, source=error.source, positions=error.positions,
+                                path=error.path, extensions=extensions)
+        if isinstance(original, DomainError):
+            return GraphQLError(original.message, nodes=error.nodes, source=error.source,
+                                positions=error.positions, path=error.path,
+                                extensions={"code": original.code, "field": original.field})
+        log.error("graphql_unexpected_error", request_id=request_id, path=error.path,
+                  exc_info=(type(original), original, original.__traceback__))
+        return GraphQLError(INTERNAL_MESSAGE, nodes=error.nodes, source=error.source, positions=error.positions,
+                            path=error.path, extensions={"code": "INTERNAL_ERROR", "requestId": request_id})

@@ -1,0 +1,305 @@
+"""Identity mutations: sign-in flows, tokens, profile and consent, staff and site administration."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.context import Info
+from api.errors import UserError
+from api.identity.types import (
+    ConsentChannel,
+    ConsentPurpose,
+    Gender,
+    PatientType,
+    SiteKind,
+    SiteType,
+    StaffRole,
+    StaffType,
+)
+from api.mutations import perform
+from api.relay import parse_uuid_id
+from core.errors import FieldIssue, NotFound, ValidationFailed
+from core.identity import Actor
+from patients import auth, models, service
+from patients.auth import mask_phone
+
+DEVICE_HEADER = "x-device-id"
+
+
+@strawberry.type
+class AuthTokens:
+    access_token: str
+    access_token_expires_at: datetime
+    refresh_token: str
+    refresh_token_expires_at: datetime
+
+    @classmethod
+    def of(cls, t: auth.Tokens) -> AuthTokens:
+        return cls(access_token=t.access_token, access_token_expires_at=t.access_expires_at,
+                   refresh_token=t.refresh_token, refresh_token_expires_at=t.refresh_expires_at)
+
+
+@strawberry.input
+class AuthRequestCodeInput:
+    phone: str
+
+
+@strawberry.type
+class AuthRequestCodePayload:
+    masked_phone: str | None = None
+    expires_at: datetime | None = None
+    resend_after: datetime | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class AuthSignInInput:
+    phone: str
+    code: str
+    device_id: str | None = None
+
+
+@strawberry.type
+class AuthSignInPayload:
+    tokens: AuthTokens | None = None
+    patient: PatientType | None = None
+    registered: bool = False
+    errors: list[UserError]
+
+
+@strawberry.input
+class AuthStaffSignInInput:
+    email: str
+    password: str
+
+
+@strawberry.type
+class AuthStaffSignInPayload:
+    tokens: AuthTokens | None = None
+    staff: StaffType | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class AuthRefreshInput:
+    refresh_token: str
+
+
+@strawberry.type
+class AuthRefreshPayload:
+    tokens: AuthTokens | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class AuthSignOutInput:
+    refresh_token: str | None = strawberry.field(default=None, description="省略时退出当前登录")
+
+
+@strawberry.type
+class AuthSignOutPayload:
+    signed_out: bool = False
+    errors: list[UserError]
+
+
+@strawberry.input
+class ProfileUpdateInput:
+    patient_id: strawberry.ID | None = strawberry.field(default=None, description="诊疗员工代患者修改时填写")
+    nickname: str | None = strawberry.UNSET
+    real_name: str | None = strawberry.UNSET
+    birth_year: int | None = strawberry.UNSET
+    gender: Gender | None = strawberry.UNSET  # type: ignore[valid-type]
+    timezone: str | None = strawberry.UNSET
+    condition_codes: list[str] | None = strawberry.UNSET
+    home_site_id: strawberry.ID | None = strawberry.UNSET
+
+
+@strawberry.type
+class ProfileUpdatePayload:
+    patient: PatientType | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class ConsentItemInput:
+    channel: ConsentChannel  # type: ignore[valid-type]
+    purpose: ConsentPurpose  # type: ignore[valid-type]
+    granted: bool
+
+
+@strawberry.input
+class ConsentUpdateInput:
+    items: list[ConsentItemInput]
+    source: str = strawberry.field(default="app", description="授权方式，如 app、门诊纸质、电话")
+    patient_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class ConsentUpdatePayload:
+    patient: PatientType | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class StaffCreateInput:
+    email: str
+    name: str
+    password: str
+    roles: list[StaffRole]  # type: ignore[valid-type]
+    site_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class StaffCreatePayload:
+    staff: StaffType | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class StaffSetRolesInput:
+    staff_id: strawberry.ID
+    roles: list[StaffRole]  # type: ignore[valid-type]
+
+
+@strawberry.input
+class SiteCreateInput:
+    code: str
+    name: str
+    kind: SiteKind
+    address: str | None = None
+    phone: str | None = None
+
+
+@strawberry.type
+class SiteCreatePayload:
+    site: SiteType | None = None
+    errors: list[UserError]
+
+
+def _id(value: Any, type_name: str, field: str) -> uuid.UUID | None:
+    """UNSET and None pass through as None; a malformed or foreign id is a validation error."""
+    if value is None or value is strawberry.UNSET:
+        return None
+    parsed = parse_uuid_id(str(value), type_name)
+    if parsed is None:
+        raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field=field)])
+    return parsed
+
+
+def _opt(value: Any) -> Any:
+    return service.UNSET if value is strawberry.UNSET else value
+
+
+@strawberry.type
+class IdentityMutation:
+    @strawberry.mutation(description="向手机号发送登录验证码（每分钟1次，每天10次）")
+    async def auth_request_code(self, info: Info, input: AuthRequestCodeInput) -> AuthRequestCodePayload:
+        out = await perform(info, lambda s, _a: auth.request_code(s, phone=input.phone))
+        if out.value is None:
+            return AuthRequestCodePayload(errors=out.errors)
+        return AuthRequestCodePayload(masked_phone=mask_phone(out.value.phone), expires_at=out.value.expires_at,
+                                      resend_after=out.value.resend_after, errors=[])
+
+    @strawberry.mutation(description="手机号+验证码登录；首次登录即注册")
+    async def auth_sign_in(self, info: Info, input: AuthSignInInput) -> AuthSignInPayload:
+        device = input.device_id or info.context.request.headers.get(DEVICE_HEADER)
+        out = await perform(info, lambda s, _a: auth.sign_in_patient(s, phone=input.phone, code=input.code,
+                                                                      device_id=device))
+        if out.value is None:
+            return AuthSignInPayload(errors=out.errors)
+        return AuthSignInPayload(tokens=AuthTokens.of(out.value.tokens), patient=PatientType(model=out.value.patient),
+                                 registered=out.value.registered, errors=[])
+
+    @strawberry.mutation(description="员工邮箱+密码登录")
+    async def auth_staff_sign_in(self, info: Info, input: AuthStaffSignInInput) -> AuthStaffSignInPayload:
+        async def work(s: AsyncSession, _a: Actor) -> tuple[auth.Tokens, Any]:
+            tokens = await auth.sign_in_staff(s, email=input.email, password=input.password)
+            assert tokens.actor.id is not None
+            return tokens, await s.get(models.Staff, tokens.actor.id)
+
+        out = await perform(info, work)
+        if out.value is None:
+            return AuthStaffSignInPayload(errors=out.errors)
+        tokens, staff = out.value
+        return AuthStaffSignInPayload(tokens=AuthTokens.of(tokens), staff=StaffType(model=staff), errors=[])
+
+    @strawberry.mutation(description="用刷新令牌换取新的令牌（刷新令牌只能使用一次）")
+    async def auth_refresh(self, info: Info, input: AuthRefreshInput) -> AuthRefreshPayload:
+        out = await perform(info, lambda s, _a: auth.refresh(s, refresh_token=input.refresh_token))
+        if out.value is None:
+            return AuthRefreshPayload(errors=out.errors)
+        return AuthRefreshPayload(tokens=AuthTokens.of(out.value), errors=[])
+
+    @strawberry.mutation(description="退出登录")
+    async def auth_sign_out(self, info: Info, input: AuthSignOutInput) -> AuthSignOutPayload:
+        out = await perform(info, lambda s, a: auth.sign_out(s, a, refresh_token=input.refresh_token))
+        return AuthSignOutPayload(signed_out=not out.errors, errors=out.errors)
+
+    @strawberry.mutation(description="修改患者资料")
+    async def profile_update(self, info: Info, input: ProfileUpdateInput) -> ProfileUpdatePayload:
+        async def work(s: AsyncSession, a: Actor) -> Any:
+            gender = _opt(input.gender)
+            changes = service.ProfileChanges(
+                nickname=_opt(input.nickname), real_name=_opt(input.real_name), birth_year=_opt(input.birth_year),
+                gender=gender.value if gender not in (service.UNSET, None) else gender,
+                timezone=_opt(input.timezone), condition_codes=_opt(input.condition_codes),
+                home_site_id=(service.UNSET if input.home_site_id is strawberry.UNSET
+                              else _id(input.home_site_id, "Site", "homeSiteId")),
+            )
+            return await service.update_profile(s, a, changes,
+                                                patient_id=_id(input.patient_id, "Patient", "patientId"))
+
+        out = await perform(info, work)
+        if out.value is None:
+            return ProfileUpdatePayload(errors=out.errors)
+        return ProfileUpdatePayload(patient=PatientType(model=out.value), errors=[])
+
+    @strawberry.mutation(description="修改各渠道、各用途的授权")
+    async def consent_update(self, info: Info, input: ConsentUpdateInput) -> ConsentUpdatePayload:
+        async def work(s: AsyncSession, a: Actor) -> Any:
+            items = [service.ConsentChange(channel=i.channel.value, purpose=i.purpose.value, granted=i.granted)
+                     for i in input.items]
+            patient_id = await service.update_consents(s, a, items, source=input.source,
+                                                       patient_id=_id(input.patient_id, "Patient", "patientId"))
+            return await s.get(models.Patient, patient_id)
+
+        out = await perform(info, work)
+        if out.value is None:
+            return ConsentUpdatePayload(errors=out.errors)
+        return ConsentUpdatePayload(patient=PatientType(model=out.value), errors=[])
+
+    @strawberry.mutation(description="新建员工账号（管理员）")
+    async def staff_create(self, info: Info, input: StaffCreateInput) -> StaffCreatePayload:
+        out = await perform(info, lambda s, a: service.create_staff(
+            s, a, email=input.email, name=input.name, password=input.password,
+            roles=[r.value for r in input.roles], site_id=_id(input.site_id, "Site", "siteId")))
+        if out.value is None:
+            return StaffCreatePayload(errors=out.errors)
+        return StaffCreatePayload(staff=StaffType(model=out.value), errors=[])
+
+    @strawberry.mutation(description="设置员工角色（管理员）；该员工需重新登录")
+    async def staff_set_roles(self, info: Info, input: StaffSetRolesInput) -> StaffCreatePayload:
+        async def work(s: AsyncSession, a: Actor) -> Any:
+            staff_id = _id(input.staff_id, "Staff", "staffId")
+            if staff_id is None:
+                raise NotFound("员工不存在", field="staffId")
+            return await service.set_staff_roles(s, a, staff_id, [r.value for r in input.roles])
+
+        out = await perform(info, work)
+        if out.value is None:
+            return StaffCreatePayload(errors=out.errors)
+        return StaffCreatePayload(staff=StaffType(model=out.value), errors=[])
+
+    @strawberry.mutation(description="新建院区或门诊部（管理员）")
+    async def site_create(self, info: Info, input: SiteCreateInput) -> SiteCreatePayload:
+        out = await perform(info, lambda s, a: service.create_site(
+            s, a, code=input.code, name=input.name, kind=input.kind.value, address=input.address,
+            phone=input.phone))
+        if out.value is None:
+            return SiteCreatePayload(errors=out.errors)
+        return SiteCreatePayload(site=SiteType(model=out.value), errors=[])

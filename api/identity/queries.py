@@ -1,0 +1,52 @@
+"""Identity queries: me, the condition catalogue, sites, patients and staff lists."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.context import Info
+from api.identity.types import Condition, PatientType, SiteType, StaffType, Viewer
+from api.relay import Connection, connection
+from patients import queries
+
+
+@strawberry.type
+class IdentityQuery:
+    @strawberry.field(description="当前登录的账号；未登录时为 null")
+    async def me(self, info: Info) -> Viewer | None:
+        actor = info.context.actor
+        if actor.id is None:
+            return None
+        if actor.is_patient:
+            patient = await info.context.load(queries.patients_by_ids, actor.id)
+            return PatientType(model=patient) if patient else None
+        if actor.is_staff:
+            staff = await info.context.load(queries.staff_by_ids, actor.id)
+            return StaffType(model=staff) if staff else None
+        return None
+
+    @strawberry.field(description="病种目录")
+    async def conditions(self, info: Info) -> list[Condition]:
+        async with info.context.db.read() as session:
+            return [Condition.of(c) for c in await queries.list_conditions(session)]
+
+    @strawberry.field(description="院区与门诊部")
+    async def sites(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[SiteType]:
+        async with info.context.db.read() as session:
+            page = await queries.page_sites(session, first=first, after=after)
+        return connection(page, lambda m: SiteType(model=m))
+
+    @strawberry.field(description="患者列表（员工可见，按注册时间倒序）")
+    async def patients(
+        self, info: Info, first: int | None = 20, after: str | None = None, condition_code: str | None = None
+    ) -> Connection[PatientType]:
+        async with info.context.db.read() as session:
+            page = await queries.page_patients(session, info.context.actor, first=first, after=after,
+                                               condition_code=condition_code)
+        return connection(page, lambda m: PatientType(model=m))
+
+    @strawberry.field(description="员工列表（仅管理员）")
+    async def staff_members(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[StaffType]:
+        async with info.context.db.read() as session:
+            page = await queries.page_staff(session, info.context.actor, first=first, after=after)
+        return connection(page, lambda m: StaffType(model=m))

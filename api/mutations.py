@@ -1,0 +1,33 @@
+"""Running a mutation: one unit of work, domain errors turned into payload errors."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.context import Info
+from api.errors import UserError, user_errors
+from core.db import unit_of_work
+from core.errors import DomainError
+from core.identity import Actor
+
+T = TypeVar("T")
+
+
+@dataclass
+class Outcome(Generic[T]):
+    value: T | None = None
+    errors: list[UserError] = field(default_factory=list)
+
+
+async def perform(info: Info, work: Callable[[AsyncSession, Actor], Awaitable[T]]) -> Outcome[T]:
+    """Commits when `work` returns, rolls back when it raises (nothing half-written)."""
+    try:
+        async with unit_of_work() as session:
+            value = await work(session, info.context.actor)
+    except DomainError as exc:
+        return Outcome(errors=user_errors(exc))
+    return Outcome(value=value)

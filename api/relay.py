@@ -1,0 +1,109 @@
+"""Relay conventions: the Node interface, global ids and cursor connections."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import strawberry
+
+from api.context import Info
+from core.pagination import Page
+
+T = TypeVar("T")
+
+
+def to_global_id(type_name: str, raw_id: uuid.UUID | str) -> strawberry.ID:
+    return strawberry.ID(base64.urlsafe_b64encode(f"{type_name}:{raw_id}".encode()).decode().rstrip("="))
+
+
+def from_global_id(global_id: str) -> tuple[str, str] | None:
+    try:
+        padded = global_id + "=" * (-len(global_id) % 4)
+        type_name, _, raw = base64.urlsafe_b64decode(padded.encode()).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return (type_name, raw) if type_name and raw else None
+
+
+def parse_uuid_id(global_id: str, expected_type: str) -> uuid.UUID | None:
+    decoded = from_global_id(global_id)
+    if decoded is None or decoded[0] != expected_type:
+        return None
+    try:
+        return uuid.UUID(decoded[1])
+    except ValueError:
+        return None
+
+
+@strawberry.interface(description="An object with a global id, fetchable with `node(id:)`.")
+class Node:
+    id: strawberry.ID
+
+
+# type name -> fetch(info, raw ids) returning objects or None where missing or not visible
+NodeFetcher = Callable[[Info, Sequence[str]], Awaitable[Sequence[Any | None]]]
+NODE_FETCHERS: dict[str, NodeFetcher] = {}
+
+
+def node_fetcher(type_name: str) -> Callable[[NodeFetcher], NodeFetcher]:
+    def register(fn: NodeFetcher) -> NodeFetcher:
+        NODE_FETCHERS[type_name] = fn
+        return fn
+
+    return register
+
+
+async def resolve_nodes(info: Info, ids: Sequence[str]) -> list[Any | None]:
+    """Each type's fetcher re-checks permission: an id is no key to an object you may not see."""
+    decoded = [from_global_id(i) for i in ids]
+    by_type: dict[str, list[tuple[int, str]]] = {}
+    for index, item in enumerate(decoded):
+        if item is not None and item[0] in NODE_FETCHERS:
+            by_type.setdefault(item[0], []).append((index, item[1]))
+    out: list[Any | None] = [None] * len(ids)
+    for type_name, wanted in by_type.items():
+        found = await NODE_FETCHERS[type_name](info, [raw for _, raw in wanted])
+        for (index, _), obj in zip(wanted, found, strict=True):
+            out[index] = obj
+    return out
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+
+    @strawberry.field
+    def nodes(self) -> list[T]:
+        return [e.node for e in self.edges]
+
+
+def connection(page: Page[Any], wrap: Callable[[Any], T]) -> Connection[T]:
+    edges = [Edge(cursor=c, node=wrap(item)) for item, c in zip(page.items, page.cursors, strict=True)]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=page.cursors[0] if page.cursors else None,
+            end_cursor=page.cursors[-1] if page.cursors else None,
+        ),
+    )

@@ -1,0 +1,96 @@
+"""Notification channels behind one interface.
+
+Messages reach a channel only through the outbox (`notify.send`), so a message exists if and only
+if the business transaction that caused it committed. The development provider records what would
+be sent in `dev_messages`, which `portal outbox` prints.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import String, Text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core import clock, outbox
+from core.db import Base, IdMixin
+from core.ids import new_id
+from core.settings import get_settings
+
+NOTIFY_TOPIC = "notify.send"
+
+
+class ChannelName(enum.StrEnum):
+    IN_APP = "in_app"
+    SMS = "sms"
+    EMAIL = "email"
+    WECHAT = "wechat"
+
+
+@dataclass(frozen=True)
+class Message:
+    channel: ChannelName
+    recipient: str
+    body: str
+    subject: str | None = None
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"channel": self.channel.value, "recipient": self.recipient, "body": self.body,
+                "subject": self.subject}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Message:
+        return cls(channel=ChannelName(payload["channel"]), recipient=payload["recipient"],
+                   body=payload["body"], subject=payload.get("subject"))
+
+
+class Channel(Protocol):
+    async def send(self, session: AsyncSession, message: Message, *, message_id: uuid.UUID) -> None: ...
+
+
+class DevMessage(IdMixin, Base):
+    __tablename__ = "dev_messages"
+
+    outbox_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class DevRecordingChannel:
+    """Records instead of sending; unique per outbox message, so a repeated dispatch is harmless."""
+
+    async def send(self, session: AsyncSession, message: Message, *, message_id: uuid.UUID) -> None:
+        await session.execute(
+            insert(DevMessage)
+            .values(id=new_id(), outbox_id=message_id, channel=message.channel.value,
+                    recipient=message.recipient, subject=message.subject, body=message.body,
+                    created_at=clock.now())
+            .on_conflict_do_nothing(index_elements=["outbox_id"])
+        )
+
+
+def get_channel(name: ChannelName) -> Channel:
+    # Only the development providers exist so far; real SMS/e-mail/WeChat providers plug in here.
+    if name is ChannelName.SMS and get_settings().sms_provider != "dev":
+        raise LookupError(f"unknown SMS provider {get_settings().sms_provider}")
+    return DevRecordingChannel()
+
+
+async def send_later(session: AsyncSession, message: Message, *, sensitive: bool = False) -> None:
+    """Queue `message` in the caller's transaction; a worker delivers it after commit."""
+    await outbox.emit(session, NOTIFY_TOPIC, message.to_payload(), sensitive=sensitive)
+
+
+@outbox.handler(NOTIFY_TOPIC)
+async def _deliver(session: AsyncSession, row: outbox.OutboxMessage) -> None:
+    message = Message.from_payload(row.payload)
+    await get_channel(message.channel).send(session, message, message_id=row.id)

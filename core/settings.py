@@ -1,0 +1,83 @@
+"""Process settings, read from the environment (prefix PORTAL_) once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET = "dev-only-secret-change-me-in-production-0123456789"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    # The two service URLs keep their conventional names; PORTAL_-prefixed forms also work.
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "PORTAL_DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "PORTAL_REDIS_URL")
+    )
+    data_dir: Path = PROJECT_ROOT / ".data"
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    secret_key: str = DEV_SECRET
+    access_token_ttl_seconds: int = 15 * 60
+    refresh_token_ttl_days: int = 30
+    otp_ttl_seconds: int = 5 * 60
+    otp_max_attempts: int = 5
+    otp_per_minute: int = 1
+    otp_per_day: int = 10
+    staff_max_failed_logins: int = 5
+    staff_lockout_minutes: int = 15
+
+    default_timezone: str = "Asia/Shanghai"
+    brand_name: str = "康宁医疗"
+    sms_provider: Literal["dev"] = "dev"
+
+    graphiql: bool | None = None  # None: on outside production
+    max_query_depth: int = 12
+    max_query_tokens: int = 3000
+    max_query_aliases: int = 20
+    max_page_size: int = 100
+
+    db_pool_size: int = 10
+    db_max_overflow: int = 20
+    db_echo: bool = False
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    outbox_max_attempts: int = 8
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else self.env != "production"
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("DATABASE_URL is not set (portal run/test start an embedded PostgreSQL)")
+        return self.database_url
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError("REDIS_URL is not set (portal run/test start an embedded Redis)")
+        return self.redis_url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    settings = Settings()
+    if settings.env == "production" and settings.secret_key == DEV_SECRET:
+        raise RuntimeError("PORTAL_SECRET_KEY must be set in production")
+    return settings
+
+
+def reset_settings() -> None:
+    get_settings.cache_clear()

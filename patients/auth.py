@@ -1,0 +1,301 @@
+"""Sign-in: patients by phone + one-time code, staff by e-mail + password; tokens and sessions.
+
+Access tokens are short-lived JWTs naming their session; refresh tokens are opaque, stored hashed
+and rotate on every use. Presenting a refresh token that was already rotated means it leaked (or
+was replayed), so the whole session (token family) is revoked.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import clock, security
+from core.channels import ChannelName, Message, send_later
+from core.errors import NotAuthenticated
+from core.identity import ANONYMOUS, Actor, ActorKind, Role
+from core.ids import new_id
+from core.settings import get_settings
+from patients import errors
+from patients.models import (
+    AuthSession,
+    Patient,
+    RefreshToken,
+    SignInCode,
+    Staff,
+    StaffRole,
+)
+from patients.service import grant_default_consents
+
+_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_CODE = re.compile(r"^\d{6}$")
+
+
+def normalize_phone(raw: str) -> str:
+    """Accepts 13812345678, +86 138 1234 5678, 86-138-1234-5678; returns the 11 digits."""
+    digits = re.sub(r"[\s\-()]", "", raw or "")
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not _PHONE.match(digits):
+        raise errors.InvalidPhone(field="phone")
+    return digits
+
+
+def mask_phone(phone: str) -> str:
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+@dataclass(frozen=True)
+class CodeRequested:
+    phone: str
+    expires_at: datetime
+    resend_after: datetime
+
+
+@dataclass(frozen=True)
+class Tokens:
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class PatientSignedIn:
+    tokens: Tokens
+    patient: Patient
+    registered: bool
+
+
+async def _lock(session: AsyncSession, key: str) -> None:
+    # Serializes requests for one phone/e-mail so the rate-limit counts cannot race.
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+
+
+async def request_code(session: AsyncSession, *, phone: str) -> CodeRequested:
+    settings = get_settings()
+    phone = normalize_phone(phone)
+    await _lock(session, f"otp:{phone}")
+    now = clock.now()
+    recent = (
+        await session.execute(
+            select(
+                func.count().filter(SignInCode.created_at > now - timedelta(minutes=1)),
+                func.count(),
+            ).where(SignInCode.phone == phone, SignInCode.created_at > now - timedelta(days=1))
+        )
+    ).one()
+    if recent[0] >= settings.otp_per_minute:
+        raise errors.CodeTooFrequent(field="phone")
+    if recent[1] >= settings.otp_per_day:
+        raise errors.CodeDailyLimit(field="phone")
+
+    # A new code supersedes the older ones, so only the latest can be tried.
+    await session.execute(
+        update(SignInCode)
+        .where(SignInCode.phone == phone, SignInCode.consumed_at.is_(None))
+        .values(consumed_at=now)
+    )
+    code = security.new_otp()
+    expires = now + timedelta(seconds=settings.otp_ttl_seconds)
+    session.add(
+        SignInCode(id=new_id(), phone=phone, code_hash=security.keyed_hash("otp", phone, code),
+                   created_at=now, expires_at=expires)
+    )
+    minutes = settings.otp_ttl_seconds // 60
+    body = f"【{settings.brand_name}】您的登录验证码为{code}，{minutes}分钟内有效。如非本人操作，请忽略本短信。"
+    await send_later(session, Message(channel=ChannelName.SMS, recipient=phone, body=body), sensitive=True)
+    return CodeRequested(phone=phone, expires_at=expires, resend_after=now + timedelta(minutes=1))
+
+
+async def sign_in_patient(
+    session: AsyncSession, *, phone: str, code: str, device_id: str | None = None
+) -> PatientSignedIn:
+    settings = get_settings()
+    phone = normalize_phone(phone)
+    code = (code or "").strip()
+    if not _CODE.match(code):
+        raise errors.CodeInvalid("验证码为6位数字", field="code")
+    now = clock.now()
+    row = await session.scalar(
+        select(SignInCode)
+        .where(SignInCode.phone == phone, SignInCode.consumed_at.is_(None))
+        .order_by(SignInCode.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if row is None or row.expires_at <= now:
+        raise errors.CodeExpired(field="code")
+    if row.attempts >= settings.otp_max_attempts:
+        raise errors.CodeTooManyAttempts(field="code")
+    if not hmac.compare_digest(row.code_hash, security.keyed_hash("otp", phone, code)):
+        row.attempts += 1
+        if row.attempts >= settings.otp_max_attempts:
+            raise errors.CodeTooManyAttempts(field="code")
+        left = settings.otp_max_attempts - row.attempts
+        raise errors.CodeInvalid(f"验证码错误，还可尝试{left}次", field="code")
+    row.consumed_at = now
+
+    registered = False
+    patient = await session.scalar(select(Patient).where(Patient.phone == phone).with_for_update())
+    if patient is None:
+        patient_id = new_id()
+        await session.execute(
+            insert(Patient)
+            .values(id=patient_id, phone=phone, nickname=f"康友{phone[-4:]}",
+                    timezone=settings.default_timezone, created_at=now, updated_at=now)
+            .on_conflict_do_nothing(index_elements=["phone"])
+        )
+        patient = await session.scalar(select(Patient).where(Patient.phone == phone))
+        assert patient is not None
+        registered = patient.id == patient_id
+        if registered:
+            await grant_default_consents(session, patient.id)
+    patient.last_sign_in_at = now
+    actor = Actor(kind=ActorKind.PATIENT, id=patient.id)
+    tokens = await _start_session(session, actor, device_id=device_id)
+    return PatientSignedIn(tokens=tokens, patient=patient, registered=registered)
+
+
+async def sign_in_staff(session: AsyncSession, *, email: str, password: str) -> Tokens:
+    settings = get_settings()
+    now = clock.now()
+    staff = await session.scalar(
+        select(Staff).where(Staff.email == (email or "").strip()).with_for_update()
+    )
+    if staff is not None and staff.locked_until and staff.locked_until > now:
+        raise errors.AccountLocked()
+    if not security.verify_password(staff.password_hash if staff else None, password or ""):
+        if staff is not None:
+            staff.failed_logins += 1
+            if staff.failed_logins >= settings.staff_max_failed_logins:
+                staff.failed_logins = 0
+                staff.locked_until = now + timedelta(minutes=settings.staff_lockout_minutes)
+        raise errors.InvalidCredentials()
+    assert staff is not None
+    if not staff.active:
+        raise errors.InvalidCredentials()
+    staff.failed_logins = 0
+    staff.locked_until = None
+    staff.last_sign_in_at = now
+    roles = await staff_roles(session, staff.id)
+    actor = Actor(kind=ActorKind.STAFF, id=staff.id, roles=roles)
+    return await _start_session(session, actor)
+
+
+async def staff_roles(session: AsyncSession, staff_id: uuid.UUID) -> frozenset[Role]:
+    rows = await session.scalars(select(StaffRole.role).where(StaffRole.staff_id == staff_id))
+    return frozenset(Role(r) for r in rows)
+
+
+async def _start_session(session: AsyncSession, actor: Actor, *, device_id: str | None = None) -> Tokens:
+    assert actor.id is not None
+    auth_session = AuthSession(
+        id=new_id(), subject_kind=actor.kind.value, subject_id=actor.id,
+        device_id=(device_id or None) and device_id[:100], created_at=clock.now(),
+    )
+    session.add(auth_session)
+    return await _issue(session, Actor(kind=actor.kind, id=actor.id, roles=actor.roles,
+                                       session_id=auth_session.id))
+
+
+async def _issue(session: AsyncSession, actor: Actor) -> Tokens:
+    assert actor.id is not None and actor.session_id is not None
+    now = clock.now()
+    access, access_expires = security.encode_access_token(
+        subject=actor.id, kind=actor.kind.value, roles=tuple(sorted(actor.roles)),
+        session_id=actor.session_id, now=now,
+    )
+    refresh = security.new_token()
+    refresh_expires = now + timedelta(days=get_settings().refresh_token_ttl_days)
+    session.add(
+        RefreshToken(id=new_id(), session_id=actor.session_id, token_hash=security.token_hash(refresh),
+                     created_at=now, expires_at=refresh_expires)
+    )
+    return Tokens(access, access_expires, refresh, refresh_expires, actor)
+
+
+async def refresh(session: AsyncSession, *, refresh_token: str) -> Tokens:
+    now = clock.now()
+    found = (
+        await session.execute(
+            select(RefreshToken, AuthSession)
+            .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+            .where(RefreshToken.token_hash == security.token_hash(refresh_token or ""))
+            .with_for_update()
+        )
+    ).one_or_none()
+    if found is None:
+        raise errors.RefreshInvalid(field="refreshToken")
+    token, auth_session = found
+    if auth_session.revoked_at is not None:
+        raise errors.RefreshInvalid(field="refreshToken")
+    if token.rotated_at is not None:
+        auth_session.revoked_at = now
+        auth_session.revoked_reason = "refresh_reuse"
+        raise errors.RefreshReused(field="refreshToken")
+    if token.expires_at <= now:
+        raise errors.RefreshInvalid(field="refreshToken")
+
+    kind = ActorKind(auth_session.subject_kind)
+    roles: frozenset[Role] = frozenset()
+    if kind is ActorKind.STAFF:
+        active = await session.scalar(select(Staff.active).where(Staff.id == auth_session.subject_id))
+        if not active:
+            auth_session.revoked_at = now
+            auth_session.revoked_reason = "staff_inactive"
+            raise errors.RefreshInvalid(field="refreshToken")
+        roles = await staff_roles(session, auth_session.subject_id)
+    token.rotated_at = now
+    return await _issue(
+        session, Actor(kind=kind, id=auth_session.subject_id, roles=roles, session_id=auth_session.id)
+    )
+
+
+async def sign_out(session: AsyncSession, actor: Actor, *, refresh_token: str | None = None) -> None:
+    """Ends the session of the given refresh token, or else the actor's current session."""
+    now = clock.now()
+    if refresh_token:
+        session_id = await session.scalar(
+            select(RefreshToken.session_id).where(RefreshToken.token_hash == security.token_hash(refresh_token))
+        )
+        if session_id is None:
+            raise errors.RefreshInvalid(field="refreshToken")
+    elif actor.session_id is not None:
+        session_id = actor.session_id
+    else:
+        raise NotAuthenticated()
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason="sign_out")
+    )
+
+
+async def actor_from_token(session: AsyncSession, token: str | None) -> Actor:
+    """The actor of a bearer token; anonymous when missing. Revoked or expired tokens are refused."""
+    if not token:
+        return ANONYMOUS
+    claims = security.decode_access_token(token, now=clock.now())
+    if claims is None:
+        raise errors.RefreshInvalid("访问令牌无效或已过期", code="ACCESS_TOKEN_INVALID")
+    revoked = await session.scalar(
+        select(AuthSession.revoked_at.is_not(None)).where(AuthSession.id == claims.session_id)
+    )
+    if revoked is None or revoked:
+        raise errors.RefreshInvalid("登录已退出，请重新登录", code="ACCESS_TOKEN_REVOKED")
+    kind = ActorKind(claims.kind)
+    roles = frozenset(Role(r) for r in claims.roles) if kind is ActorKind.STAFF else frozenset()
+    return Actor(kind=kind, id=claims.subject, roles=roles, session_id=claims.session_id)

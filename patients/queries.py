@@ -1,0 +1,103 @@
+"""Read queries of the identity domain, shaped for batching (one statement for many ids)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import PermissionDenied
+from core.identity import Actor, Role
+from core.pagination import Page, keyset_page
+from patients.models import Condition, Consent, Patient, PatientCondition, Site, Staff, StaffRole
+from patients.service import CARE_ROLES
+
+
+async def patients_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Patient]:
+    rows = await session.scalars(select(Patient).where(Patient.id.in_(ids)))
+    return {p.id: p for p in rows}
+
+
+async def staff_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Staff]:
+    rows = await session.scalars(select(Staff).where(Staff.id.in_(ids)))
+    return {s.id: s for s in rows}
+
+
+async def sites_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Site]:
+    rows = await session.scalars(select(Site).where(Site.id.in_(ids)))
+    return {s.id: s for s in rows}
+
+
+async def conditions_by_patient(
+    session: AsyncSession, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Condition]]:
+    rows = await session.execute(
+        select(PatientCondition.patient_id, Condition)
+        .join(Condition, Condition.code == PatientCondition.condition_code)
+        .where(PatientCondition.patient_id.in_(ids))
+        .order_by(Condition.sort_order, Condition.code)
+    )
+    out: dict[uuid.UUID, list[Condition]] = defaultdict(list)
+    for patient_id, condition in rows:
+        out[patient_id].append(condition)
+    return out
+
+
+async def consents_by_patient(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Consent]]:
+    rows = await session.scalars(
+        select(Consent).where(Consent.patient_id.in_(ids)).order_by(Consent.channel, Consent.purpose)
+    )
+    out: dict[uuid.UUID, list[Consent]] = defaultdict(list)
+    for consent in rows:
+        out[consent.patient_id].append(consent)
+    return out
+
+
+async def roles_by_staff(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    rows = await session.execute(
+        select(StaffRole.staff_id, StaffRole.role).where(StaffRole.staff_id.in_(ids)).order_by(StaffRole.role)
+    )
+    out: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for staff_id, role in rows:
+        out[staff_id].append(role)
+    return out
+
+
+async def list_conditions(session: AsyncSession) -> list[Condition]:
+    return list(await session.scalars(select(Condition).order_by(Condition.sort_order, Condition.code)))
+
+
+async def list_sites(session: AsyncSession, *, include_inactive: bool = False) -> list[Site]:
+    stmt = select(Site).order_by(Site.code)
+    if not include_inactive:
+        stmt = stmt.where(Site.active.is_(True))
+    return list(await session.scalars(stmt))
+
+
+async def page_patients(
+    session: AsyncSession, actor: Actor, *, first: int | None, after: str | None,
+    condition_code: str | None = None,
+) -> Page[Patient]:
+    """Newest first. Staff only: a patient list is health data."""
+    if not actor.has_role(*CARE_ROLES, Role.MARKETER):
+        raise PermissionDenied()
+    stmt = select(Patient)
+    if condition_code:
+        stmt = stmt.where(
+            Patient.id.in_(select(PatientCondition.patient_id).where(PatientCondition.condition_code == condition_code))
+        )
+    return await keyset_page(session, stmt, sort=Patient.created_at, id_=Patient.id, first=first, after=after,
+                             descending=True)
+
+
+async def page_staff(session: AsyncSession, actor: Actor, *, first: int | None, after: str | None) -> Page[Staff]:
+    actor.require_role(Role.ADMIN)
+    return await keyset_page(session, select(Staff), sort=Staff.created_at, id_=Staff.id, first=first, after=after)
+
+
+async def page_sites(session: AsyncSession, *, first: int | None, after: str | None) -> Page[Site]:
+    return await keyset_page(session, select(Site).where(Site.active.is_(True)), sort=Site.code, id_=Site.id,
+                             first=first, after=after)

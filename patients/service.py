@@ -1,0 +1,303 @@
+"""Rules for patient profiles and consent, staff accounts, sites and the condition catalogue."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from zoneinfo import available_timezones
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import clock, security
+from core.errors import NotFound, PermissionDenied, Validator
+from core.identity import Actor, Role
+from core.ids import new_id
+from patients import errors
+from patients.models import (
+    AuthSession,
+    Condition,
+    Consent,
+    ConsentChannel,
+    ConsentEvent,
+    ConsentPurpose,
+    Gender,
+    Patient,
+    PatientCondition,
+    Site,
+    Staff,
+    StaffRole,
+    SubjectKind,
+)
+
+# Staff who care for patients may see private profile data (real name, birth year, phone).
+CARE_ROLES = (Role.DOCTOR, Role.HEALTH_MANAGER, Role.CLINIC_STAFF)
+_TIMEZONES = frozenset(available_timezones())
+UNSET: object = object()
+
+
+def can_view_private(actor: Actor, patient_id: uuid.UUID) -> bool:
+    return (actor.is_patient and actor.id == patient_id) or actor.has_role(*CARE_ROLES)
+
+
+def can_view_profile(actor: Actor, patient_id: uuid.UUID) -> bool:
+    """Nicknames are public in communities; the full profile object is for the patient and staff."""
+    return (actor.is_patient and actor.id == patient_id) or actor.is_staff or actor.is_system
+
+
+def _target_patient(actor: Actor, patient_id: uuid.UUID | None) -> uuid.UUID:
+    if patient_id is None or (actor.is_patient and actor.id == patient_id):
+        return actor.require_patient()
+    actor.require_role(*CARE_ROLES)
+    return patient_id
+
+
+async def grant_default_consents(session: AsyncSession, patient_id: uuid.UUID) -> None:
+    """In-app service messages are part of the service; every other channel/purpose starts off."""
+    await _record_consents(
+        session, patient_id, [(ConsentChannel.IN_APP, ConsentPurpose.SERVICE, True)],
+        source="registration", actor_id=patient_id,
+    )
+
+
+@dataclass(frozen=True)
+class ProfileChanges:
+    nickname: str | None | object = UNSET
+    real_name: str | None | object = UNSET
+    birth_year: int | None | object = UNSET
+    gender: str | None | object = UNSET
+    timezone: str | None | object = UNSET
+    condition_codes: list[str] | None | object = UNSET
+    home_site_id: uuid.UUID | None | object = UNSET
+
+
+async def update_profile(
+    session: AsyncSession, actor: Actor, changes: ProfileChanges, *, patient_id: uuid.UUID | None = None
+) -> Patient:
+    target = _target_patient(actor, patient_id)
+    patient = await session.get(Patient, target, with_for_update=True)
+    if patient is None:
+        raise NotFound("患者不存在")
+    v = Validator()
+    values: dict[str, object] = {}
+    if changes.nickname is not UNSET:
+        nickname = str(changes.nickname or "").strip()
+        v.check(2 <= len(nickname) <= 20, "nickname", "NICKNAME_LENGTH", "昵称需为2到20个字符")
+        values["nickname"] = nickname
+    if changes.real_name is not UNSET:
+        real_name = str(changes.real_name or "").strip() or None
+        v.check(real_name is None or len(real_name) <= 50, "realName", "REAL_NAME_LENGTH", "姓名不能超过50个字符")
+        values["real_name"] = real_name
+    if changes.birth_year is not UNSET:
+        year = changes.birth_year
+        this_year = clock.now().year
+        v.check(year is None or (isinstance(year, int) and 1900 <= year <= this_year), "birthYear",
+                "BIRTH_YEAR_INVALID", f"出生年份需在1900到{this_year}之间")
+        values["birth_year"] = year
+    if changes.gender is not UNSET:
+        gender = changes.gender or Gender.UNDISCLOSED.value
+        v.check(gender in {g.value for g in Gender}, "gender", "GENDER_INVALID", "性别取值无效")
+        values["gender"] = gender
+    if changes.timezone is not UNSET:
+        tz = changes.timezone or "Asia/Shanghai"
+        v.check(tz in _TIMEZONES, "timezone", "TIMEZONE_INVALID", "时区无效，例如 Asia/Shanghai")
+        values["timezone"] = tz
+    if changes.home_site_id is not UNSET and changes.home_site_id is not None:
+        site = await session.get(Site, changes.home_site_id)
+        v.check(site is not None and site.active, "homeSiteId", "SITE_NOT_FOUND", "院区不存在")
+    if changes.home_site_id is not UNSET:
+        values["home_site_id"] = changes.home_site_id
+    codes: list[str] | None = None
+    if changes.condition_codes is not UNSET:
+        codes = sorted(set(changes.condition_codes or []))  # type: ignore[call-overload]
+        known = set(await session.scalars(select(Condition.code).where(Condition.code.in_(codes))))
+        unknown = [c for c in codes if c not in known]
+        v.check(not unknown, "conditionCodes", "CONDITION_UNKNOWN", f"未知的病种：{'、'.join(unknown)}")
+        v.check(len(codes) <= 10, "conditionCodes", "CONDITION_TOO_MANY", "最多选择10个病种")
+    v.raise_if_any()
+
+    for key, value in values.items():
+        setattr(patient, key, value)
+    if codes is not None:
+        await session.execute(delete(PatientCondition).where(PatientCondition.patient_id == target))
+        if codes:
+            await session.execute(
+                insert(PatientCondition).values(
+                    [{"patient_id": target, "condition_code": c, "added_at": clock.now()} for c in codes]
+                )
+            )
+    patient.updated_at = clock.now()
+    return patient
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    channel: str
+    purpose: str
+    granted: bool
+
+
+async def update_consents(
+    session: AsyncSession, actor: Actor, items: list[ConsentChange], *, source: str,
+    patient_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Patients set their own consent; care staff may record one given in person (source says how)."""
+    target = _target_patient(actor, patient_id)
+    v = Validator()
+    v.check(bool(items), "items", "CONSENT_EMPTY", "请至少提交一项授权设置")
+    channels = {c.value for c in ConsentChannel}
+    purposes = {p.value for p in ConsentPurpose}
+    for i, item in enumerate(items):
+        v.check(item.channel in channels, f"items.{i}.channel", "CONSENT_CHANNEL_INVALID", "渠道无效")
+        v.check(item.purpose in purposes, f"items.{i}.purpose", "CONSENT_PURPOSE_INVALID", "用途无效")
+    v.check(len(source or "") <= 40 and bool((source or "").strip()), "source", "CONSENT_SOURCE_INVALID",
+            "请说明授权来源")
+    v.raise_if_any()
+    await _record_consents(
+        session, target,
+        [(ConsentChannel(i.channel), ConsentPurpose(i.purpose), i.granted) for i in items],
+        source=source.strip(), actor_id=actor.id,
+    )
+    return target
+
+
+async def _record_consents(
+    session: AsyncSession, patient_id: uuid.UUID, items: list[tuple[ConsentChannel, ConsentPurpose, bool]],
+    *, source: str, actor_id: uuid.UUID | None,
+) -> None:
+    now = clock.now()
+    for channel, purpose, granted in items:
+        stmt = insert(Consent).values(patient_id=patient_id, channel=channel.value, purpose=purpose.value,
+                                      granted=granted, source=source, changed_at=now)
+        await session.execute(stmt.on_conflict_do_update(
+            index_elements=["patient_id", "channel", "purpose"],
+            set_={"granted": stmt.excluded.granted, "source": stmt.excluded.source,
+                  "changed_at": stmt.excluded.changed_at},
+        ))
+        session.add(ConsentEvent(id=new_id(), patient_id=patient_id, channel=channel.value,
+                                 purpose=purpose.value, granted=granted, source=source,
+                                 actor_id=actor_id, occurred_at=now))
+
+
+async def has_consent(session: AsyncSession, patient_id: uuid.UUID, channel: ConsentChannel,
+                      purpose: ConsentPurpose) -> bool:
+    granted = await session.scalar(
+        select(Consent.granted).where(Consent.patient_id == patient_id, Consent.channel == channel.value,
+                                      Consent.purpose == purpose.value)
+    )
+    return bool(granted)
+
+
+async def get_patient(session: AsyncSession, actor: Actor, patient_id: uuid.UUID) -> Patient:
+    if not can_view_profile(actor, patient_id):
+        raise PermissionDenied()
+    patient = await session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound("患者不存在")
+    return patient
+
+
+# --- staff accounts ---------------------------------------------------------------------------
+
+def _validate_roles(v: Validator, roles: list[str]) -> list[Role]:
+    valid = {r.value for r in Role}
+    bad = [r for r in roles if r not in valid]
+    v.check(bool(roles), "roles", "ROLES_EMPTY", "请至少选择一个角色")
+    v.check(not bad, "roles", "ROLE_UNKNOWN", f"未知角色：{'、'.join(bad)}")
+    return [Role(r) for r in roles if r in valid]
+
+
+async def create_staff(
+    session: AsyncSession, actor: Actor, *, email: str, name: str, password: str, roles: list[str],
+    site_id: uuid.UUID | None = None,
+) -> Staff:
+    actor.require_role(Role.ADMIN)
+    email = (email or "").strip().lower()
+    v = Validator()
+    v.check("@" in email and "." in email.split("@")[-1] and len(email) <= 200, "email", "EMAIL_INVALID",
+            "邮箱格式不正确")
+    v.check(1 <= len((name or "").strip()) <= 50, "name", "NAME_LENGTH", "姓名需为1到50个字符")
+    v.check(len(password or "") >= 10, "password", "PASSWORD_TOO_SHORT", "密码至少10位")
+    parsed_roles = _validate_roles(v, roles)
+    if site_id is not None:
+        v.check(await session.get(Site, site_id) is not None, "siteId", "SITE_NOT_FOUND", "院区不存在")
+    v.raise_if_any()
+    if await session.scalar(select(Staff.id).where(Staff.email == email)) is not None:
+        raise errors.EmailTaken(field="email")
+    staff = Staff(id=new_id(), email=email, name=name.strip(), password_hash=security.hash_password(password),
+                  site_id=site_id, active=True, failed_logins=0)
+    session.add(staff)
+    await session.flush()
+    session.add_all([StaffRole(staff_id=staff.id, role=r.value) for r in sorted(set(parsed_roles))])
+    return staff
+
+
+async def set_staff_roles(session: AsyncSession, actor: Actor, staff_id: uuid.UUID, roles: list[str]) -> Staff:
+    actor.require_role(Role.ADMIN)
+    v = Validator()
+    parsed = _validate_roles(v, roles)
+    v.raise_if_any()
+    staff = await session.get(Staff, staff_id, with_for_update=True)
+    if staff is None:
+        raise NotFound("员工不存在")
+    await session.execute(delete(StaffRole).where(StaffRole.staff_id == staff_id))
+    session.add_all([StaffRole(staff_id=staff_id, role=r.value) for r in sorted(set(parsed))])
+    # Tokens carry roles: end the sessions so the new roles take effect at the next sign-in.
+    await revoke_subject_sessions(session, SubjectKind.STAFF, staff_id, "roles_changed")
+    return staff
+
+
+async def revoke_subject_sessions(session: AsyncSession, kind: SubjectKind, subject_id: uuid.UUID,
+                                  reason: str) -> None:
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.subject_kind == kind.value, AuthSession.subject_id == subject_id,
+               AuthSession.revoked_at.is_(None))
+        .values(revoked_at=clock.now(), revoked_reason=reason)
+    )
+
+
+# --- sites ------------------------------------------------------------------------------------
+
+SITE_KINDS = {"campus": "院区", "clinic": "门诊部"}
+
+
+async def create_site(
+    session: AsyncSession, actor: Actor, *, code: str, name: str, kind: str, address: str | None = None,
+    phone: str | None = None,
+) -> Site:
+    actor.require_role(Role.ADMIN)
+    code = (code or "").strip().upper()
+    v = Validator()
+    v.check(1 <= len(code) <= 32 and code.replace("-", "").isalnum(), "code", "SITE_CODE_INVALID",
+            "院区编码需为1到32位字母或数字")
+    v.check(1 <= len((name or "").strip()) <= 100, "name", "NAME_LENGTH", "名称需为1到100个字符")
+    v.check(kind in SITE_KINDS, "kind", "SITE_KIND_INVALID", "类型需为院区(campus)或门诊部(clinic)")
+    v.raise_if_any()
+    if await session.scalar(select(Site.id).where(Site.code == code)) is not None:
+        raise errors.SiteCodeTaken(field="code")
+    site = Site(id=new_id(), code=code, name=name.strip(), kind=kind, address=address, phone=phone, active=True)
+    session.add(site)
+    return site
+
+
+# --- patients registered by staff -------------------------------------------------------------
+
+async def register_patient(
+    session: AsyncSession, actor: Actor, *, phone: str, nickname: str | None = None
+) -> tuple[Patient, bool]:
+    """Front-desk registration (the patient signs in later with the same phone). Idempotent by phone."""
+    from patients.auth import normalize_phone  # auth builds on this module
+
+    actor.require_role(*CARE_ROLES)
+    phone = normalize_phone(phone)
+    existing = await session.scalar(select(Patient).where(Patient.phone == phone))
+    if existing is not None:
+        return existing, False
+    patient = Patient(id=new_id(), phone=phone, nickname=(nickname or f"康友{phone[-4:]}")[:20],
+                      timezone="Asia/Shanghai", gender=Gender.UNDISCLOSED.value)
+    session.add(patient)
+    await session.flush()
+    await grant_default_consents(session, patient.id)
+    return patient, True

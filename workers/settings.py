@@ -1,0 +1,59 @@
+"""The arq adapter: which jobs and crons this worker runs. Job bodies live in core/ and the domains."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from arq import cron, func
+from arq.worker import Worker
+
+from core import channels, jobs, outbox  # noqa: F401  (channels registers the notify.send handler)
+from core.db import dispose_engine
+from core.logging import configure_logging
+from core.queue import close_pool, redis_settings
+
+HEALTH_CHECK_KEY = "portal:worker:health"
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    configure_logging()
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    await close_pool()
+    await dispose_engine()
+
+
+async def outbox_dispatch(ctx: dict[str, Any], message_id: str) -> str:
+    return await outbox.dispatch(uuid.UUID(message_id))
+
+
+async def outbox_sweep(ctx: dict[str, Any]) -> int:
+    return await outbox.sweep()
+
+
+FUNCTIONS = [
+    func(outbox_dispatch, name=jobs.OUTBOX_DISPATCH.name, keep_result=0, max_tries=5),
+]
+CRON_JOBS = [
+    cron(outbox_sweep, name=jobs.OUTBOX_SWEEP.name, second={0, 15, 30, 45}, run_at_startup=True, unique=True),
+]
+
+
+def worker_settings() -> dict[str, Any]:
+    return {
+        "functions": FUNCTIONS,
+        "cron_jobs": CRON_JOBS,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "redis_settings": redis_settings(),
+        "health_check_key": HEALTH_CHECK_KEY,
+        "health_check_interval": 30,
+        "max_jobs": 20,
+        "job_timeout": 300,
+    }
+
+
+def build_worker(*, burst: bool = False, **overrides: Any) -> Worker:
+    return Worker(**{**worker_settings(), "burst": burst, **overrides})
