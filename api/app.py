@@ -37,8 +37,9 @@ REQUEST_ID_HEADER = "x-request-id"
 class PortalGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
         state = request.scope["state"]
-        return Context(request=request, response=response, actor=state["actor"], db=state["db"],
-                       request_id=state["request_id"])
+        return Context(
+            request=request, response=response, actor=state["actor"], db=state["db"], request_id=state["request_id"]
+        )
 
 
 def _bearer(request: Request) -> str | None:
@@ -112,8 +113,13 @@ class RequestContextMiddleware:
             HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
             if route != "/metrics":
-                log.info("http_request", method=scope["method"], path=scope["path"], status=status,
-                         duration_ms=round(elapsed * 1000, 2))
+                log.info(
+                    "http_request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
             structlog.contextvars.unbind_contextvars("request_id")
 
 

@@ -47,13 +47,34 @@ class ErrorFormatting(SchemaExtension):
         if original is None:
             # Syntax, validation and limit errors: safe to show as they are.
             extensions = {**(error.extensions or {}), "code": (error.extensions or {}).get("code", "BAD_REQUEST")}
-            return GraphQLError(error.message, nodes=error.nodes, source=error.source, positions=error.positions,
-                                path=error.path, extensions=extensions)
+            return GraphQLError(
+                error.message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions=extensions,
+            )
         if isinstance(original, DomainError):
-            return GraphQLError(original.message, nodes=error.nodes, source=error.source,
-                                positions=error.positions, path=error.path,
-                                extensions={"code": original.code, "field": original.field})
-        log.error("graphql_unexpected_error", request_id=request_id, path=error.path,
-                  exc_info=(type(original), original, original.__traceback__))
-        return GraphQLError(INTERNAL_MESSAGE, nodes=error.nodes, source=error.source, positions=error.positions,
-                            path=error.path, extensions={"code": "INTERNAL_ERROR", "requestId": request_id})
+            return GraphQLError(
+                original.message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": original.code, "field": original.field},
+            )
+        log.error(
+            "graphql_unexpected_error",
+            request_id=request_id,
+            path=error.path,
+            exc_info=(type(original), original, original.__traceback__),
+        )
+        return GraphQLError(
+            INTERNAL_MESSAGE,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": "INTERNAL_ERROR", "requestId": request_id},
+        )

@@ -41,28 +41,38 @@ async def _seed(session: AsyncSession) -> None:
     sites: dict[str, Site] = {s.code: s for s in await session.scalars(select(Site))}
     for code, name, kind, address, phone in SITES:
         if code not in sites:
-            sites[code] = await service.create_site(session, SYSTEM, code=code, name=name, kind=kind,
-                                                    address=address, phone=phone)
+            sites[code] = await service.create_site(
+                session, SYSTEM, code=code, name=name, kind=kind, address=address, phone=phone
+            )
     await session.flush()
     main_site = sites["KN-MAIN"].id
     existing = set(await session.scalars(select(Staff.email)))
     for email, name, roles in DEMO_STAFF:
         if email not in existing:
-            await service.create_staff(session, SYSTEM, email=email, name=name, password=DEMO_PASSWORD,
-                                       roles=roles, site_id=main_site)
+            await service.create_staff(
+                session, SYSTEM, email=email, name=name, password=DEMO_PASSWORD, roles=roles, site_id=main_site
+            )
     for i, (phone, nickname, real_name, year, gender, conditions, marketing) in enumerate(PATIENTS):
         patient, created = await service.register_patient(session, SYSTEM, phone=phone, nickname=nickname)
         if not created:
             continue
         await service.update_profile(
-            session, SYSTEM,
-            service.ProfileChanges(real_name=real_name, birth_year=year, gender=gender, condition_codes=conditions,
-                                   home_site_id=list(sites.values())[i % len(sites)].id),
+            session,
+            SYSTEM,
+            service.ProfileChanges(
+                real_name=real_name,
+                birth_year=year,
+                gender=gender,
+                condition_codes=conditions,
+                home_site_id=list(sites.values())[i % len(sites)].id,
+            ),
             patient_id=patient.id,
         )
-        items = [service.ConsentChange(ConsentChannel.SMS.value, ConsentPurpose.SERVICE.value, True),
-                 service.ConsentChange(ConsentChannel.SMS.value, ConsentPurpose.MARKETING.value, marketing),
-                 service.ConsentChange(ConsentChannel.IN_APP.value, ConsentPurpose.MARKETING.value, True)]
+        items = [
+            service.ConsentChange(ConsentChannel.SMS.value, ConsentPurpose.SERVICE.value, True),
+            service.ConsentChange(ConsentChannel.SMS.value, ConsentPurpose.MARKETING.value, marketing),
+            service.ConsentChange(ConsentChannel.IN_APP.value, ConsentPurpose.MARKETING.value, True),
+        ]
         await service.update_consents(session, SYSTEM, items, source="门诊纸质授权书", patient_id=patient.id)
 
 

@@ -18,7 +18,8 @@ DEMO_PATIENT_PHONE = "13800000001"
 def banner_lines() -> list[str]:
     lines = [
         "演示账号 / demo logins:",
-        f"  患者 patient: 手机号 {DEMO_PATIENT_PHONE}，用 authRequestCode 获取验证码，再运行 `.venv/bin/portal outbox` 查看",
+        f"  患者 patient: 手机号 {DEMO_PATIENT_PHONE}，用 authRequestCode 获取验证码，",
+        "    再运行 `.venv/bin/portal outbox` 查看验证码 (read the code)",
         f"  员工 staff (password {DEMO_PASSWORD}):",
     ]
     lines += [f"    {email}  {name}  {','.join(roles)}" for email, name, roles in DEMO_STAFF]

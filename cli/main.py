@@ -37,8 +37,9 @@ def cmd_serve(_: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run("api.app:app", host=settings.host, port=settings.port, log_config=None, access_log=False,
-                proxy_headers=True)
+    uvicorn.run(
+        "api.app:app", host=settings.host, port=settings.port, log_config=None, access_log=False, proxy_headers=True
+    )
     return 0
 
 
@@ -86,8 +87,9 @@ def cmd_create_staff(args: argparse.Namespace) -> int:
     async def go() -> None:
         try:
             async with unit_of_work() as session:
-                await service.create_staff(session, SYSTEM, email=args.email, name=args.name, password=password,
-                                           roles=args.role)
+                await service.create_staff(
+                    session, SYSTEM, email=args.email, name=args.name, password=password, roles=args.role
+                )
         finally:
             await dispose_engine()
 
@@ -118,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="portal", description="患者会员与社区平台 / patient loyalty platform")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="start PostgreSQL/Redis if needed, migrate, seed, serve API + worker").set_defaults(
-        fn=cmd_run)
+        fn=cmd_run
+    )
     sub.add_parser("serve", help="serve the API (uvicorn)").set_defaults(fn=cmd_serve)
     worker = sub.add_parser("worker", help="run one arq worker")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
@@ -133,8 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     staff = sub.add_parser("create-staff", help="create a staff account")
     staff.add_argument("--email", required=True)
     staff.add_argument("--name", required=True)
-    staff.add_argument("--role", action="append", required=True,
-                       help="admin, marketer, moderator, doctor, health_manager, clinic_staff, reviewer")
+    staff.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        help="admin, marketer, moderator, doctor, health_manager, clinic_staff, reviewer",
+    )
     staff.add_argument("--password", help="prompted when omitted")
     staff.set_defaults(fn=cmd_create_staff)
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")

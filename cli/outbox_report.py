@@ -19,8 +19,10 @@ async def print_recent(*, limit: int = 10) -> None:
             sent = (await session.scalars(select(DevMessage).order_by(DevMessage.created_at.desc()).limit(limit))).all()
             waiting = (
                 await session.scalars(
-                    select(OutboxMessage).where(OutboxMessage.status != "sent")
-                    .order_by(OutboxMessage.created_at.desc()).limit(limit)
+                    select(OutboxMessage)
+                    .where(OutboxMessage.status != "sent")
+                    .order_by(OutboxMessage.created_at.desc())
+                    .limit(limit)
                 )
             ).all()
     finally:
@@ -34,5 +36,7 @@ async def print_recent(*, limit: int = 10) -> None:
         for o in waiting:
             when = o.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
             recipient = o.payload.get("recipient", "")
-            print(f"  {when}  {o.topic} [{o.status}, 尝试{o.attempts}次] -> {recipient}: {o.payload.get('body', '')}"
-                  + (f"  错误: {o.last_error}" if o.last_error else ""))
+            print(
+                f"  {when}  {o.topic} [{o.status}, 尝试{o.attempts}次] -> {recipient}: {o.payload.get('body', '')}"
+                + (f"  错误: {o.last_error}" if o.last_error else "")
+            )

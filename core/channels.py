@@ -41,13 +41,16 @@ class Message:
     subject: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return {"channel": self.channel.value, "recipient": self.recipient, "body": self.body,
-                "subject": self.subject}
+        return {"channel": self.channel.value, "recipient": self.recipient, "body": self.body, "subject": self.subject}
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Message:
-        return cls(channel=ChannelName(payload["channel"]), recipient=payload["recipient"],
-                   body=payload["body"], subject=payload.get("subject"))
+        return cls(
+            channel=ChannelName(payload["channel"]),
+            recipient=payload["recipient"],
+            body=payload["body"],
+            subject=payload.get("subject"),
+        )
 
 
 class Channel(Protocol):
@@ -71,9 +74,15 @@ class DevRecordingChannel:
     async def send(self, session: AsyncSession, message: Message, *, message_id: uuid.UUID) -> None:
         await session.execute(
             insert(DevMessage)
-            .values(id=new_id(), outbox_id=message_id, channel=message.channel.value,
-                    recipient=message.recipient, subject=message.subject, body=message.body,
-                    created_at=clock.now())
+            .values(
+                id=new_id(),
+                outbox_id=message_id,
+                channel=message.channel.value,
+                recipient=message.recipient,
+                subject=message.subject,
+                body=message.body,
+                created_at=clock.now(),
+            )
             .on_conflict_do_nothing(index_elements=["outbox_id"])
         )
 

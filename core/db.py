@@ -101,17 +101,26 @@ async def unit_of_work() -> AsyncIterator[AsyncSession]:
     session = get_sessionmaker()()
     try:
         try:
-            async with session.begin():
-                yield session
+            yield session
         except DomainError as exc:
             if not exc.keep_changes:
+                await session.rollback()
                 raise
             # The failure is itself a fact to record (a wrong code, a reused token): commit it.
             await session.commit()
+            await _run_hooks(session)
             raise
-        hooks: list[AfterCommit] = session.info.pop("after_commit", [])
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+        await _run_hooks(session)
     finally:
         await session.close()
+
+
+async def _run_hooks(session: AsyncSession) -> None:
+    hooks: list[AfterCommit] = session.info.pop("after_commit", [])
     for hook in hooks:
         try:
             await hook()

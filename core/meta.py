@@ -28,6 +28,7 @@ async def get_value(session: AsyncSession, key: str) -> str | None:
 async def set_value(session: AsyncSession, key: str, value: str) -> None:
     stmt = insert(AppMeta).values(key=key, value=value, updated_at=clock.now())
     await session.execute(
-        stmt.on_conflict_do_update(index_elements=["key"],
-                                   set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at})
+        stmt.on_conflict_do_update(
+            index_elements=["key"], set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at}
+        )
     )

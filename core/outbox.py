@@ -35,9 +35,7 @@ class OutboxStatus(enum.StrEnum):
 
 class OutboxMessage(IdMixin, Base):
     __tablename__ = "outbox"
-    __table_args__ = (
-        Index("ix_outbox_pending_due", "available_at", postgresql_where=text("status = 'pending'")),
-    )
+    __table_args__ = (Index("ix_outbox_pending_due", "available_at", postgresql_where=text("status = 'pending'")),)
 
     topic: Mapped[str] = mapped_column(String(80))
     payload: Mapped[dict[str, Any]]
@@ -72,7 +70,11 @@ async def emit(
 ) -> OutboxMessage:
     now = clock.now()
     message = OutboxMessage(
-        id=new_id(), topic=topic, payload=payload, sensitive=sensitive, created_at=now,
+        id=new_id(),
+        topic=topic,
+        payload=payload,
+        sensitive=sensitive,
+        created_at=now,
         available_at=available_at or now,
     )
     session.add(message)
@@ -114,8 +116,13 @@ async def dispatch(message_id: uuid.UUID) -> str:
             message.available_at = now + _backoff(message.attempts)
             if message.attempts >= get_settings().outbox_max_attempts:
                 message.status = OutboxStatus.DEAD
-            log.warning("outbox_delivery_failed", message_id=str(message_id), topic=message.topic,
-                        attempts=message.attempts, error=message.last_error)
+            log.warning(
+                "outbox_delivery_failed",
+                message_id=str(message_id),
+                topic=message.topic,
+                attempts=message.attempts,
+                error=message.last_error,
+            )
             return "failed"
         message.status = OutboxStatus.SENT
         message.sent_at = now

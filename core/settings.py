@@ -18,12 +18,8 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     # The two service URLs keep their conventional names; PORTAL_-prefixed forms also work.
-    database_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("DATABASE_URL", "PORTAL_DATABASE_URL")
-    )
-    redis_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("REDIS_URL", "PORTAL_REDIS_URL")
-    )
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "PORTAL_DATABASE_URL"))
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "PORTAL_REDIS_URL"))
     data_dir: Path = PROJECT_ROOT / ".data"
     host: str = "127.0.0.1"
     port: int = 8000

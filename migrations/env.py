@@ -15,8 +15,7 @@ config = context.config
 
 
 def do_run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, compare_type=True,
-                      compare_server_default=True)
+    context.configure(connection=connection, target_metadata=metadata, compare_type=True, compare_server_default=True)
     with context.begin_transaction():
         context.run_migrations()
 

@@ -104,15 +104,18 @@ async def request_code(session: AsyncSession, *, phone: str) -> CodeRequested:
 
     # A new code supersedes the older ones, so only the latest can be tried.
     await session.execute(
-        update(SignInCode)
-        .where(SignInCode.phone == phone, SignInCode.consumed_at.is_(None))
-        .values(consumed_at=now)
+        update(SignInCode).where(SignInCode.phone == phone, SignInCode.consumed_at.is_(None)).values(consumed_at=now)
     )
     code = security.new_otp()
     expires = now + timedelta(seconds=settings.otp_ttl_seconds)
     session.add(
-        SignInCode(id=new_id(), phone=phone, code_hash=security.keyed_hash("otp", phone, code),
-                   created_at=now, expires_at=expires)
+        SignInCode(
+            id=new_id(),
+            phone=phone,
+            code_hash=security.keyed_hash("otp", phone, code),
+            created_at=now,
+            expires_at=expires,
+        )
     )
     minutes = settings.otp_ttl_seconds // 60
     body = f"【{settings.brand_name}】您的登录验证码为{code}，{minutes}分钟内有效。如非本人操作，请忽略本短信。"
@@ -154,8 +157,14 @@ async def sign_in_patient(
         patient_id = new_id()
         await session.execute(
             insert(Patient)
-            .values(id=patient_id, phone=phone, nickname=f"康友{phone[-4:]}",
-                    timezone=settings.default_timezone, created_at=now, updated_at=now)
+            .values(
+                id=patient_id,
+                phone=phone,
+                nickname=f"康友{phone[-4:]}",
+                timezone=settings.default_timezone,
+                created_at=now,
+                updated_at=now,
+            )
             .on_conflict_do_nothing(index_elements=["phone"])
         )
         patient = await session.scalar(select(Patient).where(Patient.phone == phone))
@@ -172,9 +181,7 @@ async def sign_in_patient(
 async def sign_in_staff(session: AsyncSession, *, email: str, password: str) -> Tokens:
     settings = get_settings()
     now = clock.now()
-    staff = await session.scalar(
-        select(Staff).where(Staff.email == (email or "").strip()).with_for_update()
-    )
+    staff = await session.scalar(select(Staff).where(Staff.email == (email or "").strip()).with_for_update())
     if staff is not None and staff.locked_until and staff.locked_until > now:
         raise errors.AccountLocked()
     if not security.verify_password(staff.password_hash if staff else None, password or ""):
@@ -203,26 +210,36 @@ async def staff_roles(session: AsyncSession, staff_id: uuid.UUID) -> frozenset[R
 async def _start_session(session: AsyncSession, actor: Actor, *, device_id: str | None = None) -> Tokens:
     assert actor.id is not None
     auth_session = AuthSession(
-        id=new_id(), subject_kind=actor.kind.value, subject_id=actor.id,
-        device_id=(device_id or None) and device_id[:100], created_at=clock.now(),
+        id=new_id(),
+        subject_kind=actor.kind.value,
+        subject_id=actor.id,
+        device_id=(device_id or None) and device_id[:100],
+        created_at=clock.now(),
     )
     session.add(auth_session)
-    return await _issue(session, Actor(kind=actor.kind, id=actor.id, roles=actor.roles,
-                                       session_id=auth_session.id))
+    return await _issue(session, Actor(kind=actor.kind, id=actor.id, roles=actor.roles, session_id=auth_session.id))
 
 
 async def _issue(session: AsyncSession, actor: Actor) -> Tokens:
     assert actor.id is not None and actor.session_id is not None
     now = clock.now()
     access, access_expires = security.encode_access_token(
-        subject=actor.id, kind=actor.kind.value, roles=tuple(sorted(actor.roles)),
-        session_id=actor.session_id, now=now,
+        subject=actor.id,
+        kind=actor.kind.value,
+        roles=tuple(sorted(actor.roles)),
+        session_id=actor.session_id,
+        now=now,
     )
     refresh = security.new_token()
     refresh_expires = now + timedelta(days=get_settings().refresh_token_ttl_days)
     session.add(
-        RefreshToken(id=new_id(), session_id=actor.session_id, token_hash=security.token_hash(refresh),
-                     created_at=now, expires_at=refresh_expires)
+        RefreshToken(
+            id=new_id(),
+            session_id=actor.session_id,
+            token_hash=security.token_hash(refresh),
+            created_at=now,
+            expires_at=refresh_expires,
+        )
     )
     return Tokens(access, access_expires, refresh, refresh_expires, actor)
 
@@ -259,9 +276,7 @@ async def refresh(session: AsyncSession, *, refresh_token: str) -> Tokens:
             raise errors.RefreshInvalid(field="refreshToken")
         roles = await staff_roles(session, auth_session.subject_id)
     token.rotated_at = now
-    return await _issue(
-        session, Actor(kind=kind, id=auth_session.subject_id, roles=roles, session_id=auth_session.id)
-    )
+    return await _issue(session, Actor(kind=kind, id=auth_session.subject_id, roles=roles, session_id=auth_session.id))
 
 
 async def sign_out(session: AsyncSession, actor: Actor, *, refresh_token: str | None = None) -> None:

@@ -86,8 +86,7 @@ class Patient(IdMixin, TimestampMixin, Base):
 class PatientCondition(Base):
     __tablename__ = "patient_conditions"
 
-    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
-                                                  primary_key=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
     condition_code: Mapped[str] = mapped_column(ForeignKey("conditions.code"), primary_key=True)
     added_at: Mapped[datetime] = mapped_column(default=clock.now)
 
@@ -97,8 +96,7 @@ class Consent(Base):
 
     __tablename__ = "consents"
 
-    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
-                                                  primary_key=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
     granted: Mapped[bool]
@@ -169,8 +167,7 @@ class RefreshToken(IdMixin, Base):
     __tablename__ = "refresh_tokens"
     __table_args__ = (UniqueConstraint("token_hash"),)
 
-    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("auth_sessions.id", ondelete="CASCADE"),
-                                                  index=True)
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     expires_at: Mapped[datetime]

@@ -31,9 +31,7 @@ async def sites_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[
     return {s.id: s for s in rows}
 
 
-async def conditions_by_patient(
-    session: AsyncSession, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[Condition]]:
+async def conditions_by_patient(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Condition]]:
     rows = await session.execute(
         select(PatientCondition.patient_id, Condition)
         .join(Condition, Condition.code == PatientCondition.condition_code)
@@ -78,7 +76,11 @@ async def list_sites(session: AsyncSession, *, include_inactive: bool = False) -
 
 
 async def page_patients(
-    session: AsyncSession, actor: Actor, *, first: int | None, after: str | None,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    first: int | None,
+    after: str | None,
     condition_code: str | None = None,
 ) -> Page[Patient]:
     """Newest first. Staff only: a patient list is health data."""
@@ -89,8 +91,9 @@ async def page_patients(
         stmt = stmt.where(
             Patient.id.in_(select(PatientCondition.patient_id).where(PatientCondition.condition_code == condition_code))
         )
-    return await keyset_page(session, stmt, sort=Patient.created_at, id_=Patient.id, first=first, after=after,
-                             descending=True)
+    return await keyset_page(
+        session, stmt, sort=Patient.created_at, id_=Patient.id, first=first, after=after, descending=True
+    )
 
 
 async def page_staff(session: AsyncSession, actor: Actor, *, first: int | None, after: str | None) -> Page[Staff]:
@@ -99,5 +102,6 @@ async def page_staff(session: AsyncSession, actor: Actor, *, first: int | None, 
 
 
 async def page_sites(session: AsyncSession, *, first: int | None, after: str | None) -> Page[Site]:
-    return await keyset_page(session, select(Site).where(Site.active.is_(True)), sort=Site.code, id_=Site.id,
-                             first=first, after=after)
+    return await keyset_page(
+        session, select(Site).where(Site.active.is_(True)), sort=Site.code, id_=Site.id, first=first, after=after
+    )

@@ -56,20 +56,23 @@ def _target_patient(actor: Actor, patient_id: uuid.UUID | None) -> uuid.UUID:
 async def grant_default_consents(session: AsyncSession, patient_id: uuid.UUID) -> None:
     """In-app service messages are part of the service; every other channel/purpose starts off."""
     await _record_consents(
-        session, patient_id, [(ConsentChannel.IN_APP, ConsentPurpose.SERVICE, True)],
-        source="registration", actor_id=patient_id,
+        session,
+        patient_id,
+        [(ConsentChannel.IN_APP, ConsentPurpose.SERVICE, True)],
+        source="registration",
+        actor_id=patient_id,
     )
 
 
 @dataclass(frozen=True)
 class ProfileChanges:
-    nickname: str | None | object = UNSET
-    real_name: str | None | object = UNSET
-    birth_year: int | None | object = UNSET
-    gender: str | None | object = UNSET
-    timezone: str | None | object = UNSET
-    condition_codes: list[str] | None | object = UNSET
-    home_site_id: uuid.UUID | None | object = UNSET
+    nickname: str | object | None = UNSET
+    real_name: str | object | None = UNSET
+    birth_year: int | object | None = UNSET
+    gender: str | object | None = UNSET
+    timezone: str | object | None = UNSET
+    condition_codes: list[str] | object | None = UNSET
+    home_site_id: uuid.UUID | object | None = UNSET
 
 
 async def update_profile(
@@ -92,8 +95,12 @@ async def update_profile(
     if changes.birth_year is not UNSET:
         year = changes.birth_year
         this_year = clock.now().year
-        v.check(year is None or (isinstance(year, int) and 1900 <= year <= this_year), "birthYear",
-                "BIRTH_YEAR_INVALID", f"出生年份需在1900到{this_year}之间")
+        v.check(
+            year is None or (isinstance(year, int) and 1900 <= year <= this_year),
+            "birthYear",
+            "BIRTH_YEAR_INVALID",
+            f"出生年份需在1900到{this_year}之间",
+        )
         values["birth_year"] = year
     if changes.gender is not UNSET:
         gender = changes.gender or Gender.UNDISCLOSED.value
@@ -139,7 +146,11 @@ class ConsentChange:
 
 
 async def update_consents(
-    session: AsyncSession, actor: Actor, items: list[ConsentChange], *, source: str,
+    session: AsyncSession,
+    actor: Actor,
+    items: list[ConsentChange],
+    *,
+    source: str,
     patient_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Patients set their own consent; care staff may record one given in person (source says how)."""
@@ -151,40 +162,69 @@ async def update_consents(
     for i, item in enumerate(items):
         v.check(item.channel in channels, f"items.{i}.channel", "CONSENT_CHANNEL_INVALID", "渠道无效")
         v.check(item.purpose in purposes, f"items.{i}.purpose", "CONSENT_PURPOSE_INVALID", "用途无效")
-    v.check(len(source or "") <= 40 and bool((source or "").strip()), "source", "CONSENT_SOURCE_INVALID",
-            "请说明授权来源")
+    v.check(
+        len(source or "") <= 40 and bool((source or "").strip()), "source", "CONSENT_SOURCE_INVALID", "请说明授权来源"
+    )
     v.raise_if_any()
     await _record_consents(
-        session, target,
+        session,
+        target,
         [(ConsentChannel(i.channel), ConsentPurpose(i.purpose), i.granted) for i in items],
-        source=source.strip(), actor_id=actor.id,
+        source=source.strip(),
+        actor_id=actor.id,
     )
     return target
 
 
 async def _record_consents(
-    session: AsyncSession, patient_id: uuid.UUID, items: list[tuple[ConsentChannel, ConsentPurpose, bool]],
-    *, source: str, actor_id: uuid.UUID | None,
+    session: AsyncSession,
+    patient_id: uuid.UUID,
+    items: list[tuple[ConsentChannel, ConsentPurpose, bool]],
+    *,
+    source: str,
+    actor_id: uuid.UUID | None,
 ) -> None:
     now = clock.now()
     for channel, purpose, granted in items:
-        stmt = insert(Consent).values(patient_id=patient_id, channel=channel.value, purpose=purpose.value,
-                                      granted=granted, source=source, changed_at=now)
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["patient_id", "channel", "purpose"],
-            set_={"granted": stmt.excluded.granted, "source": stmt.excluded.source,
-                  "changed_at": stmt.excluded.changed_at},
-        ))
-        session.add(ConsentEvent(id=new_id(), patient_id=patient_id, channel=channel.value,
-                                 purpose=purpose.value, granted=granted, source=source,
-                                 actor_id=actor_id, occurred_at=now))
+        stmt = insert(Consent).values(
+            patient_id=patient_id,
+            channel=channel.value,
+            purpose=purpose.value,
+            granted=granted,
+            source=source,
+            changed_at=now,
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["patient_id", "channel", "purpose"],
+                set_={
+                    "granted": stmt.excluded.granted,
+                    "source": stmt.excluded.source,
+                    "changed_at": stmt.excluded.changed_at,
+                },
+            )
+        )
+        session.add(
+            ConsentEvent(
+                id=new_id(),
+                patient_id=patient_id,
+                channel=channel.value,
+                purpose=purpose.value,
+                granted=granted,
+                source=source,
+                actor_id=actor_id,
+                occurred_at=now,
+            )
+        )
 
 
-async def has_consent(session: AsyncSession, patient_id: uuid.UUID, channel: ConsentChannel,
-                      purpose: ConsentPurpose) -> bool:
+async def has_consent(
+    session: AsyncSession, patient_id: uuid.UUID, channel: ConsentChannel, purpose: ConsentPurpose
+) -> bool:
     granted = await session.scalar(
-        select(Consent.granted).where(Consent.patient_id == patient_id, Consent.channel == channel.value,
-                                      Consent.purpose == purpose.value)
+        select(Consent.granted).where(
+            Consent.patient_id == patient_id, Consent.channel == channel.value, Consent.purpose == purpose.value
+        )
     )
     return bool(granted)
 
@@ -200,6 +240,7 @@ async def get_patient(session: AsyncSession, actor: Actor, patient_id: uuid.UUID
 
 # --- staff accounts ---------------------------------------------------------------------------
 
+
 def _validate_roles(v: Validator, roles: list[str]) -> list[Role]:
     valid = {r.value for r in Role}
     bad = [r for r in roles if r not in valid]
@@ -209,14 +250,21 @@ def _validate_roles(v: Validator, roles: list[str]) -> list[Role]:
 
 
 async def create_staff(
-    session: AsyncSession, actor: Actor, *, email: str, name: str, password: str, roles: list[str],
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    roles: list[str],
     site_id: uuid.UUID | None = None,
 ) -> Staff:
     actor.require_role(Role.ADMIN)
     email = (email or "").strip().lower()
     v = Validator()
-    v.check("@" in email and "." in email.split("@")[-1] and len(email) <= 200, "email", "EMAIL_INVALID",
-            "邮箱格式不正确")
+    v.check(
+        "@" in email and "." in email.split("@")[-1] and len(email) <= 200, "email", "EMAIL_INVALID", "邮箱格式不正确"
+    )
     v.check(1 <= len((name or "").strip()) <= 50, "name", "NAME_LENGTH", "姓名需为1到50个字符")
     v.check(len(password or "") >= 10, "password", "PASSWORD_TOO_SHORT", "密码至少10位")
     parsed_roles = _validate_roles(v, roles)
@@ -225,8 +273,15 @@ async def create_staff(
     v.raise_if_any()
     if await session.scalar(select(Staff.id).where(Staff.email == email)) is not None:
         raise errors.EmailTaken(field="email")
-    staff = Staff(id=new_id(), email=email, name=name.strip(), password_hash=security.hash_password(password),
-                  site_id=site_id, active=True, failed_logins=0)
+    staff = Staff(
+        id=new_id(),
+        email=email,
+        name=name.strip(),
+        password_hash=security.hash_password(password),
+        site_id=site_id,
+        active=True,
+        failed_logins=0,
+    )
     session.add(staff)
     await session.flush()
     session.add_all([StaffRole(staff_id=staff.id, role=r.value) for r in sorted(set(parsed_roles))])
@@ -248,12 +303,14 @@ async def set_staff_roles(session: AsyncSession, actor: Actor, staff_id: uuid.UU
     return staff
 
 
-async def revoke_subject_sessions(session: AsyncSession, kind: SubjectKind, subject_id: uuid.UUID,
-                                  reason: str) -> None:
+async def revoke_subject_sessions(session: AsyncSession, kind: SubjectKind, subject_id: uuid.UUID, reason: str) -> None:
     await session.execute(
         update(AuthSession)
-        .where(AuthSession.subject_kind == kind.value, AuthSession.subject_id == subject_id,
-               AuthSession.revoked_at.is_(None))
+        .where(
+            AuthSession.subject_kind == kind.value,
+            AuthSession.subject_id == subject_id,
+            AuthSession.revoked_at.is_(None),
+        )
         .values(revoked_at=clock.now(), revoked_reason=reason)
     )
 
@@ -264,14 +321,24 @@ SITE_KINDS = {"campus": "院区", "clinic": "门诊部"}
 
 
 async def create_site(
-    session: AsyncSession, actor: Actor, *, code: str, name: str, kind: str, address: str | None = None,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    address: str | None = None,
     phone: str | None = None,
 ) -> Site:
     actor.require_role(Role.ADMIN)
     code = (code or "").strip().upper()
     v = Validator()
-    v.check(1 <= len(code) <= 32 and code.replace("-", "").isalnum(), "code", "SITE_CODE_INVALID",
-            "院区编码需为1到32位字母或数字")
+    v.check(
+        1 <= len(code) <= 32 and code.replace("-", "").isalnum(),
+        "code",
+        "SITE_CODE_INVALID",
+        "院区编码需为1到32位字母或数字",
+    )
     v.check(1 <= len((name or "").strip()) <= 100, "name", "NAME_LENGTH", "名称需为1到100个字符")
     v.check(kind in SITE_KINDS, "kind", "SITE_KIND_INVALID", "类型需为院区(campus)或门诊部(clinic)")
     v.raise_if_any()
@@ -284,6 +351,7 @@ async def create_site(
 
 # --- patients registered by staff -------------------------------------------------------------
 
+
 async def register_patient(
     session: AsyncSession, actor: Actor, *, phone: str, nickname: str | None = None
 ) -> tuple[Patient, bool]:
@@ -295,8 +363,13 @@ async def register_patient(
     existing = await session.scalar(select(Patient).where(Patient.phone == phone))
     if existing is not None:
         return existing, False
-    patient = Patient(id=new_id(), phone=phone, nickname=(nickname or f"康友{phone[-4:]}")[:20],
-                      timezone="Asia/Shanghai", gender=Gender.UNDISCLOSED.value)
+    patient = Patient(
+        id=new_id(),
+        phone=phone,
+        nickname=(nickname or f"康友{phone[-4:]}")[:20],
+        timezone="Asia/Shanghai",
+        gender=Gender.UNDISCLOSED.value,
+    )
     session.add(patient)
     await session.flush()
     await grant_default_consents(session, patient.id)

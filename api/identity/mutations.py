@@ -40,8 +40,12 @@ class AuthTokens:
 
     @classmethod
     def of(cls, t: auth.Tokens) -> AuthTokens:
-        return cls(access_token=t.access_token, access_token_expires_at=t.access_expires_at,
-                   refresh_token=t.refresh_token, refresh_token_expires_at=t.refresh_expires_at)
+        return cls(
+            access_token=t.access_token,
+            access_token_expires_at=t.access_expires_at,
+            refresh_token=t.refresh_token,
+            refresh_token_expires_at=t.refresh_expires_at,
+        )
 
 
 @strawberry.input
@@ -202,18 +206,27 @@ class IdentityMutation:
         out = await perform(info, lambda s, _a: auth.request_code(s, phone=input.phone))
         if out.value is None:
             return AuthRequestCodePayload(errors=out.errors)
-        return AuthRequestCodePayload(masked_phone=mask_phone(out.value.phone), expires_at=out.value.expires_at,
-                                      resend_after=out.value.resend_after, errors=[])
+        return AuthRequestCodePayload(
+            masked_phone=mask_phone(out.value.phone),
+            expires_at=out.value.expires_at,
+            resend_after=out.value.resend_after,
+            errors=[],
+        )
 
     @strawberry.mutation(description="手机号+验证码登录；首次登录即注册")
     async def auth_sign_in(self, info: Info, input: AuthSignInInput) -> AuthSignInPayload:
         device = input.device_id or info.context.request.headers.get(DEVICE_HEADER)
-        out = await perform(info, lambda s, _a: auth.sign_in_patient(s, phone=input.phone, code=input.code,
-                                                                      device_id=device))
+        out = await perform(
+            info, lambda s, _a: auth.sign_in_patient(s, phone=input.phone, code=input.code, device_id=device)
+        )
         if out.value is None:
             return AuthSignInPayload(errors=out.errors)
-        return AuthSignInPayload(tokens=AuthTokens.of(out.value.tokens), patient=PatientType(model=out.value.patient),
-                                 registered=out.value.registered, errors=[])
+        return AuthSignInPayload(
+            tokens=AuthTokens.of(out.value.tokens),
+            patient=PatientType(model=out.value.patient),
+            registered=out.value.registered,
+            errors=[],
+        )
 
     @strawberry.mutation(description="员工邮箱+密码登录")
     async def auth_staff_sign_in(self, info: Info, input: AuthStaffSignInInput) -> AuthStaffSignInPayload:
@@ -245,14 +258,19 @@ class IdentityMutation:
         async def work(s: AsyncSession, a: Actor) -> Any:
             gender = _opt(input.gender)
             changes = service.ProfileChanges(
-                nickname=_opt(input.nickname), real_name=_opt(input.real_name), birth_year=_opt(input.birth_year),
+                nickname=_opt(input.nickname),
+                real_name=_opt(input.real_name),
+                birth_year=_opt(input.birth_year),
                 gender=gender.value if gender not in (service.UNSET, None) else gender,
-                timezone=_opt(input.timezone), condition_codes=_opt(input.condition_codes),
-                home_site_id=(service.UNSET if input.home_site_id is strawberry.UNSET
-                              else _id(input.home_site_id, "Site", "homeSiteId")),
+                timezone=_opt(input.timezone),
+                condition_codes=_opt(input.condition_codes),
+                home_site_id=(
+                    service.UNSET
+                    if input.home_site_id is strawberry.UNSET
+                    else _id(input.home_site_id, "Site", "homeSiteId")
+                ),
             )
-            return await service.update_profile(s, a, changes,
-                                                patient_id=_id(input.patient_id, "Patient", "patientId"))
+            return await service.update_profile(s, a, changes, patient_id=_id(input.patient_id, "Patient", "patientId"))
 
         out = await perform(info, work)
         if out.value is None:
@@ -262,10 +280,13 @@ class IdentityMutation:
     @strawberry.mutation(description="修改各渠道、各用途的授权")
     async def consent_update(self, info: Info, input: ConsentUpdateInput) -> ConsentUpdatePayload:
         async def work(s: AsyncSession, a: Actor) -> Any:
-            items = [service.ConsentChange(channel=i.channel.value, purpose=i.purpose.value, granted=i.granted)
-                     for i in input.items]
-            patient_id = await service.update_consents(s, a, items, source=input.source,
-                                                       patient_id=_id(input.patient_id, "Patient", "patientId"))
+            items = [
+                service.ConsentChange(channel=i.channel.value, purpose=i.purpose.value, granted=i.granted)
+                for i in input.items
+            ]
+            patient_id = await service.update_consents(
+                s, a, items, source=input.source, patient_id=_id(input.patient_id, "Patient", "patientId")
+            )
             return await s.get(models.Patient, patient_id)
 
         out = await perform(info, work)
@@ -275,9 +296,18 @@ class IdentityMutation:
 
     @strawberry.mutation(description="新建员工账号（管理员）")
     async def staff_create(self, info: Info, input: StaffCreateInput) -> StaffCreatePayload:
-        out = await perform(info, lambda s, a: service.create_staff(
-            s, a, email=input.email, name=input.name, password=input.password,
-            roles=[r.value for r in input.roles], site_id=_id(input.site_id, "Site", "siteId")))
+        out = await perform(
+            info,
+            lambda s, a: service.create_staff(
+                s,
+                a,
+                email=input.email,
+                name=input.name,
+                password=input.password,
+                roles=[r.value for r in input.roles],
+                site_id=_id(input.site_id, "Site", "siteId"),
+            ),
+        )
         if out.value is None:
             return StaffCreatePayload(errors=out.errors)
         return StaffCreatePayload(staff=StaffType(model=out.value), errors=[])
@@ -297,9 +327,12 @@ class IdentityMutation:
 
     @strawberry.mutation(description="新建院区或门诊部（管理员）")
     async def site_create(self, info: Info, input: SiteCreateInput) -> SiteCreatePayload:
-        out = await perform(info, lambda s, a: service.create_site(
-            s, a, code=input.code, name=input.name, kind=input.kind.value, address=input.address,
-            phone=input.phone))
+        out = await perform(
+            info,
+            lambda s, a: service.create_site(
+                s, a, code=input.code, name=input.name, kind=input.kind.value, address=input.address, phone=input.phone
+            ),
+        )
         if out.value is None:
             return SiteCreatePayload(errors=out.errors)
         return SiteCreatePayload(site=SiteType(model=out.value), errors=[])

@@ -41,12 +41,15 @@ class IdentityQuery:
         self, info: Info, first: int | None = 20, after: str | None = None, condition_code: str | None = None
     ) -> Connection[PatientType]:
         async with info.context.db.read() as session:
-            page = await queries.page_patients(session, info.context.actor, first=first, after=after,
-                                               condition_code=condition_code)
+            page = await queries.page_patients(
+                session, info.context.actor, first=first, after=after, condition_code=condition_code
+            )
         return connection(page, lambda m: PatientType(model=m))
 
     @strawberry.field(description="员工列表（仅管理员）")
-    async def staff_members(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[StaffType]:
+    async def staff_members(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[StaffType]:
         async with info.context.db.read() as session:
             page = await queries.page_staff(session, info.context.actor, first=first, after=after)
         return connection(page, lambda m: StaffType(model=m))

@@ -85,8 +85,13 @@ class Consent:
 
     @classmethod
     def of(cls, m: models.Consent) -> Consent:
-        return cls(channel=models.ConsentChannel(m.channel), purpose=models.ConsentPurpose(m.purpose),
-                   granted=m.granted, source=m.source, changed_at=m.changed_at)
+        return cls(
+            channel=models.ConsentChannel(m.channel),
+            purpose=models.ConsentPurpose(m.purpose),
+            granted=m.granted,
+            source=m.source,
+            changed_at=m.changed_at,
+        )
 
 
 @strawberry.type(name="Patient", description="A member. Private fields are null for viewers without access.")
@@ -209,16 +214,21 @@ async def _fetch(info: Info, raw: Sequence[str], fn: Any, allowed: Any, wrap: An
 @node_fetcher("Patient")
 async def _fetch_patients(info: Info, raw: Sequence[str]) -> list[Any]:
     actor = info.context.actor
-    return await _fetch(info, raw, queries.patients_by_ids, lambda i: can_view_profile(actor, i),
-                        lambda m: PatientType(model=m))
+    return await _fetch(
+        info, raw, queries.patients_by_ids, lambda i: can_view_profile(actor, i), lambda m: PatientType(model=m)
+    )
 
 
 @node_fetcher("Staff")
 async def _fetch_staff(info: Info, raw: Sequence[str]) -> list[Any]:
     actor = info.context.actor
-    return await _fetch(info, raw, queries.staff_by_ids,
-                        lambda i: actor.has_role(Role.ADMIN) or (actor.is_staff and actor.id == i),
-                        lambda m: StaffType(model=m))
+    return await _fetch(
+        info,
+        raw,
+        queries.staff_by_ids,
+        lambda i: actor.has_role(Role.ADMIN) or (actor.is_staff and actor.id == i),
+        lambda m: StaffType(model=m),
+    )
 
 
 @node_fetcher("Site")
