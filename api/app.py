@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from api.context import Context
+from api.hooks import his_visits
 from api.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from api.schema import schema
 from core import queue
@@ -152,7 +153,7 @@ async def metrics(_: Request) -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-ROUTES = {"/graphql", "/healthz", "/readyz", "/metrics"}
+ROUTES = {"/graphql", "/healthz", "/readyz", "/metrics", "/hooks/his/visits"}
 
 
 @asynccontextmanager
@@ -174,6 +175,7 @@ def create_app() -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/hooks/his/visits", his_visits, methods=["POST"]),
             Route("/graphql", GraphQLEndpoint(graphql_app), methods=["GET", "POST"]),
         ],
         lifespan=lifespan,

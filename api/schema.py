@@ -11,6 +11,8 @@ from api.context import Info
 from api.errors import ErrorFormatting
 from api.identity.mutations import IdentityMutation
 from api.identity.queries import IdentityQuery
+from api.loyalty.mutations import LoyaltyMutation
+from api.loyalty.queries import LoyaltyQuery
 from api.relay import Node, resolve_nodes
 from core.settings import get_settings
 
@@ -29,12 +31,12 @@ class NodeQuery:
 
 
 @strawberry.type
-class Query(NodeQuery, IdentityQuery):
+class Query(NodeQuery, IdentityQuery, LoyaltyQuery):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutation):
+class Mutation(IdentityMutation, LoyaltyMutation):
     pass
 
 

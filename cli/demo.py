@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,13 +78,91 @@ async def _seed(session: AsyncSession) -> None:
         await service.update_consents(session, SYSTEM, items, source="门诊纸质授权书", patient_id=patient.id)
 
 
+REWARDS = [
+    ("家用血糖仪", "品牌家用血糖仪一台，含50片试纸", "gift", 1200, 20, None, 1),
+    ("电子血压计", "上臂式电子血压计一台", "gift", 1500, 15, None, 1),
+    ("营养门诊咨询券", "营养科门诊咨询一次（30分钟）", "service_voucher", 300, None, None, 2),
+    ("体检套餐9折券", "基础体检套餐九折优惠", "discount", 200, None, None, None),
+    ("免费基础体检", "基础体检套餐一次", "checkup", 2500, 10, "silver", 1),
+    ("中医理疗体验券", "中医理疗（艾灸或推拿）体验一次", "service_voucher", 600, 50, None, 2),
+]
+
+# patient index, days ago, department, consultation self-paid (fen), drug self-paid (fen), insured (fen)
+VISITS = [
+    (0, 200, "内分泌科", 30000, 45000, 60000),
+    (0, 120, "内分泌科", 25000, 38000, 52000),
+    (0, 40, "心内科", 40000, 20000, 30000),
+    (0, 3, "内分泌科", 15000, 30000, 40000),
+    (1, 90, "心内科", 20000, 60000, 80000),
+    (1, 10, "骨科", 35000, 0, 20000),
+    (2, 60, "内分泌科", 50000, 40000, 30000),
+    (3, 150, "乳腺外科", 80000, 120000, 200000),
+    (3, 30, "肿瘤康复科", 60000, 0, 50000),
+    (4, 20, "产科", 30000, 0, 10000),
+    (5, 250, "心内科", 20000, 30000, 50000),
+    (7, 5, "全科", 8000, 0, 2000),
+    (10, 300, "内分泌科", 20000, 50000, 60000),
+]
+
+
+async def _seed_loyalty(session: AsyncSession) -> None:
+    from core import clock
+    from loyalty import lifecycle, referrals, rewards, visits
+    from loyalty.models import Reward
+    from patients.queries import patient_by_phone
+
+    existing = set(await session.scalars(select(Reward.name)))
+    for name, description, category, cost, stock, tier, limit in REWARDS:
+        if name not in existing:
+            await rewards.create_reward(
+                session,
+                SYSTEM,
+                rewards.RewardInput(
+                    name=name,
+                    description=description,
+                    category=category,
+                    points_cost=cost,
+                    stock=stock,
+                    tier_required=tier,
+                    per_member_limit=limit,
+                ),
+            )
+    members = [await patient_by_phone(session, phone) for phone, *_ in PATIENTS]
+    for member in members:
+        if member is not None:
+            await referrals.ensure_code(session, member.id)
+    for index, days_ago, department, consultation, drug, insured in VISITS:
+        member = members[index]
+        assert member is not None
+        data = visits.VisitData(
+            external_id=f"DEMO-{index:02d}-{days_ago:03d}",
+            visited_at=clock.now() - timedelta(days=days_ago),
+            status="completed",
+            department=department,
+            patient_id=member.id,
+            site_code=SITES[index % 3][0],
+            items=[
+                visits.VisitItem("registration", 1000, 0),
+                visits.VisitItem("consultation", consultation, insured),
+                visits.VisitItem("drug", drug, 0),
+            ],
+        )
+        await visits.record(session, SYSTEM, data, source="his")
+    await lifecycle.recompute(session, [m.id for m in members if m is not None], reason="demo")
+
+
 async def seed_demo(*, if_empty: bool = False) -> bool:
     """Returns False when `if_empty` and the demo data was already loaded."""
+    from core import clock
+    from loyalty import jobs as loyalty_jobs
+
     async with unit_of_work() as session:
         if if_empty and await meta.get_value(session, SEEDED_KEY):
             return False
         await _seed(session)
-        from core import clock
-
+        await session.flush()
+        await _seed_loyalty(session)
         await meta.set_value(session, SEEDED_KEY, clock.now().isoformat())
+    # Visits older than the cooling-off are settled, as the worker would have done over time.
+    await loyalty_jobs.settle_due()
     return True

@@ -153,9 +153,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _use_running_dev_servers() -> None:
+    """Without DATABASE_URL/REDIS_URL, talk to the servers a running `portal run` started."""
+    import os
+
+    from core.settings import reset_settings
+
+    settings = get_settings()
+    run_env = settings.data_dir / "run.env"
+    if (settings.database_url and settings.redis_url) or not run_env.exists():
+        return
+    for line in run_env.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition("=")
+        if key in {"DATABASE_URL", "REDIS_URL"} and not os.environ.get(key):
+            os.environ[key] = value
+    reset_settings()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command not in {"run", "export-schema"}:
+        _use_running_dev_servers()
         from core.logging import configure_logging
 
         configure_logging()

@@ -52,6 +52,16 @@ class Settings(BaseSettings):
 
     outbox_max_attempts: int = 8
 
+    # loyalty
+    his_webhook_secret: str = "dev-his-shared-secret"
+    his_webhook_max_skew_seconds: int = 300
+    points_expiry_months: int = 12
+    points_expiry_notice_days: int = 30
+    dormant_after_days: int = 180
+    loyal_visits_per_year: int = 4
+    referral_monthly_cap: int = 10
+    settle_batch_size: int = 10_000
+
     @property
     def graphiql_enabled(self) -> bool:
         return self.graphiql if self.graphiql is not None else self.env != "production"

@@ -122,6 +122,7 @@ class Staff(IdMixin, TimestampMixin, Base):
 
     email: Mapped[str] = mapped_column(CITEXT, unique=True)
     name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)  # to refuse staff as referrers
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id"))

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.errors import PermissionDenied
 from core.identity import Actor, Role
 from core.pagination import Page, keyset_page
-from patients.models import Condition, Consent, Patient, PatientCondition, Site, Staff, StaffRole
+from patients.models import AuthSession, Condition, Consent, Patient, PatientCondition, Site, Staff, StaffRole
 from patients.service import CARE_ROLES
 
 
@@ -105,3 +105,31 @@ async def page_sites(session: AsyncSession, *, first: int | None, after: str | N
     return await keyset_page(
         session, select(Site).where(Site.active.is_(True)), sort=Site.code, id_=Site.id, first=first, after=after
     )
+
+
+async def patient_ids_after(session: AsyncSession, after: uuid.UUID | None, limit: int) -> list[uuid.UUID]:
+    """Keyset walk over every patient id, for batch jobs of other domains."""
+    stmt = select(Patient.id).order_by(Patient.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(Patient.id > after)
+    return list(await session.scalars(stmt))
+
+
+async def patient_by_phone(session: AsyncSession, phone: str) -> Patient | None:
+    return await session.scalar(select(Patient).where(Patient.phone == phone))
+
+
+async def is_staff_phone(session: AsyncSession, phone: str) -> bool:
+    found = await session.scalar(select(Staff.id).where(Staff.phone == phone, Staff.active.is_(True)).limit(1))
+    return found is not None
+
+
+async def device_ids_of_patient(session: AsyncSession, patient_id: uuid.UUID) -> set[str]:
+    rows = await session.scalars(
+        select(AuthSession.device_id).where(
+            AuthSession.subject_kind == "patient",
+            AuthSession.subject_id == patient_id,
+            AuthSession.device_id.is_not(None),
+        )
+    )
+    return {r for r in rows if r}

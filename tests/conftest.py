@@ -92,8 +92,9 @@ async def _clean(servers: dict[str, str]) -> AsyncIterator[None]:
     from sqlalchemy import text
 
     from core import clock, queue
-    from core.db import get_engine
+    from core.db import get_engine, unit_of_work
     from core.models import metadata
+    from loyalty.defaults import ensure_defaults
 
     clock.clock.reset()
     yield
@@ -101,6 +102,8 @@ async def _clean(servers: dict[str, str]) -> AsyncIterator[None]:
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables if t.name not in KEEP_TABLES)
     async with get_engine().begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    async with unit_of_work() as session:
+        await ensure_defaults(session)
     pool = await queue.get_pool()
     await pool.flushdb()
 

@@ -265,3 +265,20 @@ async def test_metrics_endpoint_counts_requests(client):
     await client.get("/healthz")
     text = (await client.get("/metrics")).text
     assert 'portal_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+
+
+async def test_introspection_follows_the_setting(monkeypatch):
+    from api.schema import build_schema
+    from core.settings import reset_settings
+
+    query = "{ __schema { queryType { name } } }"
+    monkeypatch.setenv("PORTAL_GRAPHIQL", "false")
+    reset_settings()
+    try:
+        closed = await build_schema().execute(query)
+    finally:
+        monkeypatch.delenv("PORTAL_GRAPHIQL")
+        reset_settings()
+    assert closed.errors and "introspection" in closed.errors[0].message.lower()
+    opened = await build_schema().execute(query)
+    assert opened.errors is None and opened.data == {"__schema": {"queryType": {"name": "Query"}}}

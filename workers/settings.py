@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from arq import cron, func
 from arq.worker import Worker
@@ -12,6 +13,8 @@ from core import channels, jobs, outbox  # noqa: F401  (channels registers the n
 from core.db import dispose_engine
 from core.logging import configure_logging
 from core.queue import close_pool, redis_settings
+from core.settings import get_settings
+from loyalty import jobs as loyalty_jobs
 
 HEALTH_CHECK_KEY = "portal:worker:health"
 
@@ -33,11 +36,34 @@ async def outbox_sweep(ctx: dict[str, Any]) -> int:
     return await outbox.sweep()
 
 
+async def loyalty_settle_due(ctx: dict[str, Any]) -> int:
+    return await loyalty_jobs.settle_due()
+
+
+async def loyalty_expire_due(ctx: dict[str, Any]) -> int:
+    return await loyalty_jobs.expire_due()
+
+
+async def loyalty_nightly(ctx: dict[str, Any]) -> dict[str, int]:
+    return await loyalty_jobs.nightly()
+
+
 FUNCTIONS = [
     func(outbox_dispatch, name=jobs.OUTBOX_DISPATCH.name, keep_result=0, max_tries=5),
 ]
 CRON_JOBS = [
     cron(outbox_sweep, name=jobs.OUTBOX_SWEEP.name, second={0, 15, 30, 45}, run_at_startup=True, unique=True),
+    # Catch up at start-up too: a worker that was down must not leave due points unsettled.
+    cron(
+        loyalty_settle_due,
+        name=loyalty_jobs.SETTLE_DUE.name,
+        minute={5, 20, 35, 50},
+        run_at_startup=True,
+        unique=True,
+        timeout=3600,
+    ),
+    cron(loyalty_expire_due, name=loyalty_jobs.EXPIRE_DUE.name, hour={2}, minute={10}, unique=True, timeout=3600),
+    cron(loyalty_nightly, name=loyalty_jobs.NIGHTLY.name, hour={3}, minute={10}, unique=True, timeout=3600),
 ]
 
 
@@ -51,6 +77,7 @@ def worker_settings() -> dict[str, Any]:
         "health_check_key": HEALTH_CHECK_KEY,
         "health_check_interval": 30,
         "max_jobs": 20,
+        "timezone": ZoneInfo(get_settings().default_timezone),
         "job_timeout": 300,
     }
 

@@ -25,6 +25,7 @@ from api.mutations import perform
 from api.relay import parse_uuid_id
 from core.errors import FieldIssue, NotFound, ValidationFailed
 from core.identity import Actor
+from loyalty import onboarding
 from patients import auth, models, service
 from patients.auth import mask_phone
 
@@ -66,6 +67,7 @@ class AuthSignInInput:
     phone: str
     code: str
     device_id: str | None = None
+    referral_code: str | None = strawberry.field(default=None, description="好友推荐码，仅注册时有效")
 
 
 @strawberry.type
@@ -217,7 +219,10 @@ class IdentityMutation:
     async def auth_sign_in(self, info: Info, input: AuthSignInInput) -> AuthSignInPayload:
         device = input.device_id or info.context.request.headers.get(DEVICE_HEADER)
         out = await perform(
-            info, lambda s, _a: auth.sign_in_patient(s, phone=input.phone, code=input.code, device_id=device)
+            info,
+            lambda s, _a: onboarding.sign_in(
+                s, phone=input.phone, code=input.code, device_id=device, referral_code=input.referral_code
+            ),
         )
         if out.value is None:
             return AuthSignInPayload(errors=out.errors)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import strawberry
 
 from api.context import Info
+from api.loyalty.points_types import PatientLoyaltyFields
 from api.relay import Node, node_fetcher, to_global_id
 from core.identity import ROLE_LABELS_ZH, Role
 from patients import models, queries
@@ -95,7 +96,7 @@ class Consent:
 
 
 @strawberry.type(name="Patient", description="A member. Private fields are null for viewers without access.")
-class PatientType(Node):
+class PatientType(PatientLoyaltyFields, Node):
     model: strawberry.Private[models.Patient]
 
     @strawberry.field

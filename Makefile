@@ -1,0 +1,44 @@
+# Developer entry points. Everything runs from the project venv in .venv, which `make venv`
+# (a dependency of the other targets) creates and refreshes when pyproject.toml changes.
+
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+PIP_FLAGS := -q --disable-pip-version-check
+TYPED := core patients community loyalty content
+
+.PHONY: venv run test lint fmt bench clean-data
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev]'
+	@touch $@
+
+run: venv
+	$(BIN)/portal run
+
+# Tests start their own throwaway PostgreSQL and Redis (tests/conftest.py).
+test: venv
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(TYPED)
+
+fmt: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: venv
+	@set -e; for f in bench/*.py; do \
+		[ -e "$$f" ] || continue; \
+		echo "== $$f"; $(BIN)/python "$$f"; \
+	done
+
+# Stops nothing: run it with `portal run` stopped.
+clean-data:
+	rm -rf .data

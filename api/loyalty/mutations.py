@@ -1,0 +1,249 @@
+"""Loyalty mutations: visits, rewards and redemptions, adjustments, earning rules."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.context import Info
+from api.errors import UserError
+from api.loyalty.points_types import PointsEntryType
+from api.loyalty.queries import EarningRule
+from api.loyalty.types import RedemptionType, RewardType, VisitStatus, VisitType
+from api.mutations import perform
+from api.relay import parse_uuid_id
+from core.errors import FieldIssue, ValidationFailed
+from core.identity import Actor
+from loyalty import earning, rewards, service, visits
+from loyalty.models import VisitStatus as VisitStatusModel
+
+
+def _require_id(value: Any, type_name: str, field: str) -> uuid.UUID:
+    parsed = parse_uuid_id(str(value), type_name) if value is not None else None
+    if parsed is None:
+        raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field=field)])
+    return parsed
+
+
+@strawberry.input
+class VisitItemInput:
+    category: str = strawberry.field(description="registration/consultation/exam/lab/imaging/drug/therapy/...")
+    self_paid_fen: int = 0
+    insured_fen: int = 0
+
+
+@strawberry.input
+class VisitRecordInput:
+    external_id: str
+    site_id: strawberry.ID
+    department: str
+    visited_at: datetime
+    items: list[VisitItemInput]
+    patient_id: strawberry.ID | None = None
+    phone: str | None = None
+    status: VisitStatus = VisitStatusModel.COMPLETED  # type: ignore[valid-type]
+
+
+@strawberry.type
+class VisitRecordPayload:
+    visit: VisitType | None = None
+    result: str | None = strawberry.field(default=None, description="created / unchanged / refunded")
+    errors: list[UserError]
+
+
+@strawberry.input
+class RewardInput:
+    name: str
+    category: str = strawberry.field(description="gift / service_voucher / discount / checkup")
+    points_cost: int
+    description: str = ""
+    stock: int | None = strawberry.field(default=None, description="null 表示不限量")
+    tier_required: str | None = None
+    per_member_limit: int | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    voucher_valid_days: int = 90
+    active: bool = True
+
+    def to_domain(self) -> rewards.RewardInput:
+        return rewards.RewardInput(
+            name=self.name,
+            description=self.description,
+            category=self.category,
+            points_cost=self.points_cost,
+            stock=self.stock,
+            tier_required=self.tier_required,
+            per_member_limit=self.per_member_limit,
+            valid_from=self.valid_from,
+            valid_to=self.valid_to,
+            voucher_valid_days=self.voucher_valid_days,
+            active=self.active,
+        )
+
+
+@strawberry.input
+class RewardUpdateInput:
+    reward_id: strawberry.ID
+    reward: RewardInput
+
+
+@strawberry.type
+class RewardPayload:
+    reward: RewardType | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class RewardRedeemInput:
+    reward_id: strawberry.ID
+    idempotency_key: str = strawberry.field(description="客户端生成的唯一键（8到100个字符），重试时保持不变")
+
+
+@strawberry.input
+class RedemptionFulfilInput:
+    voucher_code: str
+    site_id: strawberry.ID
+
+
+@strawberry.input
+class RedemptionCancelInput:
+    redemption_id: strawberry.ID
+
+
+@strawberry.type
+class RedemptionPayload:
+    redemption: RedemptionType | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class PointsAdjustInput:
+    patient_id: strawberry.ID
+    amount: int = strawberry.field(description="正数为补发，负数为扣减")
+    reason: str
+    idempotency_key: str
+
+
+@strawberry.type
+class PointsAdjustPayload:
+    entry: PointsEntryType | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class EarningRuleUpdateInput:
+    code: str
+    name: str | None = None
+    points: int | None = None
+    fen_per_point: int | None = None
+    daily_cap: int | None = None
+    monthly_cap: int | None = None
+    clear_daily_cap: bool = False
+    clear_monthly_cap: bool = False
+    pending_days: int | None = None
+    excluded_categories: list[str] | None = None
+    active: bool | None = None
+
+
+@strawberry.type
+class EarningRulePayload:
+    rule: EarningRule | None = None
+    errors: list[UserError]
+
+
+@strawberry.type
+class LoyaltyMutation:
+    @strawberry.mutation(description="登记就诊（门诊员工）；同一外部编号重复提交不会重复计分")
+    async def visit_record(self, info: Info, input: VisitRecordInput) -> VisitRecordPayload:
+        async def work(s: AsyncSession, a: Actor) -> visits.VisitOutcome:
+            data = visits.VisitData(
+                external_id=input.external_id,
+                visited_at=input.visited_at,
+                status=input.status.value,
+                department=input.department,
+                site_id=_require_id(input.site_id, "Site", "siteId"),
+                patient_id=_require_id(input.patient_id, "Patient", "patientId") if input.patient_id else None,
+                phone=input.phone,
+                items=[visits.VisitItem(i.category, i.self_paid_fen, i.insured_fen) for i in input.items],
+            )
+            return await visits.record(s, a, data, source="staff")
+
+        out = await perform(info, work)
+        if out.value is None:
+            return VisitRecordPayload(errors=out.errors)
+        return VisitRecordPayload(visit=VisitType(model=out.value.visit), result=out.value.result, errors=[])
+
+    @strawberry.mutation(description="新建奖品（市场运营）")
+    async def reward_create(self, info: Info, input: RewardInput) -> RewardPayload:
+        out = await perform(info, lambda s, a: rewards.create_reward(s, a, input.to_domain()))
+        return RewardPayload(reward=RewardType(model=out.value) if out.value else None, errors=out.errors)
+
+    @strawberry.mutation(description="修改奖品（市场运营）")
+    async def reward_update(self, info: Info, input: RewardUpdateInput) -> RewardPayload:
+        out = await perform(
+            info,
+            lambda s, a: rewards.update_reward(
+                s, a, _require_id(input.reward_id, "Reward", "rewardId"), input.reward.to_domain()
+            ),
+        )
+        return RewardPayload(reward=RewardType(model=out.value) if out.value else None, errors=out.errors)
+
+    @strawberry.mutation(description="积分兑换奖品；同一幂等键重试返回同一笔兑换")
+    async def reward_redeem(self, info: Info, input: RewardRedeemInput) -> RedemptionPayload:
+        out = await perform(
+            info,
+            lambda s, a: rewards.redeem(
+                s, a, _require_id(input.reward_id, "Reward", "rewardId"), input.idempotency_key
+            ),
+        )
+        return RedemptionPayload(redemption=RedemptionType(model=out.value) if out.value else None, errors=out.errors)
+
+    @strawberry.mutation(description="核销兑换券（门诊员工）")
+    async def redemption_fulfil(self, info: Info, input: RedemptionFulfilInput) -> RedemptionPayload:
+        out = await perform(
+            info, lambda s, a: rewards.fulfil(s, a, input.voucher_code, _require_id(input.site_id, "Site", "siteId"))
+        )
+        return RedemptionPayload(redemption=RedemptionType(model=out.value) if out.value else None, errors=out.errors)
+
+    @strawberry.mutation(description="取消未核销的兑换（本人或门诊员工），积分退回")
+    async def redemption_cancel(self, info: Info, input: RedemptionCancelInput) -> RedemptionPayload:
+        out = await perform(
+            info, lambda s, a: rewards.cancel(s, a, _require_id(input.redemption_id, "Redemption", "redemptionId"))
+        )
+        return RedemptionPayload(redemption=RedemptionType(model=out.value) if out.value else None, errors=out.errors)
+
+    @strawberry.mutation(description="人工调整积分（管理员，须填写原因）")
+    async def points_adjust(self, info: Info, input: PointsAdjustInput) -> PointsAdjustPayload:
+        out = await perform(
+            info,
+            lambda s, a: service.adjust(
+                s,
+                a,
+                _require_id(input.patient_id, "Patient", "patientId"),
+                amount=input.amount,
+                reason=input.reason,
+                idempotency_key=input.idempotency_key,
+            ),
+        )
+        return PointsAdjustPayload(entry=PointsEntryType(model=out.value) if out.value else None, errors=out.errors)
+
+    @strawberry.mutation(description="修改积分规则（管理员）")
+    async def earning_rule_update(self, info: Info, input: EarningRuleUpdateInput) -> EarningRulePayload:
+        changes = earning.RuleChanges(
+            name=input.name,
+            points=input.points,
+            fen_per_point=input.fen_per_point,
+            daily_cap=input.daily_cap,
+            monthly_cap=input.monthly_cap,
+            clear_daily_cap=input.clear_daily_cap,
+            clear_monthly_cap=input.clear_monthly_cap,
+            pending_days=input.pending_days,
+            excluded_categories=input.excluded_categories,
+            active=input.active,
+        )
+        out = await perform(info, lambda s, a: earning.update_rule(s, a, input.code, changes))
+        return EarningRulePayload(rule=EarningRule.of(out.value) if out.value else None, errors=out.errors)

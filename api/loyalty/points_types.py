@@ -1,0 +1,197 @@
+"""GraphQL views of a member's points, tier and lifecycle; mixed into the Patient type."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from api.context import Info
+from api.relay import Connection, Node, connection, to_global_id
+from loyalty import lifecycle, models, referrals, service, tiers
+
+LifecycleStage = strawberry.enum(models.LifecycleStage, name="LifecycleStage")
+PointsEntryKind = strawberry.enum(models.EntryKind, name="PointsEntryKind")
+
+
+@strawberry.type
+class ExpiringPoints:
+    amount: int
+    expires_at: datetime
+
+
+@strawberry.type(description="积分余额")
+class PointsBalance:
+    available: int
+    pending: int = strawberry.field(description="冷静期内、尚未入账的积分")
+    owed: int = strawberry.field(description="退费后欠扣的积分，后续获得的积分优先抵扣")
+    lifetime_earned: int
+    expiring_soon: list[ExpiringPoints] = strawberry.field(description="90天内到期的积分（按日期汇总）")
+
+    @classmethod
+    def of(cls, s: service.PointsSummary) -> PointsBalance:
+        return cls(
+            available=s.available,
+            pending=s.pending,
+            owed=s.owed,
+            lifetime_earned=s.lifetime_earned,
+            expiring_soon=[ExpiringPoints(amount=e.amount, expires_at=e.expires_at) for e in s.expiring_soon],
+        )
+
+
+@strawberry.type(name="Tier", description="会员等级")
+class TierType:
+    code: str
+    name: str
+    rank: int
+    min_points: int = strawberry.field(description="近12个月获得积分达到此值即可升级")
+    benefits: list[str]
+
+    @classmethod
+    def of(cls, t: models.Tier) -> TierType:
+        return cls(code=t.code, name=t.name, rank=t.rank, min_points=t.min_points, benefits=list(t.benefits))
+
+
+@strawberry.type
+class TierProgress:
+    qualifying_points: int = strawberry.field(description="近12个月获得的积分")
+    next_tier: TierType | None
+    points_to_next: int
+    grace_until: datetime | None = strawberry.field(description="降级宽限期截止时间")
+
+
+@strawberry.type
+class MemberTier:
+    tier: TierType
+    progress: TierProgress
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.tier.name
+
+    @strawberry.field
+    def benefits(self) -> list[str]:
+        return self.tier.benefits
+
+    @classmethod
+    def of(cls, p: tiers.Progress) -> MemberTier:
+        return cls(
+            tier=TierType.of(p.current),
+            progress=TierProgress(
+                qualifying_points=p.qualifying_points,
+                next_tier=TierType.of(p.next) if p.next else None,
+                points_to_next=p.points_to_next,
+                grace_until=p.grace_until,
+            ),
+        )
+
+
+@strawberry.type(name="PointsEntry", description="积分流水")
+class PointsEntryType(Node):
+    model: strawberry.Private[models.Entry]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("PointsEntry", self.model.id)
+
+    @strawberry.field
+    def kind(self) -> PointsEntryKind:  # type: ignore[valid-type]
+        return models.EntryKind(self.model.kind)
+
+    @strawberry.field(description="对可用或待入账积分的变动")
+    def amount(self) -> int:
+        return self.model.amount
+
+    @strawberry.field
+    def memo(self) -> str:
+        return self.model.memo
+
+    @strawberry.field
+    def rule_code(self) -> str | None:
+        return self.model.rule_code
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+
+@strawberry.type
+class LifecycleChange:
+    from_stage: LifecycleStage | None  # type: ignore[valid-type]
+    to_stage: LifecycleStage  # type: ignore[valid-type]
+    reason: str
+    changed_at: datetime
+
+
+# --- batch loaders (per request, via Context.load) -------------------------------------------
+
+
+async def summaries_by_patient(session: Any, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, service.PointsSummary]:
+    return await service.summaries(session, ids)
+
+
+async def progress_by_patient(session: Any, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tiers.Progress]:
+    return await tiers.progress_many(session, list(ids))
+
+
+# --- the loyalty fields of Patient ------------------------------------------------------------
+
+
+@strawberry.type
+class PatientLoyaltyFields:
+    """Mixed into Patient: what a member (and care staff) see of their loyalty status."""
+
+    model: strawberry.Private[Any]
+
+    @strawberry.field(description="积分（本人与诊疗、前台员工可见）")
+    async def points(self, info: Info) -> PointsBalance | None:
+        if not service.can_read_points(info.context.actor, self.model.id):
+            return None
+        return PointsBalance.of(await info.context.load(summaries_by_patient, self.model.id))
+
+    @strawberry.field(description="会员等级与升级进度")
+    async def tier(self, info: Info) -> MemberTier | None:
+        if not service.can_read_points(info.context.actor, self.model.id):
+            return None
+        return MemberTier.of(await info.context.load(progress_by_patient, self.model.id))
+
+    @strawberry.field(description="我的推荐码（仅本人可见）")
+    async def referral_code(self, info: Info) -> str | None:
+        actor = info.context.actor
+        if not (actor.is_patient and actor.id == self.model.id):
+            return None
+        return await info.context.load(referrals.codes_by_patient, self.model.id)
+
+    @strawberry.field(description="生命周期阶段（员工与本人可见）")
+    async def lifecycle_stage(self, info: Info) -> LifecycleStage | None:  # type: ignore[valid-type]
+        actor = info.context.actor
+        if not (actor.is_staff or actor.id == self.model.id):
+            return None
+        row = await info.context.load(lifecycle.stages_by_patient, self.model.id)
+        return models.LifecycleStage(row.stage) if row else models.LifecycleStage.ACQUISITION
+
+    @strawberry.field(description="生命周期变化历史（员工可见）")
+    async def lifecycle_history(self, info: Info) -> list[LifecycleChange]:
+        if not info.context.actor.is_staff:
+            return []
+        rows = await info.context.load_many(lifecycle.history_by_patient, self.model.id)
+        return [
+            LifecycleChange(
+                from_stage=models.LifecycleStage(r.from_stage) if r.from_stage else None,
+                to_stage=models.LifecycleStage(r.to_stage),
+                reason=r.reason,
+                changed_at=r.changed_at,
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="积分流水（本人与诊疗、前台员工可见）")
+    async def points_history(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[PointsEntryType]:
+        async with info.context.db.read() as session:
+            page = await service.history(session, info.context.actor, self.model.id, first=first, after=after)
+        return connection(page, lambda m: PointsEntryType(model=m))

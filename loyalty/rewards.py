@@ -1,0 +1,292 @@
+"""The rewards catalogue and redemptions: debit, stock and voucher in one transaction.
+
+Stock is taken with a conditional UPDATE (never below zero, never oversold); points with the
+member's accounts locked and a guarded balance update. A cancelled or expired voucher puts the
+points back into the lots they came from and the item back into stock.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import clock
+from core.errors import PermissionDenied, Validator
+from core.identity import SYSTEM, Actor, Role
+from core.ids import new_id
+from loyalty import errors, ledger, tiers
+from loyalty.models import (
+    AccountKind,
+    EntryKind,
+    Redemption,
+    RedemptionStatus,
+    Reward,
+    Tier,
+)
+
+VOUCHER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
+CATEGORIES = {"gift": "实物礼品", "service_voucher": "服务券", "discount": "折扣券", "checkup": "免费体检"}
+STAFF_FULFIL_ROLES = (Role.CLINIC_STAFF,)
+
+
+def new_voucher_code() -> str:
+    return "".join(secrets.choice(VOUCHER_ALPHABET) for _ in range(10))
+
+
+@dataclass
+class RewardInput:
+    name: str
+    description: str
+    category: str
+    points_cost: int
+    stock: int | None
+    tier_required: str | None = None
+    per_member_limit: int | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    voucher_valid_days: int = 90
+    active: bool = True
+
+
+async def _validate(session: AsyncSession, data: RewardInput) -> None:
+    v = Validator()
+    v.check(1 <= len(data.name.strip()) <= 60, "name", "NAME_LENGTH", "名称需为1到60个字符")
+    v.check(data.category in CATEGORIES, "category", "CATEGORY_INVALID", "类别无效")
+    v.check(1 <= data.points_cost <= 10_000_000, "pointsCost", "COST_INVALID", "所需积分需为正整数")
+    v.check(data.stock is None or data.stock >= 0, "stock", "STOCK_INVALID", "库存不能为负")
+    v.check(
+        data.per_member_limit is None or data.per_member_limit >= 1,
+        "perMemberLimit",
+        "LIMIT_INVALID",
+        "每人限兑需至少为1",
+    )
+    v.check(1 <= data.voucher_valid_days <= 3650, "voucherValidDays", "VALIDITY_INVALID", "兑换券有效期需为1到3650天")
+    v.check(
+        not (data.valid_from and data.valid_to and data.valid_from >= data.valid_to),
+        "validTo",
+        "VALIDITY_RANGE",
+        "结束时间需晚于开始时间",
+    )
+    if data.tier_required is not None:
+        v.check(
+            await session.get(Tier, data.tier_required) is not None, "tierRequired", "TIER_UNKNOWN", "会员等级不存在"
+        )
+    v.raise_if_any()
+
+
+async def create_reward(session: AsyncSession, actor: Actor, data: RewardInput) -> Reward:
+    actor.require_role(Role.MARKETER)
+    await _validate(session, data)
+    now = clock.now()
+    reward = Reward(id=new_id(), created_by=actor.id, created_at=now, updated_at=now, **_fields(data))
+    session.add(reward)
+    await session.flush()
+    return reward
+
+
+async def update_reward(session: AsyncSession, actor: Actor, reward_id: uuid.UUID, data: RewardInput) -> Reward:
+    actor.require_role(Role.MARKETER)
+    reward = await session.get(Reward, reward_id, with_for_update=True)
+    if reward is None:
+        raise errors.RewardNotFound(field="rewardId")
+    await _validate(session, data)
+    for key, value in _fields(data).items():
+        setattr(reward, key, value)
+    reward.updated_at = clock.now()
+    return reward
+
+
+def _fields(data: RewardInput) -> dict[str, object]:
+    return {
+        "name": data.name.strip(),
+        "description": data.description.strip(),
+        "category": data.category,
+        "points_cost": data.points_cost,
+        "stock": data.stock,
+        "tier_required": data.tier_required,
+        "per_member_limit": data.per_member_limit,
+        "valid_from": data.valid_from,
+        "valid_to": data.valid_to,
+        "voucher_valid_days": data.voucher_valid_days,
+        "active": data.active,
+    }
+
+
+async def redeem(session: AsyncSession, actor: Actor, reward_id: uuid.UUID, idempotency_key: str) -> Redemption:
+    patient_id = actor.require_patient()
+    key = (idempotency_key or "").strip()
+    if not 8 <= len(key) <= 100:
+        raise errors.IdempotencyConflict(
+            "幂等键需为8到100个字符", field="idempotencyKey", code="IDEMPOTENCY_KEY_INVALID"
+        )
+    digest = ledger.request_hash({"reward": reward_id})
+    member = await ledger.lock_member(session, patient_id)
+    previous = await session.scalar(
+        select(Redemption).where(Redemption.patient_id == patient_id, Redemption.idempotency_key == key)
+    )
+    if previous is not None:
+        if previous.request_hash != digest:
+            raise errors.IdempotencyConflict(field="idempotencyKey")
+        return previous
+
+    reward = await session.get(Reward, reward_id)
+    now = clock.now()
+    if reward is None:
+        raise errors.RewardNotFound(field="rewardId")
+    if (
+        not reward.active
+        or (reward.valid_from and now < reward.valid_from)
+        or (reward.valid_to and now >= reward.valid_to)
+    ):
+        raise errors.RewardUnavailable(field="rewardId")
+    if reward.tier_required is not None:
+        required = await session.get(Tier, reward.tier_required)
+        if required is not None and await tiers.member_tier_rank(session, patient_id) < required.rank:
+            raise errors.TierTooLow(f"该奖品仅限{required.name}及以上会员兑换", field="rewardId")
+    if reward.per_member_limit is not None:
+        taken = await session.scalar(
+            select(func.count())
+            .select_from(Redemption)
+            .where(
+                Redemption.patient_id == patient_id,
+                Redemption.reward_id == reward_id,
+                Redemption.status.in_([RedemptionStatus.ISSUED, RedemptionStatus.FULFILLED]),
+            )
+        )
+        if (taken or 0) >= reward.per_member_limit:
+            raise errors.MemberLimitReached(field="rewardId")
+    if member.available.balance < reward.points_cost:
+        raise errors.InsufficientPoints(f"可用积分不足：需要{reward.points_cost}分，当前{member.available.balance}分")
+    if reward.stock is not None:
+        left = await session.scalar(
+            update(Reward)
+            .where(Reward.id == reward_id, Reward.stock > 0)
+            .values(stock=Reward.stock - 1)
+            .returning(Reward.stock)
+        )
+        if left is None:
+            raise errors.OutOfStock(field="rewardId")
+
+    cost = reward.points_cost
+    uses = await ledger.spend_lots(session, patient_id, cost)
+    entry = await ledger.post(
+        session,
+        ledger.Posting(
+            key=f"redeem:{patient_id}:{key}",
+            digest=digest,
+            kind=EntryKind.REDEEM,
+            patient_id=patient_id,
+            amount=-cost,
+            memo=f"兑换：{reward.name}",
+            lines=[(member.available.id, -cost), (ledger.system_account(AccountKind.REDEEMED), cost)],
+            source_ref=f"reward:{reward.id}",
+            actor_id=actor.id,
+        ),
+        member,
+        lot_uses=uses,
+    )
+    redemption = Redemption(
+        id=new_id(),
+        patient_id=patient_id,
+        reward_id=reward.id,
+        points=cost,
+        status=RedemptionStatus.ISSUED,
+        voucher_code=new_voucher_code(),
+        idempotency_key=key,
+        request_hash=digest,
+        entry_id=entry.id,
+        created_at=now,
+        expires_at=_voucher_expiry(reward, now),
+    )
+    session.add(redemption)
+    await session.flush()
+    return redemption
+
+
+def _voucher_expiry(reward: Reward, now: datetime) -> datetime:
+    expiry = now + timedelta(days=reward.voucher_valid_days)
+    return min(expiry, reward.valid_to) if reward.valid_to else expiry
+
+
+async def fulfil(session: AsyncSession, actor: Actor, voucher_code: str, site_id: uuid.UUID) -> Redemption:
+    actor.require_role(*STAFF_FULFIL_ROLES)
+    code = (voucher_code or "").strip().upper()
+    redemption = await session.scalar(select(Redemption).where(Redemption.voucher_code == code).with_for_update())
+    if redemption is None:
+        raise errors.RedemptionNotFound("兑换码不存在", field="voucherCode")
+    if redemption.status != RedemptionStatus.ISSUED:
+        raise errors.RedemptionClosed(field="voucherCode")
+    now = clock.now()
+    if redemption.expires_at <= now:
+        raise errors.RedemptionClosed("兑换券已过期", field="voucherCode")
+    redemption.status = RedemptionStatus.FULFILLED
+    redemption.fulfilled_at = now
+    redemption.fulfilled_site_id = site_id
+    redemption.fulfilled_by = actor.id
+    return redemption
+
+
+async def cancel(
+    session: AsyncSession,
+    actor: Actor,
+    redemption_id: uuid.UUID,
+    *,
+    status: RedemptionStatus = RedemptionStatus.CANCELLED,
+) -> Redemption:
+    """The member (their own) or clinic staff cancel an unfulfilled voucher: points and stock return."""
+    redemption = await session.get(Redemption, redemption_id)
+    if redemption is None:
+        raise errors.RedemptionNotFound(field="redemptionId")
+    if not ((actor.is_patient and actor.id == redemption.patient_id) or actor.has_role(Role.CLINIC_STAFF)):
+        raise PermissionDenied()
+    member = await ledger.lock_member(session, redemption.patient_id)
+    redemption = await session.get(Redemption, redemption_id, with_for_update=True, populate_existing=True)
+    assert redemption is not None
+    if redemption.status != RedemptionStatus.ISSUED:
+        raise errors.RedemptionClosed(field="redemptionId")
+    restored = await ledger.restore_lots(session, redemption.entry_id)
+    returned = sum(n for _, n in restored)
+    label = "兑换券过期" if status == RedemptionStatus.EXPIRED else "取消兑换"
+    await ledger.post(
+        session,
+        ledger.Posting(
+            key=f"redeem_refund:{redemption.id}",
+            digest="",
+            kind=EntryKind.REDEEM_REFUND,
+            patient_id=redemption.patient_id,
+            amount=returned,
+            memo=f"{label}，积分退回",
+            lines=[(ledger.system_account(AccountKind.REDEEMED), -returned), (member.available.id, returned)],
+            source_ref=f"redemption:{redemption.id}",
+            actor_id=actor.id,
+        ),
+        member,
+    )
+    await session.execute(
+        update(Reward)
+        .where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))
+        .values(stock=Reward.stock + 1)
+    )
+    now = clock.now()
+    redemption.status = status
+    redemption.closed_at = now
+    redemption.closed_by = actor.id
+    return redemption
+
+
+async def expire_vouchers(session: AsyncSession, *, limit: int = 1000) -> int:
+    due = list(
+        await session.scalars(
+            select(Redemption.id)
+            .where(Redemption.status == RedemptionStatus.ISSUED, Redemption.expires_at <= clock.now())
+            .limit(limit)
+        )
+    )
+    for redemption_id in due:
+        await cancel(session, SYSTEM, redemption_id, status=RedemptionStatus.EXPIRED)
+    return len(due)

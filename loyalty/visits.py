@@ -1,0 +1,241 @@
+"""Visits from the hospital information system or clinic staff, and what they move: points,
+referral conversion and the lifecycle stage.
+
+A visit is identified by the HIS's external id: a replay changes nothing; the same id with status
+refunded is the refund. Refund policy (README): pending points are voided; settled points are
+reversed, first from that visit's own lot, then from other lots oldest-expiry first; whatever the
+member already spent becomes a clawback that later earnings repay before anything else.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import clock
+from core.errors import Validator
+from core.identity import SYSTEM, Actor, Role
+from core.ids import new_id
+from loyalty import earning, errors, ledger, lifecycle, referrals, tiers
+from loyalty.models import AccountKind, EntryKind, Lot, LotStatus, Visit, VisitStatus
+from patients import queries as patient_queries
+from patients import service as patient_service
+from patients.auth import normalize_phone
+from patients.errors import InvalidPhone
+
+ITEM_CATEGORIES = {
+    "registration": "挂号",
+    "consultation": "诊查",
+    "exam": "检查",
+    "lab": "检验",
+    "imaging": "影像",
+    "drug": "药品",
+    "therapy": "治疗",
+    "rehab": "康复",
+    "checkup": "体检",
+    "dental": "口腔",
+    "other": "其他",
+}
+VISIT_RULE, SPEND_RULE = "visit_completed", "visit_spend"
+
+
+@dataclass
+class VisitItem:
+    category: str
+    self_paid_fen: int = 0
+    insured_fen: int = 0
+
+
+@dataclass
+class VisitData:
+    external_id: str
+    visited_at: datetime
+    status: str
+    department: str
+    patient_id: uuid.UUID | None = None
+    phone: str | None = None
+    site_id: uuid.UUID | None = None
+    site_code: str | None = None
+    items: list[VisitItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VisitOutcome:
+    visit: Visit
+    result: str  # created | unchanged | refunded
+
+
+async def _validate(session: AsyncSession, data: VisitData) -> tuple[uuid.UUID, uuid.UUID]:
+    v = Validator()
+    v.check(
+        1 <= len(data.external_id.strip()) <= 100, "externalId", "EXTERNAL_ID_INVALID", "外部就诊编号需为1到100个字符"
+    )
+    v.check(data.status in {s.value for s in VisitStatus}, "status", "STATUS_INVALID", "状态需为 completed 或 refunded")
+    v.check(1 <= len(data.department.strip()) <= 60, "department", "DEPARTMENT_INVALID", "科室需为1到60个字符")
+    v.check(data.visited_at.tzinfo is not None, "visitedAt", "VISITED_AT_NAIVE", "就诊时间需带时区")
+    if data.visited_at.tzinfo is not None:
+        v.check(
+            data.visited_at <= clock.now() + timedelta(hours=1),
+            "visitedAt",
+            "VISITED_AT_FUTURE",
+            "就诊时间不能晚于当前时间",
+        )
+    for i, item in enumerate(data.items):
+        v.check(
+            item.category in ITEM_CATEGORIES,
+            f"items.{i}.category",
+            "ITEM_CATEGORY_INVALID",
+            f"未知的项目类别：{item.category}",
+        )
+        v.check(item.self_paid_fen >= 0 and item.insured_fen >= 0, f"items.{i}", "AMOUNT_NEGATIVE", "金额不能为负")
+    v.check(data.patient_id is not None or bool(data.phone), "patient", "PATIENT_REQUIRED", "需提供患者编号或手机号")
+    v.check(data.site_id is not None or bool(data.site_code), "site", "SITE_REQUIRED", "需提供院区")
+    v.raise_if_any()
+
+    patient_id = data.patient_id
+    if patient_id is None:
+        assert data.phone is not None
+        try:
+            phone = normalize_phone(data.phone)
+        except InvalidPhone as exc:
+            raise errors.VisitInvalid(exc.message, field="phone", code=exc.code) from exc
+        existing = await patient_queries.patient_by_phone(session, phone)
+        if existing is None:
+            # The HIS knows a patient we do not: register them so their visit is not lost.
+            existing, _ = await patient_service.register_patient(session, SYSTEM, phone=phone)
+        patient_id = existing.id
+    elif not await patient_queries.patients_by_ids(session, [patient_id]):
+        raise errors.PatientNotFound(field="patientId")
+    sites = await patient_queries.list_sites(session, include_inactive=True)
+    site = next(
+        (s for s in sites if s.id == data.site_id or (data.site_code and s.code == data.site_code.upper())), None
+    )
+    if site is None:
+        raise errors.VisitInvalid("院区不存在", field="site", code="SITE_NOT_FOUND")
+    return patient_id, site.id
+
+
+async def record(session: AsyncSession, actor: Actor, data: VisitData, *, source: str) -> VisitOutcome:
+    actor.require_role(Role.CLINIC_STAFF)
+    patient_id, site_id = await _validate(session, data)
+    external_id = data.external_id.strip()
+    # Replays and refunds of one visit may arrive together: one at a time per external id.
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"visit:{external_id}"})
+    visit = await session.scalar(select(Visit).where(Visit.external_id == external_id).with_for_update())
+    if visit is not None:
+        if data.status == VisitStatus.REFUNDED and visit.status == VisitStatus.COMPLETED:
+            await refund(session, visit)
+            return VisitOutcome(visit, "refunded")
+        return VisitOutcome(visit, "unchanged")
+
+    items = [
+        {"category": i.category, "self_paid_fen": i.self_paid_fen, "insured_fen": i.insured_fen} for i in data.items
+    ]
+    now = clock.now()
+    visit = Visit(
+        id=new_id(),
+        external_id=external_id,
+        patient_id=patient_id,
+        site_id=site_id,
+        department=data.department.strip(),
+        visited_at=data.visited_at,
+        status=data.status,
+        self_paid_fen=sum(i.self_paid_fen for i in data.items),
+        insured_fen=sum(i.insured_fen for i in data.items),
+        items=items,
+        source=source,
+        recorded_by=actor.id,
+        created_at=now,
+        updated_at=now,
+        refunded_at=now if data.status == VisitStatus.REFUNDED else None,
+    )
+    session.add(visit)
+    await session.flush()
+    if data.status == VisitStatus.COMPLETED:
+        ref = f"visit:{visit.id}"
+        await earning.award(session, patient_id, VISIT_RULE, ref, f"{ref}:{VISIT_RULE}", earned_at=data.visited_at)
+        await earning.award(
+            session, patient_id, SPEND_RULE, ref, f"{ref}:{SPEND_RULE}", items=items, earned_at=data.visited_at
+        )
+        await referrals.on_completed_visit(session, patient_id, visit)
+    await lifecycle.recompute(session, [patient_id], reason=f"visit_{data.status}")
+    return VisitOutcome(visit, "created")
+
+
+async def refund(session: AsyncSession, visit: Visit) -> None:
+    now = clock.now()
+    visit.status = VisitStatus.REFUNDED
+    visit.refunded_at = now
+    visit.updated_at = now
+    await refund_points(session, visit.patient_id, f"visit:{visit.id}")
+    await referrals.on_visit_refunded(session, visit.id)
+    await lifecycle.recompute(session, [visit.patient_id], reason="visit_refunded")
+
+
+async def refund_points(session: AsyncSession, patient_id: uuid.UUID, source_ref: str) -> None:
+    member = await ledger.lock_member(session, patient_id)
+    lots = (
+        await session.scalars(
+            select(Lot)
+            .where(Lot.patient_id == patient_id, Lot.source_ref == source_ref)
+            .order_by(Lot.id)
+            .with_for_update()
+        )
+    ).all()
+    issued = ledger.system_account(AccountKind.ISSUED)
+    for lot in lots:
+        key = f"refund:{lot.id}"
+        if lot.status == LotStatus.PENDING:
+            lines = [(member.pending.id, -lot.amount), (issued, lot.amount)]
+            kind, memo = EntryKind.VOID, "就诊退费，待入账积分作废"
+        elif lot.status == LotStatus.AVAILABLE:
+            own = lot.remaining
+            lot.remaining = 0
+            await session.flush()
+            uses = await ledger.spend_lots(session, patient_id, lot.amount - own)
+            others = sum(n for _, n in uses)
+            shortfall = lot.amount - own - others
+            lines = [(member.available.id, -(own + others)), (member.clawback.id, -shortfall), (issued, lot.amount)]
+            lot.status = LotStatus.VOIDED
+            memo = "就诊退费，已入账积分冲回" + (f"（欠扣{shortfall}分）" if shortfall else "")
+            await ledger.post(
+                session,
+                ledger.Posting(
+                    key=key,
+                    digest="",
+                    kind=EntryKind.REVERSAL,
+                    patient_id=patient_id,
+                    amount=-lot.amount,
+                    memo=memo,
+                    lines=lines,
+                    rule_code=lot.rule_code,
+                    source_ref=source_ref,
+                ),
+                member,
+                lot_uses=uses,
+            )
+            continue
+        else:
+            continue  # already voided, or expired long ago: nothing left to take back
+        lot.status = LotStatus.VOIDED
+        lot.remaining = 0
+        await ledger.post(
+            session,
+            ledger.Posting(
+                key=key,
+                digest="",
+                kind=kind,
+                patient_id=patient_id,
+                amount=-lot.amount,
+                memo=memo,
+                lines=lines,
+                rule_code=lot.rule_code,
+                source_ref=source_ref,
+            ),
+            member,
+        )
+    await tiers.evaluate(session, patient_id, reason="refund")
