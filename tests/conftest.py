@@ -95,10 +95,13 @@ async def _clean(servers: dict[str, str]) -> AsyncIterator[None]:
     from core.db import get_engine, unit_of_work
     from core.models import metadata
     from loyalty.defaults import ensure_defaults
+    from loyalty.ledger import journal_imbalance
 
     clock.clock.reset()
     yield
     clock.clock.reset()
+    async with unit_of_work() as session:
+        assert await journal_imbalance(session) == 0, "a ledger entry does not sum to zero"
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables if t.name not in KEEP_TABLES)
     async with get_engine().begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
