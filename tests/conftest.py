@@ -93,9 +93,9 @@ async def _clean(servers: dict[str, str]) -> AsyncIterator[None]:
 
     from core import clock, queue
     from core.db import get_engine, unit_of_work
-    from core.models import metadata
     from loyalty.defaults import ensure_defaults
     from loyalty.ledger import journal_imbalance
+    from migrations.metadata import metadata
 
     clock.clock.reset()
     yield

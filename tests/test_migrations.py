@@ -11,8 +11,8 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from core.models import metadata
 from core.settings import PROJECT_ROOT, get_settings
+from migrations.metadata import metadata
 from tests.conftest import _create_database, _with_database
 
 

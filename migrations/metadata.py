@@ -1,7 +1,11 @@
-"""Imports every model module so Base.metadata is complete (migrations, autogenerate checks)."""
+"""Every model module imported, so Base.metadata is complete (migrations, autogenerate checks, tests).
+
+It lives here, not in core/, because core must not import the domains.
+"""
 
 from __future__ import annotations
 
+from community import models as community_models  # noqa: F401
 from core import channels, meta, outbox  # noqa: F401
 from core.db import Base
 from loyalty import models as loyalty_models  # noqa: F401

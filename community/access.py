@@ -1,0 +1,128 @@
+"""Who may see and do what in a group. Every community service asks here; nothing else decides.
+
+Membership of a disease group is health data: a secret group, its members and anyone's membership
+in it are invisible to outsiders; for members-only and private groups outsiders see the group card
+but no posts and no member list.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from community import errors
+from community.models import Group, GroupVisibility, MemberRole, Membership, MemberState
+from core import clock
+from core.identity import Actor, ActorKind, Role
+
+STAFF_MODERATOR_ROLES = (Role.MODERATOR,)
+STAFF_EXPERT_ROLES = (Role.DOCTOR, Role.HEALTH_MANAGER)
+
+
+def account_of(actor: Actor) -> tuple[str, uuid.UUID]:
+    """The (kind, id) a membership, post or reaction of this actor is stored under."""
+    account_id = actor.require_authenticated()
+    return ("staff" if actor.kind is ActorKind.STAFF else "patient"), account_id
+
+
+async def membership(
+    session: AsyncSession, group_id: uuid.UUID, actor: Actor, *, lock: bool = False
+) -> Membership | None:
+    if actor.id is None or actor.kind not in (ActorKind.PATIENT, ActorKind.STAFF):
+        return None
+    kind, account_id = account_of(actor)
+    stmt = select(Membership).where(
+        Membership.group_id == group_id, Membership.account_kind == kind, Membership.account_id == account_id
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def memberships_of(
+    session: AsyncSession, actor: Actor, group_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Membership]:
+    if actor.id is None or actor.kind not in (ActorKind.PATIENT, ActorKind.STAFF) or not group_ids:
+        return {}
+    kind, account_id = account_of(actor)
+    rows = await session.scalars(
+        select(Membership).where(
+            Membership.group_id.in_(group_ids), Membership.account_kind == kind, Membership.account_id == account_id
+        )
+    )
+    return {m.group_id: m for m in rows}
+
+
+def is_active(m: Membership | None, now: datetime | None = None) -> bool:
+    if m is None or m.state not in (MemberState.ACTIVE, MemberState.BANNED):
+        return False
+    if m.state == MemberState.BANNED:
+        now = now or clock.now()
+        return m.banned_until is not None and m.banned_until <= now  # the ban has run out
+    return True
+
+
+def is_staff_moderator(actor: Actor) -> bool:
+    return actor.has_role(*STAFF_MODERATOR_ROLES)
+
+
+def can_moderate(actor: Actor, m: Membership | None) -> bool:
+    """Group moderators and owners, and staff with the moderator role (admins hold every role)."""
+    return is_staff_moderator(actor) or (
+        is_active(m) and m is not None and m.role in (MemberRole.MODERATOR, MemberRole.OWNER)
+    )
+
+
+def can_see_group(actor: Actor, group: Group, m: Membership | None) -> bool:
+    """Whether the group exists at all for this viewer (secret groups are unlisted)."""
+    if group.visibility != GroupVisibility.SECRET:
+        return True
+    return is_staff_moderator(actor) or (m is not None and m.state in (MemberState.ACTIVE, MemberState.INVITED))
+
+
+def can_read_posts(actor: Actor, group: Group, m: Membership | None) -> bool:
+    if group.visibility == GroupVisibility.PUBLIC:
+        return True
+    return is_staff_moderator(actor) or is_active(m)
+
+
+def can_see_members(actor: Actor, group: Group, m: Membership | None) -> bool:
+    return can_read_posts(actor, group, m) and (
+        group.visibility != GroupVisibility.SECRET or is_active(m) or is_staff_moderator(actor)
+    )
+
+
+async def get_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> tuple[Group, Membership | None]:
+    """The group and the actor's membership; a group the actor may not know of does not exist."""
+    group = await session.get(Group, group_id)
+    if group is None:
+        raise errors.GroupNotFound()
+    m = await membership(session, group_id, actor)
+    if not can_see_group(actor, group, m):
+        raise errors.GroupNotFound()
+    return group, m
+
+
+async def require_reader(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> tuple[Group, Membership | None]:
+    group, m = await get_group(session, actor, group_id)
+    if not can_read_posts(actor, group, m):
+        raise errors.NotMember()
+    return group, m
+
+
+async def require_participant(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> tuple[Group, Membership]:
+    """An active member who may post or comment now: not muted, not banned."""
+    group, m = await get_group(session, actor, group_id)
+    now = clock.now()
+    if m is None or m.state in (MemberState.PENDING, MemberState.INVITED, MemberState.LEFT, MemberState.REJECTED):
+        raise errors.NotMember()
+    if m.state == MemberState.BANNED and (m.banned_until is None or m.banned_until > now):
+        raise errors.MemberBanned()
+    if m.muted_until is not None and m.muted_until > now:
+        until = m.muted_until.astimezone(clock.local_now("Asia/Shanghai").tzinfo).strftime("%Y-%m-%d %H:%M")
+        raise errors.MemberMuted(f"您已被禁言至{until}，暂时不能发言")
+    return group, m

@@ -1,0 +1,336 @@
+"""Groups and memberships: creating groups, joining by policy, approval, diagnosis checks, roles."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from community import access, audit, errors
+from community.models import Group, GroupVisibility, JoinPolicy, MemberRole, Membership, MemberState
+from core import clock
+from core.errors import NotFound, PermissionDenied, Validator
+from core.identity import Actor, Role
+from core.ids import new_id
+from core.pagination import Page, keyset_page
+
+GROUP_ADMIN_ROLES = (Role.MODERATOR, Role.MARKETER)
+DIAGNOSIS_CHECK_ROLES = (Role.DOCTOR, Role.HEALTH_MANAGER, Role.CLINIC_STAFF)
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,58}[a-z0-9]$")
+
+
+@dataclass
+class GroupInput:
+    slug: str
+    name: str
+    visibility: str
+    join_policy: str
+    condition_code: str | None = None
+    description: str = ""
+    rules_text: str = ""
+    cover_url: str | None = None
+    allow_anonymous: bool = False
+    alias_prefix: str = "病友"
+
+
+def _validate(data: GroupInput) -> None:
+    v = Validator()
+    v.check(bool(_SLUG.match(data.slug)), "slug", "SLUG_INVALID", "标识需为3到60位小写字母、数字或连字符")
+    v.check(2 <= len(data.name.strip()) <= 60, "name", "NAME_LENGTH", "名称需为2到60个字符")
+    v.check(data.visibility in {g.value for g in GroupVisibility}, "visibility", "VISIBILITY_INVALID", "可见性无效")
+    v.check(data.join_policy in {p.value for p in JoinPolicy}, "joinPolicy", "JOIN_POLICY_INVALID", "加入方式无效")
+    v.check(
+        not (data.visibility == GroupVisibility.SECRET and data.join_policy != JoinPolicy.INVITE),
+        "joinPolicy",
+        "SECRET_NEEDS_INVITE",
+        "私密社群只能邀请加入",
+    )
+    v.check(1 <= len(data.alias_prefix.strip()) <= 8, "aliasPrefix", "ALIAS_PREFIX_LENGTH", "匿名前缀需为1到8个字符")
+    v.check(
+        data.cover_url is None or data.cover_url.startswith("https://"),
+        "coverUrl",
+        "URL_INVALID",
+        "封面需为 https 链接",
+    )
+    v.raise_if_any()
+
+
+async def create_group(session: AsyncSession, actor: Actor, data: GroupInput) -> Group:
+    actor.require_role(*GROUP_ADMIN_ROLES)
+    _validate(data)
+    if await session.scalar(select(Group.id).where(Group.slug == data.slug)) is not None:
+        raise errors.SlugTaken(field="slug")
+    now = clock.now()
+    group = Group(
+        id=new_id(),
+        slug=data.slug,
+        name=data.name.strip(),
+        condition_code=data.condition_code,
+        description=data.description.strip(),
+        rules_text=data.rules_text.strip(),
+        cover_url=data.cover_url,
+        visibility=data.visibility,
+        join_policy=data.join_policy,
+        allow_anonymous=data.allow_anonymous,
+        alias_prefix=data.alias_prefix.strip(),
+        member_count=0,
+        created_by=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(group)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "group_create",
+        target_kind="group",
+        target_id=group.id,
+        group_id=group.id,
+        detail={"visibility": data.visibility, "join_policy": data.join_policy},
+    )
+    return group
+
+
+async def _count(session: AsyncSession, group_id: uuid.UUID, delta: int) -> None:
+    await session.execute(update(Group).where(Group.id == group_id).values(member_count=Group.member_count + delta))
+
+
+async def join(session: AsyncSession, actor: Actor, group_id: uuid.UUID, *, note: str | None = None) -> Membership:
+    """Open groups admit at once; approval and verified-diagnosis groups queue a request; invite-only
+    groups admit only someone invited."""
+    kind, account_id = access.account_of(actor)
+    group = await session.get(Group, group_id, with_for_update=True)
+    m = await access.membership(session, group_id, actor, lock=True)
+    if group is None or not access.can_see_group(actor, group, m):
+        raise errors.GroupNotFound()
+    now = clock.now()
+    if m is not None:
+        if m.state == MemberState.BANNED and (m.banned_until is None or m.banned_until > now):
+            raise errors.MemberBanned()
+        if m.state in (MemberState.ACTIVE, MemberState.PENDING):
+            raise errors.AlreadyMember()
+    if group.join_policy == JoinPolicy.INVITE and (m is None or m.state != MemberState.INVITED):
+        raise errors.JoinNotAllowed()
+    state = MemberState.ACTIVE if group.join_policy in (JoinPolicy.OPEN, JoinPolicy.INVITE) else MemberState.PENDING
+    if m is None:
+        m = Membership(
+            id=new_id(),
+            group_id=group_id,
+            account_kind=kind,
+            account_id=account_id,
+            role=MemberRole.MEMBER,
+            state=state,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(m)
+    m.state = state
+    m.request_note = (note or "").strip()[:300] or None
+    m.banned_until = None
+    m.updated_at = now
+    if state == MemberState.ACTIVE:
+        m.joined_at = now
+        await _count(session, group_id, 1)
+    await session.flush()
+    return m
+
+
+async def leave(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> Membership:
+    m = await access.membership(session, group_id, actor, lock=True)
+    if m is None or m.state not in (MemberState.ACTIVE, MemberState.PENDING, MemberState.INVITED):
+        raise errors.NotMember()
+    if m.state == MemberState.ACTIVE:
+        await _count(session, group_id, -1)
+    m.state = MemberState.LEFT
+    m.updated_at = clock.now()
+    return m
+
+
+async def decide_request(
+    session: AsyncSession, actor: Actor, membership_id: uuid.UUID, *, approve: bool, reason: str | None = None
+) -> Membership:
+    """Approval groups: a group moderator decides. Verified-diagnosis groups: care staff confirm the
+    diagnosis (the confirmation is recorded with who and when)."""
+    m = await session.get(Membership, membership_id, with_for_update=True)
+    if m is None or m.state != MemberState.PENDING:
+        raise NotFound("入群申请不存在或已处理", code="REQUEST_NOT_FOUND")
+    group = await session.get(Group, m.group_id)
+    assert group is not None
+    mine = await access.membership(session, group.id, actor)
+    if group.join_policy == JoinPolicy.VERIFIED:
+        if not actor.has_role(*DIAGNOSIS_CHECK_ROLES):
+            raise PermissionDenied("需由医护人员确认诊断")
+    elif not access.can_moderate(actor, mine):
+        raise PermissionDenied()
+    now = clock.now()
+    m.updated_at = now
+    if approve:
+        m.state = MemberState.ACTIVE
+        m.joined_at = now
+        m.verified_by = actor.id
+        m.verified_at = now
+        await _count(session, group.id, 1)
+    else:
+        m.state = MemberState.REJECTED
+    await audit.record(
+        session,
+        actor,
+        "join_approve" if approve else "join_reject",
+        target_kind="membership",
+        target_id=m.id,
+        group_id=group.id,
+        reason=reason,
+        detail={
+            "policy": group.join_policy,
+            "diagnosis_verified": approve and group.join_policy == JoinPolicy.VERIFIED,
+        },
+    )
+    return m
+
+
+async def invite(session: AsyncSession, actor: Actor, group_id: uuid.UUID, patient_id: uuid.UUID) -> Membership:
+    _, mine = await access.get_group(session, actor, group_id)
+    if not access.can_moderate(actor, mine):
+        raise PermissionDenied()
+    m = await session.scalar(
+        select(Membership)
+        .where(
+            Membership.group_id == group_id, Membership.account_kind == "patient", Membership.account_id == patient_id
+        )
+        .with_for_update()
+    )
+    now = clock.now()
+    if m is None:
+        m = Membership(
+            id=new_id(),
+            group_id=group_id,
+            account_kind="patient",
+            account_id=patient_id,
+            role=MemberRole.MEMBER,
+            state=MemberState.INVITED,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(m)
+    elif m.state in (MemberState.LEFT, MemberState.REJECTED):
+        m.state = MemberState.INVITED
+        m.updated_at = now
+    await session.flush()
+    await audit.record(session, actor, "invite", target_kind="membership", target_id=m.id, group_id=group_id)
+    return m
+
+
+async def set_role(
+    session: AsyncSession, actor: Actor, group_id: uuid.UUID, *, account_kind: str, account_id: uuid.UUID, role: str
+) -> Membership:
+    """Owners and staff moderators appoint moderators and experts. An expert who is staff must be a
+    doctor or health manager (checked again when they verify an answer)."""
+    _, mine = await access.get_group(session, actor, group_id)
+    if not (
+        access.is_staff_moderator(actor)
+        or (access.is_active(mine) and mine is not None and mine.role == MemberRole.OWNER)
+    ):
+        raise PermissionDenied()
+    if role not in {r.value for r in MemberRole} or account_kind not in ("patient", "staff"):
+        raise errors.DomainError("角色无效", field="role", code="ROLE_INVALID")
+    m = await session.scalar(
+        select(Membership)
+        .where(
+            Membership.group_id == group_id,
+            Membership.account_kind == account_kind,
+            Membership.account_id == account_id,
+        )
+        .with_for_update()
+    )
+    now = clock.now()
+    if m is None:
+        m = Membership(
+            id=new_id(),
+            group_id=group_id,
+            account_kind=account_kind,
+            account_id=account_id,
+            role=role,
+            state=MemberState.ACTIVE,
+            joined_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(m)
+        await _count(session, group_id, 1)
+    old = m.role
+    m.role = role
+    m.updated_at = now
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "role_change",
+        target_kind="membership",
+        target_id=m.id,
+        group_id=group_id,
+        detail={"from": old, "to": role},
+    )
+    return m
+
+
+async def groups_page(session: AsyncSession, actor: Actor, *, first: int | None, after: str | None) -> Page[Group]:
+    """Listed groups; secret ones only for their members (and staff moderators)."""
+    stmt = select(Group)
+    if not access.is_staff_moderator(actor):
+        visible = Group.visibility != GroupVisibility.SECRET
+        if actor.id is not None:
+            kind, account_id = access.account_of(actor)
+            mine = select(Membership.group_id).where(
+                Membership.account_kind == kind,
+                Membership.account_id == account_id,
+                Membership.state.in_([MemberState.ACTIVE, MemberState.INVITED]),
+            )
+            visible = visible | Group.id.in_(mine)
+        stmt = stmt.where(visible)
+    return await keyset_page(session, stmt, sort=Group.created_at, id_=Group.id, first=first, after=after)
+
+
+async def group_by_slug(session: AsyncSession, actor: Actor, slug: str) -> Group:
+    group_id = await session.scalar(select(Group.id).where(Group.slug == slug))
+    if group_id is None:
+        raise errors.GroupNotFound()
+    group, _ = await access.get_group(session, actor, group_id)
+    return group
+
+
+async def members_page(
+    session: AsyncSession, actor: Actor, group_id: uuid.UUID, *, first: int | None, after: str | None
+) -> Page[Membership]:
+    group, mine = await access.get_group(session, actor, group_id)
+    if not access.can_see_members(actor, group, mine):
+        raise errors.NotMember()
+    stmt = select(Membership).where(Membership.group_id == group_id, Membership.state == MemberState.ACTIVE)
+    return await keyset_page(session, stmt, sort=Membership.created_at, id_=Membership.id, first=first, after=after)
+
+
+async def pending_requests(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> list[Membership]:
+    group, mine = await access.get_group(session, actor, group_id)
+    if not (
+        access.can_moderate(actor, mine)
+        or (group.join_policy == JoinPolicy.VERIFIED and actor.has_role(*DIAGNOSIS_CHECK_ROLES))
+    ):
+        raise PermissionDenied()
+    return list(
+        await session.scalars(
+            select(Membership)
+            .where(Membership.group_id == group_id, Membership.state == MemberState.PENDING)
+            .order_by(Membership.created_at)
+        )
+    )
+
+
+async def memberships_by_ids(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Membership]:
+    return {m.id: m for m in await session.scalars(select(Membership).where(Membership.id.in_(ids)))}
+
+
+async def groups_by_ids(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Group]:
+    return {g.id: g for g in await session.scalars(select(Group).where(Group.id.in_(ids)))}
