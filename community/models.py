@@ -391,6 +391,8 @@ class Event(IdMixin, TimestampMixin, Base):
     offer_hold_hours: Mapped[int] = mapped_column(SmallInteger, default=12)
     checkin_code: Mapped[str] = mapped_column(String(6), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled | cancelled
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(String(300))
     going_count: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[uuid.UUID | None]
 
@@ -443,3 +445,13 @@ class InvitationRun(IdMixin, Base):
     created_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     finished_at: Mapped[datetime | None]
+
+
+class NoticeSent(Base):
+    """Idempotency keys of notifications already queued (reminders, offers, warnings, alerts), so a
+    retried or overlapping job never sends the same notice twice."""
+
+    __tablename__ = "community_notices_sent"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-22 08:07:47.092795
+Create Date: 2026-11-22 08:10:41.931086
 """
 from collections.abc import Sequence
 
@@ -32,6 +32,11 @@ def upgrade() -> None:
     )
     op.create_index('ix_audit_group_created', 'community_audit_log', ['group_id', 'created_at'], unique=False)
     op.create_index('ix_audit_target', 'community_audit_log', ['target_kind', 'target_id'], unique=False)
+    op.create_table('community_notices_sent',
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_community_notices_sent'))
+    )
     op.create_table('community_reactions',
     sa.Column('target_kind', sa.String(length=16), nullable=False),
     sa.Column('target_id', sa.Uuid(), nullable=False),
@@ -130,6 +135,8 @@ def upgrade() -> None:
     sa.Column('offer_hold_hours', sa.SmallInteger(), nullable=False),
     sa.Column('checkin_code', sa.String(length=6), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('cancel_reason', sa.String(length=300), nullable=True),
     sa.Column('going_count', sa.Integer(), nullable=False),
     sa.Column('created_by', sa.Uuid(), nullable=True),
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -370,6 +377,7 @@ def downgrade() -> None:
     op.drop_table('community_sensitive_words')
     op.drop_index('ix_reactions_target', table_name='community_reactions')
     op.drop_table('community_reactions')
+    op.drop_table('community_notices_sent')
     op.drop_index('ix_audit_target', table_name='community_audit_log')
     op.drop_index('ix_audit_group_created', table_name='community_audit_log')
     op.drop_table('community_audit_log')
