@@ -107,3 +107,31 @@ def connection(page: Page[Any], wrap: Callable[[Any], T]) -> Connection[T]:
             end_cursor=page.cursors[-1] if page.cursors else None,
         ),
     )
+
+
+def require_id(value: object, type_name: str, field: str) -> uuid.UUID:
+    """The UUID inside a global id of `type_name`; anything else is a validation error on `field`."""
+    from core.errors import FieldIssue, ValidationFailed
+
+    parsed = parse_uuid_id(str(value), type_name) if value is not None else None
+    if parsed is None:
+        raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field=field)])
+    return parsed
+
+
+def optional_id(value: object, type_name: str, field: str) -> uuid.UUID | None:
+    """Like `require_id`, but None and UNSET pass through as None."""
+    if value is None or value is strawberry.UNSET:
+        return None
+    return require_id(value, type_name, field)
+
+
+def raw_uuids(raw: Sequence[str]) -> list[uuid.UUID | None]:
+    """The raw parts of decoded global ids as UUIDs (None where malformed), for node fetchers."""
+    out: list[uuid.UUID | None] = []
+    for r in raw:
+        try:
+            out.append(uuid.UUID(r))
+        except ValueError:
+            out.append(None)
+    return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -22,8 +21,8 @@ from api.identity.types import (
     StaffType,
 )
 from api.mutations import perform
-from api.relay import parse_uuid_id
-from core.errors import FieldIssue, NotFound, ValidationFailed
+from api.relay import optional_id
+from core.errors import NotFound
 from core.identity import Actor
 from loyalty import onboarding
 from patients import auth, models, service
@@ -187,16 +186,6 @@ class SiteCreatePayload:
     errors: list[UserError]
 
 
-def _id(value: Any, type_name: str, field: str) -> uuid.UUID | None:
-    """UNSET and None pass through as None; a malformed or foreign id is a validation error."""
-    if value is None or value is strawberry.UNSET:
-        return None
-    parsed = parse_uuid_id(str(value), type_name)
-    if parsed is None:
-        raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field=field)])
-    return parsed
-
-
 def _opt(value: Any) -> Any:
     return service.UNSET if value is strawberry.UNSET else value
 
@@ -272,10 +261,12 @@ class IdentityMutation:
                 home_site_id=(
                     service.UNSET
                     if input.home_site_id is strawberry.UNSET
-                    else _id(input.home_site_id, "Site", "homeSiteId")
+                    else optional_id(input.home_site_id, "Site", "homeSiteId")
                 ),
             )
-            return await service.update_profile(s, a, changes, patient_id=_id(input.patient_id, "Patient", "patientId"))
+            return await service.update_profile(
+                s, a, changes, patient_id=optional_id(input.patient_id, "Patient", "patientId")
+            )
 
         out = await perform(info, work)
         if out.value is None:
@@ -290,7 +281,7 @@ class IdentityMutation:
                 for i in input.items
             ]
             patient_id = await service.update_consents(
-                s, a, items, source=input.source, patient_id=_id(input.patient_id, "Patient", "patientId")
+                s, a, items, source=input.source, patient_id=optional_id(input.patient_id, "Patient", "patientId")
             )
             return await s.get(models.Patient, patient_id)
 
@@ -310,7 +301,7 @@ class IdentityMutation:
                 name=input.name,
                 password=input.password,
                 roles=[r.value for r in input.roles],
-                site_id=_id(input.site_id, "Site", "siteId"),
+                site_id=optional_id(input.site_id, "Site", "siteId"),
             ),
         )
         if out.value is None:
@@ -320,7 +311,7 @@ class IdentityMutation:
     @strawberry.mutation(description="设置员工角色（管理员）；该员工需重新登录")
     async def staff_set_roles(self, info: Info, input: StaffSetRolesInput) -> StaffCreatePayload:
         async def work(s: AsyncSession, a: Actor) -> Any:
-            staff_id = _id(input.staff_id, "Staff", "staffId")
+            staff_id = optional_id(input.staff_id, "Staff", "staffId")
             if staff_id is None:
                 raise NotFound("员工不存在", field="staffId")
             return await service.set_staff_roles(s, a, staff_id, [r.value for r in input.roles])

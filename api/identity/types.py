@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
@@ -12,7 +11,7 @@ import strawberry
 
 from api.context import Info
 from api.loyalty.points_types import PatientLoyaltyFields
-from api.relay import Node, node_fetcher, to_global_id
+from api.relay import Node, node_fetcher, raw_uuids, to_global_id
 from core.identity import ROLE_LABELS_ZH, Role
 from patients import models, queries
 from patients.service import SITE_KINDS, can_view_private, can_view_profile
@@ -195,18 +194,8 @@ class StaffType(Node):
 Viewer = Annotated[PatientType | StaffType, strawberry.union("Viewer", description="The signed-in account.")]
 
 
-def _uuids(raw: Sequence[str]) -> list[uuid.UUID | None]:
-    out: list[uuid.UUID | None] = []
-    for r in raw:
-        try:
-            out.append(uuid.UUID(r))
-        except ValueError:
-            out.append(None)
-    return out
-
-
 async def _fetch(info: Info, raw: Sequence[str], fn: Any, allowed: Any, wrap: Any) -> list[Any]:
-    ids = _uuids(raw)
+    ids = raw_uuids(raw)
     visible = [i for i in ids if i is not None and allowed(i)]
     found = dict(zip(visible, await info.context.loaders.get(fn).load_many(visible), strict=True))
     return [wrap(found[i]) if i is not None and found.get(i) is not None else None for i in ids]

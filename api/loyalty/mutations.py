@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
-from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,18 +13,10 @@ from api.loyalty.points_types import PointsEntryType
 from api.loyalty.queries import EarningRule
 from api.loyalty.types import RedemptionType, RewardType, VisitStatus, VisitType
 from api.mutations import perform
-from api.relay import parse_uuid_id
-from core.errors import FieldIssue, ValidationFailed
+from api.relay import require_id
 from core.identity import Actor
 from loyalty import earning, rewards, service, visits
 from loyalty.models import VisitStatus as VisitStatusModel
-
-
-def _require_id(value: Any, type_name: str, field: str) -> uuid.UUID:
-    parsed = parse_uuid_id(str(value), type_name) if value is not None else None
-    if parsed is None:
-        raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field=field)])
-    return parsed
 
 
 @strawberry.input
@@ -165,8 +155,8 @@ class LoyaltyMutation:
                 visited_at=input.visited_at,
                 status=input.status.value,
                 department=input.department,
-                site_id=_require_id(input.site_id, "Site", "siteId"),
-                patient_id=_require_id(input.patient_id, "Patient", "patientId") if input.patient_id else None,
+                site_id=require_id(input.site_id, "Site", "siteId"),
+                patient_id=require_id(input.patient_id, "Patient", "patientId") if input.patient_id else None,
                 phone=input.phone,
                 items=[visits.VisitItem(i.category, i.self_paid_fen, i.insured_fen) for i in input.items],
             )
@@ -187,7 +177,7 @@ class LoyaltyMutation:
         out = await perform(
             info,
             lambda s, a: rewards.update_reward(
-                s, a, _require_id(input.reward_id, "Reward", "rewardId"), input.reward.to_domain()
+                s, a, require_id(input.reward_id, "Reward", "rewardId"), input.reward.to_domain()
             ),
         )
         return RewardPayload(reward=RewardType(model=out.value) if out.value else None, errors=out.errors)
@@ -196,23 +186,21 @@ class LoyaltyMutation:
     async def reward_redeem(self, info: Info, input: RewardRedeemInput) -> RedemptionPayload:
         out = await perform(
             info,
-            lambda s, a: rewards.redeem(
-                s, a, _require_id(input.reward_id, "Reward", "rewardId"), input.idempotency_key
-            ),
+            lambda s, a: rewards.redeem(s, a, require_id(input.reward_id, "Reward", "rewardId"), input.idempotency_key),
         )
         return RedemptionPayload(redemption=RedemptionType(model=out.value) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="核销兑换券（门诊员工）")
     async def redemption_fulfil(self, info: Info, input: RedemptionFulfilInput) -> RedemptionPayload:
         out = await perform(
-            info, lambda s, a: rewards.fulfil(s, a, input.voucher_code, _require_id(input.site_id, "Site", "siteId"))
+            info, lambda s, a: rewards.fulfil(s, a, input.voucher_code, require_id(input.site_id, "Site", "siteId"))
         )
         return RedemptionPayload(redemption=RedemptionType(model=out.value) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="取消未核销的兑换（本人或门诊员工），积分退回")
     async def redemption_cancel(self, info: Info, input: RedemptionCancelInput) -> RedemptionPayload:
         out = await perform(
-            info, lambda s, a: rewards.cancel(s, a, _require_id(input.redemption_id, "Redemption", "redemptionId"))
+            info, lambda s, a: rewards.cancel(s, a, require_id(input.redemption_id, "Redemption", "redemptionId"))
         )
         return RedemptionPayload(redemption=RedemptionType(model=out.value) if out.value else None, errors=out.errors)
 
@@ -223,7 +211,7 @@ class LoyaltyMutation:
             lambda s, a: service.adjust(
                 s,
                 a,
-                _require_id(input.patient_id, "Patient", "patientId"),
+                require_id(input.patient_id, "Patient", "patientId"),
                 amount=input.amount,
                 reason=input.reason,
                 idempotency_key=input.idempotency_key,
