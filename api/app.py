@@ -15,9 +15,10 @@ from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.context import Context
 from api.hooks import his_visits
@@ -169,7 +170,9 @@ async def lifespan(_: Starlette) -> AsyncIterator[None]:
 
 def create_app() -> Starlette:
     graphiql = "graphiql" if get_settings().graphiql_enabled else None
-    graphql_app = PortalGraphQL(schema, graphql_ide=graphiql, allow_queries_via_get=True)
+    graphql_app = PortalGraphQL(
+        schema, graphql_ide=graphiql, allow_queries_via_get=True, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL]
+    )
     app = Starlette(
         routes=[
             Route("/healthz", healthz),
@@ -177,6 +180,7 @@ def create_app() -> Starlette:
             Route("/metrics", metrics),
             Route("/hooks/his/visits", his_visits, methods=["POST"]),
             Route("/graphql", GraphQLEndpoint(graphql_app), methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),
         ],
         lifespan=lifespan,
     )

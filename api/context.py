@@ -49,6 +49,7 @@ class Context:
     actor: Actor
     db: RequestDB
     request_id: str
+    connection_params: dict[str, Any] | None = None  # websocket connection_init payload
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

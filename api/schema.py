@@ -7,6 +7,11 @@ from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.extensions.disable_introspection import DisableIntrospection
 
+from api.community.checkins import CheckInMutation, CheckInQuery
+from api.community.events import EventMutation, EventQuery
+from api.community.groups import CommunityMutation, CommunityQuery
+from api.community.moderation import ModerationMutation, ModerationQuery
+from api.community.subscriptions import CommunitySubscription
 from api.context import Info
 from api.errors import ErrorFormatting
 from api.identity.mutations import IdentityMutation
@@ -31,12 +36,19 @@ class NodeQuery:
 
 
 @strawberry.type
-class Query(NodeQuery, IdentityQuery, LoyaltyQuery):
+class Query(NodeQuery, IdentityQuery, LoyaltyQuery, CommunityQuery, CheckInQuery, EventQuery, ModerationQuery):
     pass
 
 
 @strawberry.type
-class Mutation(IdentityMutation, LoyaltyMutation):
+class Mutation(
+    IdentityMutation, LoyaltyMutation, CommunityMutation, CheckInMutation, EventMutation, ModerationMutation
+):
+    pass
+
+
+@strawberry.type
+class Subscription(CommunitySubscription):
     pass
 
 
@@ -50,7 +62,7 @@ def build_schema() -> strawberry.Schema:
     ]
     if not settings.graphiql_enabled:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, extensions=extensions)
+    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 
 schema = build_schema()

@@ -19,6 +19,10 @@ def migrate(revision: str = "head") -> None:
 
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     command.upgrade(config, revision)
+    if revision == "head":
+        from cli.reference import ensure_reference_data
+
+        asyncio.run(ensure_reference_data())
 
 
 def schema_sdl() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -334,3 +335,15 @@ async def memberships_by_ids(session: AsyncSession, ids: list[uuid.UUID]) -> dic
 
 async def groups_by_ids(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Group]:
     return {g.id: g for g in await session.scalars(select(Group).where(Group.id.in_(ids)))}
+
+
+async def memberships_for(
+    session: AsyncSession, keys: Sequence[tuple[uuid.UUID, str, uuid.UUID]]
+) -> dict[tuple[uuid.UUID, str, uuid.UUID], Membership]:
+    """Memberships by (group, account kind, account id), for showing author badges in batches."""
+    group_ids = {k[0] for k in keys}
+    account_ids = {k[2] for k in keys}
+    rows = await session.scalars(
+        select(Membership).where(Membership.group_id.in_(group_ids), Membership.account_id.in_(account_ids))
+    )
+    return {(m.group_id, m.account_kind, m.account_id): m for m in rows}

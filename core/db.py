@@ -137,9 +137,11 @@ class RequestDB:
     identity map so a read never returns rows cached before a mutation in the same request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, release_after_read: bool = False) -> None:
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
+        # A websocket lives for hours: it must not hold a pooled connection between reads.
+        self._release = release_after_read
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -149,7 +151,12 @@ class RequestDB:
             else:
                 self._session.expunge_all()
             # READ COMMITTED: each statement already sees what committed before it began.
-            yield self._session
+            try:
+                yield self._session
+            finally:
+                if self._release:
+                    await self._session.close()
+                    self._session = None
 
     async def close(self) -> None:
         if self._session is not None:

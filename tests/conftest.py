@@ -91,6 +91,7 @@ KEEP_TABLES = {"alembic_version", "conditions"}
 async def _clean(servers: dict[str, str]) -> AsyncIterator[None]:
     from sqlalchemy import text
 
+    from community.wordlist import ensure_default_words
     from core import clock, queue
     from core.db import get_engine, unit_of_work
     from loyalty.defaults import ensure_defaults
@@ -107,6 +108,7 @@ async def _clean(servers: dict[str, str]) -> AsyncIterator[None]:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     async with unit_of_work() as session:
         await ensure_defaults(session)
+        await ensure_default_words(session)
     pool = await queue.get_pool()
     await pool.flushdb()
 

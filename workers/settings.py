@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 from arq import cron, func
 from arq.worker import Worker
 
+from community import events as community_events
+from community import invitations as community_invitations
 from core import channels, jobs, outbox  # noqa: F401  (channels registers the notify.send handler)
 from core.db import dispose_engine
 from core.logging import configure_logging
@@ -48,8 +50,32 @@ async def loyalty_nightly(ctx: dict[str, Any]) -> dict[str, int]:
     return await loyalty_jobs.nightly()
 
 
+async def community_invite_run(ctx: dict[str, Any], run_id: str) -> int:
+    return await community_invitations.run_invitation(uuid.UUID(run_id))
+
+
+async def community_invite_sweep(ctx: dict[str, Any]) -> int:
+    return await community_invitations.sweep_runs()
+
+
+async def community_event_reminders(ctx: dict[str, Any]) -> int:
+    return await community_events.send_reminders()
+
+
+async def community_expire_offers(ctx: dict[str, Any]) -> int:
+    return await community_events.expire_offers()
+
+
 FUNCTIONS = [
     func(outbox_dispatch, name=jobs.OUTBOX_DISPATCH.name, keep_result=0, max_tries=5),
+    # Resumable from the run's cursor: a retry after a crash or timeout continues where it stopped.
+    func(
+        community_invite_run,
+        name=community_invitations.INVITE_RUN.name,
+        keep_result=0,
+        max_tries=10,
+        timeout=3600,
+    ),
 ]
 CRON_JOBS = [
     cron(outbox_sweep, name=jobs.OUTBOX_SWEEP.name, second={0, 15, 30, 45}, run_at_startup=True, unique=True),
@@ -64,6 +90,32 @@ CRON_JOBS = [
     ),
     cron(loyalty_expire_due, name=loyalty_jobs.EXPIRE_DUE.name, hour={2}, minute={10}, unique=True, timeout=3600),
     cron(loyalty_nightly, name=loyalty_jobs.NIGHTLY.name, hour={3}, minute={10}, unique=True, timeout=3600),
+    # Every minute, and at start-up: idempotent through notice keys and row locks, so a worker that was
+    # down catches up and two workers never double-send.
+    cron(
+        community_event_reminders,
+        name=community_events.EVENT_REMINDERS.name,
+        second={0},
+        run_at_startup=True,
+        unique=True,
+        timeout=300,
+    ),
+    cron(
+        community_expire_offers,
+        name=community_events.EXPIRE_OFFERS.name,
+        second={30},
+        run_at_startup=True,
+        unique=True,
+        timeout=300,
+    ),
+    cron(
+        community_invite_sweep,
+        name=community_invitations.INVITE_SWEEP.name,
+        minute=set(range(0, 60, 5)),
+        second={45},
+        run_at_startup=True,
+        unique=True,
+    ),
 ]
 
 

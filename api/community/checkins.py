@@ -1,0 +1,388 @@
+"""GraphQL for daily check-ins (打卡): check in, my history and streak, group boards, health alerts.
+
+Only maps: every rule (who may read values, what is out of range, streaks and points) lives in
+`community.checkins`. Add `CheckInQuery` and `CheckInMutation` to the schema's Query and Mutation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.context import Info
+from api.errors import UserError
+from api.mutations import perform
+from api.relay import Connection, Node, connection, node_fetcher, parse_uuid_id, to_global_id
+from community import checkins, models
+from community import errors as community_errors
+from core.errors import FieldIssue, NotFound, ValidationFailed
+from core.identity import Actor
+from patients import queries as patient_queries
+
+CheckInKind = strawberry.enum(models.CheckInKind, name="CheckInKind", description="打卡类型")
+GlucoseContext = strawberry.enum(checkins.GlucoseContext, name="GlucoseContext", description="血糖测量时段")
+
+
+def _id(value: Any, type_name: str, field: str) -> uuid.UUID:
+    parsed = parse_uuid_id(str(value), type_name) if value is not None else None
+    if parsed is None:
+        raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field=field)])
+    return parsed
+
+
+def _uuids(raw: Sequence[str]) -> list[uuid.UUID | None]:
+    out: list[uuid.UUID | None] = []
+    for r in raw:
+        try:
+            out.append(uuid.UUID(r))
+        except ValueError:
+            out.append(None)
+    return out
+
+
+# --- types ------------------------------------------------------------------------------------
+
+
+@strawberry.type(name="CheckIn", description="一次健康打卡；读数仅本人和医护团队可见")
+class CheckInType(Node):
+    model: strawberry.Private[models.CheckIn]
+
+    def _value(self, key: str) -> Any:
+        return (self.model.value or {}).get(key)
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("CheckIn", self.model.id)
+
+    @strawberry.field
+    def kind(self) -> CheckInKind:  # type: ignore[valid-type]
+        return models.CheckInKind(self.model.kind)
+
+    @strawberry.field(description="打卡所属的当地日期（打卡时本人所在时区）")
+    def local_date(self) -> dt.date:
+        return self.model.local_date
+
+    @strawberry.field
+    def timezone(self) -> str:
+        return self.model.timezone
+
+    @strawberry.field(description="血糖（mmol/L）")
+    def glucose_mmol(self) -> float | None:
+        value = self._value("mmol")
+        return float(value) if value is not None else None
+
+    @strawberry.field
+    def glucose_context(self) -> GlucoseContext | None:  # type: ignore[valid-type]
+        value = self._value("context")
+        return checkins.GlucoseContext(value) if value else None
+
+    @strawberry.field(description="收缩压（mmHg）")
+    def systolic(self) -> int | None:
+        return self._value("systolic")
+
+    @strawberry.field(description="舒张压（mmHg）")
+    def diastolic(self) -> int | None:
+        return self._value("diastolic")
+
+    @strawberry.field(description="心率（次/分）")
+    def pulse(self) -> int | None:
+        return self._value("pulse")
+
+    @strawberry.field(description="体重（公斤）")
+    def weight_kg(self) -> float | None:
+        value = self._value("kg")
+        return float(value) if value is not None else None
+
+    @strawberry.field(description="运动时长（分钟）")
+    def exercise_minutes(self) -> int | None:
+        return self._value("minutes")
+
+    @strawberry.field
+    def exercise_type(self) -> str | None:
+        return self._value("type")
+
+    @strawberry.field(description="是否已按时用药")
+    def medication_taken(self) -> bool | None:
+        return self._value("taken")
+
+    @strawberry.field
+    def medication_name(self) -> str | None:
+        return self._value("name")
+
+    @strawberry.field
+    def note(self) -> str | None:
+        return self.model.note
+
+    @strawberry.field(description="读数超出安全范围")
+    def out_of_range(self) -> bool:
+        return self.model.out_of_range
+
+    @strawberry.field(description="打卡展示在哪个社群的打卡榜")
+    def group_id(self) -> strawberry.ID | None:
+        return to_global_id("Group", self.model.group_id) if self.model.group_id else None
+
+    @strawberry.field
+    def created_at(self) -> dt.datetime:
+        return self.model.created_at
+
+
+@strawberry.type(name="CheckInStreak", description="连续打卡天数")
+class StreakType:
+    current: int
+    longest: int
+    last_date: dt.date | None
+    start_date: dt.date | None
+
+    @classmethod
+    def of(cls, s: checkins.Streak) -> StreakType:
+        return cls(current=s.current, longest=s.longest, last_date=s.last_date, start_date=s.start_date)
+
+
+@strawberry.type(name="CheckInMilestone", description="本次打卡达成的连续打卡里程碑")
+class MilestoneType:
+    days: int
+    points: int = strawberry.field(description="获得的积分；规则停用或达到上限时为0")
+
+
+@strawberry.type(name="HealthAlert", description="读数超出安全范围的健康预警（医护团队处理）")
+class HealthAlertType(Node):
+    model: strawberry.Private[models.HealthAlert]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("HealthAlert", self.model.id)
+
+    @strawberry.field
+    def kind(self) -> CheckInKind:  # type: ignore[valid-type]
+        return models.CheckInKind(self.model.kind)
+
+    @strawberry.field
+    def reading(self) -> str:
+        return self.model.reading
+
+    @strawberry.field
+    def message(self) -> str:
+        return self.model.message
+
+    @strawberry.field
+    def patient_id(self) -> strawberry.ID:
+        return to_global_id("Patient", self.model.patient_id)
+
+    @strawberry.field
+    async def patient_nickname(self, info: Info) -> str | None:
+        patient = await info.context.load(patient_queries.patients_by_ids, self.model.patient_id)
+        return patient.nickname if patient else None
+
+    @strawberry.field
+    async def check_in(self, info: Info) -> CheckInType | None:
+        found = await info.context.load(checkins.check_ins_by_ids, self.model.checkin_id)
+        return CheckInType(model=found) if found else None
+
+    @strawberry.field
+    def created_at(self) -> dt.datetime:
+        return self.model.created_at
+
+    @strawberry.field
+    def acknowledged_at(self) -> dt.datetime | None:
+        return self.model.acknowledged_at
+
+    @strawberry.field
+    def acknowledged_by_id(self) -> strawberry.ID | None:
+        return to_global_id("Staff", self.model.acknowledged_by) if self.model.acknowledged_by else None
+
+
+@strawberry.type(name="CheckInBoardMember")
+class BoardMemberType:
+    nickname: str
+
+
+@strawberry.type(name="CheckInBoard", description="社群打卡榜：谁今天打了卡（不含任何读数）")
+class BoardType:
+    date: dt.date
+    count: int
+    members: list[BoardMemberType]
+
+
+@node_fetcher("CheckIn")
+async def _fetch_check_ins(info: Info, raw: Sequence[str]) -> list[Any]:
+    ids = _uuids(raw)
+    wanted = [i for i in ids if i]
+    found = await info.context.loaders.get(checkins.check_ins_by_ids).load_many(wanted)
+    by_id = dict(zip(wanted, found, strict=True))
+    actor = info.context.actor
+    out: list[Any] = []
+    for i in ids:
+        model = by_id.get(i) if i else None
+        visible = model is not None and checkins.can_read_values(actor, model.patient_id)
+        out.append(CheckInType(model=model) if visible else None)
+    return out
+
+
+@node_fetcher("HealthAlert")
+async def _fetch_alerts(info: Info, raw: Sequence[str]) -> list[Any]:
+    if not checkins.is_care_team(info.context.actor):
+        return [None] * len(raw)
+    ids = _uuids(raw)
+    wanted = [i for i in ids if i]
+    found = await info.context.loaders.get(checkins.alerts_by_ids).load_many(wanted)
+    by_id = dict(zip(wanted, found, strict=True))
+    return [HealthAlertType(model=by_id[i]) if i and by_id.get(i) else None for i in ids]
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+
+@strawberry.type
+class CheckInQuery:
+    @strawberry.field(description="我的打卡记录（最近 days 个当地日期，1到90），新的在前")
+    async def my_check_ins(
+        self,
+        info: Info,
+        days: int = 30,
+        kind: CheckInKind | None = None,  # type: ignore[valid-type]
+    ) -> list[CheckInType]:
+        async with info.context.db.read() as session:
+            rows = await checkins.my_check_ins(
+                session, info.context.actor, days=days, kind=kind.value if kind else None
+            )
+        return [CheckInType(model=r) for r in rows]
+
+    @strawberry.field(description="患者的打卡记录（医生、健康管理师）")
+    async def patient_check_ins(
+        self,
+        info: Info,
+        patient_id: strawberry.ID,
+        days: int = 30,
+        kind: CheckInKind | None = None,  # type: ignore[valid-type]
+    ) -> list[CheckInType]:
+        target = parse_uuid_id(str(patient_id), "Patient")
+        if target is None:
+            raise NotFound("患者不存在", field="patientId", code="PATIENT_NOT_FOUND")
+        async with info.context.db.read() as session:
+            rows = await checkins.patient_check_ins(
+                session, info.context.actor, target, days=days, kind=kind.value if kind else None
+            )
+        return [CheckInType(model=r) for r in rows]
+
+    @strawberry.field(description="我的连续打卡天数（漏打一天后当前天数归零）")
+    async def my_check_in_streak(self, info: Info) -> StreakType:
+        async with info.context.db.read() as session:
+            streak = await checkins.streak_of(session, info.context.actor)
+        return StreakType.of(streak)
+
+    @strawberry.field(description="社群打卡榜：某天（默认今天）在本群打卡的成员昵称与人数，不含读数")
+    async def check_in_board(self, info: Info, group_id: strawberry.ID, date: dt.date | None = None) -> BoardType:
+        gid = parse_uuid_id(str(group_id), "Group")
+        if gid is None:
+            raise community_errors.GroupNotFound(field="groupId")
+        async with info.context.db.read() as session:
+            board = await checkins.group_board(session, info.context.actor, gid, date)
+        return BoardType(
+            date=board.date, count=board.count, members=[BoardMemberType(nickname=m.nickname) for m in board.members]
+        )
+
+    @strawberry.field(description="待处理的健康预警，最早的在前（医生、健康管理师）")
+    async def health_alerts(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[HealthAlertType]:
+        async with info.context.db.read() as session:
+            page = await checkins.open_alerts(session, info.context.actor, first=first, after=after)
+        return connection(page, lambda m: HealthAlertType(model=m))
+
+
+# --- mutations --------------------------------------------------------------------------------
+
+
+@strawberry.input(description="打卡：按 kind 填写对应读数，其余留空")
+class CheckInInput:
+    kind: CheckInKind  # type: ignore[valid-type]
+    glucose_mmol: float | None = strawberry.field(default=None, description="血糖 mmol/L（1.0到35.0）")
+    glucose_context: GlucoseContext | None = None  # type: ignore[valid-type]
+    systolic: int | None = strawberry.field(default=None, description="收缩压 mmHg（60到260）")
+    diastolic: int | None = strawberry.field(default=None, description="舒张压 mmHg（30到160）")
+    pulse: int | None = strawberry.field(default=None, description="心率 次/分（可选）")
+    weight_kg: float | None = strawberry.field(default=None, description="体重 公斤（20到300）")
+    exercise_minutes: int | None = strawberry.field(default=None, description="运动分钟数（1到600）")
+    exercise_type: str | None = None
+    medication_taken: bool | None = None
+    medication_name: str | None = None
+    note: str | None = None
+    group_id: strawberry.ID | None = strawberry.field(default=None, description="同时展示在该社群的打卡榜")
+
+    def value(self) -> dict[str, Any]:
+        fields = {
+            "mmol": self.glucose_mmol,
+            "context": self.glucose_context.value if self.glucose_context else None,
+            "systolic": self.systolic,
+            "diastolic": self.diastolic,
+            "pulse": self.pulse,
+            "kg": self.weight_kg,
+            "minutes": self.exercise_minutes,
+            "type": self.exercise_type,
+            "taken": self.medication_taken,
+            "name": self.medication_name,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
+
+
+@strawberry.type
+class CheckInPayload:
+    check_in: CheckInType | None = None
+    streak: StreakType | None = None
+    milestone_awarded: MilestoneType | None = strawberry.field(default=None, description="本次达成的里程碑")
+    alert: HealthAlertType | None = strawberry.field(default=None, description="读数超出安全范围时的预警")
+    updated: bool = strawberry.field(default=False, description="是否更正了今天同类型的打卡")
+    errors: list[UserError]
+
+
+@strawberry.input
+class HealthAlertAcknowledgeInput:
+    alert_id: strawberry.ID
+
+
+@strawberry.type
+class HealthAlertAcknowledgePayload:
+    alert: HealthAlertType | None = None
+    errors: list[UserError]
+
+
+@strawberry.type
+class CheckInMutation:
+    @strawberry.mutation(description="今日打卡；同一天同类型再次打卡会更正读数")
+    async def check_in(self, info: Info, input: CheckInInput) -> CheckInPayload:
+        async def work(s: AsyncSession, a: Actor) -> checkins.CheckInResult:
+            group_id = _id(input.group_id, "Group", "groupId") if input.group_id is not None else None
+            return await checkins.check_in(
+                s, a, kind=input.kind.value, value=input.value(), note=input.note, group_id=group_id
+            )
+
+        out = await perform(info, work)
+        if out.value is None:
+            return CheckInPayload(errors=out.errors)
+        result = out.value
+        return CheckInPayload(
+            check_in=CheckInType(model=result.check_in),
+            streak=StreakType.of(result.streak),
+            milestone_awarded=MilestoneType(days=result.milestone.days, points=result.milestone.points)
+            if result.milestone
+            else None,
+            alert=HealthAlertType(model=result.alert) if result.alert else None,
+            updated=result.updated,
+            errors=[],
+        )
+
+    @strawberry.mutation(description="确认已处理健康预警（医生、健康管理师）")
+    async def health_alert_acknowledge(
+        self, info: Info, input: HealthAlertAcknowledgeInput
+    ) -> HealthAlertAcknowledgePayload:
+        out = await perform(
+            info, lambda s, a: checkins.acknowledge_alert(s, a, _id(input.alert_id, "HealthAlert", "alertId"))
+        )
+        return HealthAlertAcknowledgePayload(
+            alert=HealthAlertType(model=out.value) if out.value else None, errors=out.errors
+        )

@@ -1,0 +1,465 @@
+"""GraphQL for community events: queries `events`/`event`, mutations for creating, cancelling, RSVP,
+seat offers, check-in and invitations. A view only: the rules live in community.events/invitations.
+
+Every relation goes through a per-request DataLoader (viewer RSVP, seat counts, waitlist places), so
+a page of events costs a fixed number of statements.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.context import Info
+from api.errors import UserError
+from api.mutations import perform
+from api.relay import Connection, Node, connection, node_fetcher, parse_uuid_id, to_global_id
+from community import events, invitations
+from community import models as cm
+from core import clock
+from core.errors import FieldIssue, ValidationFailed
+from core.identity import Actor
+
+EventKind = strawberry.enum(cm.EventKind, name="EventKind")
+EventStatus = strawberry.enum(events.EventStatus, name="EventStatus")
+EventRsvpStatus = strawberry.enum(cm.RsvpStatus, name="EventRsvpStatus", description="going/waitlisted/offered ...")
+
+
+@strawberry.enum(name="EventRsvpResponse")
+class EventRsvpResponse(Enum):
+    GOING = "going"
+    DECLINED = "declined"
+
+
+def _id(value: Any, type_name: str, field: str) -> uuid.UUID:
+    parsed = parse_uuid_id(str(value), type_name) if value is not None else None
+    if parsed is None:
+        raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field=field)])
+    return parsed
+
+
+def _ids(values: Sequence[Any] | None, type_name: str, field: str) -> list[uuid.UUID]:
+    return [_id(v, type_name, field) for v in values or []]
+
+
+async def _viewer_rsvp(info: Info, event_id: uuid.UUID) -> cm.EventRsvp | None:
+    actor = info.context.actor
+    if not actor.is_patient or actor.id is None:
+        return None
+    rsvp: cm.EventRsvp | None = await info.context.loaders.get(events.rsvps_for).load((event_id, actor.id))
+    return rsvp
+
+
+@strawberry.type(name="EventRsvp", description="我的报名状态")
+class EventRsvpType:
+    model: strawberry.Private[cm.EventRsvp]
+
+    @strawberry.field
+    def status(self) -> EventRsvpStatus:  # type: ignore[valid-type]
+        return cm.RsvpStatus(self.model.status)
+
+    @strawberry.field(description="候补排位（从1开始）；不在候补名单时为 null")
+    async def waitlist_position(self, info: Info) -> int | None:
+        if self.model.status != cm.RsvpStatus.WAITLISTED:
+            return None
+        place: int | None = await info.context.loaders.get(events.waitlist_positions).load(self.model.id)
+        return place
+
+    @strawberry.field(description="为我保留的名额的截止时间（状态为 OFFERED 时）")
+    def offer_expires_at(self) -> datetime | None:
+        return self.model.offer_expires_at if self.model.status == cm.RsvpStatus.OFFERED else None
+
+    @strawberry.field
+    def checked_in_at(self) -> datetime | None:
+        return self.model.checked_in_at
+
+    @strawberry.field
+    def responded_at(self) -> datetime:
+        return self.model.updated_at
+
+
+@strawberry.type(name="Event", description="社群活动：线上讲座、直播、线下活动、义诊")
+class EventType(Node):
+    model: strawberry.Private[cm.Event]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("Event", self.model.id)
+
+    @strawberry.field
+    def kind(self) -> EventKind:  # type: ignore[valid-type]
+        return cm.EventKind(self.model.kind)
+
+    @strawberry.field(description="类型中文名")
+    def kind_label(self) -> str:
+        return events.KIND_LABELS.get(self.model.kind, self.model.kind)
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.model.title
+
+    @strawberry.field
+    def description(self) -> str:
+        return self.model.description
+
+    @strawberry.field
+    def host_name(self) -> str | None:
+        return self.model.host_name
+
+    @strawberry.field(description="线下地点")
+    def location(self) -> str | None:
+        return self.model.location
+
+    @strawberry.field
+    def starts_at(self) -> datetime:
+        return self.model.starts_at
+
+    @strawberry.field
+    def ends_at(self) -> datetime:
+        return self.model.ends_at
+
+    @strawberry.field(description="名额；null 表示不限")
+    def capacity(self) -> int | None:
+        return self.model.capacity
+
+    @strawberry.field
+    def registration_deadline(self) -> datetime | None:
+        return self.model.registration_deadline
+
+    @strawberry.field(description="候补名额保留小时数")
+    def offer_hold_hours(self) -> int:
+        return self.model.offer_hold_hours
+
+    @strawberry.field
+    def status(self) -> EventStatus:  # type: ignore[valid-type]
+        return events.EventStatus(self.model.status)
+
+    @strawberry.field
+    def cancelled_at(self) -> datetime | None:
+        return self.model.cancelled_at
+
+    @strawberry.field
+    def cancel_reason(self) -> str | None:
+        return self.model.cancel_reason
+
+    @strawberry.field(description="所属社群；全院活动为 null")
+    def group_id(self) -> strawberry.ID | None:
+        return to_global_id("Group", self.model.group_id) if self.model.group_id else None
+
+    @strawberry.field(description="举办院区")
+    def site_id(self) -> strawberry.ID | None:
+        return to_global_id("Site", self.model.site_id) if self.model.site_id else None
+
+    @strawberry.field(description="同一系列（每周重复）的场次共享此编号")
+    def series_id(self) -> str | None:
+        return str(self.model.series_id) if self.model.series_id else None
+
+    @strawberry.field(description="已确认参加人数")
+    def going_count(self) -> int:
+        return self.model.going_count
+
+    @strawberry.field(description="剩余名额（保留给候补者的名额不算剩余）；不限名额时为 null")
+    async def seats_left(self, info: Info) -> int | None:
+        if self.model.capacity is None:
+            return None
+        occ: events.Occupancy | None = await info.context.loaders.get(events.occupancy).load(self.model.id)
+        taken = occ.going + occ.offered if occ else self.model.going_count
+        return max(0, self.model.capacity - taken)
+
+    @strawberry.field(description="候补人数")
+    async def waitlist_count(self, info: Info) -> int:
+        occ: events.Occupancy | None = await info.context.loaders.get(events.occupancy).load(self.model.id)
+        return occ.waitlisted if occ else 0
+
+    @strawberry.field(description="当前是否可以报名")
+    def registration_open(self) -> bool:
+        now = clock.now()
+        deadline = self.model.registration_deadline
+        return (
+            self.model.status == events.EventStatus.SCHEDULED
+            and now < self.model.starts_at
+            and (deadline is None or now <= deadline)
+        )
+
+    @strawberry.field(description="我的报名；未报名或非患者时为 null")
+    async def viewer_rsvp(self, info: Info) -> EventRsvpType | None:
+        rsvp = await _viewer_rsvp(info, self.model.id)
+        return EventRsvpType(model=rsvp) if rsvp else None
+
+    @strawberry.field(description="线上参会链接：仅对已确认参加者显示")
+    async def online_link(self, info: Info) -> str | None:
+        if self.model.online_link is None:
+            return None
+        rsvp = await _viewer_rsvp(info, self.model.id)
+        return events.visible_link(self.model, rsvp, info.context.actor)
+
+    @strawberry.field(description="现场签到码（仅活动工作人员可见，通常展示为二维码）")
+    def checkin_code(self, info: Info) -> str | None:
+        return self.model.checkin_code if events.can_see_checkin_code(info.context.actor) else None
+
+
+@strawberry.type(name="EventInvitationRun", description="一次活动邀请的发送进度")
+class EventInvitationRunType:
+    model: strawberry.Private[cm.InvitationRun]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("EventInvitationRun", self.model.id)
+
+    @strawberry.field(description="queued / running / done")
+    def status(self) -> str:
+        return self.model.status
+
+    @strawberry.field(description="已发出的邀请数")
+    def invited(self) -> int:
+        return self.model.invited
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+    @strawberry.field
+    def finished_at(self) -> datetime | None:
+        return self.model.finished_at
+
+
+@node_fetcher("Event")
+async def _fetch_events(info: Info, raw: Sequence[str]) -> list[EventType | None]:
+    ids: list[uuid.UUID | None] = []
+    for r in raw:
+        try:
+            ids.append(uuid.UUID(r))
+        except ValueError:
+            ids.append(None)
+    async with info.context.db.read() as session:
+        found = await events.visible_events(session, info.context.actor, [i for i in ids if i is not None])
+    return [EventType(model=found[i]) if i is not None and i in found else None for i in ids]
+
+
+# --- queries ----------------------------------------------------------------------------------------
+
+
+@strawberry.type
+class EventQuery:
+    @strawberry.field(
+        description="活动列表：默认未结束的活动，开始时间早的在前；past 为 true 时为已结束的活动，最近的在前"
+    )
+    async def events(
+        self,
+        info: Info,
+        group_id: strawberry.ID | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+        past: bool = False,
+    ) -> Connection[EventType]:
+        group = _id(group_id, "Group", "groupId") if group_id is not None else None
+        async with info.context.db.read() as session:
+            page = await events.events_page(
+                session, info.context.actor, group_id=group, first=first, after=after, past=past
+            )
+        return connection(page, lambda m: EventType(model=m))
+
+    @strawberry.field(description="按编号取活动；无权查看时为 null")
+    async def event(self, info: Info, id: strawberry.ID) -> EventType | None:
+        event_id = parse_uuid_id(str(id), "Event")
+        if event_id is None:
+            return None
+        async with info.context.db.read() as session:
+            found = await events.visible_events(session, info.context.actor, [event_id])
+        return EventType(model=found[event_id]) if event_id in found else None
+
+
+# --- mutations --------------------------------------------------------------------------------------
+
+
+@strawberry.input
+class EventCreateInput:
+    kind: EventKind  # type: ignore[valid-type]
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    group_id: strawberry.ID | None = strawberry.field(default=None, description="社群活动填写；全院活动留空")
+    site_id: strawberry.ID | None = None
+    description: str = ""
+    host_name: str | None = None
+    location: str | None = strawberry.field(default=None, description="线下活动、义诊必填")
+    online_link: str | None = strawberry.field(default=None, description="线上讲座、直播必填（https）")
+    capacity: int | None = strawberry.field(default=None, description="名额；不限名额留空")
+    registration_deadline: datetime | None = None
+    offer_hold_hours: int = strawberry.field(default=12, description="候补名额为下一位保留的小时数")
+    repeat_weekly: int = strawberry.field(default=1, description="每周重复的场次数（含首场）；1 表示不重复")
+
+
+@strawberry.type
+class EventCreatePayload:
+    event: EventType | None = strawberry.field(default=None, description="第一场")
+    occurrences: list[EventType] = strawberry.field(default_factory=list, description="全部场次（每周重复时多场）")
+    errors: list[UserError]
+
+
+@strawberry.input
+class EventCancelInput:
+    event_id: strawberry.ID
+    reason: str
+
+
+@strawberry.type
+class EventPayload:
+    event: EventType | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class EventRsvpInput:
+    event_id: strawberry.ID
+    response: EventRsvpResponse
+
+
+@strawberry.input
+class EventOfferAcceptInput:
+    event_id: strawberry.ID
+
+
+@strawberry.type
+class EventRsvpPayload:
+    event: EventType | None = None
+    rsvp: EventRsvpType | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class EventCheckInInput:
+    event_id: strawberry.ID
+    code: str | None = strawberry.field(default=None, description="现场签到码（患者本人签到时必填）")
+    patient_id: strawberry.ID | None = strawberry.field(default=None, description="门诊员工为患者签到时填写")
+
+
+@strawberry.type
+class EventCheckInPayload:
+    event: EventType | None = None
+    rsvp: EventRsvpType | None = None
+    points_awarded: int = 0
+    already_checked_in: bool = False
+    errors: list[UserError]
+
+
+@strawberry.input
+class EventInviteInput:
+    event_id: strawberry.ID
+    group_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+    patient_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class EventInvitePayload:
+    run: EventInvitationRunType | None = None
+    errors: list[UserError]
+
+
+def _rsvp_payload(value: tuple[cm.Event, cm.EventRsvp] | None, errors: list[UserError]) -> EventRsvpPayload:
+    if value is None:
+        return EventRsvpPayload(errors=errors)
+    return EventRsvpPayload(event=EventType(model=value[0]), rsvp=EventRsvpType(model=value[1]), errors=[])
+
+
+@strawberry.type
+class EventMutation:
+    @strawberry.mutation(description="新建活动（市场运营、社区版主）；可每周重复多场")
+    async def event_create(self, info: Info, input: EventCreateInput) -> EventCreatePayload:
+        async def work(s: AsyncSession, a: Actor) -> list[cm.Event]:
+            data = events.EventInput(
+                kind=input.kind.value,
+                title=input.title,
+                starts_at=input.starts_at,
+                ends_at=input.ends_at,
+                group_id=_id(input.group_id, "Group", "groupId") if input.group_id else None,
+                site_id=_id(input.site_id, "Site", "siteId") if input.site_id else None,
+                description=input.description,
+                host_name=input.host_name,
+                location=input.location,
+                online_link=input.online_link,
+                capacity=input.capacity,
+                registration_deadline=input.registration_deadline,
+                offer_hold_hours=input.offer_hold_hours,
+            )
+            return await events.create_event(s, a, data, repeat_weekly=input.repeat_weekly)
+
+        out = await perform(info, work)
+        if not out.value:
+            return EventCreatePayload(errors=out.errors)
+        wrapped = [EventType(model=e) for e in out.value]
+        return EventCreatePayload(event=wrapped[0], occurrences=wrapped, errors=[])
+
+    @strawberry.mutation(description="取消活动（市场运营、社区版主）：通知所有已报名、候补者")
+    async def event_cancel(self, info: Info, input: EventCancelInput) -> EventPayload:
+        out = await perform(
+            info,
+            lambda s, a: events.cancel_event(s, a, _id(input.event_id, "Event", "eventId"), reason=input.reason),
+        )
+        return EventPayload(event=EventType(model=out.value) if out.value else None, errors=out.errors)
+
+    @strawberry.mutation(description="报名（GOING，满员时进入候补）或不参加（DECLINED，已报名者即取消报名）")
+    async def event_rsvp(self, info: Info, input: EventRsvpInput) -> EventRsvpPayload:
+        async def work(s: AsyncSession, a: Actor) -> tuple[cm.Event, cm.EventRsvp]:
+            event_id = _id(input.event_id, "Event", "eventId")
+            rsvp = await events.rsvp(s, a, event_id, input.response.value)
+            event = await s.get(cm.Event, event_id)
+            assert event is not None
+            return event, rsvp
+
+        out = await perform(info, work)
+        return _rsvp_payload(out.value, out.errors)
+
+    @strawberry.mutation(description="接受为我保留的候补名额")
+    async def event_offer_accept(self, info: Info, input: EventOfferAcceptInput) -> EventRsvpPayload:
+        async def work(s: AsyncSession, a: Actor) -> tuple[cm.Event, cm.EventRsvp]:
+            event_id = _id(input.event_id, "Event", "eventId")
+            rsvp = await events.accept_offer(s, a, event_id)
+            event = await s.get(cm.Event, event_id)
+            assert event is not None
+            return event, rsvp
+
+        out = await perform(info, work)
+        return _rsvp_payload(out.value, out.errors)
+
+    @strawberry.mutation(description="活动签到：患者输入现场签到码，或门诊员工为患者签到；签到后发放参加活动积分")
+    async def event_check_in(self, info: Info, input: EventCheckInInput) -> EventCheckInPayload:
+        async def work(s: AsyncSession, a: Actor) -> tuple[cm.Event, events.CheckInResult]:
+            event_id = _id(input.event_id, "Event", "eventId")
+            patient = _id(input.patient_id, "Patient", "patientId") if input.patient_id else None
+            result = await events.check_in(s, a, event_id, input.code, patient_id=patient)
+            event = await s.get(cm.Event, event_id)
+            assert event is not None
+            return event, result
+
+        out = await perform(info, work)
+        if out.value is None:
+            return EventCheckInPayload(errors=out.errors)
+        event, result = out.value
+        return EventCheckInPayload(
+            event=EventType(model=event),
+            rsvp=EventRsvpType(model=result.rsvp),
+            points_awarded=result.points,
+            already_checked_in=result.already,
+            errors=[],
+        )
+
+    @strawberry.mutation(description="邀请社群成员或指定患者参加活动（后台分批发送）")
+    async def event_invite(self, info: Info, input: EventInviteInput) -> EventInvitePayload:
+        out = await perform(
+            info,
+            lambda s, a: invitations.start_invitation(
+                s,
+                a,
+                _id(input.event_id, "Event", "eventId"),
+                group_ids=_ids(input.group_ids, "Group", "groupIds"),
+                patient_ids=_ids(input.patient_ids, "Patient", "patientIds"),
+            ),
+        )
+        return EventInvitePayload(run=EventInvitationRunType(model=out.value) if out.value else None, errors=out.errors)

@@ -1,0 +1,410 @@
+"""Community queries and mutations: groups, memberships, posts, comments, reactions, answers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.community.types import (
+    CommentType,
+    GroupType,
+    GroupVisibility,
+    JoinPolicy,
+    MemberRole,
+    MemberState,
+    PostKind,
+    PostType,
+    ReactionKind,
+)
+from api.context import Info
+from api.errors import UserError
+from api.mutations import perform
+from api.relay import Connection, connection, parse_uuid_id, require_id
+from community import groups, posts
+from core.errors import FieldIssue, ValidationFailed
+from core.identity import Actor
+
+
+@strawberry.input
+class GroupCreateInput:
+    slug: str
+    name: str
+    visibility: GroupVisibility  # type: ignore[valid-type]
+    join_policy: JoinPolicy  # type: ignore[valid-type]
+    condition_code: str | None = None
+    description: str = ""
+    rules_text: str = ""
+    cover_url: str | None = None
+    allow_anonymous: bool = False
+    alias_prefix: str = "病友"
+
+
+@strawberry.type
+class GroupPayload:
+    group: GroupType | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class GroupJoinInput:
+    group_id: strawberry.ID
+    note: str | None = strawberry.field(default=None, description="入群申请说明")
+
+
+@strawberry.type
+class MembershipPayload:
+    state: MemberState | None = None  # type: ignore[valid-type]
+    role: MemberRole | None = None  # type: ignore[valid-type]
+    errors: list[UserError]
+
+
+@strawberry.input
+class GroupRequestDecideInput:
+    membership_id: strawberry.ID
+    approve: bool
+    reason: str | None = None
+
+
+@strawberry.input
+class GroupInviteInput:
+    group_id: strawberry.ID
+    patient_id: strawberry.ID
+
+
+@strawberry.input
+class GroupSetRoleInput:
+    group_id: strawberry.ID
+    account_id: strawberry.ID = strawberry.field(description="Patient 或 Staff 的全局编号")
+    role: MemberRole  # type: ignore[valid-type]
+
+
+@strawberry.input
+class PostCreateInput:
+    group_id: strawberry.ID
+    kind: PostKind  # type: ignore[valid-type]
+    title: str
+    body: str = strawberry.field(description="Markdown")
+    image_urls: list[str] = strawberry.field(default_factory=list)
+    anonymous: bool = False
+
+
+@strawberry.type
+class PostPayload:
+    post: PostType | None = None
+    help_text: str | None = strawberry.field(default=None, description="紧急情况时立即给作者的求助信息")
+    errors: list[UserError]
+
+
+@strawberry.input
+class PostEditInput:
+    post_id: strawberry.ID
+    title: str
+    body: str
+    image_urls: list[str] | None = None
+
+
+@strawberry.input
+class PostIdInput:
+    post_id: strawberry.ID
+
+
+@strawberry.input
+class PostFlagsInput:
+    post_id: strawberry.ID
+    pinned: bool | None = None
+    locked: bool | None = None
+    reason: str | None = None
+
+
+@strawberry.input
+class CommentCreateInput:
+    post_id: strawberry.ID
+    body: str
+    parent_id: strawberry.ID | None = None
+    anonymous: bool = False
+
+
+@strawberry.type
+class CommentPayload:
+    comment: CommentType | None = None
+    help_text: str | None = None
+    errors: list[UserError]
+
+
+@strawberry.input
+class ReactInput:
+    target_id: strawberry.ID = strawberry.field(description="Post 或 Comment 的全局编号")
+    kind: ReactionKind  # type: ignore[valid-type]
+    on: bool = True
+
+
+@strawberry.type
+class ReactPayload:
+    ok: bool = False
+    errors: list[UserError]
+
+
+@strawberry.input
+class AnswerInput:
+    post_id: strawberry.ID
+    comment_id: strawberry.ID
+
+
+@strawberry.input
+class AuthorRevealInput:
+    target_id: strawberry.ID
+    reason: str
+
+
+@strawberry.type
+class AuthorRevealPayload:
+    account_id: strawberry.ID | None = None
+    errors: list[UserError]
+
+
+def _account(value: Any) -> tuple[str, uuid.UUID]:
+    if (pid := parse_uuid_id(str(value), "Patient")) is not None:
+        return "patient", pid
+    if (sid := parse_uuid_id(str(value), "Staff")) is not None:
+        return "staff", sid
+    raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field="accountId")])
+
+
+def _target(value: Any) -> tuple[str, uuid.UUID]:
+    if (pid := parse_uuid_id(str(value), "Post")) is not None:
+        return "post", pid
+    if (cid := parse_uuid_id(str(value), "Comment")) is not None:
+        return "comment", cid
+    raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field="targetId")])
+
+
+@strawberry.type
+class CommunityQuery:
+    @strawberry.field(description="社群列表（私密社群仅成员可见）")
+    async def groups(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[GroupType]:
+        async with info.context.db.read() as session:
+            page = await groups.groups_page(session, info.context.actor, first=first, after=after)
+        return connection(page, lambda g: GroupType(model=g))
+
+    @strawberry.field(description="按标识取社群；看不到的社群为 null")
+    async def group(self, info: Info, slug: str) -> GroupType | None:
+        async with info.context.db.read() as session:
+            try:
+                return GroupType(model=await groups.group_by_slug(session, info.context.actor, slug))
+            except groups.errors.GroupNotFound:
+                return None
+
+
+@strawberry.type
+class CommunityMutation:
+    @strawberry.mutation(description="新建社群（版主或运营）")
+    async def group_create(self, info: Info, input: GroupCreateInput) -> GroupPayload:
+        data = groups.GroupInput(
+            slug=input.slug,
+            name=input.name,
+            visibility=input.visibility.value,
+            join_policy=input.join_policy.value,
+            condition_code=input.condition_code,
+            description=input.description,
+            rules_text=input.rules_text,
+            cover_url=input.cover_url,
+            allow_anonymous=input.allow_anonymous,
+            alias_prefix=input.alias_prefix,
+        )
+        out = await perform(info, lambda s, a: groups.create_group(s, a, data))
+        return GroupPayload(group=GroupType(model=out.value) if out.value else None, errors=out.errors)
+
+    @strawberry.mutation(description="加入社群：开放群立即加入，审核群提交申请")
+    async def group_join(self, info: Info, input: GroupJoinInput) -> MembershipPayload:
+        out = await perform(
+            info, lambda s, a: groups.join(s, a, require_id(input.group_id, "Group", "groupId"), note=input.note)
+        )
+        return _membership(out)
+
+    @strawberry.mutation(description="退出社群")
+    async def group_leave(self, info: Info, input: GroupJoinInput) -> MembershipPayload:
+        out = await perform(info, lambda s, a: groups.leave(s, a, require_id(input.group_id, "Group", "groupId")))
+        return _membership(out)
+
+    @strawberry.mutation(description="审批入群申请（版主；确诊群由医护人员确认诊断）")
+    async def group_request_decide(self, info: Info, input: GroupRequestDecideInput) -> MembershipPayload:
+        out = await perform(
+            info,
+            lambda s, a: groups.decide_request(
+                s,
+                a,
+                require_id(input.membership_id, "Membership", "membershipId"),
+                approve=input.approve,
+                reason=input.reason,
+            ),
+        )
+        return _membership(out)
+
+    @strawberry.mutation(description="邀请患者加入社群（版主）")
+    async def group_invite(self, info: Info, input: GroupInviteInput) -> MembershipPayload:
+        out = await perform(
+            info,
+            lambda s, a: groups.invite(
+                s,
+                a,
+                require_id(input.group_id, "Group", "groupId"),
+                require_id(input.patient_id, "Patient", "patientId"),
+            ),
+        )
+        return _membership(out)
+
+    @strawberry.mutation(description="设置群内角色（群主或平台版主）")
+    async def group_set_role(self, info: Info, input: GroupSetRoleInput) -> MembershipPayload:
+        async def work(s: AsyncSession, a: Actor) -> Any:
+            kind, account_id = _account(input.account_id)
+            return await groups.set_role(
+                s,
+                a,
+                require_id(input.group_id, "Group", "groupId"),
+                account_kind=kind,
+                account_id=account_id,
+                role=input.role.value,
+            )
+
+        return _membership(await perform(info, work))
+
+    @strawberry.mutation(description="发帖")
+    async def post_create(self, info: Info, input: PostCreateInput) -> PostPayload:
+        out = await perform(
+            info,
+            lambda s, a: posts.create_post(
+                s,
+                a,
+                group_id=require_id(input.group_id, "Group", "groupId"),
+                kind=input.kind.value,
+                title=input.title,
+                body=input.body,
+                image_urls=input.image_urls,
+                anonymous=input.anonymous,
+            ),
+        )
+        if out.value is None:
+            return PostPayload(errors=out.errors)
+        return PostPayload(post=PostType(model=out.value.item), help_text=out.value.help_text, errors=[])  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="编辑自己的帖子（保留修改历史）")
+    async def post_edit(self, info: Info, input: PostEditInput) -> PostPayload:
+        out = await perform(
+            info,
+            lambda s, a: posts.edit_post(
+                s,
+                a,
+                require_id(input.post_id, "Post", "postId"),
+                title=input.title,
+                body=input.body,
+                image_urls=input.image_urls,
+            ),
+        )
+        if out.value is None:
+            return PostPayload(errors=out.errors)
+        return PostPayload(post=PostType(model=out.value.item), help_text=out.value.help_text, errors=[])  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="删除自己的帖子")
+    async def post_delete(self, info: Info, input: PostIdInput) -> PostPayload:
+        out = await perform(info, lambda s, a: posts.delete_post(s, a, require_id(input.post_id, "Post", "postId")))
+        return PostPayload(post=PostType(model=out.value) if out.value else None, errors=out.errors)
+
+    @strawberry.mutation(description="置顶或锁定帖子（版主）")
+    async def post_set_flags(self, info: Info, input: PostFlagsInput) -> PostPayload:
+        out = await perform(
+            info,
+            lambda s, a: posts.set_flags(
+                s,
+                a,
+                require_id(input.post_id, "Post", "postId"),
+                pinned=input.pinned,
+                locked=input.locked,
+                reason=input.reason,
+            ),
+        )
+        return PostPayload(post=PostType(model=out.value) if out.value else None, errors=out.errors)
+
+    @strawberry.mutation(description="评论或回复")
+    async def comment_create(self, info: Info, input: CommentCreateInput) -> CommentPayload:
+        out = await perform(
+            info,
+            lambda s, a: posts.create_comment(
+                s,
+                a,
+                post_id=require_id(input.post_id, "Post", "postId"),
+                body=input.body,
+                parent_id=require_id(input.parent_id, "Comment", "parentId") if input.parent_id else None,
+                anonymous=input.anonymous,
+            ),
+        )
+        if out.value is None:
+            return CommentPayload(errors=out.errors)
+        return CommentPayload(
+            comment=CommentType(model=out.value.item, group_id=out.value.group_id),  # type: ignore[arg-type]
+            help_text=out.value.help_text,
+            errors=[],
+        )
+
+    @strawberry.mutation(description="表情：点赞、有帮助、抱抱；每种每人一次")
+    async def react(self, info: Info, input: ReactInput) -> ReactPayload:
+        async def work(s: AsyncSession, a: Actor) -> bool:
+            kind, target_id = _target(input.target_id)
+            await posts.react(s, a, target_kind=kind, target_id=target_id, kind=input.kind.value, on=input.on)
+            return True
+
+        out = await perform(info, work)
+        return ReactPayload(ok=bool(out.value), errors=out.errors)
+
+    @strawberry.mutation(description="认证回答（本群专家：医生或健康管理师）")
+    async def answer_verify(self, info: Info, input: AnswerInput) -> PostPayload:
+        out = await perform(
+            info,
+            lambda s, a: posts.verify_answer(
+                s,
+                a,
+                post_id=require_id(input.post_id, "Post", "postId"),
+                comment_id=require_id(input.comment_id, "Comment", "commentId"),
+            ),
+        )
+        return PostPayload(post=PostType(model=out.value) if out.value else None, errors=out.errors)
+
+    @strawberry.mutation(description="采纳回答（提问者）")
+    async def answer_accept(self, info: Info, input: AnswerInput) -> PostPayload:
+        out = await perform(
+            info,
+            lambda s, a: posts.accept_answer(
+                s,
+                a,
+                post_id=require_id(input.post_id, "Post", "postId"),
+                comment_id=require_id(input.comment_id, "Comment", "commentId"),
+            ),
+        )
+        return PostPayload(post=PostType(model=out.value) if out.value else None, errors=out.errors)
+
+    @strawberry.mutation(description="查看匿名作者的真实身份（管理员，须填写理由并记入审计日志）")
+    async def author_reveal(self, info: Info, input: AuthorRevealInput) -> AuthorRevealPayload:
+        async def work(s: AsyncSession, a: Actor) -> tuple[str, uuid.UUID]:
+            kind, target_id = _target(input.target_id)
+            return await posts.reveal_author(s, a, target_kind=kind, target_id=target_id, reason=input.reason)
+
+        out = await perform(info, work)
+        if out.value is None:
+            return AuthorRevealPayload(errors=out.errors)
+        from api.relay import to_global_id
+
+        kind, account_id = out.value
+        return AuthorRevealPayload(
+            account_id=to_global_id("Patient" if kind == "patient" else "Staff", account_id), errors=[]
+        )
+
+
+def _membership(out: Any) -> MembershipPayload:
+    if out.value is None:
+        return MembershipPayload(errors=out.errors)
+    from community.models import MemberRole as Role
+    from community.models import MemberState as State
+
+    return MembershipPayload(state=State(out.value.state), role=Role(out.value.role), errors=[])

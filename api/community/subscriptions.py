@@ -1,0 +1,31 @@
+"""Live updates over graphql-transport-ws: new posts in a group."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from api.community.types import PostType
+from api.context import Info
+from api.relay import require_id
+from community import access, posts
+from core import pubsub
+from core.errors import DomainError
+
+
+@strawberry.type
+class CommunitySubscription:
+    @strawberry.subscription(description="群内新帖（仅对能阅读该群的人推送，逐条再校验权限）")
+    async def group_posts(self, info: Info, group_id: strawberry.ID) -> AsyncGenerator[PostType, None]:
+        gid = require_id(group_id, "Group", "groupId")
+        async with info.context.db.read() as session:
+            await access.require_reader(session, info.context.actor, gid)
+        async for message in pubsub.listen(posts.posts_channel(gid)):
+            try:
+                async with info.context.db.read() as session:
+                    post, _, _ = await posts.get_post(session, info.context.actor, uuid.UUID(message["post_id"]))
+            except (DomainError, KeyError, ValueError):
+                continue  # not (or no longer) visible to this subscriber
+            yield PostType(model=post)

@@ -1,0 +1,369 @@
+"""GraphQL views of groups, members, posts and comments."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from api.context import Info
+from api.identity.types import Condition
+from api.relay import Connection, Node, connection, node_fetcher, raw_uuids, to_global_id
+from community import access, groups, models, posts
+from patients import queries as patient_queries
+
+GroupVisibility = strawberry.enum(models.GroupVisibility, name="GroupVisibility")
+JoinPolicy = strawberry.enum(models.JoinPolicy, name="JoinPolicy")
+MemberRole = strawberry.enum(models.MemberRole, name="MemberRole")
+MemberState = strawberry.enum(models.MemberState, name="MemberState")
+PostKind = strawberry.enum(models.PostKind, name="PostKind")
+ContentStatus = strawberry.enum(models.ContentStatus, name="ContentStatus")
+ReactionKind = strawberry.enum(models.ReactionKind, name="ReactionKind")
+
+
+# --- batch loaders ----------------------------------------------------------------------------
+
+
+async def _conditions(session: Any, codes: Sequence[str]) -> dict[str, Any]:
+    return {c.code: c for c in await patient_queries.list_conditions(session) if c.code in set(codes)}
+
+
+async def _reaction_counts(session: Any, keys: Sequence[tuple[str, uuid.UUID]]) -> dict[Any, dict[str, int]]:
+    return await posts.reaction_counts(session, keys)
+
+
+def _viewer_reactions(actor: Any) -> Any:
+    async def load(session: Any, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+        return await posts.my_reactions(session, actor, ids)
+
+    return load
+
+
+def _viewer_memberships(actor: Any) -> Any:
+    async def load(session: Any, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, models.Membership]:
+        return await access.memberships_of(session, actor, ids)
+
+    return load
+
+
+# Loader functions must be the same object for the whole request, so the viewer-bound ones are
+# cached on the context under a fixed key.
+def viewer_loader(info: Info, name: str, factory: Any) -> Any:
+    cache = info.context.__dict__.setdefault("_viewer_loaders", {})
+    if name not in cache:
+        cache[name] = factory(info.context.actor)
+    return info.context.loaders.get(cache[name])
+
+
+@strawberry.type
+class ViewerMembership:
+    role: MemberRole  # type: ignore[valid-type]
+    state: MemberState  # type: ignore[valid-type]
+    muted_until: datetime | None
+    banned_until: datetime | None
+    notification_level: str
+
+
+@strawberry.type(description="作者：匿名帖只显示群内固定化名")
+class Author:
+    display_name: str
+    anonymous: bool
+    is_expert: bool = strawberry.field(description="本群认证专家")
+    is_staff: bool
+    id: strawberry.ID | None = strawberry.field(description="非匿名时的作者编号")
+
+
+async def author_of(info: Info, group_id: uuid.UUID, kind: str, account_id: uuid.UUID, anonymous: bool) -> Author:
+    group = await info.context.load(groups.groups_by_ids, group_id)
+    if anonymous:
+        number = await info.context.load(posts.aliases, (group_id, account_id))
+        prefix = group.alias_prefix if group else "病友"
+        return Author(
+            display_name=f"{prefix}#{number or '----'}", anonymous=True, is_expert=False, is_staff=False, id=None
+        )
+    membership = await info.context.load(groups.memberships_for, (group_id, kind, account_id))
+    expert = membership is not None and membership.role == models.MemberRole.EXPERT
+    if kind == "staff":
+        staff = await info.context.load(patient_queries.staff_by_ids, account_id)
+        name = staff.name if staff else "工作人员"
+        return Author(
+            display_name=name, anonymous=False, is_expert=expert, is_staff=True, id=to_global_id("Staff", account_id)
+        )
+    patient = await info.context.load(patient_queries.patients_by_ids, account_id)
+    return Author(
+        display_name=patient.nickname if patient else "已注销用户",
+        anonymous=False,
+        is_expert=expert,
+        is_staff=False,
+        id=to_global_id("Patient", account_id),
+    )
+
+
+@strawberry.type
+class ReactionCounts:
+    like: int
+    helpful: int
+    hug: int
+
+
+async def _counts(info: Info, kind: str, target_id: uuid.UUID) -> ReactionCounts:
+    counts = await info.context.load(_reaction_counts, (kind, target_id)) or {}
+    return ReactionCounts(like=counts.get("like", 0), helpful=counts.get("helpful", 0), hug=counts.get("hug", 0))
+
+
+async def _mine(info: Info, target_id: uuid.UUID) -> list[models.ReactionKind]:
+    kinds = await viewer_loader(info, "reactions", _viewer_reactions).load(target_id)
+    return [models.ReactionKind(k) for k in kinds or []]
+
+
+@strawberry.type(name="Comment", description="评论（一层回复）")
+class CommentType(Node):
+    model: strawberry.Private[models.Comment]
+    group_id: strawberry.Private[uuid.UUID]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("Comment", self.model.id)
+
+    @strawberry.field
+    def body_html(self) -> str:
+        return self.model.body_html
+
+    @strawberry.field
+    def status(self) -> ContentStatus:  # type: ignore[valid-type]
+        return models.ContentStatus(self.model.status)
+
+    @strawberry.field
+    def parent_id(self) -> strawberry.ID | None:
+        return to_global_id("Comment", self.model.parent_id) if self.model.parent_id else None
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+    @strawberry.field
+    async def author(self, info: Info) -> Author:
+        m = self.model
+        return await author_of(info, self.group_id, m.author_kind, m.author_id, m.anonymous)
+
+    @strawberry.field
+    async def reaction_counts(self, info: Info) -> ReactionCounts:
+        return await _counts(info, "comment", self.model.id)
+
+    @strawberry.field(description="我对这条评论的表情")
+    async def viewer_reactions(self, info: Info) -> list[ReactionKind]:  # type: ignore[valid-type]
+        return await _mine(info, self.model.id)
+
+
+@strawberry.type(name="Post", description="帖子")
+class PostType(Node):
+    model: strawberry.Private[models.Post]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("Post", self.model.id)
+
+    @strawberry.field
+    def kind(self) -> PostKind:  # type: ignore[valid-type]
+        return models.PostKind(self.model.kind)
+
+    @strawberry.field
+    def title(self) -> str:
+        return self.model.title
+
+    @strawberry.field(description="已净化的 HTML")
+    def body_html(self) -> str:
+        return self.model.body_html
+
+    @strawberry.field
+    def image_urls(self) -> list[str]:
+        return list(self.model.image_urls)
+
+    @strawberry.field(description="PUBLISHED 以外的状态只有作者和版主能看到")
+    def status(self) -> ContentStatus:  # type: ignore[valid-type]
+        return models.ContentStatus(self.model.status)
+
+    @strawberry.field
+    def pinned(self) -> bool:
+        return self.model.pinned
+
+    @strawberry.field
+    def locked(self) -> bool:
+        return self.model.locked
+
+    @strawberry.field
+    def comment_count(self) -> int:
+        return self.model.comment_count
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+    @strawberry.field
+    def edited_at(self) -> datetime | None:
+        return self.model.edited_at
+
+    @strawberry.field
+    async def author(self, info: Info) -> Author:
+        m = self.model
+        return await author_of(info, m.group_id, m.author_kind, m.author_id, m.anonymous)
+
+    @strawberry.field
+    async def reaction_counts(self, info: Info) -> ReactionCounts:
+        return await _counts(info, "post", self.model.id)
+
+    @strawberry.field(description="我对这篇帖子的表情")
+    async def viewer_reactions(self, info: Info) -> list[ReactionKind]:  # type: ignore[valid-type]
+        return await _mine(info, self.model.id)
+
+    @strawberry.field(description="专家认证的回答")
+    async def verified_answer(self, info: Info) -> CommentType | None:
+        if self.model.verified_answer_id is None:
+            return None
+        c = await info.context.load(posts.comments_by_ids, self.model.verified_answer_id)
+        return CommentType(model=c, group_id=self.model.group_id) if c else None
+
+    @strawberry.field(description="提问者采纳的回答")
+    async def accepted_answer(self, info: Info) -> CommentType | None:
+        if self.model.accepted_answer_id is None:
+            return None
+        c = await info.context.load(posts.comments_by_ids, self.model.accepted_answer_id)
+        return CommentType(model=c, group_id=self.model.group_id) if c else None
+
+    @strawberry.field
+    async def comments(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[CommentType]:
+        async with info.context.db.read() as session:
+            page = await posts.comments_page(session, info.context.actor, self.model.id, first=first, after=after)
+        return connection(page, lambda c: CommentType(model=c, group_id=self.model.group_id))
+
+
+@strawberry.type
+class GroupFeed:
+    pinned: list[PostType]
+    posts: Connection[PostType]
+
+
+@strawberry.type(name="GroupMember")
+class MemberType:
+    model: strawberry.Private[models.Membership]
+
+    @strawberry.field
+    def role(self) -> MemberRole:  # type: ignore[valid-type]
+        return models.MemberRole(self.model.role)
+
+    @strawberry.field
+    def joined_at(self) -> datetime | None:
+        return self.model.joined_at
+
+    @strawberry.field
+    async def display_name(self, info: Info) -> str:
+        author = await author_of(info, self.model.group_id, self.model.account_kind, self.model.account_id, False)
+        return author.display_name
+
+
+@strawberry.type(name="Group", description="病友社群")
+class GroupType(Node):
+    model: strawberry.Private[models.Group]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("Group", self.model.id)
+
+    @strawberry.field
+    def slug(self) -> str:
+        return self.model.slug
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.model.name
+
+    @strawberry.field
+    async def condition(self, info: Info) -> Condition | None:
+        if not self.model.condition_code:
+            return None
+        c = await info.context.load(_conditions, self.model.condition_code)
+        return Condition.of(c) if c else None
+
+    @strawberry.field
+    def description(self) -> str:
+        return self.model.description
+
+    @strawberry.field
+    def rules_text(self) -> str:
+        return self.model.rules_text
+
+    @strawberry.field
+    def cover_url(self) -> str | None:
+        return self.model.cover_url
+
+    @strawberry.field
+    def visibility(self) -> GroupVisibility:  # type: ignore[valid-type]
+        return models.GroupVisibility(self.model.visibility)
+
+    @strawberry.field
+    def join_policy(self) -> JoinPolicy:  # type: ignore[valid-type]
+        return models.JoinPolicy(self.model.join_policy)
+
+    @strawberry.field
+    def allow_anonymous(self) -> bool:
+        return self.model.allow_anonymous
+
+    @strawberry.field
+    def member_count(self) -> int:
+        return self.model.member_count
+
+    @strawberry.field(description="我在本群的身份；未加入时为 null")
+    async def viewer_membership(self, info: Info) -> ViewerMembership | None:
+        m = await viewer_loader(info, "memberships", _viewer_memberships).load(self.model.id)
+        if m is None:
+            return None
+        return ViewerMembership(
+            role=models.MemberRole(m.role),
+            state=models.MemberState(m.state),
+            muted_until=m.muted_until,
+            banned_until=m.banned_until,
+            notification_level=m.notification_level,
+        )
+
+    @strawberry.field(description="群动态：置顶在前，其余按时间倒序")
+    async def feed(self, info: Info, first: int | None = 20, after: str | None = None) -> GroupFeed:
+        async with info.context.db.read() as session:
+            feed = await posts.group_feed(session, info.context.actor, self.model.id, first=first, after=after)
+        return GroupFeed(
+            pinned=[PostType(model=p) for p in feed.pinned], posts=connection(feed.page, lambda p: PostType(model=p))
+        )
+
+    @strawberry.field(description="成员列表（仅成员可见）")
+    async def members(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[MemberType]:
+        async with info.context.db.read() as session:
+            page = await groups.members_page(session, info.context.actor, self.model.id, first=first, after=after)
+        return connection(page, lambda m: MemberType(model=m))
+
+
+@node_fetcher("Group")
+async def _fetch_groups(info: Info, raw: Sequence[str]) -> list[Any]:
+    out: list[Any] = []
+    async with info.context.db.read() as session:
+        for gid in raw_uuids(raw):
+            try:
+                group, _ = await access.get_group(session, info.context.actor, gid) if gid else (None, None)
+            except access.errors.GroupNotFound:
+                group = None
+            out.append(GroupType(model=group) if group else None)
+    return out
+
+
+@node_fetcher("Post")
+async def _fetch_posts(info: Info, raw: Sequence[str]) -> list[Any]:
+    out: list[Any] = []
+    async with info.context.db.read() as session:
+        for pid in raw_uuids(raw):
+            try:
+                post, _, _ = await posts.get_post(session, info.context.actor, pid) if pid else (None, None, None)
+            except (access.errors.PostNotFound, access.errors.GroupNotFound):
+                post = None
+            out.append(PostType(model=post) if post else None)
+    return out

@@ -1,0 +1,533 @@
+"""Posts, comments, reactions, Q&A answers, pinning and locking, edits with history, anonymity.
+
+Every new post or comment passes the word filter and the posting limits (community.moderation):
+blocked words are refused, held content waits for a moderator, an emergency is shown to its author
+only (and to staff) while help is sent at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from community import access, audit, errors, moderation
+from community.models import (
+    AnonymousAlias,
+    Comment,
+    ContentStatus,
+    Group,
+    MemberRole,
+    Membership,
+    Post,
+    PostKind,
+    PostRevision,
+    Reaction,
+    ReactionKind,
+)
+from core import clock, pubsub
+from core.errors import PermissionDenied, Validator
+from core.identity import Actor, ActorKind, Role
+from core.ids import new_id
+from core.pagination import Page, keyset_page
+from core.text import render_markdown
+
+VISIBLE_TO_AUTHOR = (ContentStatus.PUBLISHED, ContentStatus.HELD, ContentStatus.AUTHOR_ONLY, ContentStatus.HIDDEN)
+EXPERT_STAFF_ROLES = (Role.DOCTOR, Role.HEALTH_MANAGER)
+
+
+@dataclass(frozen=True)
+class Created:
+    """A new post or comment, and the help text an emergency author must see at once."""
+
+    item: Post | Comment
+    help_text: str | None
+    group_id: uuid.UUID
+
+
+def _validate_post(kind: str, title: str, body: str, image_urls: list[str]) -> None:
+    v = Validator()
+    v.check(kind in {k.value for k in PostKind}, "kind", "POST_KIND_INVALID", "帖子类型无效")
+    v.check(2 <= len(title.strip()) <= 100, "title", "TITLE_LENGTH", "标题需为2到100个字符")
+    v.check(1 <= len(body.strip()) <= 10_000, "body", "BODY_LENGTH", "正文需为1到10000个字符")
+    v.check(len(image_urls) <= 9, "imageUrls", "TOO_MANY_IMAGES", "最多9张图片")
+    v.check(
+        all(u.startswith("https://") and len(u) <= 500 for u in image_urls),
+        "imageUrls",
+        "IMAGE_URL_INVALID",
+        "图片需为 https 链接",
+    )
+    v.raise_if_any()
+
+
+async def _alias(session: AsyncSession, group_id: uuid.UUID, account_id: uuid.UUID) -> None:
+    """A random 4-digit number per (group, person), kept for good: one voice, no identity."""
+    for _ in range(20):
+        inserted = await session.scalar(
+            insert(AnonymousAlias)
+            .values(group_id=group_id, account_id=account_id, number=secrets.randbelow(9000) + 1000)
+            .on_conflict_do_nothing()
+            .returning(AnonymousAlias.number)
+        )
+        if inserted is not None:
+            return
+        exists = await session.scalar(
+            select(AnonymousAlias.number).where(
+                AnonymousAlias.group_id == group_id, AnonymousAlias.account_id == account_id
+            )
+        )
+        if exists is not None:
+            return
+    raise RuntimeError("no free alias number")
+
+
+async def create_post(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    group_id: uuid.UUID,
+    kind: str,
+    title: str,
+    body: str,
+    image_urls: list[str] | None = None,
+    anonymous: bool = False,
+) -> Created:
+    group, member = await access.require_participant(session, actor, group_id)
+    images = list(image_urls or [])
+    _validate_post(kind, title, body, images)
+    if anonymous and not group.allow_anonymous:
+        raise errors.AnonymousNotAllowed(field="anonymous")
+    await moderation.check_posting_limit(session, actor, member, kind="post")
+    screening = await moderation.screen(session, actor, group_id=group_id, text=f"{title}\n{body}")
+    author_kind, author_id = access.account_of(actor)
+    now = clock.now()
+    post = Post(
+        id=new_id(),
+        group_id=group_id,
+        author_kind=author_kind,
+        author_id=author_id,
+        anonymous=anonymous,
+        kind=kind,
+        title=title.strip(),
+        body_md=body.strip(),
+        body_html=render_markdown(body.strip()),
+        image_urls=images,
+        status=screening.status,
+        pinned=False,
+        locked=False,
+        comment_count=0,
+        last_activity_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(post)
+    if anonymous:
+        await _alias(session, group_id, author_id)
+    await session.flush()
+    await moderation.after_create(
+        session, actor, group_id=group_id, target_kind="post", target_id=post.id, screening=screening
+    )
+    if post.status == ContentStatus.PUBLISHED:
+        announce_post(session, post)
+    return Created(post, screening.help_text, post.group_id)
+
+
+def posts_channel(group_id: uuid.UUID) -> str:
+    return f"group:{group_id}:posts"
+
+
+def announce_post(session: AsyncSession, post: Post) -> None:
+    """Tell live subscribers of the group, once the post is committed and visible."""
+    pubsub.publish_after_commit(session, posts_channel(post.group_id), {"post_id": str(post.id)})
+
+
+def can_view_post(actor: Actor, post: Post, group: Group, member: Membership | None) -> bool:
+    if access.can_moderate(actor, member):
+        return True
+    own = actor.id is not None and post.author_id == actor.id
+    if own and post.status in VISIBLE_TO_AUTHOR:
+        return True
+    if post.status == ContentStatus.AUTHOR_ONLY:
+        # An emergency is seen by the author and the care team, never by other members.
+        return actor.has_role(*EXPERT_STAFF_ROLES)
+    return post.status == ContentStatus.PUBLISHED and access.can_read_posts(actor, group, member)
+
+
+async def get_post(session: AsyncSession, actor: Actor, post_id: uuid.UUID) -> tuple[Post, Group, Membership | None]:
+    post = await session.get(Post, post_id)
+    if post is None:
+        raise errors.PostNotFound()
+    group, member = await access.get_group(session, actor, post.group_id)
+    if not can_view_post(actor, post, group, member):
+        raise errors.PostNotFound()
+    return post, group, member
+
+
+async def edit_post(
+    session: AsyncSession,
+    actor: Actor,
+    post_id: uuid.UUID,
+    *,
+    title: str,
+    body: str,
+    image_urls: list[str] | None = None,
+) -> Created:
+    """The author edits; the previous text is kept as a revision and the new one screened again."""
+    post = await session.get(Post, post_id, with_for_update=True)
+    if post is None or post.author_id != actor.id or post.status == ContentStatus.REMOVED:
+        raise errors.PostNotFound()
+    await access.require_participant(session, actor, post.group_id)
+    images = list(post.image_urls if image_urls is None else image_urls)
+    _validate_post(post.kind, title, body, images)
+    screening = await moderation.screen(session, actor, group_id=post.group_id, text=f"{title}\n{body}")
+    now = clock.now()
+    session.add(
+        PostRevision(
+            id=new_id(), post_id=post.id, title=post.title, body_md=post.body_md, edited_by=actor.id, edited_at=now
+        )
+    )
+    post.title, post.body_md, post.body_html = title.strip(), body.strip(), render_markdown(body.strip())
+    post.image_urls = images
+    post.edited_at = now
+    post.updated_at = now
+    if post.status == ContentStatus.PUBLISHED and screening.status != ContentStatus.PUBLISHED:
+        post.status = screening.status
+        await moderation.after_create(
+            session, actor, group_id=post.group_id, target_kind="post", target_id=post.id, screening=screening
+        )
+    return Created(post, screening.help_text, post.group_id)
+
+
+async def delete_post(session: AsyncSession, actor: Actor, post_id: uuid.UUID) -> Post:
+    post = await session.get(Post, post_id, with_for_update=True)
+    if post is None or post.author_id != actor.id:
+        raise errors.PostNotFound()
+    post.status = ContentStatus.REMOVED
+    post.updated_at = clock.now()
+    return post
+
+
+async def set_flags(
+    session: AsyncSession,
+    actor: Actor,
+    post_id: uuid.UUID,
+    *,
+    pinned: bool | None = None,
+    locked: bool | None = None,
+    reason: str | None = None,
+) -> Post:
+    post = await session.get(Post, post_id, with_for_update=True)
+    if post is None:
+        raise errors.PostNotFound()
+    member = await access.membership(session, post.group_id, actor)
+    if not access.can_moderate(actor, member):
+        raise PermissionDenied()
+    changes = {}
+    if pinned is not None and pinned != post.pinned:
+        post.pinned = pinned
+        changes["pinned"] = pinned
+    if locked is not None and locked != post.locked:
+        post.locked = locked
+        changes["locked"] = locked
+    if changes:
+        post.updated_at = clock.now()
+        await audit.record(
+            session,
+            actor,
+            "post_flags",
+            target_kind="post",
+            target_id=post.id,
+            group_id=post.group_id,
+            reason=reason,
+            detail=changes,
+        )
+    return post
+
+
+# --- comments ---------------------------------------------------------------------------------
+
+
+async def create_comment(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    post_id: uuid.UUID,
+    body: str,
+    parent_id: uuid.UUID | None = None,
+    anonymous: bool = False,
+) -> Created:
+    post, group, _ = await get_post(session, actor, post_id)
+    if post.status != ContentStatus.PUBLISHED:
+        raise errors.PostNotFound()
+    _, member = await access.require_participant(session, actor, post.group_id)
+    if post.locked:
+        raise errors.PostLocked()
+    v = Validator()
+    v.check(1 <= len(body.strip()) <= 2000, "body", "BODY_LENGTH", "评论需为1到2000个字符")
+    v.raise_if_any()
+    if anonymous and not group.allow_anonymous:
+        raise errors.AnonymousNotAllowed(field="anonymous")
+    if parent_id is not None:
+        parent = await session.get(Comment, parent_id)
+        if parent is None or parent.post_id != post_id:
+            raise errors.CommentNotFound(field="parentId")
+        parent_id = parent.parent_id or parent.id  # one reply level: replies to a reply join its thread
+    await moderation.check_posting_limit(session, actor, member, kind="comment")
+    screening = await moderation.screen(session, actor, group_id=post.group_id, text=body)
+    author_kind, author_id = access.account_of(actor)
+    now = clock.now()
+    comment = Comment(
+        id=new_id(),
+        post_id=post_id,
+        parent_id=parent_id,
+        author_kind=author_kind,
+        author_id=author_id,
+        anonymous=anonymous,
+        body_md=body.strip(),
+        body_html=render_markdown(body.strip()),
+        status=screening.status,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(comment)
+    if anonymous:
+        await _alias(session, post.group_id, author_id)
+    if screening.status == ContentStatus.PUBLISHED:
+        await session.execute(
+            update(Post).where(Post.id == post_id).values(comment_count=Post.comment_count + 1, last_activity_at=now)
+        )
+    await session.flush()
+    await moderation.after_create(
+        session, actor, group_id=post.group_id, target_kind="comment", target_id=comment.id, screening=screening
+    )
+    return Created(comment, screening.help_text, post.group_id)
+
+
+async def comments_page(
+    session: AsyncSession, actor: Actor, post_id: uuid.UUID, *, first: int | None, after: str | None
+) -> Page[Comment]:
+    """Oldest first; the viewer's own held comments are included, others' only when published."""
+    post, _, member = await get_post(session, actor, post_id)
+    stmt = select(Comment).where(Comment.post_id == post.id)
+    if not access.can_moderate(actor, member):
+        visible = Comment.status == ContentStatus.PUBLISHED
+        if actor.id is not None:
+            visible = visible | (and_(Comment.author_id == actor.id, Comment.status.in_(VISIBLE_TO_AUTHOR)))
+        stmt = stmt.where(visible)
+    return await keyset_page(session, stmt, sort=Comment.created_at, id_=Comment.id, first=first, after=after)
+
+
+# --- answers ----------------------------------------------------------------------------------
+
+
+async def verify_answer(session: AsyncSession, actor: Actor, *, post_id: uuid.UUID, comment_id: uuid.UUID) -> Post:
+    """Only a group expert who is doctor or health-manager staff may mark an answer as verified."""
+    post = await session.get(Post, post_id, with_for_update=True)
+    if post is None or post.kind != PostKind.QUESTION or post.status != ContentStatus.PUBLISHED:
+        raise errors.PostNotFound()
+    member = await access.membership(session, post.group_id, actor)
+    expert = (
+        actor.is_staff
+        and actor.has_role(*EXPERT_STAFF_ROLES)
+        and access.is_active(member)
+        and member is not None
+        and member.role == MemberRole.EXPERT
+    )
+    if not expert:
+        raise PermissionDenied("只有本群认证专家（医生或健康管理师）可以认证回答")
+    await _answer_of(session, post, comment_id)
+    post.verified_answer_id = comment_id
+    post.updated_at = clock.now()
+    await audit.record(
+        session,
+        actor,
+        "answer_verify",
+        target_kind="post",
+        target_id=post.id,
+        group_id=post.group_id,
+        detail={"comment_id": str(comment_id)},
+    )
+    return post
+
+
+async def accept_answer(session: AsyncSession, actor: Actor, *, post_id: uuid.UUID, comment_id: uuid.UUID) -> Post:
+    post = await session.get(Post, post_id, with_for_update=True)
+    if post is None or post.kind != PostKind.QUESTION or post.status != ContentStatus.PUBLISHED:
+        raise errors.PostNotFound()
+    if post.author_id != actor.id:
+        raise PermissionDenied("只有提问者可以采纳回答")
+    await _answer_of(session, post, comment_id)
+    post.accepted_answer_id = comment_id
+    post.updated_at = clock.now()
+    return post
+
+
+async def _answer_of(session: AsyncSession, post: Post, comment_id: uuid.UUID) -> Comment:
+    comment = await session.get(Comment, comment_id)
+    if comment is None or comment.post_id != post.id or comment.status != ContentStatus.PUBLISHED:
+        raise errors.CommentNotFound(field="commentId")
+    return comment
+
+
+# --- reactions --------------------------------------------------------------------------------
+
+
+async def react(
+    session: AsyncSession, actor: Actor, *, target_kind: str, target_id: uuid.UUID, kind: str, on: bool = True
+) -> None:
+    """One reaction per kind per person; reacting twice is harmless, `on=False` takes it back."""
+    if kind not in {k.value for k in ReactionKind}:
+        raise errors.DomainError("表情类型无效", field="kind", code="REACTION_INVALID")
+    if target_kind == "post":
+        post, _, _ = await get_post(session, actor, target_id)
+    elif target_kind == "comment":
+        comment = await session.get(Comment, target_id)
+        if comment is None or comment.status != ContentStatus.PUBLISHED:
+            raise errors.CommentNotFound()
+        post, _, _ = await get_post(session, actor, comment.post_id)
+    else:
+        raise errors.DomainError("对象类型无效", field="targetKind", code="TARGET_INVALID")
+    await access.require_participant(session, actor, post.group_id)
+    account_kind, account_id = access.account_of(actor)
+    if on:
+        await session.execute(
+            insert(Reaction)
+            .values(
+                target_kind=target_kind,
+                target_id=target_id,
+                account_kind=account_kind,
+                account_id=account_id,
+                kind=kind,
+                created_at=clock.now(),
+            )
+            .on_conflict_do_nothing()
+        )
+    else:
+        await session.execute(
+            delete(Reaction).where(
+                Reaction.target_kind == target_kind,
+                Reaction.target_id == target_id,
+                Reaction.account_kind == account_kind,
+                Reaction.account_id == account_id,
+                Reaction.kind == kind,
+            )
+        )
+
+
+async def reaction_counts(
+    session: AsyncSession, keys: Sequence[tuple[str, uuid.UUID]]
+) -> dict[tuple[str, uuid.UUID], dict[str, int]]:
+    ids = [k[1] for k in keys]
+    out: dict[tuple[str, uuid.UUID], dict[str, int]] = defaultdict(dict)
+    for target_kind, target_id, kind, n in await session.execute(
+        select(Reaction.target_kind, Reaction.target_id, Reaction.kind, func.count())
+        .where(Reaction.target_id.in_(ids))
+        .group_by(Reaction.target_kind, Reaction.target_id, Reaction.kind)
+    ):
+        out[(target_kind, target_id)][kind] = n
+    return out
+
+
+async def my_reactions(session: AsyncSession, actor: Actor, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+    if actor.id is None or actor.kind not in (ActorKind.PATIENT, ActorKind.STAFF):
+        return {}
+    account_kind, account_id = access.account_of(actor)
+    out: dict[uuid.UUID, list[str]] = defaultdict(list)
+    for target_id, kind in await session.execute(
+        select(Reaction.target_id, Reaction.kind)
+        .where(Reaction.target_id.in_(ids), Reaction.account_kind == account_kind, Reaction.account_id == account_id)
+        .order_by(Reaction.kind)
+    ):
+        out[target_id].append(kind)
+    return out
+
+
+# --- feed -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Feed:
+    pinned: list[Post]
+    page: Page[Post]
+
+
+async def group_feed(
+    session: AsyncSession, actor: Actor, group_id: uuid.UUID, *, first: int | None, after: str | None
+) -> Feed:
+    """Newest first with pinned posts on top of the first page; the viewer also sees their own held
+    or hidden posts (marked), moderators see everything but removed."""
+    group, member = await access.require_reader(session, actor, group_id)
+    visible = Post.status == ContentStatus.PUBLISHED
+    if access.can_moderate(actor, member):
+        visible = Post.status != ContentStatus.REMOVED
+    elif actor.id is not None:
+        visible = or_(visible, and_(Post.author_id == actor.id, Post.status.in_(VISIBLE_TO_AUTHOR)))
+    base = select(Post).where(Post.group_id == group.id, visible)
+    pinned = (
+        []
+        if after
+        else list(await session.scalars(base.where(Post.pinned.is_(True)).order_by(Post.created_at.desc()).limit(10)))
+    )
+    page = await keyset_page(
+        session,
+        base.where(Post.pinned.is_(False)),
+        sort=Post.created_at,
+        id_=Post.id,
+        first=first,
+        after=after,
+        descending=True,
+    )
+    return Feed(pinned=pinned, page=page)
+
+
+# --- authors ----------------------------------------------------------------------------------
+
+
+async def aliases(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, uuid.UUID]]) -> dict[tuple, int]:
+    group_ids = [k[0] for k in keys]
+    account_ids = [k[1] for k in keys]
+    rows = await session.execute(
+        select(AnonymousAlias.group_id, AnonymousAlias.account_id, AnonymousAlias.number).where(
+            AnonymousAlias.group_id.in_(group_ids), AnonymousAlias.account_id.in_(account_ids)
+        )
+    )
+    return {(g, a): n for g, a, n in rows}
+
+
+async def reveal_author(
+    session: AsyncSession, actor: Actor, *, target_kind: str, target_id: uuid.UUID, reason: str
+) -> tuple[str, uuid.UUID]:
+    """Admins only, with a reason that is logged; moderators see the alias and nothing more."""
+    actor.require_role(Role.ADMIN)
+    if actor.is_system or len((reason or "").strip()) < 4:
+        raise errors.DomainError("请填写查看真实身份的理由（至少4个字）", field="reason", code="REASON_REQUIRED")
+    post: Post | None
+    item: Post | Comment | None
+    if target_kind == "post":
+        item = post = await session.get(Post, target_id)
+    else:
+        item = await session.get(Comment, target_id)
+        post = await session.get(Post, item.post_id) if item else None
+    if item is None or post is None:
+        raise errors.PostNotFound()
+    group_id = post.group_id
+    await audit.record(
+        session,
+        actor,
+        "reveal_author",
+        target_kind=target_kind,
+        target_id=target_id,
+        group_id=group_id,
+        reason=reason.strip(),
+    )
+    return item.author_kind, item.author_id
+
+
+async def comments_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Comment]:
+    return {c.id: c for c in await session.scalars(select(Comment).where(Comment.id.in_(ids)))}
