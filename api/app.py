@@ -17,7 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry import UNSET
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.context import Context
@@ -38,10 +40,31 @@ REQUEST_ID_HEADER = "x-request-id"
 
 class PortalGraphQL(GraphQL[Context, None]):
     async def get_context(self, request: Any, response: Any) -> Context:
+        if request.scope["type"] == "websocket":
+            # The actor arrives later, in connection_init (see on_ws_connect).
+            return Context(
+                request=request,
+                response=None,
+                actor=ANONYMOUS,
+                db=RequestDB(release_after_read=True),
+                request_id=uuid.uuid4().hex,
+            )
         state = request.scope["state"]
         return Context(
             request=request, response=response, actor=state["actor"], db=state["db"], request_id=state["request_id"]
         )
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        """graphql-transport-ws: `{"authorization": "Bearer <access token>"}` in connection_init."""
+        params = context.connection_params or {}
+        raw = str(params.get("authorization") or params.get("Authorization") or "")
+        token = raw.removeprefix("Bearer ").strip() or None
+        try:
+            async with context.db.read() as session:
+                context.actor = await actor_from_token(session, token)
+        except DomainError as exc:
+            raise ConnectionRejectionError({"code": exc.code, "message": exc.message}) from exc
+        return UNSET
 
 
 def _bearer(request: Request) -> str | None:

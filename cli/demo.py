@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cli.demo_info import DEMO_PASSWORD, DEMO_STAFF
@@ -151,6 +151,192 @@ async def _seed_loyalty(session: AsyncSession) -> None:
     await lifecycle.recompute(session, [m.id for m in members if m is not None], reason="demo")
 
 
+# slug, name, condition, visibility, join policy, anonymous, alias prefix, description
+GROUPS = [
+    (
+        "tangyou",
+        "糖友互助社群",
+        "diabetes",
+        "public",
+        "open",
+        True,
+        "糖友",
+        "糖尿病患者和家属交流控糖经验，内分泌科医生定期答疑。",
+    ),
+    (
+        "xueya",
+        "高血压管理群",
+        "hypertension",
+        "members",
+        "approval",
+        False,
+        "病友",
+        "一起监测血压、坚持服药，心内科健康管理师陪伴。",
+    ),
+    (
+        "fenhong",
+        "粉红丝带·乳腺癌术后康复群",
+        "breast_cancer_postop",
+        "private",
+        "verified",
+        True,
+        "丝带",
+        "术后康复、心理支持与复查提醒；入群需医护确认诊断。",
+    ),
+    ("yunma", "孕妈妈交流群", "pregnancy", "members", "open", True, "孕妈", "孕期保健、产检安排与育儿准备。"),
+    ("shudong", "心灵树洞", "depression", "secret", "invite", True, "树洞", "仅限邀请的心理支持小组，严格保密。"),
+]
+# group slug, author patient index, kind, title, body, anonymous
+POSTS = [
+    (
+        "tangyou",
+        0,
+        "experience",
+        "控糖三个月，糖化从8.5降到6.9",
+        "坚持**饭后散步30分钟**，主食换成杂粮饭，每天记录血糖。",
+        False,
+    ),
+    (
+        "tangyou",
+        2,
+        "question",
+        "空腹血糖总在7以上怎么办？",
+        "晚饭吃得不多，但早上空腹还是7.2左右，需要调整用药吗？",
+        False,
+    ),
+    ("tangyou", 10, "discussion", "大家用什么血糖仪？", "想换一个采血不疼的，求推荐使用体验。", True),
+    ("xueya", 1, "experience", "每天早晚量血压的小习惯", "起床后先静坐5分钟再测，数值稳定多了。", False),
+    ("xueya", 7, "question", "降压药可以自己停吗？", "最近血压正常了，能不能先停药观察？", False),
+    ("fenhong", 3, "experience", "术后一年复查全部正常", "感谢群里姐妹的鼓励，坚持功能锻炼很重要。", True),
+    ("yunma", 4, "question", "孕中期可以做哪些运动？", "24周了，想每天动一动，有什么推荐？", False),
+]
+
+
+async def _seed_community(session: AsyncSession) -> None:
+    from community import events, groups, posts
+    from community.models import Group, Membership
+    from core import clock
+    from core.identity import Actor, ActorKind, Role
+    from patients.queries import patient_by_phone
+
+    if await session.scalar(select(Group.id).limit(1)) is not None:
+        return
+    staff = {s.email: s for s in await session.scalars(select(Staff))}
+    moderator = Actor(
+        kind=ActorKind.STAFF, id=staff["moderator@demo.kangning.cn"].id, roles=frozenset({Role.MODERATOR})
+    )
+    doctor = Actor(kind=ActorKind.STAFF, id=staff["doctor@demo.kangning.cn"].id, roles=frozenset({Role.DOCTOR}))
+    marketer = Actor(kind=ActorKind.STAFF, id=staff["marketer@demo.kangning.cn"].id, roles=frozenset({Role.MARKETER}))
+    members = [await patient_by_phone(session, phone) for phone, *_ in PATIENTS]
+    by_slug: dict[str, Group] = {}
+    for slug, name, condition, visibility, policy, anonymous, prefix, description in GROUPS:
+        by_slug[slug] = await groups.create_group(
+            session,
+            moderator,
+            groups.GroupInput(
+                slug=slug,
+                name=name,
+                visibility=visibility,
+                join_policy=policy,
+                condition_code=condition,
+                description=description,
+                rules_text="互相尊重；不发广告；不替代医生诊疗，紧急情况请拨打120。",
+                allow_anonymous=anonymous,
+                alias_prefix=prefix,
+            ),
+        )
+        await groups.set_role(
+            session, moderator, by_slug[slug].id, account_kind="staff", account_id=moderator.id, role="moderator"
+        )
+    await groups.set_role(
+        session, moderator, by_slug["tangyou"].id, account_kind="staff", account_id=doctor.id, role="expert"
+    )
+    for i, (_, _, _, _, _, conditions, _) in enumerate(PATIENTS):
+        member = members[i]
+        assert member is not None
+        actor = Actor(kind=ActorKind.PATIENT, id=member.id)
+        for slug, _, condition, _, policy, *_ in GROUPS:
+            if condition not in conditions and not (slug == "tangyou" and i % 3 == 0):
+                continue
+            if policy == "invite":
+                await groups.invite(session, moderator, by_slug[slug].id, member.id)
+            m = await groups.join(session, actor, by_slug[slug].id, note="希望和大家一起交流")
+            if m.state == "pending":
+                checker = doctor if policy == "verified" else moderator
+                await groups.decide_request(session, checker, m.id, approve=True)
+    # The demo members joined a while ago, so the new-member limits do not apply to them.
+    await session.execute(update(Membership).values(joined_at=clock.now() - timedelta(days=60)))
+    created = {}
+    for slug, index, kind, title, body, anonymous in POSTS:
+        author = members[index]
+        assert author is not None
+        result = await posts.create_post(
+            session,
+            Actor(kind=ActorKind.PATIENT, id=author.id),
+            group_id=by_slug[slug].id,
+            kind=kind,
+            title=title,
+            body=body,
+            anonymous=anonymous,
+        )
+        created[title] = result.item
+    question = created["空腹血糖总在7以上怎么办？"]
+    answer = await posts.create_comment(
+        session,
+        doctor,
+        post_id=question.id,
+        body="空腹偏高常见于夜间肝糖输出增多，建议记录睡前血糖，并带记录来内分泌科门诊调整方案。",
+    )
+    await posts.verify_answer(session, doctor, post_id=question.id, comment_id=answer.item.id)
+    asker = Actor(kind=ActorKind.PATIENT, id=question.author_id)
+    await posts.accept_answer(session, asker, post_id=question.id, comment_id=answer.item.id)
+    share = created["控糖三个月，糖化从8.5降到6.9"]
+    await posts.create_comment(
+        session,
+        Actor(kind=ActorKind.PATIENT, id=members[10].id),
+        post_id=share.id,  # type: ignore[union-attr]
+        body="太厉害了！请问杂粮饭怎么搭配？",
+    )
+    await posts.react(session, asker, target_kind="post", target_id=share.id, kind="like")
+    await posts.set_flags(session, moderator, share.id, pinned=True, reason="优秀经验分享")
+    now = clock.now()
+    lecture = await events.create_event(
+        session,
+        marketer,
+        events.EventInput(
+            kind="online_lecture",
+            title="糖尿病饮食管理线上讲座",
+            group_id=by_slug["tangyou"].id,
+            starts_at=now + timedelta(days=5),
+            ends_at=now + timedelta(days=5, hours=1),
+            host_name="陈医生",
+            online_link="https://live.example.cn/kangning/diet",
+            capacity=200,
+            description="内分泌科陈医生讲解控糖饮食与食物交换份。",
+        ),
+    )
+    site = await session.scalar(select(Site).where(Site.code == "KN-MAIN"))
+    clinic = await events.create_event(
+        session,
+        marketer,
+        events.EventInput(
+            kind="free_clinic",
+            title="社区高血压义诊",
+            site_id=site.id if site else None,
+            starts_at=now + timedelta(days=9),
+            ends_at=now + timedelta(days=9, hours=3),
+            location="总院区门诊大厅",
+            capacity=30,
+            registration_deadline=now + timedelta(days=8),
+            description="免费测血压、用药咨询。",
+        ),
+    )
+    for member in members[:4]:
+        assert member is not None
+        await events.rsvp(session, Actor(kind=ActorKind.PATIENT, id=member.id), lecture[0].id, "going")
+        await events.rsvp(session, Actor(kind=ActorKind.PATIENT, id=member.id), clinic[0].id, "going")
+
+
 async def seed_demo(*, if_empty: bool = False) -> bool:
     """Returns False when `if_empty` and the demo data was already loaded."""
     from core import clock
@@ -162,6 +348,8 @@ async def seed_demo(*, if_empty: bool = False) -> bool:
         await _seed(session)
         await session.flush()
         await _seed_loyalty(session)
+        await session.flush()
+        await _seed_community(session)
         await meta.set_value(session, SEEDED_KEY, clock.now().isoformat())
     # Visits older than the cooling-off are settled, as the worker would have done over time.
     await loyalty_jobs.settle_due()

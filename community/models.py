@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -169,7 +170,10 @@ class PostRevision(IdMixin, Base):
 
 class Comment(IdMixin, TimestampMixin, Base):
     __tablename__ = "community_comments"
-    __table_args__ = (Index("ix_comments_post", "post_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_comments_post", "post_id", "created_at", "id"),
+        Index("ix_comments_author", "author_kind", "author_id", "created_at"),  # new-member limits
+    )
 
     post_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("community_posts.id", ondelete="CASCADE"))
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("community_comments.id", ondelete="CASCADE"))
@@ -296,7 +300,7 @@ class Report(IdMixin, Base):
     reporter_id: Mapped[uuid.UUID]
     reason: Mapped[str] = mapped_column(String(30))
     detail: Mapped[str | None] = mapped_column(String(500))
-    weight: Mapped[float] = mapped_column(Numeric(6, 2))
+    weight: Mapped[Decimal] = mapped_column(Numeric(6, 2))
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | upheld | rejected
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
@@ -325,7 +329,7 @@ class ModerationItem(IdMixin, Base):
     group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("community_groups.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(String(30))  # reports | held_word | ad_claim | emergency
     priority: Mapped[int] = mapped_column(SmallInteger, default=0)  # higher first; emergencies highest
-    score: Mapped[float] = mapped_column(Numeric(8, 2), default=0)
+    score: Mapped[Decimal] = mapped_column(Numeric(8, 2), default=0)
     status: Mapped[str] = mapped_column(String(16), default=QueueStatus.OPEN)
     version: Mapped[int] = mapped_column(Integer, default=1)
     claimed_by: Mapped[uuid.UUID | None]

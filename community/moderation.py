@@ -70,7 +70,7 @@ from community.models import (
     WordCategory,
     WordException,
 )
-from core import clock
+from core import clock, pubsub
 from core.channels import ChannelName, Message, send_later
 from core.errors import Conflict, DomainError, NotFound, PermissionDenied, Validator
 from core.identity import SYSTEM, Actor, Role
@@ -414,6 +414,9 @@ async def _alert_care_team(
     return True
 
 
+QUEUE_CHANNEL = "moderation:queue"
+
+
 async def _open_item(
     session: AsyncSession,
     *,
@@ -458,6 +461,8 @@ async def _open_item(
         .execution_options(populate_existing=True)
     )
     assert item is not None
+    # Live queue subscribers hear of it once committed (they re-check access per item).
+    pubsub.publish_after_commit(session, QUEUE_CHANNEL, {"item_id": str(item.id)})
     if reason == ItemReason.EMERGENCY and item.reason != ItemReason.EMERGENCY:
         item.reason = ItemReason.EMERGENCY.value
         item.version += 1
@@ -544,6 +549,9 @@ async def _set_status(session: AsyncSession, target: _Target, status: str, *, on
     )
     if changed is not None:
         target.status = status
+        if target.kind == "post" and status == ContentStatus.PUBLISHED.value:
+            # A released post reaches live group subscribers like a new one (channel of community.posts).
+            pubsub.publish_after_commit(session, f"group:{target.group_id}:posts", {"post_id": str(target.id)})
     return changed is not None
 
 
@@ -691,7 +699,7 @@ async def report(
         )
         or 0
     )
-    item.score = score  # type: ignore[assignment]
+    item.score = score
     if escalate and await _alert_care_team(
         session,
         item=item,

@@ -1,4 +1,4 @@
-"""Live updates over graphql-transport-ws: new posts in a group."""
+"""Live updates over graphql-transport-ws: new posts in a group, new moderation queue items."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from api.community.moderation import ModerationItemType
 from api.community.types import PostType
 from api.context import Info
 from api.relay import require_id
-from community import access, posts
+from community import access, moderation, posts
 from core import pubsub
 from core.errors import DomainError
 
@@ -29,3 +30,16 @@ class CommunitySubscription:
             except (DomainError, KeyError, ValueError):
                 continue  # not (or no longer) visible to this subscriber
             yield PostType(model=post)
+
+    @strawberry.subscription(description="审核队列新条目（版主与医护；逐条校验能否处理）")
+    async def moderation_queue(self, info: Info) -> AsyncGenerator[ModerationItemType, None]:
+        info.context.actor.require_authenticated()
+        async for message in pubsub.listen(moderation.QUEUE_CHANNEL):
+            try:
+                item_id = uuid.UUID(message["item_id"])
+            except (KeyError, ValueError):
+                continue
+            async with info.context.db.read() as session:
+                entry = (await moderation.items_by_ids(session, info.context.actor, [item_id]))[0]
+            if entry is not None:
+                yield ModerationItemType(entry=entry)
