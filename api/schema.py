@@ -12,6 +12,8 @@ from api.community.events import EventMutation, EventQuery
 from api.community.groups import CommunityMutation, CommunityQuery
 from api.community.moderation import ModerationMutation, ModerationQuery
 from api.community.subscriptions import CommunitySubscription
+from api.content.mutations import ContentMutation
+from api.content.queries import ContentQuery
 from api.context import Info
 from api.errors import ErrorFormatting
 from api.identity.mutations import IdentityMutation
@@ -36,13 +38,21 @@ class NodeQuery:
 
 
 @strawberry.type
-class Query(NodeQuery, IdentityQuery, LoyaltyQuery, CommunityQuery, CheckInQuery, EventQuery, ModerationQuery):
+class Query(
+    NodeQuery, IdentityQuery, LoyaltyQuery, CommunityQuery, CheckInQuery, EventQuery, ModerationQuery, ContentQuery
+):
     pass
 
 
 @strawberry.type
 class Mutation(
-    IdentityMutation, LoyaltyMutation, CommunityMutation, CheckInMutation, EventMutation, ModerationMutation
+    IdentityMutation,
+    LoyaltyMutation,
+    CommunityMutation,
+    CheckInMutation,
+    EventMutation,
+    ModerationMutation,
+    ContentMutation,
 ):
     pass
 

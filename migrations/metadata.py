@@ -6,6 +6,7 @@ It lives here, not in core/, because core must not import the domains.
 from __future__ import annotations
 
 from community import models as community_models  # noqa: F401
+from content import models as content_models  # noqa: F401
 from core import channels, meta, outbox  # noqa: F401
 from core.db import Base
 from loyalty import models as loyalty_models  # noqa: F401

@@ -92,6 +92,7 @@ async def _clean(servers: dict[str, str]) -> AsyncIterator[None]:
     from sqlalchemy import text
 
     from community.wordlist import ensure_default_words
+    from content.compliance import ensure_default_terms
     from core import clock, queue
     from core.db import get_engine, unit_of_work
     from loyalty.defaults import ensure_defaults
@@ -109,6 +110,7 @@ async def _clean(servers: dict[str, str]) -> AsyncIterator[None]:
     async with unit_of_work() as session:
         await ensure_defaults(session)
         await ensure_default_words(session)
+        await ensure_default_terms(session)
     pool = await queue.get_pool()
     await pool.flushdb()
 

@@ -11,6 +11,7 @@ from arq.worker import Worker
 
 from community import events as community_events
 from community import invitations as community_invitations
+from content import jobs as content_jobs
 from core import channels, jobs, outbox  # noqa: F401  (channels registers the notify.send handler)
 from core.db import dispose_engine
 from core.logging import configure_logging
@@ -66,6 +67,10 @@ async def community_expire_offers(ctx: dict[str, Any]) -> int:
     return await community_events.expire_offers()
 
 
+async def content_publish_due(ctx: dict[str, Any]) -> int:
+    return await content_jobs.publish_due()
+
+
 FUNCTIONS = [
     func(outbox_dispatch, name=jobs.OUTBOX_DISPATCH.name, keep_result=0, max_tries=5),
     # Resumable from the run's cursor: a retry after a crash or timeout continues where it stopped.
@@ -115,6 +120,16 @@ CRON_JOBS = [
         second={45},
         run_at_startup=True,
         unique=True,
+    ),
+    # Every minute and at start-up: overdue items are published when a worker comes back; row locks
+    # make two workers publish each item once.
+    cron(
+        content_publish_due,
+        name=content_jobs.PUBLISH_DUE.name,
+        second={5},
+        run_at_startup=True,
+        unique=True,
+        timeout=300,
     ),
 ]
 

@@ -1,0 +1,97 @@
+"""Content queries: one item, the personalised feed, search, my bookmarks, the editors' list,
+stats and the compliance word list. Reader paths all pass content.access."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from api.content.types import (
+    ContentItemType,
+    ContentStatus,
+    DayStatsType,
+    SearchHitType,
+    TermType,
+    fetch_items,
+    wrap,
+)
+from api.context import Info
+from api.relay import Connection, connection, parse_uuid_id, require_id
+from content import access, compliance, engagement, feed, search, service
+
+
+@strawberry.type
+class ContentQuery:
+    @strawberry.field(description="按编号取内容；无权阅读时为 null（内容运营与审核可看全部状态）")
+    async def content_item(self, info: Info, id: strawberry.ID) -> ContentItemType | None:
+        item_id = parse_uuid_id(str(id), "ContentItem")
+        if item_id is None:
+            return None
+        found = await fetch_items(info, [item_id])
+        return wrap(found[item_id], info) if item_id in found else None
+
+    @strawberry.field(description="个性化内容推荐：按病种与社群匹配、新鲜度和互动排序，翻页不重复")
+    async def content_feed(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[ContentItemType]:
+        async with info.context.db.read() as session:
+            viewer = await access.load_viewer(session, info.context.actor)
+            page = await feed.feed(session, viewer, first=first, after=after)
+        return connection(page, lambda i: wrap(i, info))
+
+    @strawberry.field(description="内容搜索（支持中文分词与中英文混合），结果带高亮")
+    async def content_search(
+        self, info: Info, query: str, first: int | None = 20, after: str | None = None
+    ) -> Connection[SearchHitType]:
+        async with info.context.db.read() as session:
+            viewer = await access.load_viewer(session, info.context.actor)
+            page = await search.search(session, viewer, query, first=first, after=after)
+        return connection(
+            page, lambda h: SearchHitType(item=wrap(h.item, info), title_highlight=h.title_highlight, snippet=h.snippet)
+        )
+
+    @strawberry.field(description="我的收藏")
+    async def my_bookmarks(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[ContentItemType]:
+        async with info.context.db.read() as session:
+            page = await engagement.bookmarks_page(session, info.context.actor, first=first, after=after)
+        return connection(page, lambda i: wrap(i, info))
+
+    @strawberry.field(description="内容管理列表（内容运营与审核）：全部状态，最近更新在前")
+    async def content_items(
+        self,
+        info: Info,
+        status: ContentStatus | None = None,  # type: ignore[valid-type]
+        mine: bool = False,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> Connection[ContentItemType]:
+        async with info.context.db.read() as session:
+            page = await service.staff_page(
+                session,
+                info.context.actor,
+                status=status.value if status else None,
+                mine=mine,
+                first=first,
+                after=after,
+            )
+        return connection(page, lambda i: wrap(i, info))
+
+    @strawberry.field(description="单篇内容按日统计（作者、审核与管理员）")
+    async def content_stats(
+        self, info: Info, item_id: strawberry.ID, since: datetime | None = None
+    ) -> list[DayStatsType]:
+        raw = require_id(item_id, "ContentItem", "itemId")
+        async with info.context.db.read() as session:
+            rows = await engagement.stats_by_day(session, info.context.actor, raw, since=since)
+        return [
+            DayStatsType(day=r.day, views=r.views, reads=r.reads, likes=r.likes, bookmarks=r.bookmarks, shares=r.shares)
+            for r in rows
+        ]
+
+    @strawberry.field(description="合规词库（内容运营、审核与管理员）")
+    async def compliance_terms(self, info: Info) -> list[TermType]:
+        async with info.context.db.read() as session:
+            return [TermType(model=t) for t in await compliance.list_terms(session, info.context.actor)]

@@ -1,0 +1,166 @@
+"""Who may read which content. THE one access check: every path that shows content to a reader
+(GraphQL item lookups, the feed, search, bookmarks, notifications) filters through `readable`.
+
+An item is readable when it is live (published, not archived or taken down) and
+- the viewer is content staff (marketer, reviewer, admin), who see every live item; or
+- its audience matches the viewer: each targeting dimension that is set (conditions, groups,
+  tiers, lifecycle stages) must match at least one of the viewer's values, and
+- its gate lets the viewer in: public (anyone), members (signed-in patients), tier (patients of
+  the minimum tier rank or higher); and
+- a patient story still has its patient's consent (withdrawal also takes the story down at once).
+Targeted items are for signed-in patients only: an anonymous reader matches no audience.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from community import access as community_access
+from content.models import ContentItem, ContentKind, Gate, StoryConsent
+from core.identity import Actor, ActorKind, Role
+from loyalty import lifecycle, tiers
+from patients import queries as patient_queries
+
+CONTENT_STAFF = (Role.MARKETER, Role.REVIEWER)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    actor: Actor
+    patient_id: uuid.UUID | None = None
+    conditions: frozenset[str] = frozenset()
+    group_ids: frozenset[uuid.UUID] = frozenset()
+    tier_code: str | None = None
+    tier_rank: int = 0
+    stage: str | None = None
+    staff: bool = False
+    extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+
+def is_content_staff(actor: Actor) -> bool:
+    return actor.kind is ActorKind.STAFF and actor.has_role(*CONTENT_STAFF)
+
+
+async def _audience_group_ids(session: AsyncSession) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        select(func.unnest(ContentItem.audience_group_ids)).where(ContentItem.live_revision_id.is_not(None)).distinct()
+    )
+    return list(rows)
+
+
+async def load_viewers(session: AsyncSession, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Viewer]:
+    """Viewers of many patients at once (notifications); a handful of statements for any number."""
+    ids = list(dict.fromkeys(patient_ids))
+    if not ids:
+        return {}
+    conditions = await patient_queries.conditions_by_patient(session, ids)
+    progress = await tiers.progress_many(session, ids)
+    stages = await lifecycle.stages_by_patient(session, ids)
+    group_ids = await _audience_group_ids(session)
+    out: dict[uuid.UUID, Viewer] = {}
+    for pid in ids:
+        actor = Actor(kind=ActorKind.PATIENT, id=pid)
+        memberships = await community_access.memberships_of(session, actor, group_ids) if group_ids else {}
+        tier = progress[pid].current if pid in progress else None
+        stage = stages.get(pid)
+        out[pid] = Viewer(
+            actor=actor,
+            patient_id=pid,
+            conditions=frozenset(c.code for c in conditions.get(pid, [])),
+            group_ids=frozenset(g for g, m in memberships.items() if community_access.is_active(m)),
+            tier_code=tier.code if tier else None,
+            tier_rank=tier.rank if tier else 0,
+            stage=stage.stage if stage else None,
+        )
+    return out
+
+
+async def load_viewer(session: AsyncSession, actor: Actor) -> Viewer:
+    if is_content_staff(actor):
+        return Viewer(actor=actor, staff=True)
+    if actor.kind is ActorKind.PATIENT and actor.id is not None:
+        viewer = (await load_viewers(session, [actor.id]))[actor.id]
+        return Viewer(
+            actor=actor,
+            patient_id=viewer.patient_id,
+            conditions=viewer.conditions,
+            group_ids=viewer.group_ids,
+            tier_code=viewer.tier_code,
+            tier_rank=viewer.tier_rank,
+            stage=viewer.stage,
+        )
+    return Viewer(actor=actor)
+
+
+def _dimension(column: Any, values: frozenset[Any]) -> ColumnElement[bool]:
+    unset = func.cardinality(column) == 0
+    if not values:
+        return unset
+    return or_(unset, column.overlap(sorted(values)))
+
+
+def is_live() -> ColumnElement[bool]:
+    return and_(ContentItem.live_revision_id.is_not(None), ContentItem.archived_at.is_(None))
+
+
+def readable(viewer: Viewer) -> ColumnElement[bool]:
+    """The SQL condition an item must meet to be shown to `viewer` (see the module docstring)."""
+    if viewer.staff:
+        return is_live()
+    if viewer.patient_id is None:
+        gate = ContentItem.gate == Gate.PUBLIC
+    else:
+        gate = or_(
+            ContentItem.gate.in_([Gate.PUBLIC, Gate.MEMBERS]),
+            and_(ContentItem.gate == Gate.TIER, func.coalesce(ContentItem.gate_min_tier_rank, 0) <= viewer.tier_rank),
+        )
+    consent = or_(
+        ContentItem.kind != ContentKind.STORY,
+        exists().where(
+            StoryConsent.item_id == ContentItem.id,
+            StoryConsent.patient_id == ContentItem.story_patient_id,
+            StoryConsent.withdrawn_at.is_(None),
+        ),
+    )
+    return and_(
+        is_live(),
+        gate,
+        consent,
+        _dimension(ContentItem.audience_conditions, viewer.conditions),
+        _dimension(ContentItem.audience_group_ids, viewer.group_ids),
+        _dimension(ContentItem.audience_tiers, frozenset({viewer.tier_code}) if viewer.tier_code else frozenset()),
+        _dimension(ContentItem.audience_stages, frozenset({viewer.stage}) if viewer.stage else frozenset()),
+    )
+
+
+async def readable_items(
+    session: AsyncSession, viewer: Viewer, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, ContentItem]:
+    """The items among `ids` the viewer may read (the rest are simply absent)."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(ContentItem).where(ContentItem.id.in_(list(ids)), readable(viewer)))
+    return {i.id: i for i in rows}
+
+
+async def can_read(session: AsyncSession, viewer: Viewer, item_id: uuid.UUID) -> bool:
+    return bool(await session.scalar(select(true()).where(ContentItem.id == item_id, readable(viewer))))
+
+
+async def readers_among(session: AsyncSession, item_id: uuid.UUID, patient_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """Which of these patients may read the item: the filter every notification about it must pass."""
+    viewers = await load_viewers(session, patient_ids)
+    out = []
+    for pid, viewer in viewers.items():
+        if await can_read(session, viewer, item_id):
+            out.append(pid)
+    return out
+
+
+__all__ = ["Viewer", "can_read", "load_viewer", "load_viewers", "readable", "readable_items", "readers_among"]

@@ -1,0 +1,326 @@
+"""The medical-advertising compliance check, run on submit and again on approval.
+
+Each finding names its rule, severity, field and character position (0-based offsets into the
+field's source text, with 1-based line and column), so an editor sees exactly what to change.
+- the word list (data in `content_compliance_terms`, seeded, edited by admins): forbidden claims
+  (根治, 包治, 治愈率, 100%有效 ...) and regex guarantees of effect, mostly `block`; absolute terms
+  (最佳, 纯天然 ...) as `warn`;
+- built-in rules for health-education kinds (article, story, video): prices and purchase links
+  (`block`), contact numbers (`warn`: a hospital hotline may be fine, a reviewer decides);
+- a patient story needs the recorded consent of the patient it is about (`block`).
+`block` findings stop approval; every `warn` finding needs the reviewer's acknowledgement.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from content import errors
+from content.models import HEALTH_EDUCATION_KINDS, ComplianceTerm, Severity, StoryConsent, TermMatch
+from core import clock
+from core.errors import Validator
+from core.identity import Actor, Role
+from core.ids import new_id
+
+CATEGORY_LABELS = {
+    "forbidden_claim": "违规医疗宣传用语",
+    "guarantee": "保证疗效的表述",
+    "absolute": "绝对化用语",
+    "price": "价格信息",
+    "purchase": "购买链接或引导购买",
+    "contact": "联系方式",
+    "story_consent": "患者故事授权",
+}
+
+_NEGATIONS = ("不能根治", "无法根治", "难以根治", "不可能根治", "没法根治", "不能彻底治愈", "无法彻底治愈")
+# pattern, match, category, severity, note, allowed contexts
+DEFAULT_TERMS: list[tuple[str, str, str, str, str, list[str]]] = [
+    ("根治", "word", "forbidden_claim", "block", "不得宣称根治", ["根治术", *_NEGATIONS]),
+    ("包治", "word", "forbidden_claim", "block", "不得宣称包治", []),
+    ("治愈率", "word", "forbidden_claim", "block", "不得宣传治愈率", []),
+    ("有效率", "word", "forbidden_claim", "block", "不得宣传有效率", []),
+    ("100%有效", "word", "forbidden_claim", "block", "不得保证有效", []),
+    ("百分之百有效", "word", "forbidden_claim", "block", "不得保证有效", []),
+    ("无副作用", "word", "forbidden_claim", "block", "不得宣称无副作用", []),
+    ("没有任何副作用", "word", "forbidden_claim", "block", "不得宣称无副作用", []),
+    ("永不复发", "word", "forbidden_claim", "block", "不得宣称永不复发", []),
+    ("药到病除", "word", "forbidden_claim", "block", "不得宣称药到病除", []),
+    ("祖传秘方", "word", "forbidden_claim", "block", "不得宣传秘方", []),
+    ("特效药", "word", "forbidden_claim", "block", "不得宣传特效药", ["没有特效药", "无特效药"]),
+    ("神药", "word", "forbidden_claim", "block", "不得宣传神药", []),
+    ("彻底治愈", "word", "forbidden_claim", "block", "不得宣称彻底治愈", list(_NEGATIONS)),
+    ("停药不反弹", "word", "forbidden_claim", "block", "不得宣称停药不反弹", []),
+    ("立竿见影", "word", "forbidden_claim", "block", "不得宣称立竿见影", []),
+    ("无效退款", "word", "guarantee", "block", "不得以退款保证疗效", []),
+    (r"保证(?:治愈|治好|有效|康复|痊愈|见效)", "regex", "guarantee", "block", "不得保证疗效", []),
+    (r"(?:绝对|一定|肯定)(?:能|可以|会)?(?:治愈|治好|康复|痊愈)", "regex", "guarantee", "block", "不得保证疗效", []),
+    (r"\d+\s*(?:天|周|个月)内?(?:治愈|根除|痊愈|见效|停药)", "regex", "guarantee", "block", "不得承诺疗效期限", []),
+    ("最佳", "word", "absolute", "warn", "绝对化用语需审核确认", []),
+    ("最先进", "word", "absolute", "warn", "绝对化用语需审核确认", []),
+    ("国家级", "word", "absolute", "warn", "绝对化用语需审核确认", []),
+    ("纯天然", "word", "absolute", "warn", "绝对化用语需审核确认", []),
+    ("首选", "word", "absolute", "warn", "绝对化用语需审核确认", []),
+]
+
+_PRICE = re.compile(
+    r"[¥￥$]\s*\d+(?:\.\d+)?|\d+(?:\.\d+)?\s*(?:元|块钱)(?![素旦宵])|(?:价格|售价|原价|特价|优惠价|仅需)[:]?\s*\d+"
+)
+_URL = re.compile(r"(?:https?://|www\.)[^\s)\]>]+", re.IGNORECASE)
+_SHOP_HOST = re.compile(r"taobao|tmall|jd\.com|pinduoduo|yangkeduo|weidian|youzan|/shop|mall\.|/buy|/item", re.I)
+_PURCHASE_WORDS = re.compile(r"购买链接|点击购买|立即购买|扫码购买|下单购买|点击下单|立即下单|加购物车")
+_CONTACT = re.compile(
+    r"(?<!\d)1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)"  # mobile
+    r"|(?<!\d)0\d{2,3}-\d{7,8}(?!\d)"  # landline
+    r"|(?<!\d)[48]00[\s-]?\d{3}[\s-]?\d{4}(?!\d)"  # 400/800 hotline
+    r"|(?:微信号?|vx|wx|weixin|qq)\s*[:]\s*[A-Za-z0-9_-]{5,}",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str  # stable while the text is unchanged: what a reviewer acknowledges
+    rule: str
+    category: str
+    severity: str
+    field: str | None
+    start: int | None
+    end: int | None
+    line: int | None
+    column: int | None
+    excerpt: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Finding:
+        return cls(**data)
+
+
+def normalise(text: str) -> str:
+    """Full-width ASCII to half-width and lower case, one character for one, so offsets hold."""
+    return "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else c for c in text).lower()
+
+
+def _position(text: str, start: int) -> tuple[int, int]:
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    return line, column
+
+
+def _inside_allowed(text: str, start: int, end: int, contexts: Iterable[str]) -> bool:
+    for ctx in contexts:
+        ctx = normalise(ctx)
+        pos = text.find(ctx, max(0, end - len(ctx)))
+        while pos != -1 and pos <= start:
+            if pos + len(ctx) >= end:
+                return True
+            pos = text.find(ctx, pos + 1)
+    return False
+
+
+def _finding(
+    rule: str, category: str, severity: str, field: str, source: str, start: int, end: int, note: str
+) -> Finding:
+    line, column = _position(source, start)
+    excerpt = source[start:end]
+    label = CATEGORY_LABELS.get(category, category)
+    where = {"title": "标题", "summary": "摘要", "body": "正文"}.get(field, field)
+    message = f"{where}第{line}行第{column}列「{excerpt}」：{label}（{note}）"
+    return Finding(
+        f"{rule}@{field}:{start}", rule, category, severity, field, start, end, line, column, excerpt, message
+    )
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What the check needs to know of a revision."""
+
+    kind: str
+    title: str
+    summary: str
+    body: str
+    story_patient_id: uuid.UUID | None = None
+    item_id: uuid.UUID | None = None
+
+
+def scan_text(fields: dict[str, str], kind: str, terms: Sequence[ComplianceTerm]) -> list[Finding]:
+    out: list[Finding] = []
+    for field, source in fields.items():
+        text = normalise(source or "")
+        for term in terms:
+            if term.match == TermMatch.REGEX:
+                spans = [(m.start(), m.end()) for m in re.finditer(term.pattern, text)]
+            else:
+                word = normalise(term.pattern)
+                spans = []
+                pos = text.find(word)
+                while pos != -1:
+                    spans.append((pos, pos + len(word)))
+                    pos = text.find(word, pos + 1)
+            for start, end in spans:
+                if _inside_allowed(text, start, end, term.allowed_contexts or []):
+                    continue
+                out.append(
+                    _finding(f"term:{term.id}", term.category, term.severity, field, source, start, end, term.note)
+                )
+        if kind in HEALTH_EDUCATION_KINDS:
+            for m in _PRICE.finditer(text):
+                out.append(_finding("price", "price", Severity.BLOCK, field, source, *m.span(), "科普内容不得出现价格"))
+            for m in _URL.finditer(text):
+                if _SHOP_HOST.search(m.group()):
+                    out.append(
+                        _finding(
+                            "purchase", "purchase", Severity.BLOCK, field, source, *m.span(), "科普内容不得含购买链接"
+                        )
+                    )
+            for m in _PURCHASE_WORDS.finditer(text):
+                out.append(
+                    _finding("purchase", "purchase", Severity.BLOCK, field, source, *m.span(), "科普内容不得引导购买")
+                )
+            for m in _CONTACT.finditer(text):
+                out.append(
+                    _finding(
+                        "contact", "contact", Severity.WARN, field, source, *m.span(), "科普内容一般不应留联系方式"
+                    )
+                )
+    out.sort(key=lambda f: (list(fields).index(f.field) if f.field in fields else 99, f.start or 0, f.rule))
+    return out
+
+
+async def active_terms(session: AsyncSession) -> list[ComplianceTerm]:
+    return list(await session.scalars(select(ComplianceTerm).where(ComplianceTerm.active.is_(True))))
+
+
+async def has_story_consent(session: AsyncSession, item_id: uuid.UUID | None, patient_id: uuid.UUID | None) -> bool:
+    if item_id is None or patient_id is None:
+        return False
+    found = await session.scalar(
+        select(StoryConsent.item_id).where(
+            StoryConsent.item_id == item_id, StoryConsent.patient_id == patient_id, StoryConsent.withdrawn_at.is_(None)
+        )
+    )
+    return found is not None
+
+
+async def check(session: AsyncSession, subject: Subject) -> list[Finding]:
+    fields = {"title": subject.title, "summary": subject.summary, "body": subject.body}
+    findings = scan_text(fields, subject.kind, await active_terms(session))
+    if subject.kind == "story" and not await has_story_consent(session, subject.item_id, subject.story_patient_id):
+        message = (
+            "患者故事尚未关联当事患者" if subject.story_patient_id is None else "当事患者尚未授权发布（或已撤回授权）"
+        )
+        findings.append(
+            Finding(
+                "story_consent",
+                "story_consent",
+                "story_consent",
+                Severity.BLOCK,
+                "storyPatientId",
+                None,
+                None,
+                None,
+                None,
+                "",
+                message,
+            )
+        )
+    return findings
+
+
+# --- the word list (admins) -------------------------------------------------------------------
+
+
+async def ensure_default_terms(session: AsyncSession) -> None:
+    """Insert the default terms that are missing (idempotent; a term an admin switched off stays off)."""
+    now = clock.now()
+    await session.execute(
+        insert(ComplianceTerm)
+        .values(
+            [
+                {
+                    "id": new_id(),
+                    "pattern": p,
+                    "match": m,
+                    "category": c,
+                    "severity": s,
+                    "note": n,
+                    "allowed_contexts": ctx,
+                    "active": True,
+                    "created_at": now,
+                }
+                for p, m, c, s, n, ctx in DEFAULT_TERMS
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["pattern"])
+    )
+
+
+@dataclass(frozen=True)
+class TermInput:
+    pattern: str
+    match: str = TermMatch.WORD
+    category: str = "forbidden_claim"
+    severity: str = Severity.BLOCK
+    note: str = ""
+    allowed_contexts: tuple[str, ...] = ()
+
+
+async def list_terms(session: AsyncSession, actor: Actor) -> list[ComplianceTerm]:
+    actor.require_role(Role.REVIEWER, Role.MARKETER)
+    return list(await session.scalars(select(ComplianceTerm).order_by(ComplianceTerm.category, ComplianceTerm.pattern)))
+
+
+async def add_term(session: AsyncSession, actor: Actor, data: TermInput) -> ComplianceTerm:
+    actor.require_role(Role.ADMIN)
+    v = Validator()
+    pattern = data.pattern.strip()
+    v.check(0 < len(pattern) <= 200, "pattern", "TERM_INVALID", "词条长度需在1到200个字符之间")
+    v.check(data.match in {m.value for m in TermMatch}, "match", "TERM_MATCH_INVALID", "匹配方式无效")
+    v.check(data.severity in {s.value for s in Severity}, "severity", "TERM_SEVERITY_INVALID", "严重程度无效")
+    if data.match == TermMatch.REGEX:
+        try:
+            re.compile(pattern)
+        except re.error:
+            v.add("pattern", "TERM_REGEX_INVALID", "正则表达式无效")
+    v.raise_if_any()
+    existing = await session.scalar(select(ComplianceTerm).where(ComplianceTerm.pattern == pattern))
+    if existing is not None:
+        if existing.active:
+            raise errors.TermExists(field="pattern")
+        existing.active = True
+        existing.severity, existing.category, existing.note = data.severity, data.category, data.note
+        existing.allowed_contexts = list(data.allowed_contexts)
+        return existing
+    term = ComplianceTerm(
+        id=new_id(),
+        pattern=pattern,
+        match=data.match,
+        category=data.category,
+        severity=data.severity,
+        note=data.note,
+        allowed_contexts=list(data.allowed_contexts),
+        active=True,
+        created_at=clock.now(),
+    )
+    session.add(term)
+    return term
+
+
+async def deactivate_term(session: AsyncSession, actor: Actor, term_id: uuid.UUID) -> ComplianceTerm:
+    actor.require_role(Role.ADMIN)
+    term = await session.get(ComplianceTerm, term_id)
+    if term is None:
+        raise errors.ItemNotFound("词条不存在", field="termId")
+    term.active = False
+    return term
