@@ -2,18 +2,20 @@
 batches done and the rest untouched, so running again gives exactly the same totals.
 
 Settlement and expiry are set-based: one UPDATE moves a batch of lots, one entry per member per
-batch records it, one UPDATE moves the balances. Members who owe a clawback are the exception and
-go through the row-by-row path, since part of their points repays the debt.
+batch records it, one UPDATE moves the balances. Settlement does all of it in one statement per
+batch, clawback repayment included.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text, update
+from sqlalchemy import Row, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,7 +24,7 @@ from core.channels import ChannelName, Message, send_later
 from core.db import unit_of_work
 from core.ids import new_id
 from core.settings import get_settings
-from loyalty import ledger, lifecycle, referrals, rewards, tiers
+from loyalty import lifecycle, referrals, rewards, tiers
 from loyalty.ledger import SYSTEM_ACCOUNT_IDS
 from loyalty.models import AccountKind, Entry, EntryKind, Line, Lot, LotStatus, MemberTier
 
@@ -102,77 +104,115 @@ async def _write_batch_entries(
 
 # --- settlement -------------------------------------------------------------------------------
 
+# Batches walk the members in id order (a cursor), taking all due lots of the next members: one
+# entry per member per batch instead of one per lot. The first statement locks those members'
+# accounts (id order, like every posting), so the second sees a settled state no posting can move.
+_LOCK_DUE_MEMBERS = text(
+    "SELECT a.id, a.patient_id, a.kind FROM ledger_accounts a WHERE a.patient_id IN ("
+    "  SELECT patient_id FROM ledger_lots WHERE status = 'pending' AND settles_at <= :now"
+    "  AND patient_id > :after ORDER BY patient_id LIMIT :limit) "
+    "ORDER BY a.id FOR UPDATE"
+)
 
-async def settle_batch(session: AsyncSession, *, limit: int) -> int:
-    now = clock.now()
-    patient_ids = list(
-        await session.scalars(
-            text(
-                "SELECT DISTINCT patient_id FROM (SELECT patient_id FROM ledger_lots WHERE status = 'pending' "
-                "AND settles_at <= :now ORDER BY settles_at, id LIMIT :limit) due"
-            ),
-            {"now": now, "limit": limit},
-        )
+# One statement settles the batch: lots become available; settled points first repay what a member
+# owes (taken from the lots soonest to expire, which therefore keep less `remaining`); one settle
+# entry per member with its lines; the materialised balances move by the same amounts.
+_SETTLE_MEMBERS = text(
+    """
+    WITH member AS (
+        SELECT * FROM unnest(CAST(:pids AS uuid[]), CAST(:pending AS uuid[]), CAST(:available AS uuid[]),
+                             CAST(:clawback AS uuid[]), CAST(:entry_ids AS uuid[]), CAST(:line_ids AS uuid[]))
+            AS m(patient_id, pending_id, available_id, clawback_id, entry_id, line_id)
+    ),
+    owed AS (
+        SELECT m.patient_id, -a.balance AS owed
+        FROM member m JOIN ledger_accounts a ON a.id = m.clawback_id WHERE a.balance < 0
+    ),
+    repay AS MATERIALIZED (
+        SELECT id, least(amount, greatest(0, owed - before)) AS take FROM (
+            SELECT l.id, l.amount, o.owed,
+                   sum(l.amount) OVER (PARTITION BY l.patient_id ORDER BY l.expires_at, l.id) - l.amount AS before
+            FROM ledger_lots l JOIN owed o ON o.patient_id = l.patient_id
+            WHERE l.status = 'pending' AND l.settles_at <= :now
+        ) due
+    ),
+    moved AS (
+        UPDATE ledger_lots l
+        SET status = 'available', settled_at = :now,
+            remaining = l.remaining - coalesce((SELECT r.take FROM repay r WHERE r.id = l.id), 0)
+        WHERE l.patient_id = ANY(CAST(:pids AS uuid[])) AND l.status = 'pending' AND l.settles_at <= :now
+        RETURNING l.patient_id, l.amount
+    ),
+    settled AS (
+        SELECT m.*, t.total, least(t.total, coalesce(o.owed, 0)) AS repay
+        FROM (SELECT patient_id, sum(amount)::bigint AS total FROM moved GROUP BY patient_id) t
+        JOIN member m ON m.patient_id = t.patient_id
+        LEFT JOIN owed o ON o.patient_id = t.patient_id
+    ),
+    entries AS (
+        INSERT INTO ledger_entries (id, idempotency_key, request_hash, kind, patient_id, amount, rule_code,
+                                    source_ref, memo, actor_id, created_at)
+        SELECT entry_id, 'settle:' || :batch || ':' || patient_id, '', 'settle', patient_id, total, NULL, NULL,
+               CASE WHEN repay > 0 THEN '积分冷静期结束，其中' || repay || '分抵扣欠扣积分'
+                    ELSE '积分冷静期结束，转为可用' END,
+               NULL, :now
+        FROM settled
+    ),
+    moves AS (
+        SELECT s.entry_id, s.line_id, v.n, v.account_id, v.amount
+        FROM settled s CROSS JOIN LATERAL (VALUES (0, s.pending_id, -s.total), (1, s.available_id, s.total - s.repay),
+                                                  (2, s.clawback_id, s.repay)) AS v(n, account_id, amount)
+        WHERE v.amount <> 0
+    ),
+    -- Line ids: the member's id with its last digit replaced by the line number (one id per member
+    -- is sent, not three).
+    lines AS (
+        INSERT INTO ledger_lines (id, entry_id, account_id, amount)
+        SELECT CAST(overlay(CAST(line_id AS text) placing CAST(n AS text) from 36) AS uuid),
+               entry_id, account_id, amount
+        FROM moves
+    ),
+    balances AS (
+        UPDATE ledger_accounts a SET balance = a.balance + v.amount FROM moves v
+        WHERE a.id = v.account_id AND a.patient_id = ANY(CAST(:pids AS uuid[]))
     )
-    if not patient_ids:
-        return 0
-    accounts = await _lock_accounts(session, patient_ids)
-    settled = (
+    SELECT coalesce(sum(total), 0) AS points, (SELECT count(*) FROM moved) AS lots FROM settled
+    """
+)
+
+
+async def _settle_locked(session: AsyncSession, accounts: Sequence[Row[Any]], now: datetime) -> int:
+    """Settles every due lot of the locked members in one statement; returns the lots settled."""
+    ids: dict[uuid.UUID, dict[str, uuid.UUID]] = defaultdict(dict)
+    for row in accounts:
+        ids[row.patient_id][row.kind] = row.id
+    pids = list(ids)
+    row = (
         await session.execute(
-            text(
-                "UPDATE ledger_lots l SET status = 'available', settled_at = :now FROM ("
-                "  SELECT id FROM ledger_lots WHERE status = 'pending' AND settles_at <= :now"
-                "  AND patient_id = ANY(:pids)"
-                "  ORDER BY settles_at, id LIMIT :limit FOR UPDATE) due "
-                "WHERE l.id = due.id RETURNING l.id, l.patient_id, l.amount, l.expires_at"
-            ),
-            {"now": now, "pids": patient_ids, "limit": limit},
+            _SETTLE_MEMBERS,
+            {
+                "pids": pids,
+                "pending": [ids[p][AccountKind.PENDING.value] for p in pids],
+                "available": [ids[p][AccountKind.AVAILABLE.value] for p in pids],
+                "clawback": [ids[p][AccountKind.CLAWBACK.value] for p in pids],
+                "entry_ids": [new_id() for _ in pids],
+                "line_ids": [new_id() for _ in pids],
+                "batch": str(new_id()),
+                "now": now,
+            },
         )
-    ).all()
-    totals: dict[uuid.UUID, int] = defaultdict(int)
-    for row in settled:
-        totals[row.patient_id] += row.amount
-    owing = {p for p in totals if accounts.get((p, AccountKind.CLAWBACK.value), (None, 0))[1] < 0}
-    await _write_batch_entries(
-        session,
-        kind=EntryKind.SETTLE,
-        memo="积分冷静期结束，转为可用",
-        per_member={p: n for p, n in totals.items() if p not in owing},
-        accounts=accounts,
-        debit=(AccountKind.PENDING.value, True),
-        credit=(AccountKind.AVAILABLE.value, True),
-        sign=1,
-    )
-    for patient_id in owing:
-        await _settle_with_repayment(session, patient_id, [r for r in settled if r.patient_id == patient_id], accounts)
-    return len(settled)
+    ).one()
+    return int(row.lots)
 
 
-async def _settle_with_repayment(session: AsyncSession, patient_id: uuid.UUID, rows: list, accounts: dict) -> None:
-    """Settled points first repay what the member owes; only the rest becomes spendable."""
-    owed = -accounts[(patient_id, AccountKind.CLAWBACK.value)][1]
-    total = sum(r.amount for r in rows)
-    repay = min(owed, total)
-    left = repay
-    for row in sorted(rows, key=lambda r: (r.expires_at, r.id)):
-        take = min(left, row.amount)
-        if take:
-            await session.execute(update(Lot).where(Lot.id == row.id).values(remaining=Lot.remaining - take))
-            left -= take
-    member = await ledger.lock_member(session, patient_id)
-    await ledger.post(
-        session,
-        ledger.Posting(
-            key=f"settle:{new_id()}:{patient_id}",
-            digest="",
-            kind=EntryKind.SETTLE,
-            patient_id=patient_id,
-            amount=total,
-            memo=f"积分冷静期结束，其中{repay}分抵扣欠扣积分",
-            lines=[(member.pending.id, -total), (member.clawback.id, repay), (member.available.id, total - repay)],
-        ),
-        member,
-    )
+async def settle_batch(session: AsyncSession, *, limit: int, after: uuid.UUID) -> tuple[int, uuid.UUID | None]:
+    """Settles the due lots of the members after `after` (at least `limit` lots, whole members).
+    Returns (lots settled, cursor for the next batch or None when no member is left)."""
+    now = clock.now()
+    accounts = (await session.execute(_LOCK_DUE_MEMBERS, {"now": now, "after": after, "limit": limit})).all()
+    if not accounts:
+        return 0, None
+    return await _settle_locked(session, accounts, now), max(r.patient_id for r in accounts)
 
 
 async def settle_due(*, batch_size: int | None = None, max_batches: int | None = None) -> int:
@@ -180,13 +220,12 @@ async def settle_due(*, batch_size: int | None = None, max_batches: int | None =
     referrals whose first visit has settled are rewarded."""
     size = batch_size or get_settings().settle_batch_size
     total, batches = 0, 0
-    while max_batches is None or batches < max_batches:
+    after: uuid.UUID | None = uuid.UUID(int=0)
+    while after is not None and (max_batches is None or batches < max_batches):
         async with unit_of_work() as session:
-            done = await settle_batch(session, limit=size)
+            done, after = await settle_batch(session, limit=size, after=after)
         batches += 1
         total += done
-        if done < size:
-            break
     async with unit_of_work() as session:
         await referrals.reward_settled(session)
     return total

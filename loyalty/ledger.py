@@ -79,20 +79,23 @@ async def ensure_system_accounts(session: AsyncSession) -> None:
 
 async def lock_member(session: AsyncSession, patient_id: uuid.UUID) -> MemberAccounts:
     """Creates the member's accounts on first use and locks them for the rest of the transaction."""
-    await session.execute(
-        insert(Account)
-        .values([{"id": new_id(), "patient_id": patient_id, "kind": k.value, "balance": 0} for k in MEMBER_ACCOUNTS])
-        .on_conflict_do_nothing(index_elements=["patient_id", "kind"])
+    lock = (
+        select(Account)
+        .where(Account.patient_id == patient_id)
+        .order_by(Account.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
-    rows = (
-        await session.scalars(
-            select(Account)
-            .where(Account.patient_id == patient_id)
-            .order_by(Account.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+    rows = (await session.scalars(lock)).all()
+    if len(rows) < len(MEMBER_ACCOUNTS):  # first posting: one statement more, only this once
+        await session.execute(
+            insert(Account)
+            .values(
+                [{"id": new_id(), "patient_id": patient_id, "kind": k.value, "balance": 0} for k in MEMBER_ACCOUNTS]
+            )
+            .on_conflict_do_nothing(index_elements=["patient_id", "kind"])
         )
-    ).all()
+        rows = (await session.scalars(lock)).all()
     by_kind = {AccountKind(a.kind): a for a in rows}
     return MemberAccounts(
         patient_id, by_kind[AccountKind.PENDING], by_kind[AccountKind.AVAILABLE], by_kind[AccountKind.CLAWBACK]

@@ -155,7 +155,8 @@ class Line(IdMixin, Base):
     __table_args__ = (Index("ix_ledger_lines_entry", "entry_id"),)
 
     entry_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_entries.id"))
-    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("ledger_accounts.id"))
+    # No foreign key: its check would KEY SHARE-lock the few system accounts on every posting (0007).
+    account_id: Mapped[uuid.UUID]
     amount: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -172,7 +173,7 @@ class Lot(IdMixin, Base):
     __tablename__ = "ledger_lots"
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining"),
-        Index("ix_lots_settle_due", "settles_at", postgresql_where=text("status = 'pending'")),
+        Index("ix_lots_settle_member", "patient_id", "settles_at", postgresql_where=text("status = 'pending'")),
         Index("ix_lots_expire_due", "expires_at", postgresql_where=text("status = 'available' AND remaining > 0")),
         Index(
             "ix_lots_patient_spend",
@@ -302,7 +303,8 @@ class Redemption(IdMixin, Base):
     )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
-    reward_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rewards.id"))
+    # No foreign key: its check would KEY SHARE-lock a popular reward's row on every redemption (0007).
+    reward_id: Mapped[uuid.UUID]
     points: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     voucher_code: Mapped[str] = mapped_column(String(16), unique=True)

@@ -1,8 +1,9 @@
 """The rewards catalogue and redemptions: debit, stock and voucher in one transaction.
 
-Stock is taken with a conditional UPDATE (never below zero, never oversold); points with the
-member's accounts locked and a guarded balance update. A cancelled or expired voucher puts the
-points back into the lots they came from and the item back into stock.
+Stock is taken with a conditional UPDATE (never below zero, never oversold), as the last statement
+so the hot reward row stays locked only until commit; points with the member's accounts locked and
+a guarded balance update. A cancelled or expired voucher puts the points back into the lots they
+came from and the item back into stock.
 """
 
 from __future__ import annotations
@@ -162,15 +163,8 @@ async def redeem(session: AsyncSession, actor: Actor, reward_id: uuid.UUID, idem
             raise errors.MemberLimitReached(field="rewardId")
     if member.available.balance < reward.points_cost:
         raise errors.InsufficientPoints(f"可用积分不足：需要{reward.points_cost}分，当前{member.available.balance}分")
-    if reward.stock is not None:
-        left = await session.scalar(
-            update(Reward)
-            .where(Reward.id == reward_id, Reward.stock > 0)
-            .values(stock=Reward.stock - 1)
-            .returning(Reward.stock)
-        )
-        if left is None:
-            raise errors.OutOfStock(field="rewardId")
+    if reward.stock == 0:  # sold out: fail before any work (the guarded UPDATE below decides)
+        raise errors.OutOfStock(field="rewardId")
 
     cost = reward.points_cost
     uses = await ledger.spend_lots(session, patient_id, cost)
@@ -205,6 +199,18 @@ async def redeem(session: AsyncSession, actor: Actor, reward_id: uuid.UUID, idem
     )
     session.add(redemption)
     await session.flush()
+    # Stock last: every redemption of a popular reward queues on its row, so the lock is taken just
+    # before commit. The conditional UPDATE never oversells; when it finds none left, the whole
+    # transaction (points, voucher) rolls back.
+    if reward.stock is not None:
+        left = await session.scalar(
+            update(Reward)
+            .where(Reward.id == reward_id, Reward.stock > 0)
+            .values(stock=Reward.stock - 1)
+            .returning(Reward.stock)
+        )
+        if left is None:
+            raise errors.OutOfStock(field="rewardId")
     return redemption
 
 

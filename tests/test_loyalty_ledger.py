@@ -49,7 +49,7 @@ async def test_settlement_interrupted_midway_then_rerun_gives_exact_totals(monke
     for i, m in enumerate(members):
         await record_visit(m, f"HIS-B{i}", consultation_fen=10_000)  # 50 + 10 points each, two lots
     clock.clock.advance(days(8))
-    original = jobs._write_batch_entries
+    original = jobs._settle_locked
     calls = {"n": 0}
 
     async def fail_on_second_batch(*args, **kwargs):
@@ -57,12 +57,12 @@ async def test_settlement_interrupted_midway_then_rerun_gives_exact_totals(monke
         if calls["n"] == 2:
             await original(*args, **kwargs)  # half written ...
             raise RuntimeError("worker killed")  # ... then the process dies
-        await original(*args, **kwargs)
+        return await original(*args, **kwargs)
 
-    monkeypatch.setattr(jobs, "_write_batch_entries", fail_on_second_batch)
+    monkeypatch.setattr(jobs, "_settle_locked", fail_on_second_batch)
     with pytest.raises(RuntimeError):
         await jobs.settle_due(batch_size=4)
-    monkeypatch.setattr(jobs, "_write_batch_entries", original)
+    monkeypatch.setattr(jobs, "_settle_locked", original)
     async with unit_of_work() as session:
         settled = await session.scalar(select(func.count()).select_from(Lot).where(Lot.status == LotStatus.AVAILABLE))
     assert settled == 4  # the first batch committed, the failed one rolled back whole
