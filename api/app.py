@@ -24,6 +24,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.context import Context
 from api.hooks import his_visits
+from api.messaging.tracking import track_click, track_open
 from api.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from api.schema import schema
 from core import queue
@@ -202,6 +203,8 @@ def create_app() -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/hooks/his/visits", his_visits, methods=["POST"]),
+            Route("/t/o/{token}", track_open, methods=["GET"]),  # e-mail open pixel
+            Route("/t/c/{token}", track_click, methods=["GET"]),  # tracked message link
             Route("/graphql", GraphQLEndpoint(graphql_app), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
         ],

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.extensions.disable_introspection import DisableIntrospection
 
+from api.campaigns.mutations import CampaignMutation
+from api.campaigns.queries import CampaignQuery
+from api.care.mutations import CareMutation
+from api.care.queries import CareQuery
 from api.community.checkins import CheckInMutation, CheckInQuery
 from api.community.events import EventMutation, EventQuery
 from api.community.groups import CommunityMutation, CommunityQuery
@@ -15,11 +26,15 @@ from api.community.subscriptions import CommunitySubscription
 from api.content.mutations import ContentMutation
 from api.content.queries import ContentQuery
 from api.context import Info
+from api.dashboards.queries import DashboardQuery
 from api.errors import ErrorFormatting
 from api.identity.mutations import IdentityMutation
 from api.identity.queries import IdentityQuery
 from api.loyalty.mutations import LoyaltyMutation
 from api.loyalty.queries import LoyaltyQuery
+from api.messaging.mutations import MessagingMutation
+from api.messaging.queries import MessagingQuery
+from api.messaging.subscriptions import MessagingSubscription
 from api.relay import Node, resolve_nodes
 from core.settings import get_settings
 
@@ -39,7 +54,18 @@ class NodeQuery:
 
 @strawberry.type
 class Query(
-    NodeQuery, IdentityQuery, LoyaltyQuery, CommunityQuery, CheckInQuery, EventQuery, ModerationQuery, ContentQuery
+    NodeQuery,
+    IdentityQuery,
+    LoyaltyQuery,
+    CommunityQuery,
+    CheckInQuery,
+    EventQuery,
+    ModerationQuery,
+    ContentQuery,
+    MessagingQuery,
+    CareQuery,
+    DashboardQuery,
+    CampaignQuery,
 ):
     pass
 
@@ -53,21 +79,39 @@ class Mutation(
     EventMutation,
     ModerationMutation,
     ContentMutation,
+    MessagingMutation,
+    CareMutation,
+    CampaignMutation,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(CommunitySubscription):
+class Subscription(CommunitySubscription, MessagingSubscription):
     pass
+
+
+# Distinct query texts whose parsed document and validation result are kept (clients send a few
+# dozen; the bound keeps unique texts from growing memory).
+QUERY_CACHE_SIZE = 512
 
 
 def build_schema() -> strawberry.Schema:
     settings = get_settings()
+    # The depth and alias rules are built once, not per request: a rule class made per request costs a
+    # class definition each time and would never hit the validation cache, whose key holds the rules.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_query_aliases).validation_rules,
+    ]
     extensions: list = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),  # a parse option: part of the key
+        lambda: AddValidationRules(limit_rules),
+        # A repeated query text skips parsing and validation. Both caches key on everything the result
+        # depends on (text + parse options; document + the full rule tuple, limits included): a parse
+        # failure (token limit) is raised again, validation errors (depth, aliases) come back cached.
+        lambda: ParserCache(maxsize=QUERY_CACHE_SIZE),
+        lambda: ValidationCache(maxsize=QUERY_CACHE_SIZE),
         ErrorFormatting,
     ]
     if not settings.graphiql_enabled:

@@ -163,7 +163,7 @@ def start_environment(env: Environment) -> None:
         print(f"database: fresh {BENCH_DB} beside $DATABASE_URL")
     else:
         started = time.perf_counter()
-        pg = devservers.start_postgres(env.tmp, database="portal_bench", throwaway=True)
+        pg = devservers.start_postgres(env.tmp, database="portal_bench", throwaway=True, options=SERVER_OPTIONS)
         env.handles.append(pg)
         database_url = pg.url
         print(f"database: throw-away PostgreSQL started in {time.perf_counter() - started:.1f} s")
@@ -178,6 +178,10 @@ def start_environment(env: Environment) -> None:
     from cli.main import migrate
 
     migrate()
+
+
+# Sized like a small production server (the embedded default of 128MB is for a laptop).
+SERVER_OPTIONS = {"shared_buffers": "1GB", "max_wal_size": "4GB"}
 
 
 async def connect() -> asyncpg.Connection:

@@ -337,6 +337,20 @@ async def _seed_community(session: AsyncSession) -> None:
         await events.rsvp(session, Actor(kind=ActorKind.PATIENT, id=member.id), clinic[0].id, "going")
 
 
+async def _seed_content(session: AsyncSession) -> None:
+    from content import demo as content_demo
+    from content.models import ContentItem
+
+    if await session.scalar(select(ContentItem.id).limit(1)) is not None:
+        return
+    staff = {s.email: s for s in await session.scalars(select(Staff))}
+    await content_demo.seed(
+        session,
+        author_id=staff["marketer@demo.kangning.cn"].id,
+        reviewer_id=staff["reviewer@demo.kangning.cn"].id,
+    )
+
+
 async def seed_demo(*, if_empty: bool = False) -> bool:
     """Returns False when `if_empty` and the demo data was already loaded."""
     from core import clock
@@ -350,6 +364,8 @@ async def seed_demo(*, if_empty: bool = False) -> bool:
         await _seed_loyalty(session)
         await session.flush()
         await _seed_community(session)
+        await session.flush()
+        await _seed_content(session)
         await meta.set_value(session, SEEDED_KEY, clock.now().isoformat())
     # Visits older than the cooling-off are settled, as the worker would have done over time.
     await loyalty_jobs.settle_due()

@@ -22,12 +22,16 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access as community_access
+from community.models import Membership, MemberState
 from content.models import ContentItem, ContentKind, Gate, StoryConsent
+from core import clock
 from core.identity import Actor, ActorKind, Role
 from loyalty import lifecycle, tiers
 from patients import queries as patient_queries
 
 CONTENT_STAFF = (Role.MARKETER, Role.REVIEWER)
+MEMBER_KIND = community_access.account_of(Actor(kind=ActorKind.PATIENT, id=uuid.UUID(int=0)))[0]
+ACTIVE_STATES = (MemberState.ACTIVE, MemberState.BANNED)  # a ban that has run out counts (is_active decides)
 
 
 @dataclass(frozen=True)
@@ -47,33 +51,42 @@ def is_content_staff(actor: Actor) -> bool:
     return actor.kind is ActorKind.STAFF and actor.has_role(*CONTENT_STAFF)
 
 
-async def _audience_group_ids(session: AsyncSession) -> list[uuid.UUID]:
+async def _active_groups(session: AsyncSession, patient_ids: list[uuid.UUID]) -> dict[uuid.UUID, frozenset[uuid.UUID]]:
+    """The community groups each patient is an active member of: one indexed read of their own
+    memberships (read-only, judged by community's own rule), not a scan of every live item's audience."""
     rows = await session.scalars(
-        select(func.unnest(ContentItem.audience_group_ids)).where(ContentItem.live_revision_id.is_not(None)).distinct()
+        select(Membership).where(
+            Membership.account_kind == MEMBER_KIND,
+            Membership.account_id.in_(patient_ids),
+            Membership.state.in_(ACTIVE_STATES),
+        )
     )
-    return list(rows)
+    now = clock.now()
+    out: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for m in rows:
+        if community_access.is_active(m, now):
+            out.setdefault(m.account_id, set()).add(m.group_id)
+    return {pid: frozenset(groups) for pid, groups in out.items()}
 
 
 async def load_viewers(session: AsyncSession, patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Viewer]:
-    """Viewers of many patients at once (notifications); a handful of statements for any number."""
+    """Viewers of many patients at once (notifications); five statements for any number."""
     ids = list(dict.fromkeys(patient_ids))
     if not ids:
         return {}
     conditions = await patient_queries.conditions_by_patient(session, ids)
     progress = await tiers.progress_many(session, ids)
     stages = await lifecycle.stages_by_patient(session, ids)
-    group_ids = await _audience_group_ids(session)
+    groups = await _active_groups(session, ids)
     out: dict[uuid.UUID, Viewer] = {}
     for pid in ids:
-        actor = Actor(kind=ActorKind.PATIENT, id=pid)
-        memberships = await community_access.memberships_of(session, actor, group_ids) if group_ids else {}
         tier = progress[pid].current if pid in progress else None
         stage = stages.get(pid)
         out[pid] = Viewer(
-            actor=actor,
+            actor=Actor(kind=ActorKind.PATIENT, id=pid),
             patient_id=pid,
             conditions=frozenset(c.code for c in conditions.get(pid, [])),
-            group_ids=frozenset(g for g, m in memberships.items() if community_access.is_active(m)),
+            group_ids=groups.get(pid, frozenset()),
             tier_code=tier.code if tier else None,
             tier_rank=tier.rank if tier else 0,
             stage=stage.stage if stage else None,

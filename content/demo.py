@@ -1,6 +1,7 @@
 """Chinese demo content: 24 health-education articles across conditions, plus one members-only
 and one tier-gated item, published through the real workflow (create, submit with the compliance
-check, approval by a reviewer who is not the author, publish). The CLI wires this into the demo."""
+check, approval by a reviewer who is not the author, publish), and a few items in every other
+workflow state so the review console has something to show. The CLI wires this into the demo."""
 
 from __future__ import annotations
 
@@ -232,4 +233,40 @@ async def seed(session: AsyncSession, *, author_id: uuid.UUID, reviewer_id: uuid
         await service.publish(session, author, item.id)
         item.published_at = start + timedelta(days=n)  # spread over recent days for a realistic feed
         items.append(item)
+    await _seed_workflow_states(session, author, reviewer)
     return items
+
+
+# status the item is left in, title, body
+WORKFLOW_ITEMS: list[tuple[str, str, str]] = [
+    ("draft", "草稿：春季过敏性鼻炎防护", "花粉季外出佩戴口罩，回家后清洗鼻腔。"),
+    ("draft", "草稿：儿童近视防控小贴士", "每天户外活动两小时，读写距离保持一尺。"),
+    ("in_review", "待审：骨质疏松患者的补钙误区", "补钙要同时关注维生素D和日照，遵医嘱选择钙剂。"),
+    ("in_review", "待审：甲状腺结节一定要手术吗", "多数结节为良性，按医生建议定期复查超声即可。"),
+    ("rejected", "本中心新疗法根治糖尿病", "采用独家方案，治愈率高达95%，永不复发。"),
+    ("approved", "已审：秋冬季节如何预防流感", "接种流感疫苗，勤洗手，保持室内通风。"),
+    ("scheduled", "预告：世界慢阻肺日呼吸康复讲座", "本月将举办呼吸康复公益讲座，欢迎患者和家属参加。"),
+    ("archived", "旧闻：院区停车场改造通知", "停车场改造已完成，感谢大家的理解与配合。"),
+]
+
+
+async def _seed_workflow_states(session: AsyncSession, author: Actor, reviewer: Actor) -> None:
+    for status, title, body in WORKFLOW_ITEMS:
+        kind = "announcement" if status in {"scheduled", "archived"} else "article"
+        item = await service.create_item(session, author, ContentInput(kind=kind, title=title, summary="", body=body))
+        if status == "draft":
+            continue
+        await service.submit(session, author, item.id)
+        if status == "in_review":
+            continue
+        if status == "rejected":
+            await service.reject(
+                session, reviewer, item.id, comment="含有“根治”“治愈率”等违规宣传用语，请修改后重新提交。"
+            )
+            continue
+        await service.approve(session, reviewer, item.id, comment="审核通过")
+        if status == "scheduled":
+            await service.publish(session, author, item.id, at=clock.now() + timedelta(days=3))
+        elif status == "archived":
+            await service.publish(session, author, item.id)
+            await service.archive(session, author, item.id)

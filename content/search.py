@@ -86,12 +86,11 @@ class Hit:
 
 
 def search_statement(viewer: Viewer, words: list[str]) -> Any:
+    """The matching items the viewer may read (ids and ranking columns only: the GIN index finds them)."""
     q = query_expression(words)
     score = cast(func.ts_rank_cd(ContentItem.search_vector, q) * 1_000_000, BigInteger)
-    stmt = (
-        select(ContentItem, ContentRevision, score.label("score"))
-        .join(ContentRevision, ContentRevision.id == ContentItem.live_revision_id)
-        .where(ContentItem.search_vector.op("@@")(q), readable(viewer))
+    stmt = select(ContentItem.id, ContentItem.published_at, score.label("score")).where(
+        ContentItem.search_vector.op("@@")(q), readable(viewer)
     )
     return stmt, score
 
@@ -110,8 +109,18 @@ async def search(
     if after:
         s, published, id_ = decode_cursor(after, 3)
         stmt = stmt.where(tuple_(score, ContentItem.published_at, ContentItem.id) < tuple_(s, published, id_))
-    stmt = stmt.order_by(score.desc(), ContentItem.published_at.desc(), ContentItem.id.desc()).limit(size + 1)
-    rows = (await session.execute(stmt)).all()
+    # Rank and cut the page on content_items alone; only the page's rows fetch their (wide) live revision.
+    ranked = (
+        stmt.order_by(score.desc(), ContentItem.published_at.desc(), ContentItem.id.desc()).limit(size + 1).subquery()
+    )
+    rows = (
+        await session.execute(
+            select(ContentItem, ContentRevision, ranked.c.score)
+            .join(ranked, ranked.c.id == ContentItem.id)
+            .join(ContentRevision, ContentRevision.id == ContentItem.live_revision_id)
+            .order_by(ranked.c.score.desc(), ranked.c.published_at.desc(), ranked.c.id.desc())
+        )
+    ).all()
     has_next = len(rows) > size
     rows = rows[:size]
     hits = [

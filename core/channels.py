@@ -2,7 +2,8 @@
 
 Messages reach a channel only through the outbox (`notify.send`), so a message exists if and only
 if the business transaction that caused it committed. The development provider records what would
-be sent in `dev_messages`, which `portal outbox` prints.
+be sent in `dev_messages`, which `portal outbox` prints. Other layers plug real providers in with
+`register_provider` (messaging puts in-app notices into the patient's inbox).
 """
 
 from __future__ import annotations
@@ -87,8 +88,19 @@ class DevRecordingChannel:
         )
 
 
+# Providers registered by higher layers (messaging registers the in-app inbox), so core never
+# imports a domain. A channel without a registered provider falls back to the recording one.
+_providers: dict[ChannelName, Channel] = {}
+
+
+def register_provider(channel: ChannelName, provider: Channel) -> None:
+    _providers[channel] = provider
+
+
 def get_channel(name: ChannelName) -> Channel:
-    # Only the development providers exist so far; real SMS/e-mail/WeChat providers plug in here.
+    provider = _providers.get(name)
+    if provider is not None:
+        return provider
     if name is ChannelName.SMS and get_settings().sms_provider != "dev":
         raise LookupError(f"unknown SMS provider {get_settings().sms_provider}")
     return DevRecordingChannel()

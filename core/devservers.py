@@ -363,10 +363,13 @@ def _create_database(bin_dir: Path, socket_dir: Path, database: str) -> None:
         raise RuntimeError(f"creating database {database!r} failed: {result.stderr.strip()}")
 
 
-def start_postgres(data_dir: Path, *, database: str = "portal", throwaway: bool = False) -> ServerHandle:
+def start_postgres(
+    data_dir: Path, *, database: str = "portal", throwaway: bool = False, options: dict[str, str] | None = None
+) -> ServerHandle:
     """Start PostgreSQL on ``data_dir/pg`` (initdb on first use), listening on a unix socket only.
 
     ``throwaway``: start from an empty cluster with durability off, and delete it on ``stop()``.
+    ``options``: extra server settings (the benchmarks size shared_buffers like a real server).
     """
     data_dir = _prepare_data_dir(data_dir)
     pgdata = data_dir / "pg"
@@ -392,6 +395,8 @@ def start_postgres(data_dir: Path, *, database: str = "portal", throwaway: bool 
     server_opts = ["-h", "", "-k", str(socket_dir), "-p", str(PG_PORT), "-c", "max_connections=200"]
     if throwaway:
         server_opts += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+    for name, value in (options or {}).items():
+        server_opts += ["-c", f"{name}={value}"]
     pg_ctl = [str(bin_dir / "pg_ctl"), "start", f"--pgdata={pgdata}", "--wait", "--timeout=60"]
     pg_ctl += [f"--log={log_file}", f"--options={shlex.join(server_opts)}"]
     _run_pg_tool(

@@ -38,6 +38,18 @@ class Settings(BaseSettings):
     brand_name: str = "康宁医疗"
     sms_provider: Literal["dev"] = "dev"
 
+    # messaging: "dev" providers record what would be sent (dev_messages); "smtp" sends e-mail.
+    email_provider: Literal["dev", "smtp"] = "dev"
+    wechat_provider: Literal["dev"] = "dev"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_sender: str = "noreply@example.com"
+    smtp_starttls: bool | None = None  # None: STARTTLS if the server offers it; port 465 means implicit TLS
+    smtp_timeout_seconds: float = 15
+    public_base_url: str = "http://127.0.0.1:8000"  # tracked links and the e-mail open pixel
+
     graphiql: bool | None = None  # None: on outside production
     max_query_depth: int = 12
     max_query_tokens: int = 3000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -104,14 +104,22 @@ async def _write_batch_entries(
 
 # --- settlement -------------------------------------------------------------------------------
 
-# Batches walk the members in id order (a cursor), taking all due lots of the next members: one
-# entry per member per batch instead of one per lot. The first statement locks those members'
-# accounts (id order, like every posting), so the second sees a settled state no posting can move.
-_LOCK_DUE_MEMBERS = text(
-    "SELECT a.id, a.patient_id, a.kind FROM ledger_accounts a WHERE a.patient_id IN ("
-    "  SELECT patient_id FROM ledger_lots WHERE status = 'pending' AND settles_at <= :now"
-    "  AND patient_id > :after ORDER BY patient_id LIMIT :limit) "
-    "ORDER BY a.id FOR UPDATE"
+# Batches walk the due lots in settlement order, which is also (nearly) the order they sit on disk,
+# so a batch reads consecutive pages instead of hopping over the whole table member by member. The
+# first statement locks the accounts of the batch's members (id order, like every posting) and
+# returns the batch's upper bound, so the second sees a settled state no posting can move; a member
+# whose lots span several batches gets one settle entry per batch.
+_NEXT_DUE = text(
+    """
+    SELECT patient_id, settles_at FROM ledger_lots
+    WHERE status = 'pending' AND settles_at <= :now AND settles_at >= :after_at
+      AND (settles_at, patient_id) > (:after_at, :after_pid)
+    ORDER BY settles_at, patient_id LIMIT :limit
+    """
+)
+_LOCK_MEMBERS = text(
+    "SELECT id, patient_id, kind FROM ledger_accounts WHERE patient_id = ANY(CAST(:pids AS uuid[])) "
+    "ORDER BY id FOR UPDATE"
 )
 
 # One statement settles the batch: lots become available; settled points first repay what a member
@@ -121,8 +129,8 @@ _SETTLE_MEMBERS = text(
     """
     WITH member AS (
         SELECT * FROM unnest(CAST(:pids AS uuid[]), CAST(:pending AS uuid[]), CAST(:available AS uuid[]),
-                             CAST(:clawback AS uuid[]), CAST(:entry_ids AS uuid[]), CAST(:line_ids AS uuid[]))
-            AS m(patient_id, pending_id, available_id, clawback_id, entry_id, line_id)
+                             CAST(:clawback AS uuid[]))
+            AS m(patient_id, pending_id, available_id, clawback_id)
     ),
     owed AS (
         SELECT m.patient_id, -a.balance AS owed
@@ -133,18 +141,19 @@ _SETTLE_MEMBERS = text(
             SELECT l.id, l.amount, o.owed,
                    sum(l.amount) OVER (PARTITION BY l.patient_id ORDER BY l.expires_at, l.id) - l.amount AS before
             FROM ledger_lots l JOIN owed o ON o.patient_id = l.patient_id
-            WHERE l.status = 'pending' AND l.settles_at <= :now
+            WHERE l.status = 'pending' AND l.settles_at BETWEEN :after_at AND :upto
         ) due
     ),
     moved AS (
         UPDATE ledger_lots l
         SET status = 'available', settled_at = :now,
             remaining = l.remaining - coalesce((SELECT r.take FROM repay r WHERE r.id = l.id), 0)
-        WHERE l.patient_id = ANY(CAST(:pids AS uuid[])) AND l.status = 'pending' AND l.settles_at <= :now
+        FROM member m
+        WHERE l.patient_id = m.patient_id AND l.status = 'pending' AND l.settles_at BETWEEN :after_at AND :upto
         RETURNING l.patient_id, l.amount
     ),
     settled AS (
-        SELECT m.*, t.total, least(t.total, coalesce(o.owed, 0)) AS repay
+        SELECT m.*, uuidv7() AS entry_id, t.total, least(t.total, coalesce(o.owed, 0)) AS repay
         FROM (SELECT patient_id, sum(amount)::bigint AS total FROM moved GROUP BY patient_id) t
         JOIN member m ON m.patient_id = t.patient_id
         LEFT JOIN owed o ON o.patient_id = t.patient_id
@@ -159,29 +168,27 @@ _SETTLE_MEMBERS = text(
         FROM settled
     ),
     moves AS (
-        SELECT s.entry_id, s.line_id, v.n, v.account_id, v.amount
+        SELECT s.entry_id, v.n, v.account_id, v.amount
         FROM settled s CROSS JOIN LATERAL (VALUES (0, s.pending_id, -s.total), (1, s.available_id, s.total - s.repay),
                                                   (2, s.clawback_id, s.repay)) AS v(n, account_id, amount)
         WHERE v.amount <> 0
     ),
-    -- Line ids: the member's id with its last digit replaced by the line number (one id per member
-    -- is sent, not three).
     lines AS (
         INSERT INTO ledger_lines (id, entry_id, account_id, amount)
-        SELECT CAST(overlay(CAST(line_id AS text) placing CAST(n AS text) from 36) AS uuid),
-               entry_id, account_id, amount
-        FROM moves
+        SELECT uuidv7(), entry_id, account_id, amount FROM moves
     ),
     balances AS (
         UPDATE ledger_accounts a SET balance = a.balance + v.amount FROM moves v
-        WHERE a.id = v.account_id AND a.patient_id = ANY(CAST(:pids AS uuid[]))
+        WHERE a.id = v.account_id
     )
     SELECT coalesce(sum(total), 0) AS points, (SELECT count(*) FROM moved) AS lots FROM settled
     """
 )
 
 
-async def _settle_locked(session: AsyncSession, accounts: Sequence[Row[Any]], now: datetime) -> int:
+async def _settle_locked(
+    session: AsyncSession, accounts: Sequence[Row[Any]], now: datetime, after_at: datetime, upto: datetime
+) -> int:
     """Settles every due lot of the locked members in one statement; returns the lots settled."""
     ids: dict[uuid.UUID, dict[str, uuid.UUID]] = defaultdict(dict)
     for row in accounts:
@@ -195,35 +202,48 @@ async def _settle_locked(session: AsyncSession, accounts: Sequence[Row[Any]], no
                 "pending": [ids[p][AccountKind.PENDING.value] for p in pids],
                 "available": [ids[p][AccountKind.AVAILABLE.value] for p in pids],
                 "clawback": [ids[p][AccountKind.CLAWBACK.value] for p in pids],
-                "entry_ids": [new_id() for _ in pids],
-                "line_ids": [new_id() for _ in pids],
                 "batch": str(new_id()),
                 "now": now,
+                "after_at": after_at,
+                "upto": upto,
             },
         )
     ).one()
     return int(row.lots)
 
 
-async def settle_batch(session: AsyncSession, *, limit: int, after: uuid.UUID) -> tuple[int, uuid.UUID | None]:
-    """Settles the due lots of the members after `after` (at least `limit` lots, whole members).
-    Returns (lots settled, cursor for the next batch or None when no member is left)."""
+# Where the walk starts: before every lot. The cursor matters because settled lots stay in the
+# pending index until vacuum; without it every batch would step over all the lots settled before.
+_START = (datetime(1970, 1, 1, tzinfo=UTC), uuid.UUID(int=0))
+
+
+async def settle_batch(
+    session: AsyncSession, *, limit: int, after: tuple[datetime, uuid.UUID] = _START
+) -> tuple[int, tuple[datetime, uuid.UUID] | None]:
+    """Settles the next `limit` due lots after the cursor `after` (settles_at, patient_id), and any
+    due lots of the same members up to the same settlement time. Returns (lots settled, the cursor
+    for the next batch or None when nothing is due)."""
     now = clock.now()
-    accounts = (await session.execute(_LOCK_DUE_MEMBERS, {"now": now, "after": after, "limit": limit})).all()
-    if not accounts:
+    params = {"now": now, "limit": limit, "after_at": after[0], "after_pid": after[1]}
+    due = (await session.execute(_NEXT_DUE, params)).all()
+    if not due:
         return 0, None
-    return await _settle_locked(session, accounts, now), max(r.patient_id for r in accounts)
+    accounts = (await session.execute(_LOCK_MEMBERS, {"pids": list({r.patient_id for r in due})})).all()
+    last = due[-1]
+    settled = await _settle_locked(session, accounts, now, after[0], last.settles_at)
+    return settled, (last.settles_at, last.patient_id)
 
 
 async def settle_due(*, batch_size: int | None = None, max_batches: int | None = None) -> int:
     """Cron `loyalty.settle_due`: pending lots whose cooling-off ended become available; then
-    referrals whose first visit has settled are rewarded."""
+    referrals whose first visit has settled are rewarded. Each batch commits on its own and a
+    settled lot leaves the pending set, so a run killed anywhere is completed exactly by the next."""
     size = batch_size or get_settings().settle_batch_size
     total, batches = 0, 0
-    after: uuid.UUID | None = uuid.UUID(int=0)
-    while after is not None and (max_batches is None or batches < max_batches):
+    cursor: tuple[datetime, uuid.UUID] | None = _START
+    while cursor is not None and (max_batches is None or batches < max_batches):
         async with unit_of_work() as session:
-            done, after = await settle_batch(session, limit=size, after=after)
+            done, cursor = await settle_batch(session, limit=size, after=cursor)
         batches += 1
         total += done
     async with unit_of_work() as session:

@@ -173,7 +173,7 @@ class Lot(IdMixin, Base):
     __tablename__ = "ledger_lots"
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining"),
-        Index("ix_lots_settle_member", "patient_id", "settles_at", postgresql_where=text("status = 'pending'")),
+        Index("ix_lots_settle_due", "settles_at", postgresql_where=text("status = 'pending'")),
         Index("ix_lots_expire_due", "expires_at", postgresql_where=text("status = 'available' AND remaining > 0")),
         Index(
             "ix_lots_patient_spend",

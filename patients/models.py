@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     CheckConstraint,
@@ -76,11 +76,19 @@ class Patient(IdMixin, TimestampMixin, Base):
     phone: Mapped[str] = mapped_column(String(20), unique=True)
     nickname: Mapped[str] = mapped_column(String(30))
     real_name: Mapped[str | None] = mapped_column(String(50))
+    email: Mapped[str | None] = mapped_column(CITEXT)  # for the e-mail channel; optional
     birth_year: Mapped[int | None] = mapped_column(SmallInteger)
     gender: Mapped[str] = mapped_column(String(16), default=Gender.UNDISCLOSED)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     home_site_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sites.id"))
     last_sign_in_at: Mapped[datetime | None]
+    # Optional full birth date (birthday greetings); birth_year stays the age field.
+    birth_date: Mapped[date | None]
+    # Suppression flags set by staff: no campaign ever reaches a deceased or admitted patient, and no
+    # marketing one a patient who opted out of all marketing (campaigns/segments.py).
+    marketing_opt_out: Mapped[bool] = mapped_column(default=False, server_default="false")
+    deceased: Mapped[bool] = mapped_column(default=False, server_default="false")
+    admitted: Mapped[bool] = mapped_column(default=False, server_default="false")
 
 
 class PatientCondition(Base):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from zoneinfo import available_timezones
 
 from sqlalchemy import delete, select, update
@@ -34,6 +36,7 @@ from patients.models import (
 # Staff who care for patients may see private profile data (real name, birth year, phone).
 CARE_ROLES = (Role.DOCTOR, Role.HEALTH_MANAGER, Role.CLINIC_STAFF)
 _TIMEZONES = frozenset(available_timezones())
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 UNSET: object = object()
 
 
@@ -68,7 +71,9 @@ async def grant_default_consents(session: AsyncSession, patient_id: uuid.UUID) -
 class ProfileChanges:
     nickname: str | object | None = UNSET
     real_name: str | object | None = UNSET
+    email: str | object | None = UNSET
     birth_year: int | object | None = UNSET
+    birth_date: date | object | None = UNSET
     gender: str | object | None = UNSET
     timezone: str | object | None = UNSET
     condition_codes: list[str] | object | None = UNSET
@@ -92,6 +97,15 @@ async def update_profile(
         real_name = str(changes.real_name or "").strip() or None
         v.check(real_name is None or len(real_name) <= 50, "realName", "REAL_NAME_LENGTH", "姓名不能超过50个字符")
         values["real_name"] = real_name
+    if changes.email is not UNSET:
+        email = str(changes.email or "").strip() or None
+        v.check(
+            email is None or (len(email) <= 254 and _EMAIL.fullmatch(email) is not None),
+            "email",
+            "EMAIL_INVALID",
+            "请输入正确的电子邮箱地址",
+        )
+        values["email"] = email
     if changes.birth_year is not UNSET:
         year = changes.birth_year
         this_year = clock.now().year
@@ -102,6 +116,13 @@ async def update_profile(
             f"出生年份需在1900到{this_year}之间",
         )
         values["birth_year"] = year
+    if changes.birth_date is not UNSET:
+        born = changes.birth_date
+        ok = born is None or (isinstance(born, date) and date(1900, 1, 1) <= born <= clock.now().date())
+        v.check(ok, "birthDate", "BIRTH_DATE_INVALID", "出生日期无效")
+        values["birth_date"] = born
+        if ok and isinstance(born, date) and changes.birth_year is UNSET:
+            values["birth_year"] = born.year  # one truth for the age
     if changes.gender is not UNSET:
         gender = changes.gender or Gender.UNDISCLOSED.value
         v.check(gender in {g.value for g in Gender}, "gender", "GENDER_INVALID", "性别取值无效")
@@ -235,6 +256,37 @@ async def get_patient(session: AsyncSession, actor: Actor, patient_id: uuid.UUID
     patient = await session.get(Patient, patient_id)
     if patient is None:
         raise NotFound("患者不存在")
+    return patient
+
+
+# Who may set the suppression flags: care staff (admission, death) and admins; marketers may record a
+# patient's opt-out of all marketing (a phone call to the hotline) but not clinical states.
+SUPPRESSION_ROLES = (*CARE_ROLES, Role.MARKETER)
+
+
+async def set_suppression(
+    session: AsyncSession,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    *,
+    marketing_opt_out: bool | None = None,
+    deceased: bool | None = None,
+    admitted: bool | None = None,
+) -> Patient:
+    """Staff set a patient's campaign suppression flags; None leaves a flag as it is."""
+    actor.require_role(*SUPPRESSION_ROLES)
+    if (deceased is not None or admitted is not None) and not actor.has_role(*CARE_ROLES):
+        raise PermissionDenied("只有医护人员可以登记住院或身故状态")
+    patient = await session.get(Patient, patient_id, with_for_update=True)
+    if patient is None:
+        raise NotFound("患者不存在")
+    if marketing_opt_out is not None:
+        patient.marketing_opt_out = marketing_opt_out
+    if deceased is not None:
+        patient.deceased = deceased
+    if admitted is not None:
+        patient.admitted = admitted
+    patient.updated_at = clock.now()
     return patient
 
 

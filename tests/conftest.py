@@ -84,7 +84,7 @@ async def _engine(servers: dict[str, str]) -> AsyncIterator[None]:
     await dispose_engine()
 
 
-KEEP_TABLES = {"alembic_version", "conditions"}
+KEEP_TABLES = {"alembic_version", "conditions", "care_complaint_words"}  # reference data from migrations
 
 
 @pytest.fixture(autouse=True)

@@ -180,6 +180,36 @@ async def test_feed_puts_condition_matches_first_and_never_repeats_across_pages(
     assert len(anon.items) == 12 and anon.items[-1].id in others
 
 
+async def test_feed_pages_rank_exactly_as_one_long_page_across_match_levels():
+    """Pages score only the match levels they can reach; walked page by page the feed is the same list."""
+    patient = await _new_patient()
+    await _set_conditions(patient, ["diabetes", "hypertension"])
+    group = await make_group("content-levels")
+    await member_of(group, patient)
+    specs = [["diabetes", "hypertension"]] * 3 + [["hypertension"]] * 4 + [["diabetes"]] * 2 + [[]] * 5
+    items = []
+    for n, codes in enumerate(specs):
+        audience = dict(audience_group_ids=[group]) if n % 4 == 0 else {}
+        items.append(await publish(article(title=f"分层{n}", condition_codes=codes, **audience)))
+        clock.clock.advance(timedelta(hours=n % 3 * 20))
+    for i in items[-3:]:
+        async with unit_of_work() as session:
+            await engagement.react(session, as_patient(patient), i, "like", on=True)
+    async with unit_of_work() as session:
+        viewer = await access.load_viewer(session, as_patient(patient))
+        whole = [i.id for i in (await feed.feed(session, viewer, first=50, after=None)).items]
+        for size in (1, 2, 3, 5):
+            seen, after = [], None
+            while True:
+                page = await feed.feed(session, viewer, first=size, after=after)
+                seen += [i.id for i in page.items]
+                if not page.has_next_page:
+                    break
+                after = page.cursors[-1]
+            assert seen == whole, size
+    assert len(whole) == len(items) and set(whole[:3]) == set(items[:3])
+
+
 async def _new_patient() -> uuid.UUID:
     from tests.loyalty_support import new_member
 

@@ -288,3 +288,6 @@ async def test_demo_seed_publishes_clean_chinese_articles_across_conditions():
         live = list(await session.scalars(select(ContentItem).where(ContentItem.live_revision_id.is_not(None))))
     assert len(live) == len(items)
     assert len({c for i in live for c in i.condition_codes}) >= 10
+    async with unit_of_work() as session:
+        statuses = set(await session.scalars(select(ContentItem.status)))
+    assert {"draft", "in_review", "rejected", "approved", "scheduled", "published", "archived"} <= statuses

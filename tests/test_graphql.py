@@ -175,6 +175,33 @@ async def test_alias_bomb_and_token_flood_are_refused(client):
     assert r["errors"] and "token" in r["errors"][0]["message"].lower()
 
 
+async def test_repeated_queries_skip_parsing_and_validation_but_limits_still_hold(client):
+    """Parsed documents and validation results are cached per query text; a refused query stays refused."""
+    from strawberry.extensions.parser_cache import _get_parse_cache
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    from api.schema import QUERY_CACHE_SIZE
+
+    parse, validate = _get_parse_cache(QUERY_CACHE_SIZE), _get_validate_cache(QUERY_CACHE_SIZE)
+    query = "query Repeat { conditions { code name } }"
+    first = data(await gql(client, query))
+    before = parse.cache_info().hits, validate.cache_info().hits
+    for _ in range(3):
+        assert data(await gql(client, query)) == first
+    assert parse.cache_info().hits - before[0] >= 3 and validate.cache_info().hits - before[1] >= 3
+
+    deep = "{ sites { " + "edges { node { " * 8 + "id" + " } }" * 8 + " } }"
+    bomb = "{ " + " ".join(f"a{i}: conditions {{ code }}" for i in range(50)) + " }"
+    flood = "{ conditions { " + " ".join(["code"] * 4000) + " } }"
+    for _ in range(3):
+        r = await gql(client, deep)
+        assert r.get("data") is None and any("exceeds maximum operation depth" in e["message"] for e in r["errors"])
+        r = await gql(client, bomb)
+        assert r.get("data") is None and "aliases" in r["errors"][0]["message"]
+        r = await gql(client, flood)
+        assert r.get("data") is None and "token" in r["errors"][0]["message"].lower()
+
+
 async def test_unexpected_exception_is_masked_with_request_id(client, monkeypatch):
     async def broken(session):
         raise RuntimeError("password=hunter2 at db-internal-host")

@@ -9,6 +9,13 @@ from zoneinfo import ZoneInfo
 from arq import cron, func
 from arq.worker import Worker
 
+import messaging  # noqa: F401  (registers the in-app inbox for IN_APP notices)
+from campaigns import jobs as campaign_jobs
+from campaigns import journeys as campaign_journeys
+from campaigns import runner as campaign_runner
+from campaigns import sender as campaign_sender
+from care import complaints as care_complaints
+from care import surveys as care_surveys
 from community import events as community_events
 from community import invitations as community_invitations
 from content import jobs as content_jobs
@@ -71,7 +78,35 @@ async def content_publish_due(ctx: dict[str, Any]) -> int:
     return await content_jobs.publish_due()
 
 
+async def care_surveys_due(ctx: dict[str, Any]) -> int:
+    return (await care_surveys.run_due()).created
+
+
+async def care_escalate(ctx: dict[str, Any]) -> int:
+    return await care_complaints.escalate_due()
+
+
+async def campaigns_materialise(ctx: dict[str, Any], campaign_id: str) -> int:
+    return await campaign_runner.materialise(uuid.UUID(campaign_id))
+
+
+async def campaigns_send(ctx: dict[str, Any], channel: str) -> int:
+    return await campaign_sender.send_due(channel)
+
+
+async def campaigns_tick(ctx: dict[str, Any]) -> dict[str, int]:
+    return await campaign_jobs.tick()
+
+
+async def campaigns_journeys(ctx: dict[str, Any]) -> dict[str, int]:
+    return await campaign_journeys.run_all()
+
+
 FUNCTIONS = [
+    # Campaign runner: resumable from the campaign's cursor; deliveries unique per (campaign, patient).
+    func(campaigns_materialise, name=campaign_runner.MATERIALISE.name, keep_result=0, max_tries=10, timeout=3600),
+    # One sender per channel at a time (job id = channel); it stops after ~50 s, the tick wakes it again.
+    func(campaigns_send, name=campaign_sender.SEND.name, keep_result=0, max_tries=5, timeout=120),
     func(outbox_dispatch, name=jobs.OUTBOX_DISPATCH.name, keep_result=0, max_tries=5),
     # Resumable from the run's cursor: a retry after a crash or timeout continues where it stopped.
     func(
@@ -83,6 +118,28 @@ FUNCTIONS = [
     ),
 ]
 CRON_JOBS = [
+    # Every minute and at start-up: start due campaigns, wake runners/senders, finish done campaigns.
+    cron(campaigns_tick, name=campaign_jobs.TICK.name, second={20}, run_at_startup=True, unique=True, timeout=120),
+    # Journeys hourly (occasions are unique, so repeats add nothing); deliveries honour quiet hours.
+    cron(
+        campaigns_journeys,
+        name=campaign_journeys.JOURNEYS_RUN.name,
+        minute={12},
+        run_at_startup=True,
+        unique=True,
+        timeout=1800,
+    ),
+    # Surveys every 15 minutes and at start-up (one per visit: the unique visit id makes overlapping
+    # runs harmless); complaint escalation every minute (escalated once: guarded by escalated_at).
+    cron(
+        care_surveys_due,
+        name=care_surveys.SURVEYS_DUE.name,
+        minute={7, 22, 37, 52},
+        run_at_startup=True,
+        unique=True,
+        timeout=1800,
+    ),
+    cron(care_escalate, name=care_complaints.ESCALATE_DUE.name, second={40}, run_at_startup=True, unique=True),
     cron(outbox_sweep, name=jobs.OUTBOX_SWEEP.name, second={0, 15, 30, 45}, run_at_startup=True, unique=True),
     # Catch up at start-up too: a worker that was down must not leave due points unsettled.
     cron(

@@ -3,7 +3,7 @@
 Revision ID: 0007
 Revises: 0006
 
-Settlement walks due lots member by member (index on patient_id over pending lots). The foreign
+The foreign
 keys from ledger lines to accounts and from redemptions to rewards go: their checks take a KEY SHARE
 lock on the referenced row, and every posting references the same few system accounts and every
 redemption of a popular reward the same reward row, so concurrent postings queued on those rows.
@@ -12,7 +12,6 @@ The referenced ids come from locked rows or fixed system ids, never from user in
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
@@ -24,18 +23,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.drop_constraint("fk_ledger_lines_account_id_ledger_accounts", "ledger_lines", type_="foreignkey")
     op.drop_constraint("fk_redemptions_reward_id_rewards", "redemptions", type_="foreignkey")
-    op.drop_index("ix_lots_settle_due", table_name="ledger_lots", postgresql_where=sa.text("status = 'pending'"))
-    op.create_index(
-        "ix_lots_settle_member",
-        "ledger_lots",
-        ["patient_id", "settles_at"],
-        postgresql_where=sa.text("status = 'pending'"),
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_lots_settle_member", table_name="ledger_lots", postgresql_where=sa.text("status = 'pending'"))
-    op.create_index("ix_lots_settle_due", "ledger_lots", ["settles_at"], postgresql_where=sa.text("status = 'pending'"))
     op.create_foreign_key("fk_redemptions_reward_id_rewards", "redemptions", "rewards", ["reward_id"], ["id"])
     op.create_foreign_key(
         "fk_ledger_lines_account_id_ledger_accounts", "ledger_lines", "ledger_accounts", ["account_id"], ["id"]

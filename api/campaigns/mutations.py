@@ -1,0 +1,247 @@
+"""Campaign mutations: segments CRUD, the campaign workflow, patients' suppression flags. Each maps
+input to a campaigns (or patients) service call; rules and authorization live there."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.campaigns.types import AudienceKind, CampaignClass, CampaignType, SegmentCriteriaInput, SegmentType
+from api.context import Info
+from api.errors import UserError
+from api.identity.types import PatientType
+from api.mutations import perform
+from api.relay import optional_id, require_id
+from campaigns import segments, service
+from campaigns.models import AudienceKind as DomainAudience
+from core.identity import Actor
+from patients import service as patient_service
+
+
+@strawberry.input
+class SegmentCreateInput:
+    name: str
+    description: str = ""
+    criteria: SegmentCriteriaInput
+
+
+@strawberry.input
+class SegmentUpdateInput:
+    segment_id: strawberry.ID
+    name: str | None = None
+    description: str | None = None
+    criteria: SegmentCriteriaInput | None = None
+
+
+@strawberry.input
+class SegmentDeleteInput:
+    segment_id: strawberry.ID
+
+
+@strawberry.type
+class SegmentPayload:
+    segment: SegmentType | None = None
+    errors: list[UserError]
+
+
+@strawberry.type
+class SegmentDeletePayload:
+    deleted: bool = False
+    errors: list[UserError]
+
+
+@strawberry.input(description="活动内容：模板变量如 {nickname}；短信与微信正文不得出现病种名称")
+class CampaignInput:
+    name: str
+    kind: CampaignClass  # type: ignore[valid-type]
+    channels: list[str] = strawberry.field(description="渠道顺序，如 [wechat, sms, in_app]")
+    body: str
+    subject: str | None = None
+    link: str | None = None
+    audience_kind: AudienceKind = DomainAudience.SEGMENT  # type: ignore[valid-type]
+    segment_id: strawberry.ID | None = None
+    event_id: strawberry.ID | None = None
+    event_audience: str | None = strawberry.field(default=None, description="invited | registered | both")
+    scheduled_at: datetime | None = strawberry.field(default=None, description="为空则审批通过后立即发送")
+
+    def to_domain(self) -> service.CampaignInput:
+        return service.CampaignInput(
+            name=self.name,
+            kind=self.kind.value,
+            channels=list(self.channels),
+            body=self.body,
+            subject=self.subject,
+            link=self.link,
+            audience_kind=self.audience_kind.value,
+            segment_id=optional_id(self.segment_id, "Segment", "segmentId"),
+            event_id=optional_id(self.event_id, "Event", "eventId"),
+            event_audience=self.event_audience,
+            scheduled_at=self.scheduled_at,
+        )
+
+
+@strawberry.input
+class CampaignUpdateInput:
+    campaign_id: strawberry.ID
+    campaign: CampaignInput
+
+
+@strawberry.input
+class CampaignIdInput:
+    campaign_id: strawberry.ID
+
+
+@strawberry.input
+class CampaignReviewInput:
+    campaign_id: strawberry.ID
+    comment: str | None = None
+
+
+@strawberry.type
+class CampaignPayload:
+    campaign: CampaignType | None = None
+    errors: list[UserError]
+
+
+@strawberry.input(description="患者屏蔽标记：为空表示不变")
+class PatientSuppressionInput:
+    patient_id: strawberry.ID
+    marketing_opt_out: bool | None = None
+    deceased: bool | None = None
+    admitted: bool | None = None
+
+
+@strawberry.type
+class PatientSuppressionPayload:
+    patient: PatientType | None = None
+    errors: list[UserError]
+
+
+def _campaign_id(value: strawberry.ID) -> object:
+    return require_id(value, "Campaign", "campaignId")
+
+
+async def _campaign(info: Info, work) -> CampaignPayload:  # type: ignore[no-untyped-def]
+    outcome = await perform(info, work)
+    return CampaignPayload(campaign=CampaignType(model=outcome.value) if outcome.value else None, errors=outcome.errors)
+
+
+@strawberry.type
+class CampaignMutation:
+    @strawberry.mutation(description="新建人群（营销运营）")
+    async def segment_create(self, info: Info, input: SegmentCreateInput) -> SegmentPayload:
+        async def work(session: AsyncSession, actor: Actor):  # type: ignore[no-untyped-def]
+            return await segments.create_segment(
+                session, actor, name=input.name, description=input.description, criteria=input.criteria.to_domain()
+            )
+
+        outcome = await perform(info, work)
+        return SegmentPayload(
+            segment=SegmentType(model=outcome.value) if outcome.value else None, errors=outcome.errors
+        )
+
+    @strawberry.mutation(description="修改人群；进行中的活动使用开始时冻结的条件，不受影响")
+    async def segment_update(self, info: Info, input: SegmentUpdateInput) -> SegmentPayload:
+        async def work(session: AsyncSession, actor: Actor):  # type: ignore[no-untyped-def]
+            return await segments.update_segment(
+                session,
+                actor,
+                require_id(input.segment_id, "Segment", "segmentId"),
+                name=input.name,
+                description=input.description,
+                criteria=input.criteria.to_domain() if input.criteria else None,
+            )
+
+        outcome = await perform(info, work)
+        return SegmentPayload(
+            segment=SegmentType(model=outcome.value) if outcome.value else None, errors=outcome.errors
+        )
+
+    @strawberry.mutation(description="删除人群（未结束的活动正在使用时不可删除）")
+    async def segment_delete(self, info: Info, input: SegmentDeleteInput) -> SegmentDeletePayload:
+        async def work(session: AsyncSession, actor: Actor) -> bool:
+            await segments.delete_segment(session, actor, require_id(input.segment_id, "Segment", "segmentId"))
+            return True
+
+        outcome = await perform(info, work)
+        return SegmentDeletePayload(deleted=bool(outcome.value), errors=outcome.errors)
+
+    @strawberry.mutation(description="新建活动草稿（营销运营）")
+    async def campaign_create(self, info: Info, input: CampaignInput) -> CampaignPayload:
+        return await _campaign(info, lambda s, a: service.create_campaign(s, a, input.to_domain()))
+
+    @strawberry.mutation(description="修改活动；已审批的活动修改后需重新提交审批")
+    async def campaign_update(self, info: Info, input: CampaignUpdateInput) -> CampaignPayload:
+        return await _campaign(
+            info,
+            lambda s, a: service.update_campaign(
+                s, a, require_id(input.campaign_id, "Campaign", "campaignId"), input.campaign.to_domain()
+            ),
+        )
+
+    @strawberry.mutation(description="提交审批")
+    async def campaign_submit(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
+        return await _campaign(
+            info, lambda s, a: service.submit(s, a, require_id(input.campaign_id, "Campaign", "campaignId"))
+        )
+
+    @strawberry.mutation(description="审批通过（审核员或管理员，不能审批自己创建的活动）；未设定时间则立即开始发送")
+    async def campaign_approve(self, info: Info, input: CampaignReviewInput) -> CampaignPayload:
+        return await _campaign(
+            info,
+            lambda s, a: service.approve(
+                s, a, require_id(input.campaign_id, "Campaign", "campaignId"), comment=input.comment
+            ),
+        )
+
+    @strawberry.mutation(description="驳回（需填写意见），活动回到草稿")
+    async def campaign_reject(self, info: Info, input: CampaignReviewInput) -> CampaignPayload:
+        return await _campaign(
+            info,
+            lambda s, a: service.reject(
+                s, a, require_id(input.campaign_id, "Campaign", "campaignId"), comment=input.comment or ""
+            ),
+        )
+
+    @strawberry.mutation(description="立即发送已审批的定时活动；未审批的活动不能发送")
+    async def campaign_send_now(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
+        return await _campaign(
+            info, lambda s, a: service.send_now(s, a, require_id(input.campaign_id, "Campaign", "campaignId"))
+        )
+
+    @strawberry.mutation(description="暂停发送")
+    async def campaign_pause(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
+        return await _campaign(
+            info, lambda s, a: service.pause(s, a, require_id(input.campaign_id, "Campaign", "campaignId"))
+        )
+
+    @strawberry.mutation(description="恢复发送")
+    async def campaign_resume(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
+        return await _campaign(
+            info, lambda s, a: service.resume(s, a, require_id(input.campaign_id, "Campaign", "campaignId"))
+        )
+
+    @strawberry.mutation(description="取消活动：未发送的投递不再发送")
+    async def campaign_cancel(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
+        return await _campaign(
+            info, lambda s, a: service.cancel(s, a, require_id(input.campaign_id, "Campaign", "campaignId"))
+        )
+
+    @strawberry.mutation(description="设置患者屏蔽标记：退订全部营销（营销运营或医护）、住院与身故（仅医护）")
+    async def patient_suppression_set(self, info: Info, input: PatientSuppressionInput) -> PatientSuppressionPayload:
+        async def work(session: AsyncSession, actor: Actor):  # type: ignore[no-untyped-def]
+            return await patient_service.set_suppression(
+                session,
+                actor,
+                require_id(input.patient_id, "Patient", "patientId"),
+                marketing_opt_out=input.marketing_opt_out,
+                deceased=input.deceased,
+                admitted=input.admitted,
+            )
+
+        outcome = await perform(info, work)
+        return PatientSuppressionPayload(
+            patient=PatientType(model=outcome.value) if outcome.value else None, errors=outcome.errors
+        )

@@ -1,0 +1,89 @@
+"""Campaign queries (staff: marketing and review): segments, preview, campaigns, deliveries, stats."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.campaigns.types import (
+    CampaignClass,
+    CampaignStatus,
+    CampaignType,
+    DeliveryStatus,
+    DeliveryType,
+    SegmentCriteriaInput,
+    SegmentPreviewType,
+    SegmentType,
+    StatsType,
+)
+from api.context import Info
+from api.relay import Connection, connection, require_id
+from campaigns import segments, service, stats
+from campaigns.models import CampaignClass as DomainClass
+
+
+@strawberry.type
+class CampaignQuery:
+    @strawberry.field(description="已保存的人群，按名称排序")
+    async def segments(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[SegmentType]:
+        async with info.context.db.read() as session:
+            page = await segments.segments_page(session, info.context.actor, first=first, after=after)
+        return connection(page, lambda s: SegmentType(model=s))
+
+    @strawberry.field(description="人群预览：按条件（或已保存人群）计算人数与样例；屏蔽规则总是生效")
+    async def segment_preview(
+        self,
+        info: Info,
+        criteria: SegmentCriteriaInput | None = None,
+        segment_id: strawberry.ID | None = None,
+        kind: CampaignClass = DomainClass.MARKETING,  # type: ignore[valid-type]
+        channels: list[str] | None = None,
+    ) -> SegmentPreviewType:
+        async with info.context.db.read() as session:
+            if segment_id is not None:
+                seg = await segments.get_segment(
+                    session, info.context.actor, require_id(segment_id, "Segment", "segmentId")
+                )
+                domain = segments.SegmentCriteria.from_json(seg.criteria)
+            else:
+                domain = (criteria or SegmentCriteriaInput()).to_domain()
+            result = await segments.preview(
+                session, info.context.actor, domain, kind=kind.value, channels=list(channels or [])
+            )
+        return SegmentPreviewType(count=result.count, suppressed=result.suppressed, sample_ids=result.sample)
+
+    @strawberry.field(description="营销与关怀活动，最新在前（患者不可见）")
+    async def campaigns(
+        self,
+        info: Info,
+        status: CampaignStatus | None = None,  # type: ignore[valid-type]
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> Connection[CampaignType]:
+        async with info.context.db.read() as session:
+            page = await service.campaigns_page(
+                session, info.context.actor, status=status.value if status else None, first=first, after=after
+            )
+        return connection(page, lambda c: CampaignType(model=c))
+
+    @strawberry.field(description="一次活动的投递记录（含说明），按患者编号排序")
+    async def campaign_deliveries(
+        self,
+        info: Info,
+        campaign_id: strawberry.ID,
+        status: DeliveryStatus | None = None,  # type: ignore[valid-type]
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> Connection[DeliveryType]:
+        raw = require_id(campaign_id, "Campaign", "campaignId")
+        async with info.context.db.read() as session:
+            page = await service.deliveries_page(
+                session, info.context.actor, raw, status=status.value if status else None, first=first, after=after
+            )
+        return connection(page, lambda d: DeliveryType(model=d))
+
+    @strawberry.field(description="活动效果：人数、发送、送达、打开、转化、转化率与积分成本")
+    async def campaign_stats(self, info: Info, campaign_id: strawberry.ID) -> StatsType | None:
+        raw = require_id(campaign_id, "Campaign", "campaignId")
+        async with info.context.db.read() as session:
+            found = await stats.campaign_stats(session, info.context.actor, raw)
+        return StatsType.of(found) if found else None

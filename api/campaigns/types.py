@@ -1,0 +1,445 @@
+"""GraphQL views of campaigns: segments and their criteria, campaigns, deliveries with explanations."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+
+from api.context import Info
+from api.identity.types import PatientType
+from api.relay import Node, node_fetcher, raw_uuids, require_id, to_global_id
+from campaigns import models as m
+from campaigns import segments, service
+from campaigns.segments import READ_ROLES, ConsentRequirement, SegmentCriteria
+from campaigns.stats import CampaignConversion
+from patients.queries import patients_by_ids
+
+CampaignClass = strawberry.enum(m.CampaignClass, name="CampaignClass")
+CampaignStatus = strawberry.enum(m.CampaignStatus, name="CampaignStatus")
+AudienceKind = strawberry.enum(m.AudienceKind, name="CampaignAudienceKind")
+DeliveryStatus = strawberry.enum(m.DeliveryStatus, name="CampaignDeliveryStatus")
+
+SKIP_TEXT = {
+    "suppressed": "已屏蔽",
+    "no_consent": "未获得该用途的渠道授权",
+    "no_address": "缺少联系方式",
+    "frequency_cap": "超过营销消息频次上限",
+    "cancelled": "活动已取消",
+}
+SUPPRESSION_TEXT = {
+    "deceased": "患者已故",
+    "admitted": "患者住院中",
+    "staff": "员工账号",
+    "opted_out": "已退订全部营销消息",
+}
+
+
+@strawberry.input(description="授权条件：该渠道与用途的授权须已开启")
+class ConsentRequirementInput:
+    channel: str
+    purpose: str
+
+
+@strawberry.type(name="ConsentRequirement")
+class ConsentRequirementType:
+    channel: str
+    purpose: str
+
+
+@strawberry.input(description="人群条件：每个已填写的条件都须满足；列表为“任一匹配”；留空表示不限")
+class SegmentCriteriaInput:
+    stages: list[str] = strawberry.field(default_factory=list, description="生命周期阶段")
+    tiers: list[str] = strawberry.field(default_factory=list, description="会员等级编码")
+    condition_codes: list[str] = strawberry.field(default_factory=list, description="病种")
+    group_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="社群（有效成员）")
+    last_visit_before: datetime | None = strawberry.field(default=None, description="最近一次就诊早于")
+    last_visit_after: datetime | None = strawberry.field(default=None, description="最近一次就诊不早于")
+    visits_since: datetime | None = None
+    visits_until: datetime | None = None
+    visits_min: int | None = strawberry.field(default=None, description="统计期间内完成就诊次数下限")
+    visits_max: int | None = None
+    site_ids: list[strawberry.ID] = strawberry.field(default_factory=list, description="所属院区")
+    age_min: int | None = None
+    age_max: int | None = None
+    genders: list[str] = strawberry.field(default_factory=list)
+    consents: list[ConsentRequirementInput] = strawberry.field(default_factory=list)
+    points_min: int | None = strawberry.field(default=None, description="可用积分下限")
+    points_max: int | None = None
+
+    def to_domain(self) -> SegmentCriteria:
+        return SegmentCriteria(
+            stages=list(self.stages),
+            tiers=list(self.tiers),
+            conditions=list(self.condition_codes),
+            group_ids=[require_id(g, "Group", "criteria.groupIds") for g in self.group_ids],
+            last_visit_before=self.last_visit_before,
+            last_visit_after=self.last_visit_after,
+            visits_since=self.visits_since,
+            visits_until=self.visits_until,
+            visits_min=self.visits_min,
+            visits_max=self.visits_max,
+            site_ids=[require_id(s, "Site", "criteria.siteIds") for s in self.site_ids],
+            age_min=self.age_min,
+            age_max=self.age_max,
+            genders=list(self.genders),
+            consents=[ConsentRequirement(c.channel, c.purpose) for c in self.consents],
+            points_min=self.points_min,
+            points_max=self.points_max,
+        )
+
+
+@strawberry.type(name="SegmentCriteria")
+class SegmentCriteriaType:
+    stages: list[str]
+    tiers: list[str]
+    condition_codes: list[str]
+    group_ids: list[strawberry.ID]
+    last_visit_before: datetime | None
+    last_visit_after: datetime | None
+    visits_since: datetime | None
+    visits_until: datetime | None
+    visits_min: int | None
+    visits_max: int | None
+    site_ids: list[strawberry.ID]
+    age_min: int | None
+    age_max: int | None
+    genders: list[str]
+    consents: list[ConsentRequirementType]
+    points_min: int | None
+    points_max: int | None
+
+    @classmethod
+    def of(cls, c: SegmentCriteria) -> SegmentCriteriaType:
+        return cls(
+            stages=c.stages,
+            tiers=c.tiers,
+            condition_codes=c.conditions,
+            group_ids=[to_global_id("Group", g) for g in c.group_ids],
+            last_visit_before=c.last_visit_before,
+            last_visit_after=c.last_visit_after,
+            visits_since=c.visits_since,
+            visits_until=c.visits_until,
+            visits_min=c.visits_min,
+            visits_max=c.visits_max,
+            site_ids=[to_global_id("Site", s) for s in c.site_ids],
+            age_min=c.age_min,
+            age_max=c.age_max,
+            genders=c.genders,
+            consents=[ConsentRequirementType(channel=r.channel, purpose=r.purpose) for r in c.consents],
+            points_min=c.points_min,
+            points_max=c.points_max,
+        )
+
+
+@strawberry.type(name="Segment", description="保存的人群（营销运营与审核可见）")
+class SegmentType(Node):
+    model: strawberry.Private[m.Segment]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("Segment", self.model.id)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.model.name
+
+    @strawberry.field
+    def description(self) -> str:
+        return self.model.description
+
+    @strawberry.field
+    def criteria(self) -> SegmentCriteriaType:
+        return SegmentCriteriaType.of(SegmentCriteria.from_json(self.model.criteria))
+
+    @strawberry.field
+    def updated_at(self) -> datetime:
+        return self.model.updated_at
+
+
+@strawberry.type(name="SegmentPreview", description="人群预览：人数（已排除屏蔽患者）与样例")
+class SegmentPreviewType:
+    count: int
+    suppressed: int = strawberry.field(description="符合条件但被屏蔽的人数（已故、住院、员工、退订营销）")
+    sample_ids: strawberry.Private[list[uuid.UUID]]
+
+    @strawberry.field(description="样例患者（按编号排序的前若干位）")
+    async def sample(self, info: Info) -> list[PatientType]:
+        found = await info.context.loaders.get(patients_by_ids).load_many(self.sample_ids)
+        return [PatientType(model=p) for p in found if p is not None]
+
+
+@strawberry.type(name="CampaignStats", description="活动效果：转化为消息送达后30天内完成就诊（末次触达归因）")
+class StatsType:
+    audience: int
+    sent: int
+    delivered: int
+    opened: int
+    converted: int
+    conversion_rate: float
+    points_cost: int = strawberry.field(description="归因就诊所获积分（就诊与消费规则，不含已作废）")
+
+    @classmethod
+    def of(cls, s: CampaignConversion) -> StatsType:
+        return cls(
+            audience=s.audience,
+            sent=s.sent,
+            delivered=s.delivered,
+            opened=s.opened,
+            converted=s.converted,
+            conversion_rate=s.conversion_rate,
+            points_cost=s.points_cost,
+        )
+
+
+@strawberry.type(name="Campaign", description="营销或关怀活动（员工可见，患者不可见）")
+class CampaignType(Node):
+    model: strawberry.Private[m.Campaign]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("Campaign", self.model.id)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.model.name
+
+    @strawberry.field
+    def kind(self) -> CampaignClass:  # type: ignore[valid-type]
+        return m.CampaignClass(self.model.kind)
+
+    @strawberry.field
+    def status(self) -> CampaignStatus:  # type: ignore[valid-type]
+        return m.CampaignStatus(self.model.status)
+
+    @strawberry.field
+    def audience_kind(self) -> AudienceKind:  # type: ignore[valid-type]
+        return m.AudienceKind(self.model.audience_kind)
+
+    @strawberry.field
+    async def segment(self, info: Info) -> SegmentType | None:
+        if self.model.segment_id is None:
+            return None
+        found = await info.context.load(segments.segments_by_ids, self.model.segment_id)
+        return SegmentType(model=found) if found else None
+
+    @strawberry.field
+    def event_id(self) -> strawberry.ID | None:
+        return to_global_id("Event", self.model.event_id) if self.model.event_id else None
+
+    @strawberry.field
+    def event_audience(self) -> str | None:
+        return self.model.event_audience
+
+    @strawberry.field(description="渠道顺序：无授权或无联系方式时依次改用下一个")
+    def channels(self) -> list[str]:
+        return list(self.model.channels)
+
+    @strawberry.field
+    def subject(self) -> str | None:
+        return self.model.subject
+
+    @strawberry.field
+    def body(self) -> str:
+        return self.model.body
+
+    @strawberry.field
+    def link(self) -> str | None:
+        return self.model.link
+
+    @strawberry.field
+    def scheduled_at(self) -> datetime | None:
+        return self.model.scheduled_at
+
+    @strawberry.field(description="自动旅程的活动：旅程编码与日期")
+    def journey_key(self) -> str | None:
+        return self.model.journey_key
+
+    @strawberry.field
+    def created_by(self) -> strawberry.ID | None:
+        return to_global_id("Staff", self.model.created_by) if self.model.created_by else None
+
+    @strawberry.field
+    def reviewed_by(self) -> strawberry.ID | None:
+        return to_global_id("Staff", self.model.reviewed_by) if self.model.reviewed_by else None
+
+    @strawberry.field
+    def reviewed_at(self) -> datetime | None:
+        return self.model.reviewed_at
+
+    @strawberry.field
+    def review_comment(self) -> str | None:
+        return self.model.review_comment
+
+    @strawberry.field(description="开始发送时冻结的人群条件")
+    def criteria_snapshot(self) -> JSON | None:
+        return self.model.criteria_snapshot
+
+    @strawberry.field
+    def started_at(self) -> datetime | None:
+        return self.model.started_at
+
+    @strawberry.field
+    def finished_at(self) -> datetime | None:
+        return self.model.finished_at
+
+    @strawberry.field(description="已生成的投递记录数（含跳过）")
+    def audience_count(self) -> int:
+        return self.model.audience_count
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.model.created_at
+
+
+@strawberry.type(name="ConsentSnapshot", description="允许本次发送的授权（发送时的快照）")
+class ConsentSnapshotType:
+    channel: str
+    purpose: str
+    given_at: datetime | None
+    source: str | None
+
+
+@strawberry.type(name="CampaignDeliveryExplanation")
+class ExplanationType:
+    summary: str = strawberry.field(description="一句话说明：为何入选、凭何授权或为何跳过")
+    chosen_because: str
+    criteria: JSON | None = strawberry.field(description="入选依据：活动冻结的人群条件")
+    consent: ConsentSnapshotType | None
+    skipped_because: str | None
+    detail: JSON = strawberry.field(description="原始记录（渠道尝试、发送时复核结果）")
+
+
+def explain(delivery: m.Delivery, campaign: m.Campaign | None) -> ExplanationType:
+    reason = dict(delivery.reason or {})
+    audience = reason.get("audience")
+    if audience == "segment":
+        chosen = f"符合人群「{reason.get('segment') or ''}」的条件"
+    elif audience == "event":
+        chosen = "是活动的受邀者或报名者"
+    else:
+        chosen = f"自动旅程「{reason.get('journey') or ''}」的触发对象"
+    consent = None
+    if delivery.consent:
+        c = delivery.consent
+        consent = ConsentSnapshotType(
+            channel=c.get("channel", ""),
+            purpose=c.get("purpose", ""),
+            given_at=datetime.fromisoformat(c["given_at"]) if c.get("given_at") else None,
+            source=c.get("source"),
+        )
+    skipped = None
+    if delivery.skip_reason:
+        skipped = SKIP_TEXT.get(delivery.skip_reason, delivery.skip_reason)
+        if delivery.skip_reason == "suppressed":
+            why = reason.get("suppressed") or (reason.get("at_send") or {}).get("suppressed")
+            skipped += f"：{SUPPRESSION_TEXT.get(why, why)}" if why else ""
+        tried = reason.get("tried") or []
+        if tried and delivery.skip_reason in ("no_consent", "no_address"):
+            parts = [f"{t['channel']}缺少{'授权' if t['missing'] == 'consent' else '联系方式'}" for t in tried]
+            skipped += "（" + "，".join(parts) + "）"
+    if skipped:
+        summary = f"{chosen}；未发送：{skipped}"
+    elif consent:
+        summary = f"{chosen}；凭{consent.channel}渠道的{consent.purpose}授权（来源：{consent.source}）发送"
+    else:
+        summary = chosen
+    return ExplanationType(
+        summary=summary,
+        chosen_because=chosen,
+        criteria=campaign.criteria_snapshot if campaign else None,
+        consent=consent,
+        skipped_because=skipped,
+        detail=reason,
+    )
+
+
+@strawberry.type(name="CampaignDelivery", description="一位患者在一次活动中的投递记录与说明")
+class DeliveryType(Node):
+    model: strawberry.Private[m.Delivery]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return to_global_id("CampaignDelivery", self.model.id)
+
+    @strawberry.field
+    async def patient(self, info: Info) -> PatientType | None:
+        found = await info.context.load(patients_by_ids, self.model.patient_id)
+        return PatientType(model=found) if found else None
+
+    @strawberry.field
+    def campaign_id(self) -> strawberry.ID:
+        return to_global_id("Campaign", self.model.campaign_id)
+
+    @strawberry.field
+    def channel(self) -> str | None:
+        return self.model.channel
+
+    @strawberry.field
+    def status(self) -> DeliveryStatus:  # type: ignore[valid-type]
+        return m.DeliveryStatus(self.model.status)
+
+    @strawberry.field
+    def skip_reason(self) -> str | None:
+        return self.model.skip_reason
+
+    @strawberry.field(description="最早发送时间（免打扰时段会推迟）")
+    def not_before(self) -> datetime:
+        return self.model.not_before
+
+    @strawberry.field
+    def sent_at(self) -> datetime | None:
+        return self.model.sent_at
+
+    @strawberry.field
+    def delivered_at(self) -> datetime | None:
+        return self.model.delivered_at
+
+    @strawberry.field
+    def opened_at(self) -> datetime | None:
+        return self.model.opened_at
+
+    @strawberry.field
+    def clicked_at(self) -> datetime | None:
+        return self.model.clicked_at
+
+    @strawberry.field
+    def error(self) -> str | None:
+        return self.model.error
+
+    @strawberry.field
+    async def explanation(self, info: Info) -> ExplanationType:
+        campaign = await info.context.load(service.campaigns_by_ids, self.model.campaign_id)
+        return explain(self.model, campaign)
+
+
+def can_read(info: Info) -> bool:
+    return info.context.actor.has_role(*READ_ROLES)
+
+
+async def _fetch(info: Info, raw: Sequence[str], fn: Any, wrap: Any) -> list[Any]:
+    if not can_read(info):
+        return [None] * len(raw)
+    ids = raw_uuids(raw)
+    valid = [i for i in ids if i is not None]
+    found = dict(zip(valid, await info.context.loaders.get(fn).load_many(valid), strict=True))
+    return [wrap(found[i]) if i is not None and found.get(i) is not None else None for i in ids]
+
+
+@node_fetcher("Segment")
+async def _fetch_segments(info: Info, raw: Sequence[str]) -> list[Any]:
+    return await _fetch(info, raw, segments.segments_by_ids, lambda x: SegmentType(model=x))
+
+
+@node_fetcher("Campaign")
+async def _fetch_campaigns(info: Info, raw: Sequence[str]) -> list[Any]:
+    return await _fetch(info, raw, service.campaigns_by_ids, lambda x: CampaignType(model=x))
+
+
+@node_fetcher("CampaignDelivery")
+async def _fetch_deliveries(info: Info, raw: Sequence[str]) -> list[Any]:
+    return await _fetch(info, raw, service.deliveries_by_ids, lambda x: DeliveryType(model=x))

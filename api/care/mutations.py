@@ -1,0 +1,127 @@
+"""Care mutations: answering a survey, filing a complaint, the desk's steps on a ticket."""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.care.types import ComplaintType, SurveyType, wrap_complaint
+from api.context import Info
+from api.errors import UserError
+from api.mutations import perform
+from api.relay import optional_id, require_id
+from care import complaints, surveys
+from care.models import Complaint
+from core.identity import Actor
+
+
+@strawberry.input
+class SurveyAnswerInput:
+    survey_id: strawberry.ID
+    score: int = strawberry.field(description="0-10分：您有多大可能向亲友推荐我们？")
+    comment: str | None = None
+
+
+@strawberry.type
+class SurveyAnswerPayload:
+    survey: SurveyType | None = None
+    points_awarded: int = 0
+    complaint: ComplaintType | None = strawberry.field(default=None, description="低分或投诉内容自动生成的工单")
+    errors: list[UserError]
+
+
+@strawberry.input
+class ComplaintFileInput:
+    body: str
+    visit_id: strawberry.ID | None = strawberry.field(default=None, description="相关就诊（可选）")
+
+
+@strawberry.input
+class ComplaintAssignInput:
+    complaint_id: strawberry.ID
+    staff_id: strawberry.ID
+
+
+@strawberry.input
+class ComplaintRespondInput:
+    complaint_id: strawberry.ID
+    message: str = strawberry.field(description="回复内容，站内信发送给患者")
+
+
+@strawberry.input
+class ComplaintNoteInput:
+    complaint_id: strawberry.ID
+    note: str | None = None
+
+
+@strawberry.type
+class ComplaintPayload:
+    complaint: ComplaintType | None = None
+    errors: list[UserError]
+
+
+async def _complaint_step(info: Info, work) -> ComplaintPayload:  # type: ignore[no-untyped-def]
+    outcome = await perform(info, work)
+    value: Complaint | None = outcome.value
+    return ComplaintPayload(complaint=wrap_complaint(value, info) if value else None, errors=outcome.errors)
+
+
+@strawberry.type
+class CareMutation:
+    @strawberry.mutation(description="患者作答本人的满意度调查（每份只能作答一次），完成即得积分")
+    async def survey_answer(self, info: Info, input: SurveyAnswerInput) -> SurveyAnswerPayload:
+        async def work(session: AsyncSession, actor: Actor) -> surveys.Answer:
+            survey_id = require_id(input.survey_id, "Survey", "surveyId")
+            return await surveys.answer(session, actor, survey_id, input.score, input.comment)
+
+        outcome = await perform(info, work)
+        if outcome.value is None:
+            return SurveyAnswerPayload(errors=outcome.errors)
+        answer = outcome.value
+        return SurveyAnswerPayload(
+            survey=SurveyType(model=answer.survey),
+            points_awarded=answer.points,
+            complaint=wrap_complaint(answer.complaint, info) if answer.complaint else None,
+            errors=[],
+        )
+
+    @strawberry.mutation(description="患者直接投诉")
+    async def complaint_file(self, info: Info, input: ComplaintFileInput) -> ComplaintPayload:
+        async def work(session: AsyncSession, actor: Actor) -> Complaint:
+            visit_id = optional_id(input.visit_id, "Visit", "visitId")
+            return await complaints.file(session, actor, body=input.body, visit_id=visit_id)
+
+        return await _complaint_step(info, work)
+
+    @strawberry.mutation(description="指派投诉负责人（该院区门诊前台、健康管理师或管理员）")
+    async def complaint_assign(self, info: Info, input: ComplaintAssignInput) -> ComplaintPayload:
+        async def work(session: AsyncSession, actor: Actor) -> Complaint:
+            complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
+            staff_id = require_id(input.staff_id, "Staff", "staffId")
+            return await complaints.assign(session, actor, complaint_id, staff_id)
+
+        return await _complaint_step(info, work)
+
+    @strawberry.mutation(description="回复投诉（站内信通知患者，记录首次回复时间）")
+    async def complaint_respond(self, info: Info, input: ComplaintRespondInput) -> ComplaintPayload:
+        async def work(session: AsyncSession, actor: Actor) -> Complaint:
+            complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
+            return await complaints.respond(session, actor, complaint_id, input.message)
+
+        return await _complaint_step(info, work)
+
+    @strawberry.mutation(description="标记投诉已解决")
+    async def complaint_resolve(self, info: Info, input: ComplaintNoteInput) -> ComplaintPayload:
+        async def work(session: AsyncSession, actor: Actor) -> Complaint:
+            complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
+            return await complaints.resolve(session, actor, complaint_id, input.note)
+
+        return await _complaint_step(info, work)
+
+    @strawberry.mutation(description="关闭投诉工单")
+    async def complaint_close(self, info: Info, input: ComplaintNoteInput) -> ComplaintPayload:
+        async def work(session: AsyncSession, actor: Actor) -> Complaint:
+            complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
+            return await complaints.close(session, actor, complaint_id, input.note)
+
+        return await _complaint_step(info, work)

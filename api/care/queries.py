@@ -1,0 +1,60 @@
+"""Care queries: my surveys and complaints (patients), the complaint queue (care desk)."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.care.types import ComplaintStatus, ComplaintType, SurveyType, wrap_complaint
+from api.context import Info
+from api.relay import Connection, connection, parse_uuid_id
+from care import complaints, surveys
+
+
+@strawberry.type
+class CareQuery:
+    @strawberry.field(description="我的满意度调查，最新在前；pending 为 true 时只看待作答的")
+    async def my_surveys(
+        self, info: Info, pending: bool = False, first: int | None = 20, after: str | None = None
+    ) -> Connection[SurveyType]:
+        async with info.context.db.read() as session:
+            page = await surveys.my_surveys(session, info.context.actor, pending_only=pending, first=first, after=after)
+        return connection(page, lambda s: SurveyType(model=s))
+
+    @strawberry.field(description="按编号取满意度调查；不是本人的调查为 null")
+    async def survey(self, info: Info, id: strawberry.ID) -> SurveyType | None:
+        raw = parse_uuid_id(str(id), "Survey")
+        if raw is None:
+            return None
+        async with info.context.db.read() as session:
+            found = await surveys.get_survey(session, info.context.actor, raw)
+        return SurveyType(model=found) if found else None
+
+    @strawberry.field(description="我的投诉，最新在前")
+    async def my_complaints(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[ComplaintType]:
+        async with info.context.db.read() as session:
+            page = await complaints.my_complaints(session, info.context.actor, first=first, after=after)
+        return connection(page, lambda c: wrap_complaint(c, info))
+
+    @strawberry.field(description="投诉工单队列（门诊前台、健康管理师与管理员），最早到期在前")
+    async def complaints(
+        self,
+        info: Info,
+        status: ComplaintStatus | None = None,  # type: ignore[valid-type]
+        mine: bool = False,
+        overdue: bool = False,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> Connection[ComplaintType]:
+        async with info.context.db.read() as session:
+            page = await complaints.staff_page(
+                session,
+                info.context.actor,
+                status=status.value if status else None,
+                mine=mine,
+                overdue=overdue,
+                first=first,
+                after=after,
+            )
+        return connection(page, lambda c: wrap_complaint(c, info))

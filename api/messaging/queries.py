@@ -1,0 +1,56 @@
+"""Messaging queries: the patient's inbox and unread count; the console's template preview."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.context import Info
+from api.messaging.types import InboxMessageType, MessageChannel, MessagePreviewType
+from api.relay import Connection, connection, require_id
+from messaging import inbox, templates
+
+
+@strawberry.input(description="模板变量取值，例如 event_title")
+class TemplateVariableInput:
+    name: str
+    value: str
+
+
+@strawberry.input
+class MessageTemplatePreviewInput:
+    channel: MessageChannel  # type: ignore[valid-type]
+    subject: str | None = None
+    body: str
+    patient_id: strawberry.ID
+    variables: list[TemplateVariableInput] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MessagingQuery:
+    @strawberry.field(description="我的站内信，最新在前")
+    async def my_inbox(
+        self, info: Info, first: int | None = 20, after: str | None = None, unread_only: bool = False
+    ) -> Connection[InboxMessageType]:
+        async with info.context.db.read() as session:
+            page = await inbox.page(session, info.context.actor, first=first, after=after, unread_only=unread_only)
+        return connection(page, lambda m: InboxMessageType(model=m))
+
+    @strawberry.field(description="我的未读站内信数量")
+    async def inbox_unread_count(self, info: Info) -> int:
+        async with info.context.db.read() as session:
+            return await inbox.unread_count(session, info.context.actor)
+
+    @strawberry.field(description="按某位患者预览消息模板，并检查模板问题（市场运营）")
+    async def message_template_preview(self, info: Info, input: MessageTemplatePreviewInput) -> MessagePreviewType:
+        patient_id = require_id(input.patient_id, "Patient", "patientId")
+        async with info.context.db.read() as session:
+            rendered = await templates.staff_preview(
+                session,
+                info.context.actor,
+                channel=input.channel,
+                subject=input.subject,
+                body=input.body,
+                patient_id=patient_id,
+                extra={v.name: v.value for v in input.variables},
+            )
+        return MessagePreviewType.of(rendered)

@@ -1,0 +1,13 @@
+"""Messaging: channels behind one interface (in-app inbox, SMS, e-mail, WeChat), templates,
+delivery exactly once per source_ref, engagement tracking.
+
+Importing the package puts the in-app inbox behind core.channels' IN_APP notices (core must not
+import domains, so the registration happens here).
+"""
+
+from __future__ import annotations
+
+from core.channels import ChannelName, register_provider
+from messaging.providers import NoticeInbox
+
+register_provider(ChannelName.IN_APP, NoticeInbox())

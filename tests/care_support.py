@@ -1,0 +1,87 @@
+"""Helpers for care and dashboard tests: a frozen clock, sites, staff, visits and surveys."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from care import surveys
+from care.models import Survey
+from core import clock
+from core.db import unit_of_work
+from core.identity import SYSTEM, Actor, ActorKind, Role
+from loyalty import visits
+from patients import service as patient_service
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def start() -> datetime:
+    """Just after the real time: deferred outbox jobs must not lie in Redis's past."""
+    return datetime.now(SHANGHAI).replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+def staff_actor(*roles: Role, staff_id: uuid.UUID | None = None) -> Actor:
+    return Actor(kind=ActorKind.STAFF, id=staff_id or uuid.uuid4(), roles=frozenset(roles))
+
+
+async def make_site(code: str) -> uuid.UUID:
+    async with unit_of_work() as session:
+        site = await patient_service.create_site(session, SYSTEM, code=code, name=f"院区{code}", kind="campus")
+        await session.flush()
+        return site.id
+
+
+async def make_staff(email: str, roles: list[str], site_id: uuid.UUID | None) -> uuid.UUID:
+    async with unit_of_work() as session:
+        staff = await patient_service.create_staff(
+            session, SYSTEM, email=email, name="测试员工", password="Test-password-1", roles=roles, site_id=site_id
+        )
+        await session.flush()
+        return staff.id
+
+
+async def visit(
+    patient_id: uuid.UUID,
+    site_id: uuid.UUID,
+    external_id: str,
+    *,
+    at: datetime | None = None,
+    status: str = "completed",
+) -> uuid.UUID:
+    data = visits.VisitData(
+        external_id=external_id,
+        visited_at=at or clock.now(),
+        status=status,
+        department="内分泌科",
+        patient_id=patient_id,
+        site_id=site_id,
+        items=[visits.VisitItem("consultation", 5000, 0)],
+    )
+    async with unit_of_work() as session:
+        outcome = await visits.record(session, SYSTEM, data, source="staff")
+        return outcome.visit.id
+
+
+async def survey_of(visit_id: uuid.UUID) -> Survey | None:
+    async with unit_of_work() as session:
+        found: Survey | None = await session.scalar(select(Survey).where(Survey.visit_id == visit_id))
+        return found
+
+
+async def survey_count() -> int:
+    async with unit_of_work() as session:
+        return int(await session.scalar(select(func.count()).select_from(Survey)) or 0)
+
+
+async def surveyed_visit(patient_id: uuid.UUID, site_id: uuid.UUID, external_id: str) -> Survey:
+    """A completed visit now, the clock moved a day on, the survey cron run: the visit's survey."""
+    visit_id = await visit(patient_id, site_id, external_id)
+    clock.clock.advance(timedelta(days=1, minutes=1))
+    await surveys.run_due()
+    found = await survey_of(visit_id)
+    assert found is not None
+    return found

@@ -1,0 +1,26 @@
+"""`make run` loads the demo once: the whole seed runs through the real services and is idempotent."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from cli.demo import seed_demo
+from community.models import Group
+from content.models import ContentItem
+from core.db import unit_of_work
+from loyalty.models import Visit
+from patients.models import Patient
+
+
+async def _count(model) -> int:
+    async with unit_of_work() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_demo_seed_loads_once_across_domains():
+    assert await seed_demo(if_empty=True) is True
+    counts = {m.__tablename__: await _count(m) for m in (Patient, Visit, Group, ContentItem)}
+    assert counts["patients"] >= 12 and counts["visits"] >= 10 and counts["community_groups"] >= 5
+    assert counts["content_items"] >= 28
+    assert await seed_demo(if_empty=True) is False
+    assert {m.__tablename__: await _count(m) for m in (Patient, Visit, Group, ContentItem)} == counts
