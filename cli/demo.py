@@ -351,6 +351,80 @@ async def _seed_content(session: AsyncSession) -> None:
     )
 
 
+async def _seed_campaigns(session: AsyncSession) -> None:
+    """Two saved segments, a campaign approved and sending, one waiting for review."""
+    from campaigns import segments
+    from campaigns import service as campaigns
+    from campaigns.models import Segment
+    from core.identity import Actor, ActorKind, Role
+
+    if await session.scalar(select(Segment.id).limit(1)) is not None:
+        return
+    staff = {s.email: s for s in await session.scalars(select(Staff))}
+    marketer = Actor(kind=ActorKind.STAFF, id=staff["marketer@demo.kangning.cn"].id, roles=frozenset({Role.MARKETER}))
+    reviewer = Actor(kind=ActorKind.STAFF, id=staff["reviewer@demo.kangning.cn"].id, roles=frozenset({Role.REVIEWER}))
+    diabetes = await segments.create_segment(
+        session,
+        marketer,
+        name="糖友（站内信）",
+        description="确诊糖尿病的会员",
+        criteria=segments.SegmentCriteria(conditions=["diabetes"]),
+    )
+    dormant = await segments.create_segment(
+        session,
+        marketer,
+        name="半年未就诊",
+        description="沉睡期会员，用于回访关怀",
+        criteria=segments.SegmentCriteria(stages=["dormant"]),
+    )
+    lecture = await campaigns.create_campaign(
+        session,
+        marketer,
+        campaigns.CampaignInput(
+            name="联合国糖尿病日·控糖公益讲座邀请",
+            kind="marketing",
+            channels=["in_app"],
+            subject="控糖公益讲座邀请",
+            body="{nickname}您好，本周六内分泌科专家控糖公益讲座，欢迎报名参加。",
+            segment_id=diabetes.id,
+        ),
+    )
+    await campaigns.submit(session, marketer, lecture.id)
+    await campaigns.approve(session, reviewer, lecture.id, comment="内容合规，同意发送")
+    recall = await campaigns.create_campaign(
+        session,
+        marketer,
+        campaigns.CampaignInput(
+            name="沉睡会员回访关怀",
+            kind="care",
+            channels=["sms", "in_app"],
+            body="{nickname}您好，康宁医院提醒您按时复诊，如需预约请回复或致电门诊部。",
+            segment_id=dormant.id,
+        ),
+    )
+    await campaigns.submit(session, marketer, recall.id)
+
+
+async def _seed_care() -> None:
+    """Surveys for the recent demo visits (as the cron would send them); one unhappy answer opens a
+    complaint, so the complaint desk has something on its clock."""
+    from care import surveys
+    from care.models import Survey
+    from core.identity import Actor, ActorKind
+    from patients.queries import patient_by_phone
+
+    await surveys.run_due()
+    async with unit_of_work() as session:
+        patient = await patient_by_phone(session, PATIENTS[1][0])
+        assert patient is not None
+        survey = await session.scalar(
+            select(Survey).where(Survey.patient_id == patient.id, Survey.answered_at.is_(None)).limit(1)
+        )
+        if survey is not None:
+            actor = Actor(kind=ActorKind.PATIENT, id=patient.id)
+            await surveys.answer(session, actor, survey.id, 5, "取药排队等太久了，希望改进。")
+
+
 async def seed_demo(*, if_empty: bool = False) -> bool:
     """Returns False when `if_empty` and the demo data was already loaded."""
     from core import clock
@@ -366,7 +440,10 @@ async def seed_demo(*, if_empty: bool = False) -> bool:
         await _seed_community(session)
         await session.flush()
         await _seed_content(session)
+        await session.flush()
+        await _seed_campaigns(session)
         await meta.set_value(session, SEEDED_KEY, clock.now().isoformat())
     # Visits older than the cooling-off are settled, as the worker would have done over time.
     await loyalty_jobs.settle_due()
+    await _seed_care()
     return True

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from campaigns.models import Campaign
+from care.models import Complaint, Survey
 from cli.demo import seed_demo
 from community.models import Group
 from content.models import ContentItem
@@ -22,5 +24,11 @@ async def test_demo_seed_loads_once_across_domains():
     counts = {m.__tablename__: await _count(m) for m in (Patient, Visit, Group, ContentItem)}
     assert counts["patients"] >= 12 and counts["visits"] >= 10 and counts["community_groups"] >= 5
     assert counts["content_items"] >= 28
+    async with unit_of_work() as session:
+        campaign_states = set(await session.scalars(select(Campaign.status)))
+        complaints = await session.scalar(select(func.count()).select_from(Complaint))
+        surveys = await session.scalar(select(func.count()).select_from(Survey))
+    assert campaign_states == {"running", "pending_review"}
+    assert surveys >= 2 and complaints == 1
     assert await seed_demo(if_empty=True) is False
     assert {m.__tablename__: await _count(m) for m in (Patient, Visit, Group, ContentItem)} == counts
