@@ -279,6 +279,8 @@ SEED_STEPS: list[tuple[str, str]] = [
                earned_at, earned_at + make_interval(days => $pending_days::int),
                earned_at + make_interval(months => $expiry_months::int), NULL, NULL
         FROM bench_lots ORDER BY n;
+        INSERT INTO ledger_settle_queue (lot_id, patient_id, settles_at)
+        SELECT lot_id, patient_id, earned_at + make_interval(days => $pending_days::int) FROM bench_lots ORDER BY n;
         """,
     ),
     (
@@ -294,7 +296,15 @@ SEED_STEPS: list[tuple[str, str]] = [
         """,
     ),
 ]
-SEEDED_TABLES = ["patients", "ledger_accounts", "ledger_entries", "ledger_lines", "ledger_lots", "member_tiers"]
+SEEDED_TABLES = [
+    "patients",
+    "ledger_accounts",
+    "ledger_entries",
+    "ledger_lines",
+    "ledger_lots",
+    "ledger_settle_queue",
+    "member_tiers",
+]
 # Secondary indexes (not backing a constraint) of the seeded tables: dropped for the load, rebuilt after.
 _SECONDARY_INDEXES = """
     SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition

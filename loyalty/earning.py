@@ -21,7 +21,7 @@ from core.identity import Actor, Role
 from core.ids import new_id
 from core.settings import get_settings
 from loyalty import errors, ledger, tiers
-from loyalty.models import AccountKind, EarningRule, EntryKind, Lot, LotStatus
+from loyalty.models import AccountKind, EarningRule, EntryKind, Lot, LotStatus, SettleQueue
 
 # Never rewarded, even if an admin lists them as eligible: points must not steer treatment.
 CLINICAL_CATEGORIES = frozenset({"drug", "exam", "lab", "imaging", "prescription", "surgery"})
@@ -165,9 +165,13 @@ async def credit(
         ),
         member,
     )
+    lot_id = new_id()
+    settles_at = earned_at + timedelta(days=pending_days)
+    if pending_days:
+        session.add(SettleQueue(lot_id=lot_id, patient_id=member.patient_id, settles_at=settles_at))
     session.add(
         Lot(
-            id=new_id(),
+            id=lot_id,
             patient_id=member.patient_id,
             source_entry_id=entry.id,
             rule_code=rule.code if rule else None,
@@ -176,7 +180,7 @@ async def credit(
             remaining=remaining,
             status=status,
             earned_at=earned_at,
-            settles_at=earned_at + timedelta(days=pending_days),
+            settles_at=settles_at,
             expires_at=ledger.expiry_for(earned_at),
             settled_at=None if pending_days else now,
         )

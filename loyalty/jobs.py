@@ -8,10 +8,11 @@ batch, clawback repayment included.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -104,17 +105,17 @@ async def _write_batch_entries(
 
 # --- settlement -------------------------------------------------------------------------------
 
-# Batches walk the due lots in settlement order, which is also (nearly) the order they sit on disk,
-# so a batch reads consecutive pages instead of hopping over the whole table member by member. The
-# first statement locks the accounts of the batch's members (id order, like every posting) and
-# returns the batch's upper bound, so the second sees a settled state no posting can move; a member
-# whose lots span several batches gets one settle entry per batch.
-_NEXT_DUE = text(
+# Batches walk the members with due lots in id order (a cursor), through the small settle queue, and
+# settle all their due lots at once: one settle entry per member and run, not one per lot. The first
+# statement picks the members; the second locks their accounts (id order, like every posting), so the
+# third sees a settled state no posting can move. Two walkers split the id space so both cores work.
+_NEXT_MEMBERS = text(
     """
-    SELECT patient_id, settles_at FROM ledger_lots
-    WHERE status = 'pending' AND settles_at <= :now AND settles_at >= :after_at
-      AND (settles_at, patient_id) > (:after_at, :after_pid)
-    ORDER BY settles_at, patient_id LIMIT :limit
+    SELECT DISTINCT patient_id FROM (
+        SELECT patient_id FROM ledger_settle_queue
+        WHERE settles_at <= :now AND patient_id > :after AND patient_id < :before
+        ORDER BY patient_id LIMIT :limit
+    ) due ORDER BY patient_id
     """
 )
 _LOCK_MEMBERS = text(
@@ -136,20 +137,25 @@ _SETTLE_MEMBERS = text(
         SELECT m.patient_id, -a.balance AS owed
         FROM member m JOIN ledger_accounts a ON a.id = m.clawback_id WHERE a.balance < 0
     ),
+    due AS (
+        DELETE FROM ledger_settle_queue q USING member m
+        WHERE q.patient_id = m.patient_id AND q.settles_at <= :now
+        RETURNING q.lot_id
+    ),
     repay AS MATERIALIZED (
         SELECT id, least(amount, greatest(0, owed - before)) AS take FROM (
             SELECT l.id, l.amount, o.owed,
                    sum(l.amount) OVER (PARTITION BY l.patient_id ORDER BY l.expires_at, l.id) - l.amount AS before
-            FROM ledger_lots l JOIN owed o ON o.patient_id = l.patient_id
-            WHERE l.status = 'pending' AND l.settles_at BETWEEN :after_at AND :upto
-        ) due
+            FROM due d JOIN ledger_lots l ON l.id = d.lot_id JOIN owed o ON o.patient_id = l.patient_id
+            WHERE l.status = 'pending'
+        ) owing
     ),
     moved AS (
         UPDATE ledger_lots l
         SET status = 'available', settled_at = :now,
             remaining = l.remaining - coalesce((SELECT r.take FROM repay r WHERE r.id = l.id), 0)
-        FROM member m
-        WHERE l.patient_id = m.patient_id AND l.status = 'pending' AND l.settles_at BETWEEN :after_at AND :upto
+        FROM due d
+        WHERE l.id = d.lot_id AND l.status = 'pending'
         RETURNING l.patient_id, l.amount
     ),
     settled AS (
@@ -186,9 +192,7 @@ _SETTLE_MEMBERS = text(
 )
 
 
-async def _settle_locked(
-    session: AsyncSession, accounts: Sequence[Row[Any]], now: datetime, after_at: datetime, upto: datetime
-) -> int:
+async def _settle_locked(session: AsyncSession, accounts: Sequence[Row[Any]], now: datetime) -> int:
     """Settles every due lot of the locked members in one statement; returns the lots settled."""
     ids: dict[uuid.UUID, dict[str, uuid.UUID]] = defaultdict(dict)
     for row in accounts:
@@ -204,51 +208,67 @@ async def _settle_locked(
                 "clawback": [ids[p][AccountKind.CLAWBACK.value] for p in pids],
                 "batch": str(new_id()),
                 "now": now,
-                "after_at": after_at,
-                "upto": upto,
             },
         )
     ).one()
     return int(row.lots)
 
 
-# Where the walk starts: before every lot. The cursor matters because settled lots stay in the
-# pending index until vacuum; without it every batch would step over all the lots settled before.
-_START = (datetime(1970, 1, 1, tzinfo=UTC), uuid.UUID(int=0))
+_FIRST, _LAST = uuid.UUID(int=0), uuid.UUID(int=(1 << 128) - 1)
+# Member ids are time-ordered (uuid7), so the walkers split at the median member with due lots.
+_SPLIT = text(
+    "SELECT patient_id FROM ledger_settle_queue WHERE settles_at <= :now ORDER BY patient_id "
+    "OFFSET (SELECT count(*) / 2 FROM ledger_settle_queue WHERE settles_at <= :now) LIMIT 1"
+)
 
 
 async def settle_batch(
-    session: AsyncSession, *, limit: int, after: tuple[datetime, uuid.UUID] = _START
-) -> tuple[int, tuple[datetime, uuid.UUID] | None]:
-    """Settles the next `limit` due lots after the cursor `after` (settles_at, patient_id), and any
-    due lots of the same members up to the same settlement time. Returns (lots settled, the cursor
-    for the next batch or None when nothing is due)."""
+    session: AsyncSession, *, limit: int, after: uuid.UUID = _FIRST, before: uuid.UUID = _LAST
+) -> tuple[int, uuid.UUID | None]:
+    """Settles every due lot of the next members after `after` and before `before` (both
+    exclusive), at least `limit` lots' worth. Returns (lots settled, the cursor for the next batch or
+    None when done)."""
     now = clock.now()
-    params = {"now": now, "limit": limit, "after_at": after[0], "after_pid": after[1]}
-    due = (await session.execute(_NEXT_DUE, params)).all()
-    if not due:
+    params = {"now": now, "limit": limit, "after": after, "before": before}
+    pids = list((await session.scalars(_NEXT_MEMBERS, params)).all())
+    if not pids:
         return 0, None
-    accounts = (await session.execute(_LOCK_MEMBERS, {"pids": list({r.patient_id for r in due})})).all()
-    last = due[-1]
-    settled = await _settle_locked(session, accounts, now, after[0], last.settles_at)
-    return settled, (last.settles_at, last.patient_id)
+    accounts = (await session.execute(_LOCK_MEMBERS, {"pids": pids})).all()
+    return await _settle_locked(session, accounts, now), pids[-1]
 
 
-async def settle_due(*, batch_size: int | None = None, max_batches: int | None = None) -> int:
-    """Cron `loyalty.settle_due`: pending lots whose cooling-off ended become available; then
-    referrals whose first visit has settled are rewarded. Each batch commits on its own and a
-    settled lot leaves the pending set, so a run killed anywhere is completed exactly by the next."""
-    size = batch_size or get_settings().settle_batch_size
+async def _walk(after: uuid.UUID, before: uuid.UUID, size: int, max_batches: int | None) -> int:
     total, batches = 0, 0
-    cursor: tuple[datetime, uuid.UUID] | None = _START
+    cursor: uuid.UUID | None = after
     while cursor is not None and (max_batches is None or batches < max_batches):
         async with unit_of_work() as session:
-            done, cursor = await settle_batch(session, limit=size, after=cursor)
+            done, cursor = await settle_batch(session, limit=size, after=cursor, before=before)
         batches += 1
         total += done
+    return total
+
+
+async def settle_due(*, batch_size: int | None = None, max_batches: int | None = None, walkers: int = 2) -> int:
+    """Cron `loyalty.settle_due`: pending lots whose cooling-off ended become available; then
+    referrals whose first visit has settled are rewarded. Each batch commits on its own and a
+    settled lot leaves the queue, so a run killed anywhere is completed exactly by the next. With two
+    walkers (two connections, so both cores work) the members are split at the median; members never
+    overlap, so the walkers never wait for each other."""
+    size = batch_size or get_settings().settle_batch_size
+    ranges = [(_FIRST, _LAST)]
+    if walkers > 1:
+        async with unit_of_work() as session:
+            split = await session.scalar(_SPLIT, {"now": clock.now()})
+        if split is not None:
+            ranges = [(_FIRST, split), (uuid.UUID(int=split.int - 1), _LAST)]
+    try:
+        async with asyncio.TaskGroup() as group:  # one walker failing stops the other
+            tasks = [group.create_task(_walk(after, before, size, max_batches)) for after, before in ranges]
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
     async with unit_of_work() as session:
         await referrals.reward_settled(session)
-    return total
+    return sum(t.result() for t in tasks)
 
 
 # --- expiry -----------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ async def test_settlement_interrupted_midway_then_rerun_gives_exact_totals(monke
 
     monkeypatch.setattr(jobs, "_settle_locked", fail_on_second_batch)
     with pytest.raises(RuntimeError):
-        await jobs.settle_due(batch_size=4)
+        await jobs.settle_due(batch_size=4, walkers=1)
     monkeypatch.setattr(jobs, "_settle_locked", original)
     async with unit_of_work() as session:
         settled = await session.scalar(select(func.count()).select_from(Lot).where(Lot.status == LotStatus.AVAILABLE))
