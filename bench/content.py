@@ -312,7 +312,8 @@ SELECT l.id, v.id, CASE WHEN (l.r + v.n) % 2 = 0 THEN 'like' ELSE 'bookmark' END
 FROM bench_live l JOIN bench_viewers v ON (l.r * 7 + v.n) % 53 = 0
 WHERE l.r <= 20000;
 UPDATE content_items i SET view_count = e.views, read_count = e.reads, like_count = e.likes,
-       bookmark_count = e.bookmarks, share_count = e.shares
+       bookmark_count = e.bookmarks, share_count = e.shares,
+       engagement_weight = e.reads + 2 * e.likes + 3 * e.bookmarks + 3 * e.shares
 FROM (SELECT item_id, count(*) FILTER (WHERE kind = 'view') AS views,
              count(*) FILTER (WHERE kind = 'read_end') AS reads, count(*) FILTER (WHERE kind = 'like') AS likes,
              count(*) FILTER (WHERE kind = 'bookmark') AS bookmarks, count(*) FILTER (WHERE kind = 'share') AS shares

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, tuple_, update
@@ -47,13 +48,18 @@ def _today() -> date:
     return clock.now().astimezone(ZoneInfo(get_settings().default_timezone)).date()
 
 
+# Feed ranking weight of each event kind (content.feed): raised with each event, never lowered.
+WEIGHTS = {EngagementKind.READ_END: 1, EngagementKind.LIKE: 2, EngagementKind.BOOKMARK: 3, EngagementKind.SHARE: 3}
+
+
 async def _bump(session: AsyncSession, item_id: uuid.UUID, kind: str, delta: int) -> None:
     column = _COUNTERS[EngagementKind(kind)]
+    values: dict[str, Any] = {column.key: func.greatest(column + delta, 0)}
+    weight = WEIGHTS.get(EngagementKind(kind), 0)
+    if delta > 0 and weight:
+        values["engagement_weight"] = ContentItem.engagement_weight + weight * delta
     await session.execute(
-        update(ContentItem)
-        .where(ContentItem.id == item_id)
-        .values({column.key: func.greatest(column + delta, 0)})
-        .execution_options(synchronize_session=False)
+        update(ContentItem).where(ContentItem.id == item_id).values(values).execution_options(synchronize_session=False)
     )
 
 

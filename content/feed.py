@@ -4,10 +4,11 @@
 - freshness (halves about every ten days) and engagement (reads, likes, bookmarks, shares, on a
   log scale), as fractions below one point;
 - newest first among equals, then id.
-The first page fixes `as_of` in the cursor: freshness is measured from it and engagement counts
-only events before it, so every page ranks the same snapshot and no item appears twice.
-Engagement is the costly part (a lookup per item), so a page first counts the readable items per
-match level (cheap) and scores only the levels that can reach it; results are the same."""
+The first page fixes `as_of` in the cursor and freshness is measured from it. Engagement is the
+item's `engagement_weight`, which only grows (content.engagement): an item can only rise past the
+cursor, never fall back below it, so no item appears twice across pages (one that rose is not shown
+again). A page first counts the readable items per match level and scores only the levels that can
+reach it."""
 
 from __future__ import annotations
 
@@ -19,17 +20,9 @@ from sqlalchemy import BigInteger, Float, case, cast, func, literal, select, tru
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.access import Viewer, readable
-from content.models import ContentItem, EngagementEvent, EngagementKind
+from content.models import ContentItem
 from core import clock
 from core.pagination import Page, decode_cursor, encode_cursor, page_size
-
-_WEIGHTS = {
-    EngagementKind.READ_END: 1,
-    EngagementKind.LIKE: 2,
-    EngagementKind.BOOKMARK: 3,
-    EngagementKind.SHARE: 3,
-}
-
 
 POINT = 1_000_000  # one match point in the integer score; the fraction stays below it
 
@@ -56,12 +49,7 @@ def _fraction(freshness: Any, engaged: Any) -> Any:
 
 
 def _score(viewer: Viewer, as_of: datetime) -> Any:
-    weight = func.sum(case({k.value: w for k, w in _WEIGHTS.items()}, value=EngagementEvent.kind, else_=0))
-    engagement = (
-        select(func.coalesce(weight, 0))
-        .where(EngagementEvent.item_id == ContentItem.id, EngagementEvent.occurred_at < as_of)
-        .scalar_subquery()
-    )
+    engagement = ContentItem.engagement_weight
     engaged = func.least(func.ln(1 + cast(engagement, Float)) / literal(math.log(1001.0), Float), 1.0) * 0.5  # 0..0.5
     return _level(viewer) * POINT + _fraction(_freshness(as_of), engaged)
 

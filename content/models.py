@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -128,6 +129,8 @@ class ContentItem(IdMixin, TimestampMixin, Base):
     like_count: Mapped[int] = mapped_column(Integer, default=0)
     bookmark_count: Mapped[int] = mapped_column(Integer, default=0)
     share_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Weighted engagement events (feed ranking); only ever raised, see migration 0012.
+    engagement_weight: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ContentRevision(IdMixin, Base):

@@ -125,6 +125,22 @@ async def test_profile_update_validates_and_care_staff_may_edit(client, unique_p
         await gql(client, update, {"input": {"patientId": patient.id, "birthYear": 1971}}, token=manager.access)
     )["profileUpdate"]
     assert done["errors"] == [] and done["patient"]["birthYear"] == 1971 and done["patient"]["nickname"] == "糖友老李"
+    contact = """mutation($input: ProfileUpdateInput!) { profileUpdate(input: $input) {
+      patient { email birthDate } errors { field code } } }"""
+    bad_email = data(await gql(client, contact, {"input": {"email": "not-an-address"}}, token=patient.access))
+    assert [e["field"] for e in bad_email["profileUpdate"]["errors"]] == ["email"]
+    got = data(
+        await gql(
+            client, contact, {"input": {"email": "li@example.cn", "birthDate": "1971-03-08"}}, token=patient.access
+        )
+    )["profileUpdate"]
+    assert got == {"patient": {"email": "li@example.cn", "birthDate": "1971-03-08"}, "errors": []}
+    # Private to the patient and the care team: a marketer sees neither.
+    seen = "query($id: ID!) { node(id: $id) { ... on Patient { email birthDate } } }"
+    assert data(await gql(client, seen, {"id": patient.id}, token=marketer.access))["node"] == {
+        "email": None,
+        "birthDate": None,
+    }
 
 
 async def test_consent_update_records_current_state(client, unique_phone):

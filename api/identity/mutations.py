@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import strawberry
@@ -118,6 +118,8 @@ class ProfileUpdateInput:
     nickname: str | None = strawberry.UNSET
     real_name: str | None = strawberry.UNSET
     birth_year: int | None = strawberry.UNSET
+    birth_date: date | None = strawberry.field(default=strawberry.UNSET, description="生日（用于生日祝福）")
+    email: str | None = strawberry.field(default=strawberry.UNSET, description="电子邮箱（邮件通知）")
     gender: Gender | None = strawberry.UNSET  # type: ignore[valid-type]
     timezone: str | None = strawberry.UNSET
     condition_codes: list[str] | None = strawberry.UNSET
@@ -255,6 +257,8 @@ class IdentityMutation:
                 nickname=_opt(input.nickname),
                 real_name=_opt(input.real_name),
                 birth_year=_opt(input.birth_year),
+                birth_date=_opt(input.birth_date),
+                email=_opt(input.email),
                 gender=gender.value if gender not in (service.UNSET, None) else gender,
                 timezone=_opt(input.timezone),
                 condition_codes=_opt(input.condition_codes),

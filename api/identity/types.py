@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Any
 
@@ -118,6 +118,14 @@ class PatientType(PatientLoyaltyFields, Node):
     @strawberry.field
     def birth_year(self, info: Info) -> int | None:
         return self.model.birth_year if can_view_private(info.context.actor, self.model.id) else None
+
+    @strawberry.field(description="生日（仅本人与诊疗团队可见）")
+    def birth_date(self, info: Info) -> date | None:
+        return self.model.birth_date if can_view_private(info.context.actor, self.model.id) else None
+
+    @strawberry.field(description="电子邮箱（仅本人与诊疗团队可见）")
+    def email(self, info: Info) -> str | None:
+        return self.model.email if can_view_private(info.context.actor, self.model.id) else None
 
     @strawberry.field
     def gender(self, info: Info) -> Gender | None:  # type: ignore[valid-type]
