@@ -12,7 +12,9 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -98,6 +100,13 @@ class ContentItem(IdMixin, TimestampMixin, Base):
         Index("ix_content_items_due", "publish_at", postgresql_where=text("status = 'scheduled'")),
         Index("ix_content_items_live", "published_at", "id", postgresql_where=text("live_revision_id IS NOT NULL")),
         Index("ix_content_items_author", "author_id", "created_at"),
+        Index(
+            "ix_content_items_feed_rank",
+            text("feed_rank DESC"),
+            text("id DESC"),
+            postgresql_where=text("live_revision_id IS NOT NULL"),
+        ),
+        Index("ix_content_items_conditions", "condition_codes", postgresql_using="gin"),
     )
 
     kind: Mapped[str] = mapped_column(String(16))
@@ -131,6 +140,15 @@ class ContentItem(IdMixin, TimestampMixin, Base):
     share_count: Mapped[int] = mapped_column(Integer, default=0)
     # Weighted engagement events (feed ranking); only ever raised, see migration 0012.
     engagement_weight: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # log(freshness x engagement) less a constant: a feed order that time does not change (migration 0013).
+    feed_rank: Mapped[float | None] = mapped_column(
+        Float,
+        Computed(
+            "extract(epoch from (published_at - '2000-01-01 00:00:00+00'::timestamptz)) / 1209600.0 "
+            "+ 0.25 * ln(1 + engagement_weight)",
+            persisted=True,
+        ),
+    )
 
 
 class ContentRevision(IdMixin, Base):
