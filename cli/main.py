@@ -37,12 +37,18 @@ def cmd_run(_: argparse.Namespace) -> int:
     return supervisor.run() or 0
 
 
-def cmd_serve(_: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()
     uvicorn.run(
-        "api.app:app", host=settings.host, port=settings.port, log_config=None, access_log=False, proxy_headers=True
+        "api.app:app",
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers or settings.web_workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
     )
     return 0
 
@@ -126,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="start PostgreSQL/Redis if needed, migrate, seed, serve API + worker").set_defaults(
         fn=cmd_run
     )
-    sub.add_parser("serve", help="serve the API (uvicorn)").set_defaults(fn=cmd_serve)
+    serve = sub.add_parser("serve", help="serve the API (uvicorn)")
+    serve.add_argument("--workers", type=int, default=None, help="API processes (default PORTAL_WEB_WORKERS or 1)")
+    serve.set_defaults(fn=cmd_serve)
     worker = sub.add_parser("worker", help="run one arq worker")
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
     worker.add_argument("--check", action="store_true", help="health check of a running worker")

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / ".data"
     host: str = "127.0.0.1"
     port: int = 8000
+    # API processes of `portal serve`; GraphQL resolution is CPU-bound, so about one per core.
+    web_workers: int = 1
 
     secret_key: str = DEV_SECRET
     access_token_ttl_seconds: int = 15 * 60
