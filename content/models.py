@@ -132,6 +132,10 @@ class ContentItem(IdMixin, TimestampMixin, Base):
     gate: Mapped[str] = mapped_column(String(16), default=Gate.PUBLIC)
     gate_min_tier_rank: Mapped[int | None] = mapped_column(SmallInteger)
     search_vector: Mapped[Any | None] = mapped_column(TSVECTOR)
+    # Title and summary words only (weights A, B): ranks search results without reading the body's words.
+    rank_vector: Mapped[str | None] = mapped_column(
+        TSVECTOR, Computed("ts_filter(search_vector, '{a,b}')", persisted=True)
+    )
 
     view_count: Mapped[int] = mapped_column(Integer, default=0)
     read_count: Mapped[int] = mapped_column(Integer, default=0)

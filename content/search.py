@@ -88,7 +88,8 @@ class Hit:
 def search_statement(viewer: Viewer, words: list[str]) -> Any:
     """The matching items the viewer may read (ids and ranking columns only: the GIN index finds them)."""
     q = query_expression(words)
-    score = cast(func.ts_rank_cd(ContentItem.search_vector, q) * 1_000_000, BigInteger)
+    # Ranked on the title and summary words only (a small vector); the full vector decides the match.
+    score = cast(func.ts_rank_cd(ContentItem.rank_vector, q) * 1_000_000, BigInteger)
     stmt = select(ContentItem.id, ContentItem.published_at, score.label("score")).where(
         ContentItem.search_vector.op("@@")(q), readable(viewer)
     )
