@@ -3,8 +3,8 @@
     .venv/bin/python bench/ledger.py                                   # the defaults below (see --help)
     .venv/bin/python bench/ledger.py --patients 10000 --lots 100000    # a quick run
 
-On a 2-core machine the defaults take ~12 minutes, ~7 of them in settle_due itself (target: < 30 s);
-seeding takes ~50 s, B and C ~1.5-2 minutes each.
+On a 2-core machine the defaults take ~5 minutes: seeding ~50 s, settle_due ~25-28 s (target: < 30 s),
+B and C ~1.5 minutes each.
 
 A. `loyalty.jobs.settle_due()` over 1,000,000 due pending lots of 100,000 members, seeded with set-based
    SQL in the shape real visits leave behind (one earn entry per lot: issued -n / pending +n, pending

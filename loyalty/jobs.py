@@ -174,9 +174,9 @@ _SETTLE_MEMBERS = text(
         FROM settled
     ),
     moves AS (
-        SELECT s.entry_id, v.n, v.account_id, v.amount
-        FROM settled s CROSS JOIN LATERAL (VALUES (0, s.pending_id, -s.total), (1, s.available_id, s.total - s.repay),
-                                                  (2, s.clawback_id, s.repay)) AS v(n, account_id, amount)
+        SELECT s.entry_id, v.account_id, v.amount
+        FROM settled s CROSS JOIN LATERAL (VALUES (s.pending_id, -s.total), (s.available_id, s.total - s.repay),
+                                                  (s.clawback_id, s.repay)) AS v(account_id, amount)
         WHERE v.amount <> 0
     ),
     lines AS (
