@@ -104,7 +104,8 @@ async def create_post(
     if anonymous and not group.allow_anonymous:
         raise errors.AnonymousNotAllowed(field="anonymous")
     await moderation.check_posting_limit(session, actor, member, kind="post")
-    screening = await moderation.screen(session, actor, group_id=group_id, text=f"{title}\n{body}")
+    # The stripped text is what is stored and what the length checks counted (padding is not screened).
+    screening = await moderation.screen(session, actor, group_id=group_id, text=f"{title.strip()}\n{body.strip()}")
     author_kind, author_id = access.account_of(actor)
     now = clock.now()
     post = Post(
@@ -185,7 +186,7 @@ async def edit_post(
     await access.require_participant(session, actor, post.group_id)
     images = list(post.image_urls if image_urls is None else image_urls)
     _validate_post(post.kind, title, body, images)
-    screening = await moderation.screen(session, actor, group_id=post.group_id, text=f"{title}\n{body}")
+    screening = await moderation.screen(session, actor, group_id=post.group_id, text=f"{title.strip()}\n{body.strip()}")
     now = clock.now()
     session.add(
         PostRevision(
@@ -279,7 +280,7 @@ async def create_comment(
             raise errors.CommentNotFound(field="parentId")
         parent_id = parent.parent_id or parent.id  # one reply level: replies to a reply join its thread
     await moderation.check_posting_limit(session, actor, member, kind="comment")
-    screening = await moderation.screen(session, actor, group_id=post.group_id, text=body)
+    screening = await moderation.screen(session, actor, group_id=post.group_id, text=body.strip())
     author_kind, author_id = access.account_of(actor)
     now = clock.now()
     comment = Comment(

@@ -45,6 +45,17 @@ from community.models import SensitiveWord, WordCategory, WordException
 _DROPPED = frozenset("ZPSMC")
 # Most severe first: the order in which categories are reported and acted on.
 SEVERITY = (WordCategory.EMERGENCY, WordCategory.BLOCK, WordCategory.HOLD, WordCategory.AD)
+# The longest text screened: a post (100-character title, 10,000-character body), whose length the
+# caller checks first. Normalising costs about 5 µs per character, so a longer text is refused
+# (a caller that skipped its check), never screened in part: a word past a cut would slip through.
+MAX_SCAN_LENGTH = 20_000
+# Listed words and exception phrases are at most 60 characters (checked when added); normal_form
+# looks at no more than this, so an over-long word is cheap to reject.
+MAX_WORD_LENGTH = 200
+
+
+class TextTooLong(ValueError):
+    """A programming error: the caller must check the text's length before screening it."""
 
 
 @lru_cache(maxsize=1)
@@ -88,8 +99,9 @@ def normalise(text: str) -> Normalised:
 
 
 def normal_form(word: str) -> str:
-    """The key a listed word or exception phrase is matched under."""
-    return normalise(word).text
+    """The key a listed word or exception phrase is matched under (of its first MAX_WORD_LENGTH
+    characters: the add-word checks reject longer ones)."""
+    return normalise(word[:MAX_WORD_LENGTH]).text
 
 
 @dataclass(frozen=True)
@@ -146,6 +158,8 @@ class WordFilter:
             self._automaton = automaton
 
     def scan(self, text: str) -> ScanResult:
+        if len(text or "") > MAX_SCAN_LENGTH:
+            raise TextTooLong(f"text of {len(text)} characters is over the screening limit of {MAX_SCAN_LENGTH}")
         if self._automaton is None or not text:
             return ScanResult()
         norm = normalise(text)

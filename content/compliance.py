@@ -13,9 +13,10 @@ field's source text, with 1-based line and column), so an editor sees exactly wh
 
 from __future__ import annotations
 
+import bisect
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -112,33 +113,67 @@ def normalise(text: str) -> str:
     return "".join(chr(ord(c) - 0xFEE0) if 0xFF01 <= ord(c) <= 0xFF5E else c for c in text).lower()
 
 
-def _position(text: str, start: int) -> tuple[int, int]:
-    line = text.count("\n", 0, start) + 1
-    column = start - (text.rfind("\n", 0, start) + 1) + 1
-    return line, column
+# A field this long is not scanned: longer than any field saved through the editor (body 50,000
+# characters, checked on save), so only text that escaped that check meets it, and gets a block.
+MAX_FIELD_LENGTH = 60_000
+# A reviewer reads a few dozen findings, not thousands: past this many in one field the scan stops
+# with one block finding (the text must be edited anyway). It also bounds the scan's cost.
+MAX_FINDINGS_PER_FIELD = 200
+
+
+def _line_starts(text: str) -> list[int]:
+    return [0, *(m.end() for m in re.finditer("\n", text))]
+
+
+def _position(line_starts: list[int], start: int) -> tuple[int, int]:
+    """1-based line and column, by bisecting the line starts (the text is not rescanned per finding)."""
+    line = bisect.bisect_right(line_starts, start)
+    return line, start - line_starts[line - 1] + 1
 
 
 def _inside_allowed(text: str, start: int, end: int, contexts: Iterable[str]) -> bool:
     for ctx in contexts:
         ctx = normalise(ctx)
-        pos = text.find(ctx, max(0, end - len(ctx)))
+        # A context around [start, end) lies within [end - len, start + len): the search stops there
+        # instead of running to the end of the text for every match.
+        limit = start + len(ctx)
+        pos = text.find(ctx, max(0, end - len(ctx)), limit)
         while pos != -1 and pos <= start:
             if pos + len(ctx) >= end:
                 return True
-            pos = text.find(ctx, pos + 1)
+            pos = text.find(ctx, pos + 1, limit)
     return False
 
 
+_FIELD_NAMES = {"title": "标题", "summary": "摘要", "body": "正文"}
+
+
 def _finding(
-    rule: str, category: str, severity: str, field: str, source: str, start: int, end: int, note: str
+    rule: str,
+    category: str,
+    severity: str,
+    field: str,
+    source: str,
+    line_starts: list[int],
+    start: int,
+    end: int,
+    note: str,
 ) -> Finding:
-    line, column = _position(source, start)
+    line, column = _position(line_starts, start)
     excerpt = source[start:end]
     label = CATEGORY_LABELS.get(category, category)
-    where = {"title": "标题", "summary": "摘要", "body": "正文"}.get(field, field)
+    where = _FIELD_NAMES.get(field, field)
     message = f"{where}第{line}行第{column}列「{excerpt}」：{label}（{note}）"
     return Finding(
         f"{rule}@{field}:{start}", rule, category, severity, field, start, end, line, column, excerpt, message
+    )
+
+
+def _unchecked(rule: str, field: str, message: str) -> Finding:
+    """A block for a field the scan gave up on: approval waits until the text is shortened."""
+    where = _FIELD_NAMES.get(field, field)
+    return Finding(
+        f"{rule}@{field}", rule, rule, Severity.BLOCK, field, None, None, None, None, "", f"{where}{message}"
     )
 
 
@@ -154,46 +189,53 @@ class Subject:
     item_id: uuid.UUID | None = None
 
 
+def _occurrences(text: str, word: str) -> Iterator[tuple[int, int]]:
+    pos = text.find(word) if word else -1
+    while pos != -1:
+        yield pos, pos + len(word)
+        pos = text.find(word, pos + 1)
+
+
+# (rule, category, severity, start, end, note)
+_Hit = tuple[str, str, str, int, int, str]
+
+
+def _hits(text: str, kind: str, terms: Sequence[ComplianceTerm]) -> Iterator[_Hit]:
+    """Every match in one normalised field, lazily, so the caller can stop early."""
+    for term in terms:
+        if term.match == TermMatch.REGEX:
+            spans: Iterable[tuple[int, int]] = (m.span() for m in re.finditer(term.pattern, text))
+        else:
+            spans = _occurrences(text, normalise(term.pattern))
+        for start, end in spans:
+            if not _inside_allowed(text, start, end, term.allowed_contexts or []):
+                yield f"term:{term.id}", term.category, term.severity, start, end, term.note
+    if kind in HEALTH_EDUCATION_KINDS:
+        for m in _PRICE.finditer(text):
+            yield "price", "price", Severity.BLOCK, *m.span(), "科普内容不得出现价格"
+        for m in _URL.finditer(text):
+            if _SHOP_HOST.search(m.group()):
+                yield "purchase", "purchase", Severity.BLOCK, *m.span(), "科普内容不得含购买链接"
+        for m in _PURCHASE_WORDS.finditer(text):
+            yield "purchase", "purchase", Severity.BLOCK, *m.span(), "科普内容不得引导购买"
+        for m in _CONTACT.finditer(text):
+            yield "contact", "contact", Severity.WARN, *m.span(), "科普内容一般不应留联系方式"
+
+
 def scan_text(fields: dict[str, str], kind: str, terms: Sequence[ComplianceTerm]) -> list[Finding]:
     out: list[Finding] = []
     for field, source in fields.items():
-        text = normalise(source or "")
-        for term in terms:
-            if term.match == TermMatch.REGEX:
-                spans = [(m.start(), m.end()) for m in re.finditer(term.pattern, text)]
-            else:
-                word = normalise(term.pattern)
-                spans = []
-                pos = text.find(word)
-                while pos != -1:
-                    spans.append((pos, pos + len(word)))
-                    pos = text.find(word, pos + 1)
-            for start, end in spans:
-                if _inside_allowed(text, start, end, term.allowed_contexts or []):
-                    continue
-                out.append(
-                    _finding(f"term:{term.id}", term.category, term.severity, field, source, start, end, term.note)
-                )
-        if kind in HEALTH_EDUCATION_KINDS:
-            for m in _PRICE.finditer(text):
-                out.append(_finding("price", "price", Severity.BLOCK, field, source, *m.span(), "科普内容不得出现价格"))
-            for m in _URL.finditer(text):
-                if _SHOP_HOST.search(m.group()):
-                    out.append(
-                        _finding(
-                            "purchase", "purchase", Severity.BLOCK, field, source, *m.span(), "科普内容不得含购买链接"
-                        )
-                    )
-            for m in _PURCHASE_WORDS.finditer(text):
-                out.append(
-                    _finding("purchase", "purchase", Severity.BLOCK, field, source, *m.span(), "科普内容不得引导购买")
-                )
-            for m in _CONTACT.finditer(text):
-                out.append(
-                    _finding(
-                        "contact", "contact", Severity.WARN, field, source, *m.span(), "科普内容一般不应留联系方式"
-                    )
-                )
+        source = source or ""
+        if len(source) > MAX_FIELD_LENGTH:
+            out.append(_unchecked("too_long", field, f"超过{MAX_FIELD_LENGTH}个字符，无法完成合规检查，请缩短后再提交"))
+            continue
+        text = normalise(source)
+        line_starts = _line_starts(source)
+        for found, (rule, category, severity, start, end, note) in enumerate(_hits(text, kind, terms)):
+            if found == MAX_FINDINGS_PER_FIELD:
+                out.append(_unchecked("too_many", field, f"的合规问题超过{MAX_FINDINGS_PER_FIELD}处，请修改后再提交"))
+                break
+            out.append(_finding(rule, category, severity, field, source, line_starts, start, end, note))
     out.sort(key=lambda f: (list(fields).index(f.field) if f.field in fields else 99, f.start or 0, f.rule))
     return out
 
@@ -288,7 +330,15 @@ async def add_term(session: AsyncSession, actor: Actor, data: TermInput) -> Comp
     v.check(0 < len(pattern) <= 200, "pattern", "TERM_INVALID", "词条长度需在1到200个字符之间")
     v.check(data.match in {m.value for m in TermMatch}, "match", "TERM_MATCH_INVALID", "匹配方式无效")
     v.check(data.severity in {s.value for s in Severity}, "severity", "TERM_SEVERITY_INVALID", "严重程度无效")
-    if data.match == TermMatch.REGEX:
+    v.check(len(data.note) <= 200, "note", "TERM_NOTE_TOO_LONG", "说明不能超过200个字符")
+    # Every context is searched around every match of the term, so their number and length are bounded.
+    v.check(
+        len(data.allowed_contexts) <= 20 and all(0 < len(c) <= 60 for c in data.allowed_contexts),
+        "allowedContexts",
+        "TERM_CONTEXTS_INVALID",
+        "例外语境最多20个，每个1到60个字符",
+    )
+    if data.match == TermMatch.REGEX and len(pattern) <= 200:  # compiled only once its length is known to be fine
         try:
             re.compile(pattern)
         except re.error:

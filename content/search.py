@@ -17,10 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.access import Viewer, readable
 from content.models import ContentItem, ContentRevision
+from core import cpu
 from core.errors import Validator
 from core.pagination import Page, decode_cursor, encode_cursor, page_size
 
 jieba.setLogLevel(logging.WARNING)
+MAX_QUERY_LENGTH = 100
+# Longer than any stored document (title 120 + summary 500 + body 50,000, checked on save): a bound
+# on what one segmentation call may cost (about 0.1 s per 50,000 characters), never reached in use.
+MAX_DOCUMENT_LENGTH = 60_000
 _WORD = re.compile(r"[\w\u4e00-\u9fff]", re.UNICODE)
 _MARKDOWN = re.compile(r"[#*_`>\[\]()!~|-]+")
 
@@ -30,14 +35,17 @@ def _keep(token: str) -> bool:
 
 
 def segment_document(text: str) -> str:
-    """Every word and its sub-words (search mode), space-separated, for to_tsvector('simple')."""
-    plain = _MARKDOWN.sub(" ", text or "")
+    """Every word and its sub-words (search mode), space-separated, for to_tsvector('simple').
+    Text past MAX_DOCUMENT_LENGTH is not indexed."""
+    plain = _MARKDOWN.sub(" ", (text or "")[:MAX_DOCUMENT_LENGTH])
     return " ".join(t.strip().lower() for t in jieba.cut_for_search(plain) if _keep(t))
 
 
 def segment_query(query: str) -> list[str]:
-    """Precise-mode words of a query (each of them is also among a document's search-mode words)."""
-    return list(dict.fromkeys(t.strip().lower() for t in jieba.cut(query or "") if _keep(t)))
+    """Precise-mode words of a query (each of them is also among a document's search-mode words).
+    `search` refuses longer queries first; the cut here only bounds a caller that did not."""
+    words = jieba.cut((query or "")[:MAX_QUERY_LENGTH])
+    return list(dict.fromkeys(t.strip().lower() for t in words if _keep(t)))
 
 
 def vector_expression(title: str, summary: str, body: str) -> ColumnElement[Any]:
@@ -47,6 +55,19 @@ def vector_expression(title: str, summary: str, body: str) -> ColumnElement[Any]
         )
 
     return weighted(title, "A").op("||")(weighted(summary, "B")).op("||")(weighted(body, "C"))
+
+
+async def load_dictionary() -> None:
+    """jieba reads its dictionary on first use (about half a second): done once, on the CPU pool."""
+    if not jieba.dt.initialized:
+        await cpu.run(jieba.initialize)
+
+
+async def document_vector(title: str, summary: str, body: str) -> ColumnElement[Any]:
+    """`vector_expression` built on the CPU pool: segmenting a whole article takes up to a tenth of
+    a second (and loading jieba's dictionary, on first use, half a second), too long for the loop."""
+    await load_dictionary()
+    return await cpu.run(vector_expression, title, summary, body)
 
 
 def query_expression(words: list[str]) -> ColumnElement[Any]:
@@ -99,10 +120,17 @@ def search_statement(viewer: Viewer, words: list[str]) -> Any:
 async def search(
     session: AsyncSession, viewer: Viewer, query: str, *, first: int | None, after: str | None
 ) -> Page[Hit]:
+    # The length is checked before jieba sees the text: segmenting a megabyte takes minutes.
     v = Validator()
-    words = segment_query(query)
-    v.check(0 < len((query or "").strip()) <= 100, "query", "SEARCH_QUERY_INVALID", "搜索词长度需在1到100个字符之间")
+    v.check(
+        0 < len((query or "").strip()) <= MAX_QUERY_LENGTH,
+        "query",
+        "SEARCH_QUERY_INVALID",
+        f"搜索词长度需在1到{MAX_QUERY_LENGTH}个字符之间",
+    )
     v.raise_if_any()
+    await load_dictionary()
+    words = segment_query(query.strip())  # at most 100 characters: well under a millisecond
     size = page_size(first)
     if not words:
         return Page(items=[], cursors=[], has_next_page=False, has_previous_page=after is not None)

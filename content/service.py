@@ -382,7 +382,7 @@ async def _go_live(session: AsyncSession, item: ContentItem, actor: Actor) -> No
     item.audience_stages = list(rev.audience_stages)
     item.gate = rev.gate
     item.gate_min_tier_rank = rev.gate_min_tier_rank
-    item.search_vector = search.vector_expression(rev.title, rev.summary, rev.body)
+    item.search_vector = await search.document_vector(rev.title, rev.summary, rev.body)
     _record(session, item, actor, ContentStatus.PUBLISHED, from_status=before)
     await outbox.emit(
         session,

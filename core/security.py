@@ -13,6 +13,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from core import cpu
 from core.settings import get_settings
 
 _hasher = PasswordHasher()
@@ -21,15 +22,30 @@ _DUMMY_HASH = _hasher.hash("portal-dummy-password")
 JWT_ALGORITHM = "HS256"
 
 
-def hash_password(password: str) -> str:
+# Longer passwords are refused before hashing (argon2 pre-hashes any length, but nobody types more).
+MAX_PASSWORD_LENGTH = 256
+
+
+def _hash(password: str) -> str:
     return _hasher.hash(password)
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+def _verify(password_hash: str | None, password: str) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
+
+
+# argon2 costs about 340 ms of CPU per call: it runs on the bounded CPU pool, never on the event loop.
+async def hash_password(password: str) -> str:
+    return await cpu.run(_hash, password)
+
+
+async def verify_password(password_hash: str | None, password: str) -> bool:
+    """False for a wrong password or a missing account; an unknown account is checked against a
+    dummy hash, in the same pool, so both answers take the same time."""
+    return await cpu.run(_verify, password_hash, password)
 
 
 def keyed_hash(*parts: str) -> str:
@@ -94,7 +110,8 @@ def decode_access_token(token: str, *, now: datetime) -> AccessClaims | None:
             session_id=uuid.UUID(payload["sid"]),
             expires_at=expires,
         )
-    except (jwt.PyJWTError, KeyError, ValueError, TypeError):
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError, OverflowError, OSError):
+        # OverflowError/OSError: an `exp` outside the platform's time range is a bad token, not a crash.
         return None
 
 

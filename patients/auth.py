@@ -36,10 +36,15 @@ from patients.service import grant_default_consents
 
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _CODE = re.compile(r"^\d{6}$")
+# A phone number with its separators and country prefix fits easily; anything longer is not one.
+MAX_PHONE_INPUT = 32
+MAX_EMAIL_LENGTH = 254
 
 
 def normalize_phone(raw: str) -> str:
     """Accepts 13812345678, +86 138 1234 5678, 86-138-1234-5678; returns the 11 digits."""
+    if len(raw or "") > MAX_PHONE_INPUT:  # checked before any regex runs over client text
+        raise errors.InvalidPhone(field="phone")
     digits = re.sub(r"[\s\-()]", "", raw or "")
     if digits.startswith("+86"):
         digits = digits[3:]
@@ -181,10 +186,14 @@ async def sign_in_patient(
 async def sign_in_staff(session: AsyncSession, *, email: str, password: str) -> Tokens:
     settings = get_settings()
     now = clock.now()
-    staff = await session.scalar(select(Staff).where(Staff.email == (email or "").strip()).with_for_update())
+    email, password = (email or "").strip(), password or ""
+    # No account has a longer e-mail or password: refused before the lookup and the hashing.
+    if len(email) > MAX_EMAIL_LENGTH or len(password) > security.MAX_PASSWORD_LENGTH:
+        raise errors.InvalidCredentials()
+    staff = await session.scalar(select(Staff).where(Staff.email == email).with_for_update())
     if staff is not None and staff.locked_until and staff.locked_until > now:
         raise errors.AccountLocked()
-    if not security.verify_password(staff.password_hash if staff else None, password or ""):
+    if not await security.verify_password(staff.password_hash if staff else None, password):
         if staff is not None:
             staff.failed_logins += 1
             if staff.failed_logins >= settings.staff_max_failed_logins:

@@ -139,10 +139,13 @@ async def update_profile(
     codes: list[str] | None = None
     if changes.condition_codes is not UNSET:
         codes = sorted(set(changes.condition_codes or []))  # type: ignore[call-overload]
-        known = set(await session.scalars(select(Condition.code).where(Condition.code.in_(codes))))
-        unknown = [c for c in codes if c not in known]
-        v.check(not unknown, "conditionCodes", "CONDITION_UNKNOWN", f"未知的病种：{'、'.join(unknown)}")
-        v.check(len(codes) <= 10, "conditionCodes", "CONDITION_TOO_MANY", "最多选择10个病种")
+        # The count is checked before the codes reach the database (a client may send thousands).
+        if len(codes) > 10:
+            v.add("conditionCodes", "CONDITION_TOO_MANY", "最多选择10个病种")
+        else:
+            known = set(await session.scalars(select(Condition.code).where(Condition.code.in_(codes))))
+            unknown = [c for c in codes if c not in known]
+            v.check(not unknown, "conditionCodes", "CONDITION_UNKNOWN", f"未知的病种：{'、'.join(unknown)}")
     v.raise_if_any()
 
     for key, value in values.items():
@@ -157,6 +160,10 @@ async def update_profile(
             )
     patient.updated_at = clock.now()
     return patient
+
+
+# A form sends each channel and purpose once; twice that leaves room for a repeated pair.
+MAX_CONSENT_ITEMS = 2 * len(ConsentChannel) * len(ConsentPurpose)
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,10 @@ async def update_consents(
     target = _target_patient(actor, patient_id)
     v = Validator()
     v.check(bool(items), "items", "CONSENT_EMPTY", "请至少提交一项授权设置")
+    # Checked before the items are read: each one costs a validation pass and an upsert.
+    if len(items) > MAX_CONSENT_ITEMS:
+        v.add("items", "CONSENT_TOO_MANY", f"一次最多提交{MAX_CONSENT_ITEMS}项授权设置")
+        v.raise_if_any()
     channels = {c.value for c in ConsentChannel}
     purposes = {p.value for p in ConsentPurpose}
     for i, item in enumerate(items):
@@ -206,6 +217,10 @@ async def _record_consents(
     actor_id: uuid.UUID | None,
 ) -> None:
     now = clock.now()
+    # Rows are upserted (and so locked) in one fixed order, whatever order the client listed them
+    # in: two requests for the same patient then wait for each other instead of deadlocking. The
+    # sort is stable, so a pair listed twice still ends with the value listed last.
+    items = sorted(items, key=lambda item: (item[0].value, item[1].value))
     for channel, purpose, granted in items:
         stmt = insert(Consent).values(
             patient_id=patient_id,
@@ -319,6 +334,12 @@ async def create_staff(
     )
     v.check(1 <= len((name or "").strip()) <= 50, "name", "NAME_LENGTH", "姓名需为1到50个字符")
     v.check(len(password or "") >= 10, "password", "PASSWORD_TOO_SHORT", "密码至少10位")
+    v.check(
+        len(password or "") <= security.MAX_PASSWORD_LENGTH,
+        "password",
+        "PASSWORD_TOO_LONG",
+        f"密码不能超过{security.MAX_PASSWORD_LENGTH}位",
+    )
     parsed_roles = _validate_roles(v, roles)
     if site_id is not None:
         v.check(await session.get(Site, site_id) is not None, "siteId", "SITE_NOT_FOUND", "院区不存在")
@@ -329,7 +350,7 @@ async def create_staff(
         id=new_id(),
         email=email,
         name=name.strip(),
-        password_hash=security.hash_password(password),
+        password_hash=await security.hash_password(password),
         site_id=site_id,
         active=True,
         failed_logins=0,
