@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/feed.py                                     # defaults below, about three minutes
     .venv/bin/python bench/feed.py --duration 3 --posts 20000 --invitees 5000      # a quick run
+    .venv/bin/python bench/feed.py --quick                            # the feed only, 20k posts, ~1-2 minutes
 
 A. The real ASGI app (`portal serve`: one uvicorn process, on 127.0.0.1 and a free port) answers the
    `group(slug) { feed(first: 20) }` query of a public group with 100,000 published posts by 2,000
@@ -954,49 +955,253 @@ async def sample_response(http: httpx.AsyncClient, token: str, size: int) -> Non
 
 async def workload_feed(
     base_url: str, server_pid: int, tokens: list[str], cursors: list[str], pinned: int, args: argparse.Namespace
-) -> list[Result]:
+) -> tuple[list[Result], list[Versus]]:
     levels = args.levels
     print(
-        f"\n== A. group feed over HTTP: {args.duration:g} s per level after {args.warmup:g} s warm-up, "
-        f"first={args.page_size}, sessions of 1-{args.pages} pages (half from the top, half from a deep cursor)"
+        f"\n== A. group feed over HTTP: {args.duration:g} s per level and side in {args.rounds} interleaved windows "
+        f"(API, raw asyncpg, API, ...), first={args.page_size}, sessions of 1-{args.pages} pages (half from the top, "
+        f"half from a deep cursor)"
     )
+    # The statements of real feed requests (a quarter first pages, the rest after deep cursors), captured in
+    # this process, then replayed through raw asyncpg in windows interleaved with the API's.
+    requests = [
+        (
+            {
+                "query": FEED_QUERY,
+                "variables": {"slug": FEED_SLUG, "first": args.page_size, "after": None if i % 4 == 0 else cursors[i]},
+            },
+            {"authorization": f"Bearer {tokens[i % len(tokens)]}"},
+        )
+        for i in range(min(48, len(cursors)))
+    ]
+    try:
+        traces = await capture_traces(requests)
+    finally:
+        await dispose_engine()
+    print(f"    raw replay: {describe_traces(traces)}")
+    conns = await raw_connections(max(levels))
     limits = httpx.Limits(max_connections=max(levels), max_keepalive_connections=max(levels))
     results: list[Result] = []
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http:
-        await sample_response(http, tokens[0], args.page_size)
-        common = {"pages": args.pages, "size": args.page_size, "pinned": pinned}
-        # One warm-up at the highest level opens every connection and warms caches on both sides.
-        await drive(http, tokens, cursors, clients=max(levels), warmup=args.warmup, seconds=0, seed=0, **common)
-        for level in levels:
-            stats = await drive(
-                http,
-                tokens,
-                cursors,
-                clients=level,
-                warmup=min(args.warmup, 2),
-                seconds=args.duration,
-                seed=level + 1,
-                server_pid=server_pid,
-                **common,
-            )
-            result = Result(f"A feed x{level} clients", cpu=stats.cpu)
-            result.latencies = stats.first + stats.later
-            result.ops = len(result.latencies)
-            result.seconds = args.duration
-            result.failures = stats.failures
-            errors = sum(stats.failures.values())
-            print(
-                f"    x{level:<3} {result.ops:>6,} requests in {args.duration:g} s = {result.rate:7,.1f} req/s, "
-                f"{result.latency()}, {errors} errors{f' {dict(stats.failures)}' if errors else ''}"
-            )
-            print(
-                f"          first pages ({len(stats.first):,}): {result.latency(stats.first)}; after a cursor "
-                f"({len(stats.later):,}): {result.latency(stats.later)}; "
-                f"{stats.bytes / max(result.ops, 1) / 1024:.1f} KiB per response"
-            )
-            print(f"          {result.cpu_text()}")
-            results.append(result)
-    return results
+    versus: list[Versus] = []
+    window = args.duration / args.rounds
+    try:
+        async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http:
+            await sample_response(http, tokens[0], args.page_size)
+            common = {"pages": args.pages, "size": args.page_size, "pinned": pinned}
+            # One warm-up at the highest level opens every connection and warms caches on both sides.
+            await drive(http, tokens, cursors, clients=max(levels), warmup=args.warmup, seconds=0, seed=0, **common)
+            await drive_raw(conns, traces, clients=max(levels), warmup=1, seconds=0, seed=0)
+            for level in levels:
+                vs = Versus("group feed", level)
+                result = Result(f"A feed x{level} clients")
+                first: list[float] = []
+                later: list[float] = []
+                size_bytes = 0
+                for round_ in range(args.rounds):
+                    stats = await drive(
+                        http,
+                        tokens,
+                        cursors,
+                        clients=level,
+                        warmup=min(args.warmup, 1),
+                        seconds=window,
+                        seed=level * 10 + round_ + 1,
+                        server_pid=server_pid,
+                        **common,
+                    )
+                    first += stats.first
+                    later += stats.later
+                    size_bytes += stats.bytes
+                    result.failures.update(stats.failures)
+                    result.cpu = stats.cpu
+                    vs.api.add(stats.first + stats.later, window, stats.cpu.api if stats.cpu else None)
+                    raw = await drive_raw(conns, traces, clients=level, warmup=0.5, seconds=window, seed=round_)
+                    result.failures.update({f"raw {k}": v for k, v in raw.failures.items()})
+                    vs.raw.add(raw.latencies, window, raw.cpu.bench if raw.cpu else None)
+                result.latencies = first + later
+                result.ops = len(result.latencies)
+                result.seconds = args.duration
+                errors = sum(result.failures.values())
+                print(
+                    f"    x{level:<3} {result.ops:>6,} requests in {args.duration:g} s = {result.rate:7,.1f} req/s, "
+                    f"{result.latency()}, {errors} errors{f' {dict(result.failures)}' if errors else ''}"
+                )
+                print(
+                    f"          first pages ({len(first):,}): {result.latency(first)}; after a cursor "
+                    f"({len(later):,}): {result.latency(later)}; "
+                    f"{size_bytes / max(result.ops, 1) / 1024:.1f} KiB per response"
+                )
+                print(f"          last API window: {result.cpu_text()}")
+                print(vs.line())
+                results.append(result)
+                versus.append(vs)
+    finally:
+        for conn in conns:
+            await conn.close()
+    return results, versus
+
+
+# --------------------------------------------------------------------------- the same SQL through raw asyncpg
+
+# One API request as the database saw it: the statements the app sent, in order, with their parameters.
+Trace = list[tuple[str, tuple[Any, ...]]]
+
+
+async def capture_traces(requests: list[tuple[dict[str, Any], dict[str, str]]]) -> list[Trace]:
+    """Serves each (GraphQL payload, headers) once in this process (the real ASGI app over httpx's ASGI
+    transport) and records, per request, every statement the app's engine sent with its parameters
+    (SQLAlchemy's before_cursor_execute: the SQL text and the driver-level parameters asyncpg received)."""
+    from sqlalchemy import event
+
+    from api.app import create_app
+    from core.db import get_engine
+
+    current: list[tuple[str, tuple[Any, ...]]] = []
+
+    def before(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        current.append((statement, tuple(parameters or ())))
+
+    traces: list[Trace] = []
+    sync_engine = get_engine().sync_engine
+    event.listen(sync_engine, "before_cursor_execute", before)
+    try:
+        transport = httpx.ASGITransport(app=create_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+            for payload, headers in requests:
+                current.clear()
+                response = await http.post("/graphql", json=payload, headers=headers)
+                body = response.json()
+                if response.status_code != 200 or body.get("errors"):
+                    raise RuntimeError(f"capture request failed: {response.status_code} {response.text[:300]}")
+                traces.append(list(current))
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", before)
+    return traces
+
+
+def describe_traces(traces: list[Trace]) -> str:
+    counts = Counter(len(t) for t in traces)
+    shown = ", ".join(f"{n} statements x{c}" for n, c in sorted(counts.items()))
+    return f"{len(traces)} captured requests ({shown})"
+
+
+@dataclass
+class RawStats:
+    latencies: list[float] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)
+    cpu: Cpu | None = None
+
+
+async def raw_connections(count: int) -> list[asyncpg.Connection]:
+    return [await connect() for _ in range(count)]
+
+
+async def drive_raw(
+    conns: list[asyncpg.Connection], traces: list[Trace], *, clients: int, warmup: float, seconds: float, seed: int
+) -> RawStats:
+    """`clients` closed-loop clients, each on its own asyncpg connection (as a pool would lend it), each
+    "request" one captured trace replayed statement by statement inside a transaction (as the app's
+    session runs them); warm-up and window as `drive`."""
+    stats = RawStats()
+    window: list[float] = []
+
+    def running() -> bool:
+        return not window or time.perf_counter() < window[1]
+
+    async def client(index: int) -> None:
+        rng = random.Random(seed * 1000 + index)
+        conn = conns[index]
+        while running():
+            trace = traces[rng.randrange(len(traces))]
+            started = time.perf_counter()
+            try:
+                async with conn.transaction():
+                    for sql, params in trace:
+                        await conn.fetch(sql, *params)
+            except asyncpg.PostgresError as exc:
+                stats.failures[type(exc).__name__] += 1
+                continue
+            ended = time.perf_counter()
+            if window and window[0] <= ended <= window[1]:
+                stats.latencies.append(ended - started)
+
+    async def coordinator() -> None:
+        await asyncio.sleep(warmup)
+        meter = CpuMeter()
+        now = time.perf_counter()
+        window.extend((now, now + seconds))
+        await asyncio.sleep(seconds)
+        stats.cpu = meter.stop()
+
+    await asyncio.gather(coordinator(), *(client(i) for i in range(clients)))
+    return stats
+
+
+@dataclass
+class Side:
+    """One side (API or raw) of a level, summed over its interleaved windows."""
+
+    ops: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    cpu_seconds: float = 0.0  # the API server process (API side) or this process (raw side)
+
+    def add(self, latencies: list[float], seconds: float, cores: float | None) -> None:
+        self.ops += len(latencies)
+        self.seconds += seconds
+        self.latencies += latencies
+        self.cpu_seconds += (cores or 0.0) * seconds
+
+    @property
+    def rate(self) -> float:
+        return self.ops / self.seconds if self.seconds else 0.0
+
+    def pct(self, p: int) -> float:
+        if len(self.latencies) < 2:
+            return float("nan")
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu_seconds / self.ops * 1000 if self.ops else float("nan")
+
+
+@dataclass
+class Versus:
+    name: str
+    clients: int
+    api: Side = field(default_factory=Side)
+    raw: Side = field(default_factory=Side)
+
+    @property
+    def ratio(self) -> float:
+        return self.api.rate / self.raw.rate if self.raw.rate else float("nan")
+
+    def line(self) -> str:
+        return (
+            f"    {self.name:<14} x{self.clients:<3} API {self.api.rate:7,.1f} req/s p50 {self.api.pct(50):7.1f} "
+            f"p99 {self.api.pct(99):7.1f} ms, {self.api.cpu_ms:5.1f} ms API CPU/req | raw asyncpg "
+            f"{self.raw.rate:7,.1f} req/s p50 {self.raw.pct(50):6.1f} p99 {self.raw.pct(99):6.1f} ms, "
+            f"{self.raw.cpu_ms:4.2f} ms client CPU/req | API/raw {self.ratio:.3f}"
+        )
+
+
+def print_versus(rows: list[Versus]) -> None:
+    print("\n== API vs the same SQL through raw asyncpg (interleaved windows, same run)")
+    header = (
+        f"    {'workload':<14} {'cl':>3} {'API r/s':>8} {'p50':>7} {'p99':>7} {'CPU ms':>6} "
+        f"{'raw r/s':>8} {'p50':>6} {'p99':>6} {'ratio':>6}"
+    )
+    print(header)
+    for r in rows:
+        print(
+            f"    {r.name:<14} {r.clients:>3} {r.api.rate:>8,.1f} {r.api.pct(50):>7.1f} {r.api.pct(99):>7.1f} "
+            f"{r.api.cpu_ms:>6.1f} {r.raw.rate:>8,.1f} {r.raw.pct(50):>6.1f} {r.raw.pct(99):>6.1f} {r.ratio:>6.3f}"
+        )
+    print(
+        "    CPU ms = API server process CPU time / API requests; p50/p99 in ms, client side; "
+        "ratio = API req/s / raw req/s"
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -1099,7 +1304,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--page-size", type=int, default=20, help="first: per request")
     parser.add_argument("--invitees", type=int, default=50_000, help="members of the invited group (0: skip B)")
     parser.add_argument("--batch-size", type=int, default=500, help="run_invitation batch size")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved API / raw asyncpg windows per level")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="development run (~1-2 min): 20,000 posts, no invitation workload, 6 s per level and side",
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.posts, args.invitees, args.duration, args.warmup = 20_000, 0, 6, 2
     if args.members < LEFT_MEMBERS + PENDING_MEMBERS or args.viewers > args.members:
         parser.error(f"--members must be at least {LEFT_MEMBERS + PENDING_MEMBERS} and at least --viewers")
     return args
@@ -1116,6 +1329,7 @@ def main() -> int:
     configure_logging()
     env = Environment()
     results: list[Result] = []
+    versus: list[Versus] = []
     try:
         start_environment(env)
         prepared = asyncio.run(prepare(args))
@@ -1126,7 +1340,7 @@ def main() -> int:
         assert env.api is not None
         ready = time.perf_counter() - api_started
         print(f"\n    API (portal serve, pid {env.api.pid}) ready at {base_url} in {ready:.1f} s")
-        feed_results = asyncio.run(
+        feed_results, versus = asyncio.run(
             workload_feed(base_url, env.api.pid, prepared.tokens, prepared.cursors, prepared.pinned, args)
         )
         stop_api(env)
@@ -1140,6 +1354,7 @@ def main() -> int:
     finally:
         env.stop()
     print_summary(results, server, time.perf_counter() - started)
+    print_versus(versus)
     failed = [r.name for r in results if not r.ok]
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
