@@ -9,10 +9,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 import structlog
+from cross_web import HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -23,12 +26,13 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from api.context import Context
+from api.errors import INTERNAL_MESSAGE, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE
 from api.hooks import his_visits
 from api.messaging.tracking import track_click, track_open
 from api.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from api.schema import schema
 from core import queue
-from core.db import RequestDB, dispose_engine, get_sessionmaker
+from core.db import RequestDB, dispose_engine, get_sessionmaker, is_unavailable
 from core.errors import DomainError
 from core.identity import ANONYMOUS
 from core.logging import configure_logging
@@ -37,9 +41,81 @@ from patients.auth import actor_from_token
 
 log = structlog.get_logger("api")
 REQUEST_ID_HEADER = "x-request-id"
+# Bracket nesting a query text may have: the depth limit (12) plus arguments and input objects.
+MAX_QUERY_NESTING = 64
+
+
+def error_body(code: str, message: str, **extensions: Any) -> dict[str, Any]:
+    return {"data": None, "errors": [{"message": message, "extensions": {"code": code, **extensions}}]}
+
+
+def error_response(status: int, code: str, message: str, **extensions: Any) -> JSONResponse:
+    return JSONResponse(error_body(code, message, **extensions), status_code=status)
+
+
+HTTP_ERROR_CODES = {
+    400: ("BAD_REQUEST", "请求格式不正确"),
+    401: ("NOT_AUTHENTICATED", "请先登录"),
+    404: ("NOT_FOUND", "地址不存在"),
+    405: ("METHOD_NOT_ALLOWED", "不支持该请求方法"),
+    413: ("BODY_TOO_LARGE", "请求体过大"),
+    415: ("UNSUPPORTED_MEDIA_TYPE", "请以 application/json 提交"),
+    422: ("BAD_REQUEST", "请求格式不正确"),
+}
+
+
+def _max_nesting(text: str) -> int:
+    """Deepest bracket nesting of a query text, outside string literals (a cheap pre-parse bound)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "}])":
+            depth -= 1
+    return deepest
 
 
 class PortalGraphQL(GraphQL[Context, None]):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response: Response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            # strawberry answers these in plain text; clients switch on a JSON code instead.
+            code, message = HTTP_ERROR_CODES.get(exc.status_code, ("BAD_REQUEST", "请求格式不正确"))
+            response = error_response(exc.status_code, code, message, detail=exc.reason)
+        await response(scope, receive, send)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses invalid UTF-8 and nesting deeper than 1024 with a JSONDecodeError (a 400),
+        # where the standard library raised UnicodeDecodeError or RecursionError (a 500).
+        return orjson.loads(data)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        try:
+            parsed = await super().parse_http_body(request)
+        except (AttributeError, TypeError) as exc:
+            # A JSON string, number or null as the body: strawberry calls .get() on it.
+            raise HTTPException(400, "请求体必须是 JSON 对象（query、variables、operationName）") from exc
+        query = getattr(parsed, "query", None)
+        if isinstance(query, str) and _max_nesting(query) > MAX_QUERY_NESTING:
+            # graphql-core's parser recurses per level: stop absurd nesting before it parses.
+            raise HTTPException(400, f"查询嵌套过深（最多 {MAX_QUERY_NESTING} 层括号）")
+        return parsed
+
     async def get_context(self, request: Any, response: Any) -> Context:
         if request.scope["type"] == "websocket":
             # The actor arrives later, in connection_init (see on_ws_connect).
@@ -75,7 +151,11 @@ def _bearer(request: Request) -> str | None:
 
 
 class GraphQLEndpoint:
-    """Resolves the actor before GraphQL runs: a bad or revoked token is a 401, not a silent anonymous."""
+    """Resolves the actor before GraphQL runs: a bad or revoked token is a 401, not a silent anonymous.
+
+    The token lookup's connection stays with the request for its reads (one connection, never two
+    at once: a mutation gives it back before its unit of work, see api/mutations.py).
+    """
 
     def __init__(self, graphql_app: ASGIApp) -> None:
         self.graphql_app = graphql_app
@@ -86,6 +166,10 @@ class GraphQLEndpoint:
             await graphql_app(scope, receive, send)
             return
         request = Request(scope)
+        too_large = _body_too_large(request)
+        if too_large:
+            await too_large(scope, receive, send)
+            return
         db = RequestDB()
         state = scope.setdefault("state", {})
         try:
@@ -96,14 +180,53 @@ class GraphQLEndpoint:
                     async with db.read() as session:
                         actor = await actor_from_token(session, token)
                 except DomainError as exc:
-                    body = {"data": None, "errors": [{"message": exc.message, "extensions": {"code": exc.code}}]}
-                    response = JSONResponse(body, status_code=401, headers={"www-authenticate": "Bearer"})
+                    response = error_response(401, exc.code, exc.message)
+                    response.headers["www-authenticate"] = "Bearer"
                     await response(scope, receive, send)
                     return
+                except Exception as exc:
+                    if not is_unavailable(exc):
+                        raise
+                    log.warning("database_unavailable", error=type(exc).__name__)
+                    await unavailable_response()(scope, receive, send)
+                    return
             state.update(actor=actor, db=db)
-            await graphql_app(scope, receive, send)
+            await graphql_app(scope, _limit_body(receive), send)
         finally:
             await db.close()
+
+
+def unavailable_response() -> JSONResponse:
+    response = error_response(503, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE)
+    response.headers["retry-after"] = "5"
+    return response
+
+
+def _body_too_large(request: Request) -> Response | None:
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            return error_response(400, "BAD_REQUEST", "Content-Length 不合法")
+        if int(length) > get_settings().max_request_bytes:
+            return error_response(413, "BODY_TOO_LARGE", f"请求体过大（最多 {get_settings().max_request_bytes} 字节）")
+    return None
+
+
+def _limit_body(receive: Receive) -> Receive:
+    """Stops a chunked body without Content-Length at the same cap, before it is buffered whole."""
+    limit = get_settings().max_request_bytes
+    seen = 0
+
+    async def limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise HTTPException(413, "请求体过大")
+        return message
+
+    return limited
 
 
 class RequestContextMiddleware:
@@ -147,6 +270,23 @@ class RequestContextMiddleware:
                     duration_ms=round(elapsed * 1000, 2),
                 )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """404, 405 and the like as JSON with a code (Starlette answers them in plain text)."""
+    assert isinstance(exc, StarletteHTTPException)
+    code, message = HTTP_ERROR_CODES.get(exc.status_code, ("HTTP_ERROR", "请求无法处理"))
+    return error_response(exc.status_code, code, message, detail=exc.detail)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """The last resort: never a plain-text 500. The log has the trace under the request id."""
+    request_id = request.scope.get("state", {}).get("request_id")
+    if is_unavailable(exc):
+        log.warning("database_unavailable", error=type(exc).__name__, request_id=request_id)
+        return unavailable_response()
+    log.error("unhandled_error", request_id=request_id, exc_info=exc)
+    return error_response(500, "INTERNAL_ERROR", INTERNAL_MESSAGE, requestId=request_id)
 
 
 async def healthz(_: Request) -> Response:
@@ -198,6 +338,7 @@ def create_app() -> Starlette:
         schema, graphql_ide=graphiql, allow_queries_via_get=True, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL]
     )
     app = Starlette(
+        exception_handlers={StarletteHTTPException: http_error, Exception: server_error},
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -14,10 +14,13 @@ import structlog
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from core.db import is_unavailable
 from core.errors import DomainError
 
 log = structlog.get_logger("api.errors")
 INTERNAL_MESSAGE = "服务器开小差了，请稍后重试"
+UNAVAILABLE_CODE = "SERVICE_UNAVAILABLE"
+UNAVAILABLE_MESSAGE = "服务暂时不可用，请稍后重试"
 
 
 @strawberry.type(description="An expected failure of a mutation: show `message`, switch on `code`.")
@@ -40,9 +43,9 @@ class ErrorFormatting(SchemaExtension):
             return
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
-        result.errors = [self._format(e, request_id) for e in errors]
+        result.errors = [self._format(e, request_id, context) for e in errors]
 
-    def _format(self, error: GraphQLError, request_id: str | None) -> GraphQLError:
+    def _format(self, error: GraphQLError, request_id: str | None, context: object) -> GraphQLError:
         original = error.original_error
         if original is None:
             # Syntax, validation and limit errors: safe to show as they are.
@@ -63,6 +66,21 @@ class ErrorFormatting(SchemaExtension):
                 positions=error.positions,
                 path=error.path,
                 extensions={"code": original.code, "field": original.field},
+            )
+        if is_unavailable(original):
+            # The database is down or the pool exhausted: a 503 the client may retry, not a bug.
+            log.warning("database_unavailable", request_id=request_id, error=type(original).__name__)
+            response = getattr(context, "response", None)
+            if response is not None:
+                response.status_code = 503
+                response.headers["retry-after"] = "5"
+            return GraphQLError(
+                UNAVAILABLE_MESSAGE,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": UNAVAILABLE_CODE, "requestId": request_id},
             )
         log.error(
             "graphql_unexpected_error",

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "development"
     # The two service URLs keep their conventional names; PORTAL_-prefixed forms also work.
     database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "PORTAL_DATABASE_URL"))
+    # Optional read replica for GraphQL queries; a request that wrote reads the primary afterwards.
+    database_read_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_READ_URL", "PORTAL_DATABASE_READ_URL")
+    )
     redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "PORTAL_REDIS_URL"))
     data_dir: Path = PROJECT_ROOT / ".data"
     host: str = "127.0.0.1"
@@ -57,9 +61,18 @@ class Settings(BaseSettings):
     max_query_tokens: int = 3000
     max_query_aliases: int = 20
     max_page_size: int = 100
+    # A GraphQL request body (query + variables) above this is refused with 413 before parsing.
+    max_request_bytes: int = 256 * 1024
 
+    # Pool per process (API process, worker): pool_size + max_overflow connections at most, so
+    # PostgreSQL's max_connections must cover (web_workers + worker processes) x (size + overflow).
+    # A request holds at most one connection at a time (core/db.py RequestDB), so a process serves
+    # size + overflow requests at once; more wait up to db_pool_timeout_seconds, then get a 503.
     db_pool_size: int = 10
     db_max_overflow: int = 20
+    db_pool_timeout_seconds: float = 5
+    db_connect_timeout_seconds: float = 5
+    db_pool_pre_ping: bool = False
     db_echo: bool = False
     log_level: str = "INFO"
     log_json: bool = True
