@@ -245,17 +245,26 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
+        started_response = False
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started_response = True
                 message.setdefault("headers", []).append((REQUEST_ID_HEADER.encode(), request_id.encode()))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # The last resort, logged once here (not again by Starlette and uvicorn): never plain text.
+            if not started_response:
+                response = server_error_response(exc, request_id)
+                await response(scope, receive, send_with_id)
+            else:
+                log.error("unhandled_error_after_answer", exc_info=exc)
         finally:
             elapsed = time.perf_counter() - started
             route = scope["path"] if scope["path"] in ROUTES else "other"
@@ -279,13 +288,11 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, message, detail=exc.detail)
 
 
-async def server_error(request: Request, exc: Exception) -> Response:
-    """The last resort: never a plain-text 500. The log has the trace under the request id."""
-    request_id = request.scope.get("state", {}).get("request_id")
+def server_error_response(exc: Exception, request_id: str) -> Response:
     if is_unavailable(exc):
-        log.warning("database_unavailable", error=type(exc).__name__, request_id=request_id)
+        log.warning("database_unavailable", error=type(exc).__name__)
         return unavailable_response()
-    log.error("unhandled_error", request_id=request_id, exc_info=exc)
+    log.error("unhandled_error", exc_info=exc)
     return error_response(500, "INTERNAL_ERROR", INTERNAL_MESSAGE, requestId=request_id)
 
 
@@ -338,7 +345,7 @@ def create_app() -> Starlette:
         schema, graphql_ide=graphiql, allow_queries_via_get=True, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL]
     )
     app = Starlette(
-        exception_handlers={StarletteHTTPException: http_error, Exception: server_error},
+        exception_handlers={StarletteHTTPException: http_error},
         routes=[
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -27,7 +27,7 @@ from api.content.mutations import ContentMutation
 from api.content.queries import ContentQuery
 from api.context import Info
 from api.dashboards.queries import DashboardQuery
-from api.errors import ErrorFormatting
+from api.errors import ErrorFormatting, PortalSchema
 from api.identity.mutations import IdentityMutation
 from api.identity.queries import IdentityQuery
 from api.loyalty.mutations import LoyaltyMutation
@@ -116,7 +116,7 @@ def build_schema() -> strawberry.Schema:
     ]
     if not settings.graphiql_enabled:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
+    return PortalSchema(query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions)
 
 
 schema = build_schema()
