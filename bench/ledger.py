@@ -24,29 +24,35 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import json
+import multiprocessing
 import os
 import platform
+import random
 import re
 import shutil
+import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import psutil
 
 from core import clock, devservers
-from core.db import dispose_engine, unit_of_work
-from core.identity import Actor, ActorKind, Role
+from core.db import dispose_engine, get_engine, unit_of_work
+from core.identity import SYSTEM, Actor, ActorKind, Role
 from core.settings import get_settings, reset_settings
-from loyalty import earning, jobs, ledger, rewards, service
+from loyalty import earning, jobs, ledger, rewards
 from loyalty.ledger import SYSTEM_ACCOUNT_IDS
 from loyalty.models import AccountKind
 
@@ -86,6 +92,7 @@ class Result:
     failures: Counter[str] = field(default_factory=Counter)
     checks: dict[str, bool] = field(default_factory=dict)
     cpu: tuple[float, float] | None = None  # (this process in cores, machine share), see CpuMeter
+    party: Party | None = None  # B and C: CPU of each party over the window
 
     @property
     def rate(self) -> float:
@@ -143,8 +150,10 @@ class Environment:
     handles: list[devservers.ServerHandle] = field(default_factory=list)
     tmp: Path | None = None
     external_url: str | None = None  # set when we created BENCH_DB on someone else's server
+    api: subprocess.Popen[bytes] | None = None
 
     def stop(self) -> None:
+        stop_api(self)
         if self.external_url:
             asyncio.run(_recreate_database(self.external_url, BENCH_DB, drop_only=True))
         for handle in reversed(self.handles):
@@ -181,7 +190,7 @@ def start_environment(env: Environment) -> None:
 
 
 # Sized like a small production server (the embedded default of 128MB is for a laptop).
-SERVER_OPTIONS = {"shared_buffers": "1GB", "max_wal_size": "4GB"}
+SERVER_OPTIONS = {"shared_buffers": "1GB", "max_wal_size": "4GB", "max_connections": "200"}
 
 
 async def connect() -> asyncpg.Connection:
@@ -474,103 +483,673 @@ async def workload_settle(patients: int, lots: int) -> list[Result]:
     return [first, second]
 
 
-# --------------------------------------------------------------------------- B and C: concurrent clients
+# --------------------------------------------------------------------------- B and C: over HTTP
+
+# Members of B and C are seeded set-based, each with its three accounts, a tier and one available lot
+# (an adjustment entry, issued from `adjusted`), so the API, the raw replay and the captured request all
+# start from the same state. `$name` placeholders as in SEED_STEPS.
+MEMBER_SEED = """
+    CREATE TEMP TABLE bench_members (n int, id uuid, entry_id uuid, lot_id uuid);
+    INSERT INTO bench_members SELECT n, uuidv7(), uuidv7(), uuidv7() FROM generate_series(1, $count::int) AS n;
+    INSERT INTO patients (id, phone, nickname, gender, timezone, created_at, updated_at)
+    SELECT id, $phone_prefix::text || lpad(n::text, 6, '0'), '压测会员' || n, 'undisclosed', 'Asia/Shanghai',
+           $now::timestamptz, $now::timestamptz FROM bench_members ORDER BY n;
+    INSERT INTO ledger_accounts (id, patient_id, kind, balance)
+    SELECT uuidv7(), m.id, k.kind, CASE WHEN k.kind = 'available' THEN $points::bigint ELSE 0 END
+    FROM bench_members m CROSS JOIN (VALUES (1, 'pending'), (2, 'available'), (3, 'clawback')) AS k(ord, kind)
+    ORDER BY m.n, k.ord;
+    INSERT INTO ledger_entries (id, idempotency_key, request_hash, kind, patient_id, amount, rule_code, source_ref,
+                                memo, actor_id, created_at)
+    SELECT entry_id, 'bench-seed:' || id, '', 'adjust', id, $points::bigint, NULL, NULL, '压测积分', NULL,
+           $now::timestamptz FROM bench_members ORDER BY n;
+    INSERT INTO ledger_lines (id, entry_id, account_id, amount)
+    SELECT uuidv7(), s.entry_id, s.account_id, s.amount FROM (
+        SELECT m.n, 0 AS side, m.entry_id, $adjusted::uuid AS account_id, -$points::bigint AS amount
+        FROM bench_members m
+        UNION ALL
+        SELECT m.n, 1, m.entry_id, a.id, $points::bigint
+        FROM bench_members m JOIN ledger_accounts a ON a.patient_id = m.id AND a.kind = 'available'
+        ORDER BY 1, 2
+    ) s;
+    INSERT INTO ledger_lots (id, patient_id, source_entry_id, rule_code, source_ref, amount, remaining, status,
+                             earned_at, settles_at, expires_at, settled_at, expiry_notice_at)
+    SELECT lot_id, id, entry_id, NULL, NULL, $points::bigint, $points::bigint, 'available', $now::timestamptz,
+           $now::timestamptz, $expires::timestamptz, $now::timestamptz, NULL FROM bench_members ORDER BY n;
+    INSERT INTO member_tiers (patient_id, tier_code, qualifying_points, since, grace_until, evaluated_at)
+    SELECT id, (SELECT code FROM tiers ORDER BY rank LIMIT 1), 0, $now::timestamptz, NULL, $now::timestamptz
+    FROM bench_members;
+    DROP TABLE bench_members
+"""
 
 
-async def run_clients(
-    count: int, clients: int, op: Callable[[int], Awaitable[None]], result: Result | None = None, *, offset: int = 0
-) -> Result:
-    """`count` calls of op(i) shared by `clients` concurrent coroutines; latency of each success."""
-    result = result or Result("", 0, 0.0)
-    numbers = itertools.count(offset)
-    end = offset + count
+@dataclass
+class Member:
+    """A seeded member as the raw replay needs it: ids to substitute for the captured member's."""
 
-    async def client() -> None:
-        while (i := next(numbers)) < end:
-            started = time.perf_counter()
-            try:
-                await op(i)
-            except Exception as exc:  # a benchmark reports failures, it does not stop at the first
-                result.failures[getattr(exc, "code", None) or type(exc).__name__] += 1
-                continue
-            result.latencies.append(time.perf_counter() - started)
-
-    meter = CpuMeter()
-    started = time.perf_counter()
-    await asyncio.gather(*(client() for _ in range(clients)))
-    result.seconds = time.perf_counter() - started
-    result.cpu = meter.stop()
-    result.ops = len(result.latencies)
-    return result
+    id: uuid.UUID
+    accounts: dict[str, uuid.UUID]
+    lot: uuid.UUID
+    session: uuid.UUID | None = None
+    token: str = ""
 
 
-async def random_members(count: int, *, min_available: int = 0) -> list[uuid.UUID]:
+async def seed_members(count: int, points: int, tag: int) -> list[Member]:
+    now = clock.now()
     conn = await connect()
     try:
+        await _run_script(
+            conn,
+            MEMBER_SEED,
+            {
+                "count": count,
+                "phone_prefix": f"13{tag}{os.getpid() % 100:02d}",
+                "now": now,
+                "points": points,
+                "adjusted": SYSTEM_ACCOUNT_IDS[AccountKind.ADJUSTED],
+                "expires": ledger.expiry_for(now),
+            },
+        )
         rows = await conn.fetch(
-            "SELECT patient_id FROM ledger_accounts WHERE kind = 'available' AND patient_id IS NOT NULL "
-            "AND balance >= $1 ORDER BY random() LIMIT $2",
-            min_available,
-            count,
+            """
+            SELECT p.id, l.id AS lot, array_agg(a.kind ORDER BY a.kind) AS kinds, array_agg(a.id ORDER BY a.kind) AS ids
+            FROM patients p JOIN ledger_lots l ON l.patient_id = p.id JOIN ledger_accounts a ON a.patient_id = p.id
+            WHERE p.phone LIKE $1 GROUP BY p.id, l.id ORDER BY p.id
+            """,
+            f"13{tag}{os.getpid() % 100:02d}%",
         )
-        found = [r["patient_id"] for r in rows]
-        if len(found) < count:  # a small seed: top up with members who have fewer points
-            rows = await conn.fetch(
-                "SELECT id FROM patients WHERE NOT (id = ANY($1::uuid[])) ORDER BY random() LIMIT $2",
-                found,
-                count - len(found),
-            )
-            found += [r["id"] for r in rows]
+        await conn.execute("ANALYZE patients, ledger_accounts, ledger_entries, ledger_lines, ledger_lots, member_tiers")
     finally:
         await conn.close()
-    return found
+    return [Member(r["id"], dict(zip(r["kinds"], r["ids"], strict=True)), r["lot"]) for r in rows]
 
 
-async def workload_awards(members_n: int, awards: int, clients: int) -> Result:
-    print(f"\n== B. {awards:,} awards ({AWARD_RULE}) from {clients} concurrent clients over {members_n:,} members")
-    members = await random_members(members_n)
-    conn = await connect()
-    try:
-        # Default caps (60/day, 300/month = 2 awards a day) would cap most awards; the cap query still runs.
-        await conn.execute(
-            "UPDATE earning_rules SET daily_cap = 1000000, monthly_cap = 10000000 WHERE code = $1", AWARD_RULE
+async def sign_in(members: list[Member]) -> None:
+    """Access tokens as a sign-in would issue them (a session row each)."""
+    from patients.auth import _start_session
+
+    async with unit_of_work() as session:
+        for m in members:
+            tokens = await _start_session(session, Actor(kind=ActorKind.PATIENT, id=m.id))
+            m.token, m.session = tokens.access_token, _session_of(tokens.access_token)
+
+
+def _session_of(token: str) -> uuid.UUID:
+    from core import security
+
+    claims = security.decode_access_token(token, now=clock.now())
+    assert claims is not None and claims.session_id is not None
+    return claims.session_id
+
+
+async def staff_token(roles: list[Role]) -> tuple[uuid.UUID, str, uuid.UUID]:
+    from patients import service as patient_service
+    from patients.auth import _start_session
+
+    async with unit_of_work() as session:
+        staff = await patient_service.create_staff(
+            session,
+            SYSTEM,
+            email=f"bench-{uuid.uuid4().hex[:8]}@example.com",
+            name="压测员工",
+            password=uuid.uuid4().hex,
+            roles=[r.value for r in roles],
         )
-        points = await conn.fetchval("SELECT points FROM earning_rules WHERE code = $1", AWARD_RULE)
-        before = await conn.fetchval("SELECT count(*) FROM ledger_lots WHERE rule_code = $1", AWARD_RULE)
-    finally:
-        await conn.close()
-    print(f"    caps of {AWARD_RULE} raised in the bench database; {points} points per award")
-    run_id = uuid.uuid4().hex[:8]
+        await session.flush()
+        tokens = await _start_session(session, Actor(kind=ActorKind.STAFF, id=staff.id, roles=frozenset(roles)))
+    return staff.id, tokens.access_token, _session_of(tokens.access_token)
 
-    async def op(i: int) -> None:
-        # Consecutive awards go to different members, so concurrent ones never wait on one member's lock.
-        async with unit_of_work() as session:
-            outcome = await earning.award(
-                session, members[i % len(members)], AWARD_RULE, f"event:{run_id}:{i}", f"bench-award:{run_id}:{i}"
-            )
-        if outcome.points != points or outcome.capped or outcome.replayed:
-            raise RuntimeError(f"unexpected award {outcome}")
 
-    warmup = await run_clients(2 * clients, clients, op, offset=awards)
-    result = await run_clients(awards, clients, op, Result(f"B award x{clients} clients", 0, 0.0))
-    print(
-        f"    {result.ops:,} awards in {result.seconds:.2f} s = {result.rate:,.0f} awards/s, "
-        f"{result.latency()} (after {warmup.ops} warm-up awards){result.cpu_text()}"
+# --- the HTTP request of each workload
+
+AWARD_QUERY = (
+    "mutation Award($input: PointsAdjustInput!) { pointsAdjust(input: $input) "
+    "{ entry { id amount } errors { code field message } } }"
+)
+REDEEM_QUERY = (
+    "mutation Redeem($input: RewardRedeemInput!) { rewardRedeem(input: $input) "
+    "{ redemption { id points voucherCode } errors { code field message } } }"
+)
+AWARD_REASON = "活动签到奖励"
+
+
+def award_body(patient_gid: str, amount: int, key: str) -> bytes:
+    variables = {"input": {"patientId": patient_gid, "amount": amount, "reason": AWARD_REASON, "idempotencyKey": key}}
+    return json.dumps({"query": AWARD_QUERY, "variables": variables}).encode()
+
+
+def redeem_body(reward_gid: str, key: str) -> bytes:
+    return json.dumps(
+        {"query": REDEEM_QUERY, "variables": {"input": {"rewardId": reward_gid, "idempotencyKey": key}}}
+    ).encode()
+
+
+def http_request(port: int, token: str, body: bytes) -> bytes:
+    head = (
+        f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n"
     )
-    result.failures.update(warmup.failures)
+    return head.encode() + body
+
+
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lower = head.lower()
+    at = lower.find(b"content-length:")
+    if at >= 0:
+        length = int(lower[at + 15 : lower.index(b"\r\n", at)])
+        return status, await reader.readexactly(length)
+    body = b""  # chunked
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+        chunk = await reader.readexactly(size + 2)
+        if size == 0:
+            return status, body
+        body += chunk[:-2]
+
+
+_CODE = re.compile(rb'"code":\s*"([A-Z_]+)"')
+
+
+def answer_failure(status: int, body: bytes) -> str | None:
+    """None for a successful mutation; else a short reason (HTTP status or the first error code)."""
+    if status == 200 and b'"errors":[]' in body and b'"errors":[{' not in body:
+        return None
+    found = _CODE.search(body)
+    return f"HTTP {status} {found.group(1).decode() if found else body[:80]!r}"
+
+
+async def post_graphql(port: int, token: str, body: bytes) -> tuple[str | None, dict[str, Any]]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(http_request(port, token, body))
+        status, answer = await read_response(reader)
+    finally:
+        writer.close()
+    return answer_failure(status, answer), json.loads(answer) if answer.startswith(b"{") else {}
+
+
+# --- statements captured from one real request, replayed through raw asyncpg
+
+# A captured parameter becomes a slot: ("c", value) constant, ("m",) the member, ("a", kind) one of its
+# accounts, ("s",) its session, ("l",) its lot, ("f", n) the n-th id made by this request, ("t", template)
+# a string naming the member / idempotency key / voucher code.
+Slot = tuple[Any, ...]
+
+
+@dataclass
+class Statement:
+    sql: str
+    many: bool
+    params: list[list[Slot]]  # one slot list per parameter set (several only when `many`)
+
+
+@dataclass
+class Captured:
+    groups: list[list[Statement]]  # one list per transaction (per pooled connection, in order)
+    fresh: int  # ids made per request
+    text: list[str]  # the statements, for the report
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, str, bool, Any]] = []
+
+    def __call__(
+        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+    ) -> None:
+        self.calls.append((id(conn), statement, executemany, parameters))
+
+
+def plan_replay(
+    calls: list[tuple[int, str, bool, Any]], member: Member, key: str, voucher: str | None, keep: set[uuid.UUID]
+) -> Captured:
+    roles: dict[uuid.UUID, Slot] = {member.id: ("m",), member.lot: ("l",)}
+    roles.update({account: ("a", kind) for kind, account in member.accounts.items()})
+    if member.session is not None:
+        roles[member.session] = ("s",)
+    fresh: dict[uuid.UUID, int] = {}
+    texts = {str(member.id): "{m}", key: "{k}"} | ({voucher: "{v}"} if voucher else {})
+
+    def slot(value: Any, inserting: bool) -> Slot:
+        if isinstance(value, uuid.UUID):
+            if value in roles:
+                return roles[value]
+            if value in fresh or (inserting and value not in keep):
+                return ("f", fresh.setdefault(value, len(fresh)))
+            return ("c", value)
+        if isinstance(value, str) and any(t in value for t in texts):
+            template = value.replace("{", "{{").replace("}", "}}")
+            for original, marker in texts.items():
+                template = template.replace(original, marker)
+            return ("t", template)
+        return ("c", value)
+
+    groups: list[list[Statement]] = []
+    last = None
+    for conn_id, sql, many, parameters in calls:
+        if conn_id != last:
+            groups.append([])
+            last = conn_id
+        inserting = sql.lstrip().upper().startswith("INSERT")
+        sets = list(parameters) if many else [parameters]
+        groups[-1].append(Statement(sql, many, [[slot(v, inserting) for v in (p or ())] for p in sets]))
+    return Captured(groups, len(fresh), [sql for _, sql, _, _ in calls])
+
+
+def _fill(params: list[Slot], target: dict[str, Any], ids: list[uuid.UUID]) -> list[Any]:
+    out = []
+    for s in params:
+        kind = s[0]
+        if kind == "c":
+            out.append(s[1])
+        elif kind == "f":
+            out.append(ids[s[1]])
+        elif kind == "a":
+            out.append(target["a"][s[1]])
+        elif kind == "t":
+            out.append(s[1].format(m=target["m"], k=target["k"], v=target["v"]))
+        else:
+            out.append(target[kind])
+    return out
+
+
+# --- client processes (HTTP or raw asyncpg), closed loop, one connection per client
+
+
+@dataclass
+class ClientPlan:
+    """What one client process does: `clients` connections, each with its own members."""
+
+    mode: str  # "http" or "raw"
+    port: int
+    dsn: str
+    kind: str  # "award" or "redeem"
+    prefix: str  # idempotency keys: {prefix}-{client}-{n}
+    members: list[list[dict[str, Any]]]  # per client: member records (gid, token, ids)
+    staff_token: str
+    reward_gid: str
+    amount: int
+    captured: Captured | None
+    start: float  # wall clock (time.time()) when the warm-up starts
+    warmup: float
+    window: float
+
+
+@dataclass
+class ClientReport:
+    window_ops: int = 0
+    latencies: list[float] = field(default_factory=list)
+    cpu: float = 0.0  # CPU seconds of this process during the window
+    successes: int = 0  # all successful requests (warm-up and tail included)
+    failures: Counter[str] = field(default_factory=Counter)
+
+
+VOUCHER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+async def _client_main(plan: ClientPlan) -> ClientReport:
+    report = ClientReport()
+    ws = plan.start + plan.warmup
+    we = ws + plan.window
+    loop = asyncio.get_running_loop()
+    mono_offset = time.time() - loop.time()
+    ws_mono, we_mono = ws - mono_offset, we - mono_offset
+    cpu_marks: list[float] = []
+
+    async def meter() -> None:
+        await asyncio.sleep(max(0.0, ws_mono - loop.time()))
+        cpu_marks.append(time.process_time())
+        await asyncio.sleep(max(0.0, we_mono - loop.time()))
+        cpu_marks.append(time.process_time())
+
+    async def http_client(c: int, members: list[dict[str, Any]]) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", plan.port)
+        n = 0
+        while True:
+            started = loop.time()
+            if started >= we_mono:
+                break
+            m = members[n % len(members)]
+            key = f"{plan.prefix}-{c}-{n}"
+            if plan.kind == "award":
+                request = http_request(plan.port, plan.staff_token, award_body(m["gid"], plan.amount, key))
+            else:
+                request = http_request(plan.port, m["token"], redeem_body(plan.reward_gid, key))
+            n += 1
+            writer.write(request)
+            status, body = await read_response(reader)
+            ended = loop.time()
+            failure = answer_failure(status, body)
+            if failure:
+                report.failures[failure] += 1
+                continue
+            report.successes += 1
+            if started >= ws_mono and ended <= we_mono:
+                report.latencies.append(ended - started)
+        writer.close()
+
+    async def raw_client(c: int, members: list[dict[str, Any]]) -> None:
+        import asyncpg as pg
+
+        from core.ids import new_id
+
+        captured = plan.captured
+        assert captured is not None
+        conn = await pg.connect(plan.dsn)
+        n = 0
+        while True:
+            started = loop.time()
+            if started >= we_mono:
+                break
+            target = dict(members[n % len(members)])
+            target["k"] = f"{plan.prefix}-{c}-{n}"
+            target["v"] = "".join(random.choices(VOUCHER_ALPHABET, k=10))
+            n += 1
+            ids = [new_id() for _ in range(captured.fresh)]
+            try:
+                for group in captured.groups:
+                    async with conn.transaction():
+                        for st in group:
+                            if st.many:
+                                await conn.executemany(st.sql, [_fill(p, target, ids) for p in st.params])
+                            else:
+                                await conn.fetch(st.sql, *_fill(st.params[0], target, ids))
+            except Exception as exc:  # a benchmark reports failures, it does not stop at the first
+                report.failures[type(exc).__name__] += 1
+                continue
+            ended = loop.time()
+            report.successes += 1
+            if started >= ws_mono and ended <= we_mono:
+                report.latencies.append(ended - started)
+        await conn.close()
+
+    client = http_client if plan.mode == "http" else raw_client
+    await asyncio.sleep(max(0.0, plan.start - time.time()))
+    await asyncio.gather(meter(), *(client(c, members) for c, members in enumerate(plan.members)))
+    report.window_ops = len(report.latencies)
+    report.cpu = cpu_marks[1] - cpu_marks[0] if len(cpu_marks) == 2 else 0.0
+    return report
+
+
+def client_process(plan: ClientPlan, pipe: Any) -> None:
+    import uvloop
+
+    try:
+        pipe.send(uvloop.run(_client_main(plan)))
+    except BaseException as exc:
+        pipe.send(exc)
+        raise
+
+
+@dataclass
+class Party:
+    """CPU of one party over the measured window, in cores."""
+
+    api: float | None
+    postgres: float
+    clients: float
+    machine: float
+
+
+def _tree_cpu(pids: list[int]) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for proc in procs:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue
+            out[proc.pid] = times.user + times.system
+    return out
+
+
+def _delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+@dataclass
+class Drive:
+    name: str
+    result: Result
+    party: Party
+    successes: int
+
+
+async def drive(name: str, plans: list[ClientPlan], api_pid: int | None, postgres_pids: list[int]) -> Drive:
+    """Runs the client processes; measures every party's CPU over the same window as the clients."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = []
+    for plan in plans:
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=client_process, args=(plan, child), daemon=True)
+        proc.start()
+        procs.append((proc, parent))
+    ws, we = plans[0].start + plans[0].warmup, plans[0].start + plans[0].warmup + plans[0].window
+    await asyncio.sleep(max(0.0, ws - time.time()))
+    api0 = _tree_cpu([api_pid]) if api_pid else {}
+    pg0, machine0 = _tree_cpu(postgres_pids), psutil.cpu_times()
+    await asyncio.sleep(max(0.0, we - time.time()))
+    api1 = _tree_cpu([api_pid]) if api_pid else {}
+    pg1, machine1 = _tree_cpu(postgres_pids), psutil.cpu_times()
+    reports: list[ClientReport] = []
+    for proc, pipe in procs:
+        got = await asyncio.to_thread(pipe.recv)
+        await asyncio.to_thread(proc.join)
+        if isinstance(got, BaseException):
+            raise got
+        reports.append(got)
+    window = plans[0].window
+    idle = (machine1.idle - machine0.idle) + (getattr(machine1, "iowait", 0.0) - getattr(machine0, "iowait", 0.0))
+    total = sum(machine1) - sum(machine0)
+    party = Party(
+        api=_delta(api0, api1) / window if api_pid else None,
+        postgres=_delta(pg0, pg1) / window,
+        clients=sum(r.cpu for r in reports) / window,
+        machine=(1 - idle / total) if total > 0 else 0.0,
+    )
+    result = Result(name, sum(r.window_ops for r in reports), window, party=party)
+    for r in reports:
+        result.latencies.extend(r.latencies)
+        result.failures.update(r.failures)
+    return Drive(name, result, party, sum(r.successes for r in reports))
+
+
+def split(items: list[Any], parts: int) -> list[list[Any]]:
+    return [items[i::parts] for i in range(parts)]
+
+
+def report_drive(d: Drive) -> None:
+    r, p = d.result, d.party
+    per = 1000 / r.rate if r.rate else 0.0
+    api = "" if p.api is None else f"API {p.api:.2f} cores = {p.api * per:.2f} ms/req, "
+    print(
+        f"    {r.name}: {r.ops:,} in {r.seconds:.0f} s = {r.rate:,.0f}/s, {r.latency()}; CPU {api}"
+        f"PostgreSQL {p.postgres:.2f} cores = {p.postgres * per:.2f} ms/req, "
+        f"clients {p.clients:.2f} cores = {p.clients * per:.2f} ms/req; machine {p.machine:.0%}"
+        + (f"; failures {dict(r.failures)}" if r.failures else "")
+    )
+
+
+async def capture_request(token: str, body: bytes) -> tuple[list[tuple[int, str, bool, Any]], dict[str, Any]]:
+    """The statements the real app sends for one request (in this process, through the ASGI app)."""
+    import httpx
+    from sqlalchemy import event
+
+    from api.app import app
+
+    recorder = Recorder()
+    engine = get_engine().sync_engine
+    event.listen(engine, "before_cursor_execute", recorder)
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
+            answer = await http.post(
+                "/graphql",
+                content=body,
+                headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", recorder)
+    failure = answer_failure(answer.status_code, answer.content)
+    if failure:
+        raise RuntimeError(f"captured request failed: {failure}")
+    return recorder.calls, answer.json()
+
+
+def _records(members: list[Member]) -> list[dict[str, Any]]:
+    from api.relay import to_global_id
+
+    return [
+        {"m": m.id, "a": m.accounts, "s": m.session, "l": m.lot, "gid": to_global_id("Patient", m.id), "token": m.token}
+        for m in members
+    ]
+
+
+@dataclass
+class Setup:
+    args: argparse.Namespace
+    port: int
+    dsn: str
+    api_pid: int
+    postgres_pids: list[int]
+
+
+def plans_for(setup: Setup, mode: str, kind: str, prefix: str, members: list[Member], **extra: Any) -> list[ClientPlan]:
+    args = setup.args
+    per_client = split(_records(members), args.clients)
+    start = time.time() + 2.0  # spawned processes need ~1 s to import
+    return [
+        ClientPlan(
+            mode=mode,
+            port=setup.port,
+            dsn=setup.dsn,
+            kind=kind,
+            prefix=f"{prefix}{p}",
+            members=chunk,
+            staff_token=extra.get("staff_token", ""),
+            reward_gid=extra.get("reward_gid", ""),
+            amount=extra.get("amount", 0),
+            captured=extra.get("captured"),
+            start=start,
+            warmup=args.warmup,
+            window=args.seconds,
+        )
+        for p, chunk in enumerate(split(per_client, args.client_procs))
+        if chunk
+    ]
+
+
+def print_statements(captured: Captured) -> None:
+    print(f"    the API sends {len(captured.text)} statements in {len(captured.groups)} transactions per request:")
+    for sql in captured.text:
+        print(f"      {' '.join(sql.split())[:150]}")
+
+
+async def count(sql: str, *params: Any) -> int:
     conn = await connect()
     try:
-        after = await conn.fetchval("SELECT count(*) FROM ledger_lots WHERE rule_code = $1", AWARD_RULE)
+        return int(await conn.fetchval(sql, *params))
     finally:
         await conn.close()
-    expected = result.ops + warmup.ops
-    check(result, "one lot per award", after - before == expected, f"{after - before:,} lots for {expected:,} awards")
-    check(result, "no failed awards", not result.failures, dict(result.failures).__repr__())
-    return result
 
 
-async def workload_redemptions(members_n: int, redemptions: int, clients: int, stock: int, cost: int) -> Result:
-    print(f"\n== C. {redemptions:,} redemptions of one reward from {clients} concurrent clients")
+def compare(api: Drive, raw: Drive) -> None:
+    ratio = api.result.rate / raw.result.rate if raw.result.rate else 0.0
+    print(f"    API / raw asyncpg: {ratio:.2f} of the throughput of the same statements sent without the API")
+
+
+async def workload_awards(setup: Setup) -> list[Result]:
+    args = setup.args
+    print(
+        f"\n== B. awards over HTTP (pointsAdjust by an admin, {args.award_points} points): {args.clients} closed-loop "
+        f"clients in {args.client_procs} processes, {args.warmup:.0f} s warm-up, {args.seconds:.0f} s window"
+    )
+    members = await seed_members(args.members, 100, 5)
+    raw_members = await seed_members(args.members, 100, 6)
+    (probe,) = await seed_members(1, 100, 7)
+    staff_id, token, staff_session = await staff_token([Role.ADMIN])
+    run_id = uuid.uuid4().hex[:6]
+    probe_gid = _records([probe])[0]["gid"]
+    await capture_request(token, award_body(probe_gid, args.award_points, f"warm-{run_id}-probe"))
+    key = f"capture-{run_id}-probe"
+    calls, _ = await capture_request(token, award_body(probe_gid, args.award_points, key))
+    keep = {*SYSTEM_ACCOUNT_IDS.values(), staff_id, staff_session}
+    captured = plan_replay(calls, probe, f"adjust:{key}", None, keep)
+    print_statements(captured)
+
+    prefix = f"b{run_id}"
+    api = await drive(
+        "B award over HTTP",
+        plans_for(setup, "http", "award", prefix, members, staff_token=token, amount=args.award_points),
+        setup.api_pid,
+        setup.postgres_pids,
+    )
+    report_drive(api)
+    result = api.result
+    posted = await count("SELECT count(*) FROM ledger_entries WHERE idempotency_key LIKE $1", f"adjust:{prefix}%")
+    check(
+        result, "one entry per successful award", posted == api.successes, f"{posted:,} entries, {api.successes:,} ok"
+    )
+    await idempotency_awards(result, setup.port, token, members[0], prefix, args.award_points)
+    await ledger_invariants(result)
+
+    raw_prefix = f"r{run_id}"
+    raw = await drive(
+        "B award, same SQL via asyncpg",
+        plans_for(setup, "raw", "award", f"adjust:{raw_prefix}", raw_members, captured=captured),
+        None,
+        setup.postgres_pids,
+    )
+    report_drive(raw)
+    posted = await count("SELECT count(*) FROM ledger_entries WHERE idempotency_key LIKE $1", f"adjust:{raw_prefix}%")
+    check(raw.result, "one entry per replayed award", posted == raw.successes, f"{posted:,} / {raw.successes:,}")
+    await ledger_invariants(raw.result)
+    compare(api, raw)
+    return [result, raw.result]
+
+
+async def idempotency_awards(result: Result, port: int, token: str, member: Member, prefix: str, amount: int) -> None:
+    gid = _records([member])[0]["gid"]
+    key = f"{prefix}0-0-0"  # the first award of client 0 of process 0 (its first member)
+    before = await count("SELECT count(*) FROM ledger_entries WHERE patient_id = $1", member.id)
+    failure, again = await post_graphql(port, token, award_body(gid, amount, key))
+    after = await count("SELECT count(*) FROM ledger_entries WHERE patient_id = $1", member.id)
+    entry_id = await count(
+        "SELECT count(*) FROM ledger_entries WHERE idempotency_key = $1 AND amount = $2", f"adjust:{key}", amount
+    )
+    check(
+        result,
+        "a repeated idempotency key does not post twice",
+        failure is None and after == before and entry_id == 1 and again["data"]["pointsAdjust"]["entry"] is not None,
+        f"{failure or 'answered'}; entries {before} -> {after}",
+    )
+    failure, _ = await post_graphql(port, token, award_body(gid, amount + 1, key))
+    check(
+        result,
+        "the same key with another amount is refused",
+        failure is not None and "IDEMPOTENCY" in failure,
+        failure or "accepted",
+    )
+
+
+async def workload_redemptions(setup: Setup) -> list[Result]:
+    args = setup.args
+    print(
+        f"\n== C. redemptions of one hot reward over HTTP (rewardRedeem by patients, cost {args.cost}): "
+        f"{args.clients} clients in {args.client_procs} processes, {args.warmup:.0f} s warm-up, "
+        f"{args.seconds:.0f} s window"
+    )
+    points = 10_000_000
+    members = await seed_members(args.members, points, 8)
+    raw_members = await seed_members(args.members, points, 4)
+    (probe,) = await seed_members(1, points, 3)
+    await sign_in([*members, *raw_members, probe])
     marketer = Actor(kind=ActorKind.STAFF, id=uuid.uuid4(), roles=frozenset({Role.MARKETER}))
     async with unit_of_work() as session:
         reward = await rewards.create_reward(
@@ -580,61 +1159,131 @@ async def workload_redemptions(members_n: int, redemptions: int, clients: int, s
                 name="家用血压计",
                 description="上臂式电子血压计一台",
                 category="gift",
-                points_cost=cost,
-                stock=stock,
+                points_cost=args.cost,
+                stock=args.stock,
             ),
         )
-    reward_id = reward.id
-    warmups = 2 * clients
-    per_member = -(-(redemptions + warmups) // members_n)
-    need = per_member * cost
-    members = await random_members(members_n, min_available=need)
-    run_id = uuid.uuid4().hex[:8]
-    admin = Actor(kind=ActorKind.STAFF, id=uuid.uuid4(), roles=frozenset({Role.ADMIN}))
-    topped = 0
-    for member in members:  # through the real posting path, for the few whose points would run short
-        async with unit_of_work() as session:
-            balance = await ledger.available_balance(session, member)
-            if balance < need:
-                await service.adjust(
-                    session,
-                    admin,
-                    member,
-                    amount=need - balance,
-                    reason="压测积分",
-                    idempotency_key=f"bench-{run_id}-{member}",
-                )
-                topped += 1
-    print(
-        f"    reward stock {stock:,}, cost {cost}; {len(members):,} members with >= {need} points "
-        f"({topped} topped up by adjustment)"
+    from api.relay import to_global_id
+
+    reward_gid = to_global_id("Reward", reward.id)
+    run_id = uuid.uuid4().hex[:6]
+    await capture_request(probe.token, redeem_body(reward_gid, f"warm-{run_id}-probe"))
+    key = f"capture-{run_id}-probe"
+    calls, answer = await capture_request(probe.token, redeem_body(reward_gid, key))
+    voucher = answer["data"]["rewardRedeem"]["redemption"]["voucherCode"]
+    captured = plan_replay(calls, probe, key, voucher, {*SYSTEM_ACCOUNT_IDS.values(), reward.id})
+    print_statements(captured)
+    vouchers_before = 2  # the two captured requests
+
+    prefix = f"c{run_id}"
+    api = await drive(
+        "C redeem over HTTP",
+        plans_for(setup, "http", "redeem", prefix, members, reward_gid=reward_gid),
+        setup.api_pid,
+        setup.postgres_pids,
+    )
+    report_drive(api)
+    result = api.result
+    await idempotency_redeem(result, setup.port, members[0], reward_gid, f"{prefix}0-0-0")
+    await stock_checks(result, reward.id, args.stock, vouchers_before + api.successes)
+    await ledger_invariants(result)
+
+    raw = await drive(
+        "C redeem, same SQL via asyncpg",
+        plans_for(setup, "raw", "redeem", f"r{run_id}", raw_members, captured=captured),
+        None,
+        setup.postgres_pids,
+    )
+    report_drive(raw)
+    await stock_checks(raw.result, reward.id, args.stock, vouchers_before + api.successes + raw.successes)
+    await ledger_invariants(raw.result)
+    compare(api, raw)
+    return [result, raw.result]
+
+
+async def idempotency_redeem(result: Result, port: int, member: Member, reward_gid: str, key: str) -> None:
+    before = await count("SELECT count(*) FROM redemptions WHERE patient_id = $1", member.id)
+    failure, again = await post_graphql(port, member.token, redeem_body(reward_gid, key))
+    after = await count("SELECT count(*) FROM redemptions WHERE patient_id = $1", member.id)
+    same = await count(
+        "SELECT count(*) FROM redemptions WHERE patient_id = $1 AND idempotency_key = $2 AND voucher_code = $3",
+        member.id,
+        key,
+        ((again.get("data") or {}).get("rewardRedeem") or {}).get("redemption", {}).get("voucherCode", ""),
+    )
+    check(
+        result,
+        "a repeated idempotency key redeems once",
+        failure is None and before == after and same == 1,
+        f"{failure or 'same voucher' if same else 'another voucher'}; redemptions {before} -> {after}",
     )
 
-    async def op(i: int) -> None:
-        member = members[i % len(members)]
-        async with unit_of_work() as session:
-            await rewards.redeem(
-                session, Actor(kind=ActorKind.PATIENT, id=member), reward_id, f"bench-{run_id}-{i:08d}"
-            )
 
-    warmup = await run_clients(warmups, clients, op, offset=redemptions)
-    result = await run_clients(redemptions, clients, op, Result(f"C redeem x{clients} (1 hot reward)", 0, 0.0))
-    print(
-        f"    {result.ops:,} redemptions in {result.seconds:.2f} s = {result.rate:,.0f} redemptions/s, "
-        f"{result.latency()} (after {warmup.ops} warm-up redemptions){result.cpu_text()}"
-    )
-    result.failures.update(warmup.failures)
-    successes = result.ops + warmup.ops
-    conn = await connect()
-    try:
-        left = await conn.fetchval("SELECT stock FROM rewards WHERE id = $1", reward_id)
-        issued = await conn.fetchval("SELECT count(*) FROM redemptions WHERE reward_id = $1", reward_id)
-    finally:
-        await conn.close()
+async def stock_checks(result: Result, reward_id: uuid.UUID, stock: int, successes: int) -> None:
+    left = await count("SELECT stock FROM rewards WHERE id = $1", reward_id)
+    issued = await count("SELECT count(*) FROM redemptions WHERE reward_id = $1", reward_id)
     check(result, "stock taken == successes", stock - left == successes, f"{stock:,} -> {left:,}, {successes:,} ok")
     check(result, "one voucher per success", issued == successes, f"{issued:,} vouchers")
-    check(result, "no failed redemptions", not result.failures, dict(result.failures).__repr__())
-    return result
+    check(result, "no failed requests", not result.failures, repr(dict(result.failures)))
+
+
+# --------------------------------------------------------------------------- the API server
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_api(env: Environment, args: argparse.Namespace) -> int:
+    """`portal serve` (the production entry point) on 127.0.0.1 and a free port; returns the port."""
+    import httpx
+
+    assert env.tmp is not None
+    port = _free_port()
+    server_env = dict(os.environ)
+    per_worker = -(-args.clients // args.web_workers)
+    server_env.update(
+        PORTAL_HOST="127.0.0.1",
+        PORTAL_PORT=str(port),
+        PORTAL_WEB_WORKERS=str(args.web_workers),
+        PORTAL_DB_POOL_SIZE=str(per_worker + 4),
+        PORTAL_DB_MAX_OVERFLOW=str(per_worker + 4),
+    )
+    command = [sys.executable, "-c", "from cli.main import main; main()", "serve"]
+    log_path = env.tmp / "api.log"
+    with open(log_path, "ab") as log_file:
+        env.api = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+            env=server_env,
+            cwd=Path(__file__).resolve().parent.parent,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and env.api.poll() is None:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                time.sleep(0.5 * args.web_workers)  # the other workers finish starting
+                return port
+        time.sleep(0.1)
+    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-30:])
+    raise RuntimeError(f"the API did not become ready (exit code {env.api.poll()}):\n{tail}")
+
+
+def stop_api(env: Environment) -> None:
+    api, env.api = env.api, None
+    if api is None or api.poll() is not None:
+        return
+    api.send_signal(signal.SIGINT)
+    try:
+        api.wait(15)
+    except subprocess.TimeoutExpired:
+        api.kill()
+        api.wait()
 
 
 # --------------------------------------------------------------------------- report
@@ -655,28 +1304,49 @@ def print_summary(results: list[Result], server: str, total: float) -> None:
     print(f"    {machine_info()}")
     print(f"    {server}")
     header = (
-        f"    {'workload':<34} {'ops':>10} {'seconds':>9} {'ops/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'py cpu':>7} {'host cpu':>8}  checks"
+        f"    {'workload':<34} {'ops':>9} {'ops/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'API':>6} {'PG':>6} {'client':>6} {'mach':>5}  checks"
     )
     print(header)
     print("    " + "-" * (len(header) - 4))
     for r in results:
         p50, p99 = r.percentile_ms(50), r.percentile_ms(99)
-        py_cpu, host_cpu = ("-", "-") if r.cpu is None else (f"{r.cpu[0]:.0%}", f"{r.cpu[1]:.0%}")
+        cpu = ["-", "-", "-", "-"]
+        if r.party is not None and r.rate:
+            per = 1000 / r.rate
+            p = r.party
+            cpu = ["-" if p.api is None else f"{p.api * per:.2f}", f"{p.postgres * per:.2f}", f"{p.clients * per:.2f}"]
+            cpu.append(f"{p.machine:.0%}")
+        elif r.cpu is not None:
+            cpu = ["-", "-", f"{r.cpu[0]:.0%}", f"{r.cpu[1]:.0%}"]
         print(
-            f"    {r.name:<34} {r.ops:>10,} {r.seconds:>9.2f} {f'{r.rate:,.0f}' if r.ops else '-':>10} "
-            f"{'-' if p50 is None else f'{p50:.1f}':>8} {'-' if p99 is None else f'{p99:.1f}':>8} "
-            f"{py_cpu:>7} {host_cpu:>8}  {'ok' if r.ok else 'FAILED'}"
+            f"    {r.name:<34} {r.ops:>9,} {f'{r.rate:,.0f}' if r.ops else '-':>8} "
+            f"{'-' if p50 is None else f'{p50:.1f}':>7} {'-' if p99 is None else f'{p99:.1f}':>7} "
+            f"{cpu[0]:>6} {cpu[1]:>6} {cpu[2]:>6} {cpu[3]:>5}  {'ok' if r.ok else 'FAILED'}"
         )
-    print("    py cpu: this process (the clients) in % of one core; host cpu: all cores, PostgreSQL included")
+    print(
+        "    API / PG / client: CPU milliseconds per request of the API server (all its processes), PostgreSQL and"
+        "\n    the client processes (HTTP clients, or the raw asyncpg replay) over the measured window; for A, the"
+        "\n    client column is the bench process in % of a core; mach = share of all cores busy"
+    )
+    for api, raw in itertools.pairwise(results):
+        if api.name.endswith("over HTTP") and "asyncpg" in raw.name and raw.rate:
+            print(f"    {api.name}: {api.rate / raw.rate:.2f} of raw asyncpg throughput")
     print(f"    total runtime {total:.1f} s")
 
 
-async def run(args: argparse.Namespace) -> list[Result]:
+async def run(args: argparse.Namespace, env: Environment) -> list[Result]:
     try:
-        results = await workload_settle(args.patients, args.lots)
-        results.append(await workload_awards(args.members, args.awards, args.clients))
-        results.append(await workload_redemptions(args.members, args.redemptions, args.clients, args.stock, args.cost))
+        results = await workload_settle(args.patients, args.lots) if args.lots else []
+        pg_pids = [h.pid for h in env.handles[:1]] if not env.external_url else []
+        port = await asyncio.to_thread(start_api, env, args)
+        assert env.api is not None
+        print(f"\n    API: portal serve, {args.web_workers} worker(s), pid {env.api.pid}, port {port}")
+        setup = Setup(args, port, asyncpg_dsn(get_settings().require_database_url()), env.api.pid, pg_pids)
+        if "B" in args.only:
+            results += await workload_awards(setup)
+        if "C" in args.only:
+            results += await workload_redemptions(setup)
         final = Result("ledger invariants at the end", 0, 0.0)
         print("\n== final ledger checks")
         await ledger_invariants(final)
@@ -702,12 +1372,16 @@ async def server_version() -> str:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--patients", type=int, default=100_000, help="members in workload A")
-    parser.add_argument("--lots", type=int, default=1_000_000, help="pending lots to settle in workload A")
-    parser.add_argument("--clients", type=int, default=32, help="concurrent clients in B and C")
-    parser.add_argument("--members", type=int, default=2_000, help="members used by B and C")
-    parser.add_argument("--awards", type=int, default=5_000, help="awards in B (plus a warm-up)")
-    parser.add_argument("--redemptions", type=int, default=5_000, help="redemptions in C (plus a warm-up)")
-    parser.add_argument("--stock", type=int, default=100_000, help="stock of the hot reward in C")
+    parser.add_argument("--lots", type=int, default=1_000_000, help="pending lots to settle in workload A (0: skip A)")
+    parser.add_argument("--only", default="BC", help="which of B and C to run (A runs unless --lots 0)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent closed-loop clients in B and C")
+    parser.add_argument("--client-procs", type=int, default=2, help="processes the clients are spread over")
+    parser.add_argument("--web-workers", type=int, default=2, help="API server processes (PORTAL_WEB_WORKERS)")
+    parser.add_argument("--members", type=int, default=256, help="members per side (API, raw) in B and C")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up before each window")
+    parser.add_argument("--seconds", type=float, default=15.0, help="measured window of B and C")
+    parser.add_argument("--award-points", type=int, default=20, help="points per award in B")
+    parser.add_argument("--stock", type=int, default=1_000_000, help="stock of the hot reward in C")
     parser.add_argument("--cost", type=int, default=100, help="points cost of the hot reward in C")
     return parser.parse_args()
 
@@ -716,8 +1390,7 @@ def main() -> int:
     args = parse_args()
     started = time.perf_counter()
     os.environ.setdefault("PORTAL_LOG_LEVEL", "WARNING")
-    # Every client holds a connection for its whole unit of work; the checks use a few of their own.
-    os.environ.setdefault("PORTAL_DB_POOL_SIZE", str(args.clients))
+    os.environ.setdefault("PORTAL_DB_POOL_SIZE", "8")
     os.environ.setdefault("PORTAL_DB_MAX_OVERFLOW", "8")
     reset_settings()
     from core.logging import configure_logging
@@ -728,7 +1401,7 @@ def main() -> int:
         start_environment(env)
         server = asyncio.run(server_version())
         print(f"    {server}; batch size {get_settings().settle_batch_size:,}; {machine_info()}")
-        results = asyncio.run(run(args))
+        results = asyncio.run(run(args, env))
     finally:
         env.stop()
     print_summary(results, server, time.perf_counter() - started)
