@@ -52,9 +52,12 @@ async def reserve(channel: str, want: int) -> int:
     rate = get_campaign_settings().rate(channel)
     pool = await queue.get_pool()
     key = f"portal:campaigns:rate:{channel}:{int(time.time())}"
-    used = int(await pool.incrby(key, want))
-    if used == want:
-        await pool.expire(key, 5)
+    # INCRBY and EXPIRE in one MULTI: a worker killed between two separate commands would leave a
+    # counter without expiry behind for good.
+    async with pool.pipeline(transaction=True) as pipe:
+        pipe.incrby(key, want)
+        pipe.expire(key, 5)
+        used = int((await pipe.execute())[0])
     return max(0, min(want, rate - (used - want)))
 
 

@@ -9,7 +9,6 @@ the patient's diagnosis. In-app and e-mail messages sit behind a sign-in and may
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import versions
 from core.channels import ChannelName
 from core.errors import FieldIssue, NotFound, ValidationFailed
 from core.identity import Actor, Role
@@ -83,8 +83,14 @@ UNKNOWN_CODE = "template_unknown_variable"
 MISSING_CODE = "template_missing_variable"
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
-_WORDS_TTL_SECONDS = 300.0
-_words_cache: tuple[float, tuple[str, ...]] | None = None
+# The condition catalogue can change under running processes (a migration, later a staff screen):
+# each process keeps the word list only while its version in Redis is unchanged, so a new
+# condition name is refused by every API process and worker right after the change.
+CONDITIONS_VERSION = "conditions"
+_WORDS_TTL_SECONDS = 60.0
+_words_cache: versions.VersionedCache[tuple[str, ...]] = versions.VersionedCache(
+    CONDITIONS_VERSION, ttl=_WORDS_TTL_SECONDS
+)
 
 
 @dataclass(frozen=True)
@@ -159,15 +165,19 @@ def unknown_variables(text: str, *, field: str = "body") -> list[TemplateIssue]:
 
 
 async def sensitive_words(session: AsyncSession) -> tuple[str, ...]:
-    """Condition names from the catalogue plus DIAGNOSIS_WORDS, longest first (cached briefly)."""
-    global _words_cache
-    now = time.monotonic()
-    if _words_cache is not None and now - _words_cache[0] < _WORDS_TTL_SECONDS:
-        return _words_cache[1]
-    names = set(await session.scalars(select(Condition.name)))
-    words = tuple(sorted(names | set(DIAGNOSIS_WORDS), key=lambda w: (-len(w), w)))
-    _words_cache = (now, words)
-    return words
+    """Condition names from the catalogue plus DIAGNOSIS_WORDS, longest first (cached per version)."""
+
+    async def load() -> tuple[str, ...]:
+        names = set(await session.scalars(select(Condition.name)))
+        return tuple(sorted(names | set(DIAGNOSIS_WORDS), key=lambda w: (-len(w), w)))
+
+    return await _words_cache.get(load)
+
+
+def conditions_changed(session: AsyncSession) -> None:
+    """Call in the transaction that changes the condition catalogue: every process reloads the
+    locked-screen word list once it commits."""
+    versions.bump_after_commit(session, CONDITIONS_VERSION)
 
 
 def find_condition_names(text: str, words: Iterable[str], *, field: str = "body") -> list[TemplateIssue]:
