@@ -96,6 +96,10 @@ def get_sessionmaker() -> async_sessionmaker[AsyncSession]:
     return _sessionmaker
 
 
+def has_replica() -> bool:
+    return get_read_sessionmaker() is not get_sessionmaker()
+
+
 def get_read_sessionmaker() -> async_sessionmaker[AsyncSession]:
     """Sessions on the read replica (DATABASE_READ_URL) when one is set, else on the primary."""
     get_engine()
@@ -198,13 +202,15 @@ class RequestDB:
     closing never raises into the HTTP answer.
     """
 
-    def __init__(self, *, release_after_read: bool = False) -> None:
+    def __init__(self, *, release_after_read: bool = False, primary: bool = False) -> None:
         self._session: AsyncSession | None = None
         self._lock = asyncio.Lock()
         # A websocket lives for hours: it must not hold a pooled connection between reads.
         self._release = release_after_read
         # After this request wrote through the primary, it reads the primary too (no replica lag).
-        self.wrote = False
+        # Live subscriptions read the primary from the start: their event was published after the
+        # primary committed, and a lagging replica would not find the row yet.
+        self.wrote = primary
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
