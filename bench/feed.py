@@ -57,6 +57,11 @@ import asyncpg
 import httpx
 import psutil
 
+if __name__ == "__main__":
+    # Run as a script, bench/ comes first on sys.path, where bench/content.py would shadow the content package.
+    _BENCH_DIR = Path(__file__).resolve().parent
+    sys.path[:] = [str(_BENCH_DIR.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _BENCH_DIR]
+
 from core import clock, devservers
 from core.db import dispose_engine, unit_of_work
 from core.identity import Actor, ActorKind, Role

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -16,11 +17,79 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import errors
 from community.models import Group, GroupVisibility, MemberRole, Membership, MemberState
-from core import clock
+from core import clock, rawsql
 from core.identity import Actor, ActorKind, Role
 
 STAFF_MODERATOR_ROLES = (Role.MODERATOR,)
 STAFF_EXPERT_ROLES = (Role.DOCTOR, Role.HEALTH_MANAGER)
+
+
+@dataclass(slots=True)
+class GroupRow:
+    """A group as a hot read path loads it: the columns of `Group` under the same names, no ORM."""
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    condition_code: str | None
+    description: str
+    rules_text: str
+    cover_url: str | None
+    visibility: str
+    join_policy: str
+    allow_anonymous: bool
+    alias_prefix: str
+    member_count: int
+
+
+@dataclass(slots=True)
+class MemberRow:
+    """The viewer's membership as the access rules read it (the columns of `Membership` they use)."""
+
+    group_id: uuid.UUID
+    role: str
+    state: str
+    muted_until: datetime | None
+    banned_until: datetime | None
+    notification_level: str
+
+
+AnyGroup = Group | GroupRow
+AnyMember = Membership | MemberRow
+
+_GROUP_COLUMNS = (
+    "g.id, g.slug, g.name, g.condition_code, g.description, g.rules_text, g.cover_url, g.visibility, "
+    "g.join_policy, g.allow_anonymous, g.alias_prefix, g.member_count"
+)
+# The group and the viewer's membership in one statement ($2/$3 NULL for an anonymous viewer).
+_GROUP_BY_SLUG_SQL = f"""
+SELECT {_GROUP_COLUMNS}, m.role, m.state, m.muted_until, m.banned_until, m.notification_level
+FROM community_groups g
+LEFT JOIN community_memberships m ON m.group_id = g.id AND m.account_kind = $2 AND m.account_id = $3
+WHERE g.slug = $1
+"""
+
+
+def viewer_account(actor: Actor) -> tuple[str | None, uuid.UUID | None]:
+    """(kind, id) of a signed-in patient or staff member; (None, None) for anyone else."""
+    if actor.id is None or actor.kind not in (ActorKind.PATIENT, ActorKind.STAFF):
+        return None, None
+    return ("staff" if actor.kind is ActorKind.STAFF else "patient"), actor.id
+
+
+async def group_by_slug(session: AsyncSession, actor: Actor, slug: str) -> tuple[GroupRow, MemberRow | None]:
+    """The group and the viewer's membership as plain rows, in one prepared statement; a group the
+    actor may not know of does not exist (the same rule as `get_group`)."""
+    kind, account_id = viewer_account(actor)
+    rows = await rawsql.fetch(session, _GROUP_BY_SLUG_SQL, slug, kind, account_id)
+    if not rows:
+        raise errors.GroupNotFound()
+    r = rows[0]
+    group = GroupRow(*r[:12])
+    m = None if r[13] is None else MemberRow(group.id, r[12], r[13], r[14], r[15], r[16])
+    if not can_see_group(actor, group, m):
+        raise errors.GroupNotFound()
+    return group, m
 
 
 def account_of(actor: Actor) -> tuple[str, uuid.UUID]:
@@ -57,7 +126,7 @@ async def memberships_of(
     return {m.group_id: m for m in rows}
 
 
-def is_active(m: Membership | None, now: datetime | None = None) -> bool:
+def is_active(m: AnyMember | None, now: datetime | None = None) -> bool:
     if m is None or m.state not in (MemberState.ACTIVE, MemberState.BANNED):
         return False
     if m.state == MemberState.BANNED:
@@ -70,27 +139,27 @@ def is_staff_moderator(actor: Actor) -> bool:
     return actor.has_role(*STAFF_MODERATOR_ROLES)
 
 
-def can_moderate(actor: Actor, m: Membership | None) -> bool:
+def can_moderate(actor: Actor, m: AnyMember | None) -> bool:
     """Group moderators and owners, and staff with the moderator role (admins hold every role)."""
     return is_staff_moderator(actor) or (
         is_active(m) and m is not None and m.role in (MemberRole.MODERATOR, MemberRole.OWNER)
     )
 
 
-def can_see_group(actor: Actor, group: Group, m: Membership | None) -> bool:
+def can_see_group(actor: Actor, group: AnyGroup, m: AnyMember | None) -> bool:
     """Whether the group exists at all for this viewer (secret groups are unlisted)."""
     if group.visibility != GroupVisibility.SECRET:
         return True
     return is_staff_moderator(actor) or (m is not None and m.state in (MemberState.ACTIVE, MemberState.INVITED))
 
 
-def can_read_posts(actor: Actor, group: Group, m: Membership | None) -> bool:
+def can_read_posts(actor: Actor, group: AnyGroup, m: AnyMember | None) -> bool:
     if group.visibility == GroupVisibility.PUBLIC:
         return True
     return is_staff_moderator(actor) or is_active(m)
 
 
-def can_see_members(actor: Actor, group: Group, m: Membership | None) -> bool:
+def can_see_members(actor: Actor, group: AnyGroup, m: AnyMember | None) -> bool:
     return can_read_posts(actor, group, m) and (
         group.visibility != GroupVisibility.SECRET or is_active(m) or is_staff_moderator(actor)
     )
@@ -109,9 +178,14 @@ async def get_group(session: AsyncSession, actor: Actor, group_id: uuid.UUID) ->
 
 async def require_reader(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> tuple[Group, Membership | None]:
     group, m = await get_group(session, actor, group_id)
+    check_reader(actor, group, m)
+    return group, m
+
+
+def check_reader(actor: Actor, group: AnyGroup, m: AnyMember | None) -> None:
+    """The read check of every post path, for a group and membership already loaded."""
     if not can_read_posts(actor, group, m):
         raise errors.NotMember()
-    return group, m
 
 
 async def require_participant(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> tuple[Group, Membership]:

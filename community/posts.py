@@ -12,6 +12,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -31,11 +33,11 @@ from community.models import (
     Reaction,
     ReactionKind,
 )
-from core import clock, pubsub
+from core import clock, pubsub, rawsql
 from core.errors import PermissionDenied, Validator
 from core.identity import Actor, ActorKind, Role
 from core.ids import new_id
-from core.pagination import Page, keyset_page
+from core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor, keyset_page, page_size
 from core.text import render_markdown
 
 VISIBLE_TO_AUTHOR = (ContentStatus.PUBLISHED, ContentStatus.HELD, ContentStatus.AUTHOR_ONLY, ContentStatus.HIDDEN)
@@ -485,6 +487,126 @@ async def group_feed(
         descending=True,
     )
     return Feed(pinned=pinned, page=page)
+
+
+# --- the feed as plain rows (the hot read path) ---------------------------------------------------
+
+# One prepared statement per page: the pinned posts (first page only) and the page, each post with
+# what a feed card shows prefetched: the author's name (patient nickname or staff name), alias number
+# when anonymous, group role (for the expert badge), reaction counts and the viewer's own reactions.
+# The texts are built once here, one per (visibility rule, first page or after a cursor).
+_POST_COLUMNS = (
+    "p.id, p.group_id, p.author_kind, p.author_id, p.anonymous, p.kind, p.title, p.body_html, p.image_urls, "
+    "p.status, p.pinned, p.locked, p.comment_count, p.verified_answer_id, p.accepted_answer_id, p.edited_at, "
+    "p.created_at"
+)
+_AUTHOR_VISIBLE = ", ".join(f"'{s.value}'" for s in VISIBLE_TO_AUTHOR)
+_VISIBILITY = {
+    "public": f"p.status = '{ContentStatus.PUBLISHED.value}'",
+    "moderator": f"p.status <> '{ContentStatus.REMOVED.value}'",
+    # $5: the viewer's id (their own held or hidden posts, marked)
+    "author": (
+        f"(p.status = '{ContentStatus.PUBLISHED.value}' OR (p.author_id = $5 AND p.status IN ({_AUTHOR_VISIBLE})))"
+    ),
+}
+
+
+def _feed_sql(visibility: str, first_page: bool) -> str:
+    """$1 group, $2 page limit, $3/$4 the viewer's account kind and id (NULL: no viewer reactions),
+    [$5 the viewer's id for the author rule], then the cursor's (created_at, id) after a cursor."""
+    visible = _VISIBILITY[visibility]
+    n = 6 if visibility == "author" else 5
+    keyset = "" if first_page else f" AND (p.created_at, p.id) < (${n}, ${n + 1})"
+    page = (
+        f"(SELECT {_POST_COLUMNS} FROM community_posts p WHERE p.group_id = $1 AND p.pinned = false AND {visible}"
+        f"{keyset} ORDER BY p.created_at DESC, p.id DESC LIMIT $2)"
+    )
+    pinned = (
+        f"(SELECT {_POST_COLUMNS} FROM community_posts p WHERE p.group_id = $1 AND p.pinned = true AND {visible} "
+        "ORDER BY p.created_at DESC LIMIT 10) UNION ALL "
+        if first_page
+        else ""
+    )
+    return f"""
+SELECT p.*,
+       CASE WHEN p.author_kind = 'staff' THEN coalesce(s.name, '工作人员')
+            ELSE coalesce(pa.nickname, '已注销用户') END AS author_name,
+       al.number AS alias_number, am.role AS author_role,
+       coalesce(rc.likes, 0) AS likes, coalesce(rc.helpful, 0) AS helpful, coalesce(rc.hugs, 0) AS hugs,
+       vr.kinds AS viewer_kinds
+FROM ({pinned}{page}) p
+LEFT JOIN patients pa ON NOT p.anonymous AND p.author_kind = 'patient' AND pa.id = p.author_id
+LEFT JOIN staff s ON NOT p.anonymous AND p.author_kind = 'staff' AND s.id = p.author_id
+LEFT JOIN community_aliases al ON p.anonymous AND al.group_id = p.group_id AND al.account_id = p.author_id
+LEFT JOIN community_memberships am
+       ON NOT p.anonymous AND am.group_id = p.group_id AND am.account_kind = p.author_kind
+      AND am.account_id = p.author_id
+LEFT JOIN LATERAL (
+    SELECT count(*) FILTER (WHERE r.kind = 'like') AS likes, count(*) FILTER (WHERE r.kind = 'helpful') AS helpful,
+           count(*) FILTER (WHERE r.kind = 'hug') AS hugs
+    FROM community_reactions r WHERE r.target_kind = 'post' AND r.target_id = p.id
+) rc ON true
+LEFT JOIN LATERAL (
+    SELECT array_agg(r.kind ORDER BY r.kind) AS kinds FROM community_reactions r
+    WHERE r.target_kind = 'post' AND r.target_id = p.id AND r.account_kind = $3 AND r.account_id = $4
+) vr ON true
+ORDER BY p.pinned DESC, p.created_at DESC, p.id DESC
+"""
+
+
+_FEED_SQL = {(v, first): _feed_sql(v, first) for v in _VISIBILITY for first in (True, False)}
+
+
+@dataclass(frozen=True)
+class FeedRows:
+    """Pinned posts and a page of posts as asyncpg Records (the columns of `_feed_sql`)."""
+
+    pinned: list[Any]
+    page: Page[Any]
+
+
+async def group_feed_rows(
+    session: AsyncSession,
+    actor: Actor,
+    group: access.AnyGroup,
+    member: access.AnyMember | None,
+    *,
+    first: int | None,
+    after: str | None,
+) -> FeedRows:
+    """`group_feed` for a group and membership already loaded (the same read check and visibility
+    rules), in one statement of plain rows with each post's author, counts and viewer reactions."""
+    access.check_reader(actor, group, member)
+    size = page_size(first)
+    if access.can_moderate(actor, member):
+        visibility = "moderator"
+    elif actor.id is not None:
+        visibility = "author"
+    else:
+        visibility = "public"
+    kind, account_id = access.viewer_account(actor)
+    args: list[Any] = [group.id, size + 1, kind, account_id]
+    if visibility == "author":
+        args.append(actor.id)
+    if after:
+        created_at, post_id = decode_cursor(after, 2)
+        if not isinstance(created_at, datetime) or not isinstance(post_id, uuid.UUID):
+            raise InvalidCursor(field="after")
+        args += [created_at, post_id]
+    rows = await rawsql.fetch(session, _FEED_SQL[(visibility, not after)], *args)
+    pinned = [r for r in rows if r["pinned"]]
+    page = [r for r in rows if not r["pinned"]]
+    has_next = len(page) > size
+    page = page[:size]
+    return FeedRows(
+        pinned=pinned,
+        page=Page(
+            items=page,
+            cursors=[encode_cursor(r["created_at"], r["id"]) for r in page],
+            has_next_page=has_next,
+            has_previous_page=after is not None,
+        ),
+    )
 
 
 # --- authors ----------------------------------------------------------------------------------

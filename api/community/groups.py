@@ -18,12 +18,13 @@ from api.community.types import (
     PostKind,
     PostType,
     ReactionKind,
+    post_view,
 )
 from api.context import Info
 from api.errors import UserError
 from api.mutations import perform
 from api.relay import Connection, connection, parse_uuid_id, require_id
-from community import groups, posts
+from community import access, groups, posts
 from core.errors import FieldIssue, ValidationFailed
 from core.identity import Actor
 
@@ -193,9 +194,10 @@ class CommunityQuery:
     async def group(self, info: Info, slug: str) -> GroupType | None:
         async with info.context.db.read() as session:
             try:
-                return GroupType(model=await groups.group_by_slug(session, info.context.actor, slug))
+                group, member = await access.group_by_slug(session, info.context.actor, slug)
             except groups.errors.GroupNotFound:
                 return None
+        return GroupType(model=group, member=member)
 
 
 @strawberry.type
@@ -288,7 +290,7 @@ class CommunityMutation:
         )
         if out.value is None:
             return PostPayload(errors=out.errors)
-        return PostPayload(post=PostType(model=out.value.item), help_text=out.value.help_text, errors=[])  # type: ignore[arg-type]
+        return PostPayload(post=post_view(out.value.item, info), help_text=out.value.help_text, errors=[])  # type: ignore[arg-type]
 
     @strawberry.mutation(description="编辑自己的帖子（保留修改历史）")
     async def post_edit(self, info: Info, input: PostEditInput) -> PostPayload:
@@ -305,12 +307,12 @@ class CommunityMutation:
         )
         if out.value is None:
             return PostPayload(errors=out.errors)
-        return PostPayload(post=PostType(model=out.value.item), help_text=out.value.help_text, errors=[])  # type: ignore[arg-type]
+        return PostPayload(post=post_view(out.value.item, info), help_text=out.value.help_text, errors=[])  # type: ignore[arg-type]
 
     @strawberry.mutation(description="删除自己的帖子")
     async def post_delete(self, info: Info, input: PostIdInput) -> PostPayload:
         out = await perform(info, lambda s, a: posts.delete_post(s, a, require_id(input.post_id, "Post", "postId")))
-        return PostPayload(post=PostType(model=out.value) if out.value else None, errors=out.errors)
+        return PostPayload(post=post_view(out.value, info) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="置顶或锁定帖子（版主）")
     async def post_set_flags(self, info: Info, input: PostFlagsInput) -> PostPayload:
@@ -325,7 +327,7 @@ class CommunityMutation:
                 reason=input.reason,
             ),
         )
-        return PostPayload(post=PostType(model=out.value) if out.value else None, errors=out.errors)
+        return PostPayload(post=post_view(out.value, info) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="评论或回复")
     async def comment_create(self, info: Info, input: CommentCreateInput) -> CommentPayload:
@@ -369,7 +371,7 @@ class CommunityMutation:
                 comment_id=require_id(input.comment_id, "Comment", "commentId"),
             ),
         )
-        return PostPayload(post=PostType(model=out.value) if out.value else None, errors=out.errors)
+        return PostPayload(post=post_view(out.value, info) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="采纳回答（提问者）")
     async def answer_accept(self, info: Info, input: AnswerInput) -> PostPayload:
@@ -382,7 +384,7 @@ class CommunityMutation:
                 comment_id=require_id(input.comment_id, "Comment", "commentId"),
             ),
         )
-        return PostPayload(post=PostType(model=out.value) if out.value else None, errors=out.errors)
+        return PostPayload(post=post_view(out.value, info) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="查看匿名作者的真实身份（管理员，须填写理由并记入审计日志）")
     async def author_reveal(self, info: Info, input: AuthorRevealInput) -> AuthorRevealPayload:

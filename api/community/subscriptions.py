@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from api.community.moderation import ModerationItemType
-from api.community.types import PostType
+from api.community.types import PostType, post_view
 from api.context import Info
 from api.relay import require_id
 from community import access, moderation, posts
@@ -29,7 +29,7 @@ class CommunitySubscription:
                     post, _, _ = await posts.get_post(session, info.context.actor, uuid.UUID(message["post_id"]))
             except (DomainError, KeyError, ValueError):
                 continue  # not (or no longer) visible to this subscriber
-            yield PostType(model=post)
+            yield post_view(post, info)
 
     @strawberry.subscription(description="审核队列新条目（版主与医护；逐条校验能否处理）")
     async def moderation_queue(self, info: Info) -> AsyncGenerator[ModerationItemType, None]:

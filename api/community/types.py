@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -158,86 +158,130 @@ class CommentType(Node):
         return await _mine(info, self.model.id)
 
 
+class Later:
+    """A field value made on first await: graphql-core awaits an awaitable attribute, so a plain-attribute
+    field can still load through the DataLoaders, and only when the query asks for it."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[], Awaitable[Any]]) -> None:
+        self._make = make
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._make().__await__()
+
+
+# Plain attributes, no resolvers: graphql-core reads each scalar with getattr (no per-field coroutine,
+# Info object or argument handling). A post read on its own (node, mutation payloads, live updates)
+# gets `author`, `reactionCounts` and `viewerReactions` as `Later`s through the DataLoaders
+# (`post_view`); the feed fills them from its one prefetching statement (`feed_post_view`).
 @strawberry.type(name="Post", description="帖子")
 class PostType(Node):
-    model: strawberry.Private[models.Post]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Post", self.model.id)
-
-    @strawberry.field
-    def kind(self) -> PostKind:  # type: ignore[valid-type]
-        return models.PostKind(self.model.kind)
-
-    @strawberry.field
-    def title(self) -> str:
-        return self.model.title
-
-    @strawberry.field(description="已净化的 HTML")
-    def body_html(self) -> str:
-        return self.model.body_html
-
-    @strawberry.field
-    def image_urls(self) -> list[str]:
-        return list(self.model.image_urls)
-
-    @strawberry.field(description="PUBLISHED 以外的状态只有作者和版主能看到")
-    def status(self) -> ContentStatus:  # type: ignore[valid-type]
-        return models.ContentStatus(self.model.status)
-
-    @strawberry.field
-    def pinned(self) -> bool:
-        return self.model.pinned
-
-    @strawberry.field
-    def locked(self) -> bool:
-        return self.model.locked
-
-    @strawberry.field
-    def comment_count(self) -> int:
-        return self.model.comment_count
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
-
-    @strawberry.field
-    def edited_at(self) -> datetime | None:
-        return self.model.edited_at
-
-    @strawberry.field
-    async def author(self, info: Info) -> Author:
-        m = self.model
-        return await author_of(info, m.group_id, m.author_kind, m.author_id, m.anonymous)
-
-    @strawberry.field
-    async def reaction_counts(self, info: Info) -> ReactionCounts:
-        return await _counts(info, "post", self.model.id)
-
-    @strawberry.field(description="我对这篇帖子的表情")
-    async def viewer_reactions(self, info: Info) -> list[ReactionKind]:  # type: ignore[valid-type]
-        return await _mine(info, self.model.id)
+    id: strawberry.ID
+    kind: PostKind  # type: ignore[valid-type]
+    title: str
+    body_html: str = strawberry.field(description="已净化的 HTML")
+    image_urls: list[str]
+    status: ContentStatus = strawberry.field(  # type: ignore[valid-type]
+        description="PUBLISHED 以外的状态只有作者和版主能看到"
+    )
+    pinned: bool
+    locked: bool
+    comment_count: int
+    created_at: datetime
+    edited_at: datetime | None
+    author: Author
+    reaction_counts: ReactionCounts
+    viewer_reactions: list[ReactionKind] = strawberry.field(  # type: ignore[valid-type]
+        description="我对这篇帖子的表情"
+    )
+    raw_id: strawberry.Private[uuid.UUID]
+    group_id: strawberry.Private[uuid.UUID]
+    verified_answer_id: strawberry.Private[uuid.UUID | None]
+    accepted_answer_id: strawberry.Private[uuid.UUID | None]
 
     @strawberry.field(description="专家认证的回答")
     async def verified_answer(self, info: Info) -> CommentType | None:
-        if self.model.verified_answer_id is None:
+        if self.verified_answer_id is None:
             return None
-        c = await info.context.load(posts.comments_by_ids, self.model.verified_answer_id)
-        return CommentType(model=c, group_id=self.model.group_id) if c else None
+        c = await info.context.load(posts.comments_by_ids, self.verified_answer_id)
+        return CommentType(model=c, group_id=self.group_id) if c else None
 
     @strawberry.field(description="提问者采纳的回答")
     async def accepted_answer(self, info: Info) -> CommentType | None:
-        if self.model.accepted_answer_id is None:
+        if self.accepted_answer_id is None:
             return None
-        c = await info.context.load(posts.comments_by_ids, self.model.accepted_answer_id)
-        return CommentType(model=c, group_id=self.model.group_id) if c else None
+        c = await info.context.load(posts.comments_by_ids, self.accepted_answer_id)
+        return CommentType(model=c, group_id=self.group_id) if c else None
 
     @strawberry.field
     async def comments(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[CommentType]:
         async with info.context.db.read() as session:
-            page = await posts.comments_page(session, info.context.actor, self.model.id, first=first, after=after)
-        return connection(page, lambda c: CommentType(model=c, group_id=self.model.group_id))
+            page = await posts.comments_page(session, info.context.actor, self.raw_id, first=first, after=after)
+        return connection(page, lambda c: CommentType(model=c, group_id=self.group_id))
+
+
+def post_view(m: models.Post, info: Info) -> PostType:
+    """A post loaded on its own; author, counts and the viewer's reactions come through the DataLoaders."""
+    return PostType(
+        id=to_global_id("Post", m.id),
+        kind=m.kind,
+        title=m.title,
+        body_html=m.body_html,
+        image_urls=list(m.image_urls),
+        status=m.status,
+        pinned=m.pinned,
+        locked=m.locked,
+        comment_count=m.comment_count,
+        created_at=m.created_at,
+        edited_at=m.edited_at,
+        author=Later(lambda: author_of(info, m.group_id, m.author_kind, m.author_id, m.anonymous)),  # type: ignore[arg-type]
+        reaction_counts=Later(lambda: _counts(info, "post", m.id)),  # type: ignore[arg-type]
+        viewer_reactions=Later(lambda: _mine(info, m.id)),  # type: ignore[arg-type]
+        raw_id=m.id,
+        group_id=m.group_id,
+        verified_answer_id=m.verified_answer_id,
+        accepted_answer_id=m.accepted_answer_id,
+    )
+
+
+def feed_post_view(r: Any, alias_prefix: str) -> PostType:
+    """A post row of `posts.group_feed_rows` (author, counts and viewer reactions prefetched)."""
+    post_id = r["id"]
+    if r["anonymous"]:
+        number = r["alias_number"]
+        author = Author(
+            display_name=f"{alias_prefix}#{number or '----'}", anonymous=True, is_expert=False, is_staff=False, id=None
+        )
+    else:
+        staff = r["author_kind"] == "staff"
+        author = Author(
+            display_name=r["author_name"],
+            anonymous=False,
+            is_expert=r["author_role"] == "expert",
+            is_staff=staff,
+            id=to_global_id("Staff" if staff else "Patient", r["author_id"]),
+        )
+    return PostType(
+        id=to_global_id("Post", post_id),
+        kind=r["kind"],
+        title=r["title"],
+        body_html=r["body_html"],
+        image_urls=r["image_urls"],
+        status=r["status"],
+        pinned=r["pinned"],
+        locked=r["locked"],
+        comment_count=r["comment_count"],
+        created_at=r["created_at"],
+        edited_at=r["edited_at"],
+        author=author,
+        reaction_counts=ReactionCounts(like=r["likes"], helpful=r["helpful"], hug=r["hugs"]),
+        viewer_reactions=r["viewer_kinds"] or [],
+        raw_id=post_id,
+        group_id=r["group_id"],
+        verified_answer_id=r["verified_answer_id"],
+        accepted_answer_id=r["accepted_answer_id"],
+    )
 
 
 @strawberry.type
@@ -264,9 +308,15 @@ class MemberType:
         return author.display_name
 
 
+# The viewer's membership was not loaded with the group (GroupType.member).
+NOT_LOADED: Any = object()
+
+
 @strawberry.type(name="Group", description="病友社群")
 class GroupType(Node):
-    model: strawberry.Private[models.Group]
+    model: strawberry.Private[models.Group | access.GroupRow]
+    # The viewer's membership when it came with the group (group(slug:)), else NOT_LOADED.
+    member: strawberry.Private[Any] = NOT_LOADED
 
     @strawberry.field
     def id(self) -> strawberry.ID:
@@ -317,7 +367,10 @@ class GroupType(Node):
 
     @strawberry.field(description="我在本群的身份；未加入时为 null")
     async def viewer_membership(self, info: Info) -> ViewerMembership | None:
-        m = await viewer_loader(info, "memberships", _viewer_memberships).load(self.model.id)
+        if self.member is not NOT_LOADED:
+            m = self.member
+        else:
+            m = await viewer_loader(info, "memberships", _viewer_memberships).load(self.model.id)
         if m is None:
             return None
         return ViewerMembership(
@@ -330,10 +383,17 @@ class GroupType(Node):
 
     @strawberry.field(description="群动态：置顶在前，其余按时间倒序")
     async def feed(self, info: Info, first: int | None = 20, after: str | None = None) -> GroupFeed:
+        actor = info.context.actor
         async with info.context.db.read() as session:
-            feed = await posts.group_feed(session, info.context.actor, self.model.id, first=first, after=after)
+            if self.member is NOT_LOADED:
+                group, member = await access.require_reader(session, actor, self.model.id)
+            else:  # loaded with the group in this request: the same check, no second read
+                group, member = self.model, self.member
+            rows = await posts.group_feed_rows(session, actor, group, member, first=first, after=after)
+        prefix = group.alias_prefix
         return GroupFeed(
-            pinned=[PostType(model=p) for p in feed.pinned], posts=connection(feed.page, lambda p: PostType(model=p))
+            pinned=[feed_post_view(r, prefix) for r in rows.pinned],
+            posts=connection(rows.page, lambda r: feed_post_view(r, prefix)),
         )
 
     @strawberry.field(description="成员列表（仅成员可见）")
@@ -365,5 +425,5 @@ async def _fetch_posts(info: Info, raw: Sequence[str]) -> list[Any]:
                 post, _, _ = await posts.get_post(session, info.context.actor, pid) if pid else (None, None, None)
             except (access.errors.PostNotFound, access.errors.GroupNotFound):
                 post = None
-            out.append(PostType(model=post) if post else None)
+            out.append(post_view(post, info) if post else None)
     return out

@@ -1,0 +1,29 @@
+"""Hot read paths: SQL text written once at import, sent as an asyncpg prepared statement.
+
+`fetch(session, SQL, *args)` runs a statement on the connection the session already holds (its
+transaction, if one is open) straight through the driver: no select() built per call, no compile
+or cache-key work, no ORM objects; rows come back as asyncpg Records (index or key access), and
+asyncpg prepares each text once per connection and reuses it. Listeners of the engine's
+`before_cursor_execute` event (statement counters in tests, benchmarks) still see every statement.
+
+Use it for reads that run on every request of a hot query; writes and everything else keep using
+the ORM, whose unit of work, identity map and events they need.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
+    """The rows of `sql` ($1, $2 ... placeholders) on the session's connection."""
+    conn = await session.connection()
+    sync_conn = conn.sync_connection
+    assert sync_conn is not None
+    if sync_conn._has_events or sync_conn.engine._has_events:
+        sync_conn.dispatch.before_cursor_execute(sync_conn, None, sql, args, None, False)
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    rows: list[Any] = await driver.fetch(sql, *args)
+    return rows
