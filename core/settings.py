@@ -42,11 +42,12 @@ class Settings(BaseSettings):
 
     default_timezone: str = "Asia/Shanghai"
     brand_name: str = "康宁医疗"
-    sms_provider: Literal["dev"] = "dev"
+    # SMS: "aliyun" / "tencent" send (their keys and templates: messaging/config.py).
+    sms_provider: Literal["dev", "aliyun", "tencent"] = "dev"
 
     # messaging: "dev" providers record what would be sent (dev_messages); "smtp" sends e-mail.
     email_provider: Literal["dev", "smtp"] = "dev"
-    wechat_provider: Literal["dev"] = "dev"
+    wechat_provider: Literal["dev", "api"] = "dev"  # "api": the WeChat server API (messaging/config.py)
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
     smtp_user: str | None = None
@@ -61,6 +62,10 @@ class Settings(BaseSettings):
     max_query_tokens: int = 3000
     max_query_aliases: int = 20
     max_page_size: int = 100
+    # Static cost of one operation (api/cost.py: a field 1, a list its page size times its selection).
+    # Screen queries cost up to about 10,000 (a page of 20 complaints with their histories counts
+    # 100 for each unpaged list); a group feed of 20 posts with 20 comments each about 2,500.
+    max_query_cost: int = 20_000
     # A GraphQL request body (query + variables) above this is refused with 413 before parsing.
     max_request_bytes: int = 256 * 1024
 
@@ -80,7 +85,7 @@ class Settings(BaseSettings):
     outbox_max_attempts: int = 8
 
     # loyalty
-    his_webhook_secret: str = "dev-his-shared-secret"
+    his_webhook_secret: str = "dev-his-shared-secret"  # DEV_HIS_SECRET; refused in production
     his_webhook_max_skew_seconds: int = 300
     points_expiry_months: int = 12
     points_expiry_notice_days: int = 30
@@ -104,11 +109,50 @@ class Settings(BaseSettings):
         return self.redis_url
 
 
+DEV_HIS_SECRET = "dev-his-shared-secret"
+MIN_SECRET_LENGTH = 32
+
+
+class UnsafeSettings(RuntimeError):
+    """Production refuses to start on development defaults; one line per problem."""
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Why these settings must not serve patients (empty when they may)."""
+    problems: list[str] = []
+    secrets = (
+        ("PORTAL_SECRET_KEY", settings.secret_key, DEV_SECRET, "signs every access token"),
+        (
+            "PORTAL_HIS_WEBHOOK_SECRET",
+            settings.his_webhook_secret,
+            DEV_HIS_SECRET,
+            "anyone could forge visits and mint points",
+        ),
+    )
+    for name, value, default, why in secrets:
+        if value == default:
+            problems.append(f"{name} is the public development default ({why}): set a random secret")
+        elif len(value) < MIN_SECRET_LENGTH:
+            problems.append(f"{name} is shorter than {MIN_SECRET_LENGTH} characters ({why})")
+    for name, value in (
+        ("PORTAL_SMS_PROVIDER", settings.sms_provider),
+        ("PORTAL_WECHAT_PROVIDER", settings.wechat_provider),
+        ("PORTAL_EMAIL_PROVIDER", settings.email_provider),
+    ):
+        if value == "dev":
+            problems.append(f"{name}=dev only records messages: patients would never receive them")
+    if settings.graphiql_enabled:
+        problems.append("PORTAL_GRAPHIQL is on: the schema explorer and introspection are for development")
+    return problems
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     settings = Settings()
-    if settings.env == "production" and settings.secret_key == DEV_SECRET:
-        raise RuntimeError("PORTAL_SECRET_KEY must be set in production")
+    if settings.env == "production":
+        problems = production_problems(settings)
+        if problems:
+            raise UnsafeSettings("refusing to start in production:\n" + "\n".join(f"- {p}" for p in problems))
     return settings
 
 
