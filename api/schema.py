@@ -26,6 +26,7 @@ from api.community.subscriptions import CommunitySubscription
 from api.content.mutations import ContentMutation
 from api.content.queries import ContentQuery
 from api.context import Info
+from api.cost import QueryCostLimiter
 from api.dashboards.queries import DashboardQuery
 from api.errors import ErrorFormatting, PortalSchema
 from api.identity.mutations import IdentityMutation
@@ -112,6 +113,8 @@ def build_schema() -> strawberry.Schema:
         # failure (token limit) is raised again, validation errors (depth, aliases) come back cached.
         lambda: ParserCache(maxsize=QUERY_CACHE_SIZE),
         lambda: ValidationCache(maxsize=QUERY_CACHE_SIZE),
+        # After the validation cache: costs only a valid document, with this request's variables.
+        lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
         ErrorFormatting,
     ]
     if not settings.graphiql_enabled:
