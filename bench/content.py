@@ -3,6 +3,7 @@
     .venv/bin/python bench/content.py                                   # defaults below, about two minutes
     .venv/bin/python bench/content.py --duration 3 --articles 10000     # a quick run
     .venv/bin/python bench/content.py --profile feed                    # pyinstrument profile of one request
+    .venv/bin/python bench/content.py --quick                           # the feed only, 10k items, ~1-2 minutes
 
 50,000 published items (articles mostly; videos, announcements and consented patient stories) written
 in Chinese across twelve conditions and a dozen topics, published over two years; 12% gated to signed-in
@@ -44,11 +45,6 @@ from typing import Any
 
 import httpx
 
-from core import clock
-from core.db import dispose_engine, unit_of_work
-from core.identity import Actor, ActorKind
-from core.settings import reset_settings
-
 # Run as a script, this directory comes first on sys.path, where this file would shadow the content
 # package; the project root goes first and this directory last (the sibling bench/feed.py is still found).
 _BENCH_DIR = Path(__file__).resolve().parent
@@ -56,6 +52,11 @@ sys.path[:] = (
     [str(_BENCH_DIR.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _BENCH_DIR] + [str(_BENCH_DIR)]
 )
 import feed as fb  # noqa: E402
+
+from core import clock  # noqa: E402
+from core.db import dispose_engine, unit_of_work  # noqa: E402
+from core.identity import Actor, ActorKind  # noqa: E402
+from core.settings import reset_settings  # noqa: E402
 
 fb.BENCH_DB = f"portal_bench_content_{os.getpid()}"
 
@@ -671,45 +672,94 @@ async def sample(http: httpx.AsyncClient, token: str, work: Workload, size: int)
     print(f"    {work.name}: {len(edges)} edges, {len(response.content):,} bytes; {example}")
 
 
-async def run_http(base_url: str, server_pid: int, tokens: list[str], args: argparse.Namespace) -> list[fb.Result]:
+async def capture(tokens: list[str], work: Workload, size: int) -> list[fb.Trace]:
+    """The SQL of real requests of this workload (in this process, see bench/feed.py capture_traces): a first
+    page per viewer and, for the feed, the page after it, for up to 24 viewers."""
+    viewers = tokens[:24]
+
+    def request(token: str, after: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+        payload = {"query": work.query, "variables": {**work.variables, "first": size, "after": after}}
+        return payload, {"authorization": f"Bearer {token}"}
+
+    try:
+        traces, bodies = await fb.capture_traces([request(t, None) for t in viewers])
+        if work.pages > 1:
+            follow = [
+                request(t, body["data"][work.root]["pageInfo"]["endCursor"])
+                for t, body in zip(viewers, bodies, strict=True)
+                if body["data"][work.root]["pageInfo"]["hasNextPage"]
+            ]
+            more, _ = await fb.capture_traces(follow)
+            traces += more
+    finally:
+        await dispose_engine()
+    return traces
+
+
+async def run_http(
+    base_url: str, server_pid: int, tokens: list[str], args: argparse.Namespace
+) -> tuple[list[fb.Result], list[fb.Versus]]:
     print(
-        f"\n== content over HTTP: {args.duration:g} s per level after a warm-up, first={args.page_size}, "
-        f"{len(tokens)} signed-in patients"
+        f"\n== content over HTTP: {args.duration:g} s per level and side in {args.rounds} interleaved windows "
+        f"(API, raw asyncpg, API, ...) after a warm-up, first={args.page_size}, {len(tokens)} signed-in patients"
     )
     limits = httpx.Limits(max_connections=max(args.levels), max_keepalive_connections=max(args.levels))
     results: list[fb.Result] = []
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120) as http:
-        for work in workloads(args):
-            await sample(http, tokens[0], work, args.page_size)
-        for work in workloads(args):
-            common = {"size": args.page_size}
-            await drive(http, tokens, work, clients=max(args.levels), warmup=args.warmup, seconds=0, seed=0, **common)
-            for level in args.levels:
-                stats = await drive(
-                    http,
-                    tokens,
-                    work,
-                    clients=level,
-                    warmup=min(args.warmup, 2),
-                    seconds=args.duration,
-                    seed=level + 1,
-                    server_pid=server_pid,
-                    **common,
+    versus: list[fb.Versus] = []
+    window = args.duration / args.rounds
+    conns = await fb.raw_connections(max(args.levels))
+    try:
+        async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120) as http:
+            for work in workloads(args):
+                await sample(http, tokens[0], work, args.page_size)
+            for work in workloads(args):
+                traces = await capture(tokens, work, args.page_size)
+                print(f"    {work.name} raw replay: {fb.describe_traces(traces)}")
+                common = {"size": args.page_size}
+                await drive(
+                    http, tokens, work, clients=max(args.levels), warmup=args.warmup, seconds=0, seed=0, **common
                 )
-                result = fb.Result(f"{work.name} x{level} clients", cpu=stats.cpu)
-                result.latencies = stats.latencies
-                result.ops = len(stats.latencies)
-                result.seconds = args.duration
-                result.failures = stats.failures
-                errors = sum(stats.failures.values())
-                print(
-                    f"    {work.name:<6} x{level:<3} {result.ops:>6,} requests = {result.rate:7,.1f} req/s, "
-                    f"{result.latency()}, {errors} errors{f' {dict(stats.failures)}' if errors else ''}; "
-                    f"{stats.bytes / max(result.ops, 1) / 1024:.1f} KiB per response"
-                )
-                print(f"          {result.cpu_text()}")
-                results.append(result)
-    return results
+                await fb.drive_raw(conns, traces, clients=max(args.levels), warmup=1, seconds=0, seed=0)
+                for level in args.levels:
+                    vs = fb.Versus(f"content {work.name}", level)
+                    result = fb.Result(f"{work.name} x{level} clients")
+                    size_bytes = 0
+                    for round_ in range(args.rounds):
+                        stats = await drive(
+                            http,
+                            tokens,
+                            work,
+                            clients=level,
+                            warmup=min(args.warmup, 1),
+                            seconds=window,
+                            seed=level * 10 + round_ + 1,
+                            server_pid=server_pid,
+                            **common,
+                        )
+                        result.latencies += stats.latencies
+                        result.failures.update(stats.failures)
+                        result.cpu = stats.cpu
+                        size_bytes += stats.bytes
+                        vs.api.add(stats.latencies, window, stats.cpu.api if stats.cpu else None)
+                        raw = await fb.drive_raw(conns, traces, clients=level, warmup=0.5, seconds=window, seed=round_)
+                        result.failures.update({f"raw {k}": v for k, v in raw.failures.items()})
+                        vs.raw.add(raw.latencies, window, raw.cpu.bench if raw.cpu else None)
+                    result.ops = len(result.latencies)
+                    result.seconds = args.duration
+                    errors = sum(result.failures.values())
+                    print(
+                        f"    {work.name:<6} x{level:<3} {result.ops:>6,} requests = {result.rate:7,.1f} req/s, "
+                        f"{result.latency()}, {errors} errors{f' {dict(result.failures)}' if errors else ''}; "
+                        f"{size_bytes / max(result.ops, 1) / 1024:.1f} KiB per response"
+                    )
+                    print(f"          last API window: {result.cpu_text()}")
+                    print(vs.line())
+                    results.append(result)
+                    versus.append(vs)
+    finally:
+        for conn in conns:
+            await conn.close()
+    return results, versus
 
 
 # --------------------------------------------------------------------------- in-process profile
@@ -807,7 +857,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--bodies", type=int, default=120, help="distinct bodies per condition")
     parser.add_argument("--viewers", type=int, default=64, help="signed-in patients (one token per client)")
     parser.add_argument(
-        "--levels", type=lambda s: [int(x) for x in s.split(",")], default=[16, 64], help="clients, e.g. 16,64"
+        "--levels", type=lambda s: [int(x) for x in s.split(",")], default=[1, 16, 64], help="clients, e.g. 1,16,64"
+    )
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved API / raw asyncpg windows per level")
+    parser.add_argument(
+        "--quick", action="store_true", help="development run: 10,000 items, the feed only, 6 s per level and side"
     )
     parser.add_argument(
         "--workloads",
@@ -827,6 +881,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--profile-requests", type=int, default=50, help="requests profiled with --profile")
     parser.add_argument("--no-http", action="store_true", help="seed, EXPLAIN (and profile) only")
     args = parser.parse_args()
+    if args.quick:
+        args.articles, args.duration, args.warmup, args.workloads = 10_000, 6, 2, ["feed"]
     if args.profile and args.profile not in args.workloads:
         args.workloads.append(args.profile)
     return args
@@ -843,6 +899,7 @@ def main() -> int:
     configure_logging()
     env = fb.Environment()
     results: list[fb.Result] = []
+    versus: list[fb.Versus] = []
     try:
         fb.start_environment(env)
         server, seeded, tokens, explain = asyncio.run(prepare(args))
@@ -851,7 +908,7 @@ def main() -> int:
             base_url = fb.start_api(env, max(args.levels))
             assert env.api is not None
             print(f"\n    API (portal serve, pid {env.api.pid}) ready at {base_url}")
-            http_results = asyncio.run(run_http(base_url, env.api.pid, tokens, args))
+            http_results, versus = asyncio.run(run_http(base_url, env.api.pid, tokens, args))
             fb.stop_api(env)
             problems = fb.api_log_problems(env)
             print(f"    API server log: {len(problems)} warnings/errors")
@@ -863,6 +920,7 @@ def main() -> int:
     finally:
         env.stop()
     print_table([r for r in results if r.ops], seeded, server, time.perf_counter() - started)
+    fb.print_versus(versus)
     failed = [r.name for r in results if not r.ok]
     if failed:
         print(f"FAILED: {', '.join(failed)}", file=sys.stderr)

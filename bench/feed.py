@@ -980,7 +980,7 @@ async def workload_feed(
         for i in range(min(48, len(cursors)))
     ]
     try:
-        traces = await capture_traces(requests)
+        traces, _ = await capture_traces(requests)
     finally:
         await dispose_engine()
     print(f"    raw replay: {describe_traces(traces)}")
@@ -1052,7 +1052,7 @@ async def workload_feed(
 Trace = list[tuple[str, tuple[Any, ...]]]
 
 
-async def capture_traces(requests: list[tuple[dict[str, Any], dict[str, str]]]) -> list[Trace]:
+async def capture_traces(requests: list[tuple[dict[str, Any], dict[str, str]]]) -> tuple[list[Trace], list[Any]]:
     """Serves each (GraphQL payload, headers) once in this process (the real ASGI app over httpx's ASGI
     transport) and records, per request, every statement the app's engine sent with its parameters
     (SQLAlchemy's before_cursor_execute: the SQL text and the driver-level parameters asyncpg received)."""
@@ -1067,6 +1067,7 @@ async def capture_traces(requests: list[tuple[dict[str, Any], dict[str, str]]]) 
         current.append((statement, tuple(parameters or ())))
 
     traces: list[Trace] = []
+    bodies: list[Any] = []
     sync_engine = get_engine().sync_engine
     event.listen(sync_engine, "before_cursor_execute", before)
     try:
@@ -1079,9 +1080,10 @@ async def capture_traces(requests: list[tuple[dict[str, Any], dict[str, str]]]) 
                 if response.status_code != 200 or body.get("errors"):
                     raise RuntimeError(f"capture request failed: {response.status_code} {response.text[:300]}")
                 traces.append(list(current))
+                bodies.append(body)
     finally:
         event.remove(sync_engine, "before_cursor_execute", before)
-    return traces
+    return traces, bodies
 
 
 def describe_traces(traces: list[Trace]) -> str:
