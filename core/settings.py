@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     log_json: bool = True
 
     outbox_max_attempts: int = 8
+    # A running job's claim in Redis lives this long and is renewed while the job runs: a worker
+    # killed mid-job frees its jobs for another worker after at most this many seconds.
+    job_lease_seconds: int = 60
 
     # loyalty
     his_webhook_secret: str = "dev-his-shared-secret"  # DEV_HIS_SECRET; refused in production

@@ -25,6 +25,7 @@ from core.logging import configure_logging
 from core.queue import close_pool, redis_settings
 from core.settings import get_settings
 from loyalty import jobs as loyalty_jobs
+from workers.lease import LeasedWorker
 
 HEALTH_CHECK_KEY = "portal:worker:health"
 
@@ -207,4 +208,4 @@ def worker_settings() -> dict[str, Any]:
 
 
 def build_worker(*, burst: bool = False, **overrides: Any) -> Worker:
-    return Worker(**{**worker_settings(), "burst": burst, **overrides})
+    return LeasedWorker(**{**worker_settings(), "burst": burst, **overrides})
