@@ -28,6 +28,10 @@ from core.settings import get_settings
 _CHILD_STOP_TIMEOUT = 10.0
 _API_START_TIMEOUT = 60.0
 _POLL_INTERVAL = 0.5
+# A crashed API or worker is started again; one that crashes this often within the window is broken.
+RESTARTABLE = {"api": ("serve",), "worker": ("worker",)}
+_MAX_RESTARTS = 5
+_RESTART_WINDOW = 60.0
 
 
 class _StopRequested(Exception):
@@ -48,6 +52,7 @@ class _Supervisor:
         self.stopping = False
         self.force = False
         self.owns_pids_file = False
+        self.restarts: dict[str, list[float]] = {}
 
     # ------------------------------------------------------------------ signals
 
@@ -159,6 +164,48 @@ class _Supervisor:
                 return f"{name} exited unexpectedly with code {code}"
         return None
 
+    def restart_crashed(self) -> str | None:
+        """Restart an API or worker that died; give up (a failure) when one keeps crashing."""
+        now = time.monotonic()
+        for name, proc in list(self.children.items()):
+            code = proc.poll()
+            if code is None or name not in RESTARTABLE:
+                continue
+            recent = [t for t in self.restarts.get(name, []) if now - t < _RESTART_WINDOW]
+            if len(recent) >= _MAX_RESTARTS:
+                return f"{name} exited with code {code} {len(recent) + 1} times within {_RESTART_WINDOW:.0f} s"
+            self.restarts[name] = [*recent, now]
+            print(f"portal: {name} exited with code {code}; restarting it", flush=True)
+            self.spawn(name, *RESTARTABLE[name])
+        return None
+
+    def watch_servers(self) -> str | None:
+        """Say so at once when PostgreSQL or Redis died under us, and start it again on its data."""
+        for index, handle in enumerate(self.servers):
+            if psutil.pid_exists(handle.pid) and psutil.Process(handle.pid).status() != psutil.STATUS_ZOMBIE:
+                continue
+            kind = "PostgreSQL" if handle.url.startswith("postgresql") else "Redis"
+            print(f"portal: {kind} (pid {handle.pid}) is gone; starting it again", flush=True)
+            try:
+                with self.signals_deferred():
+                    fresh = start_postgres(self.data_dir) if kind == "PostgreSQL" else start_redis(self.data_dir)
+            except Exception as exc:
+                return f"{kind} stopped and could not be started again: {exc}"
+            self.servers[index] = fresh
+            if fresh.url != handle.url:  # Redis takes a free port: the API and worker must follow it
+                os.environ["REDIS_URL" if kind == "Redis" else "DATABASE_URL"] = fresh.url
+                write_run_env(self.data_dir)
+                for name in RESTARTABLE:
+                    if (proc := self.children.get(name)) is not None and proc.poll() is None:
+                        proc.terminate()
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            proc.wait(timeout=_CHILD_STOP_TIMEOUT)
+                        if proc.poll() is None:
+                            proc.kill()
+                        print(f"portal: restarting {name} on the new {kind} address", flush=True)
+                        self.spawn(name, *RESTARTABLE[name])
+        return None
+
     def wait_for_api(self, host: str, port: int) -> str | None:
         """Wait until the API accepts connections, so the banner is only printed when it is true."""
         deadline = time.monotonic() + _API_START_TIMEOUT
@@ -204,6 +251,13 @@ class _Supervisor:
 
 
 RUN_ENV = "run.env"
+
+
+def write_run_env(data_dir: Path) -> None:
+    # Other `portal` commands (outbox, create-staff ...) find the running servers through this file.
+    (data_dir / RUN_ENV).write_text(
+        f"DATABASE_URL={os.environ['DATABASE_URL']}\nREDIS_URL={os.environ['REDIS_URL']}\n", encoding="utf-8"
+    )
 
 
 def _local(host: str) -> str:
@@ -252,10 +306,7 @@ def run() -> None:
                 sup.servers.append(rd)
             os.environ["REDIS_URL"] = rd.url
 
-        # Other `portal` commands (outbox, create-staff ...) find the running servers through this file.
-        (data_dir / RUN_ENV).write_text(
-            f"DATABASE_URL={os.environ['DATABASE_URL']}\nREDIS_URL={os.environ['REDIS_URL']}\n", encoding="utf-8"
-        )
+        write_run_env(data_dir)
         sup.run_step("migrate")
         sup.run_step("seed-demo", "--if-empty")
         sup.spawn("api", "serve")
@@ -266,7 +317,7 @@ def run() -> None:
 
         while failure is None:
             time.sleep(_POLL_INTERVAL)
-            failure = sup.child_exits()
+            failure = sup.watch_servers() or sup.restart_crashed()
             if failure is None and os.getppid() != parent:
                 print("portal: parent process exited; stopping", flush=True)
                 break
