@@ -131,10 +131,12 @@ class ContentItem(IdMixin, TimestampMixin, Base):
     audience_stages: Mapped[list[str]] = mapped_column(ARRAY(String(16)), default=list)
     gate: Mapped[str] = mapped_column(String(16), default=Gate.PUBLIC)
     gate_min_tier_rank: Mapped[int | None] = mapped_column(SmallInteger)
-    search_vector: Mapped[Any | None] = mapped_column(TSVECTOR)
+    # Both vectors are only ever used inside SQL (search, ranking): deferred, so reading an item never
+    # ships every word of its body to Python (a feed page of 20 items was mostly these two columns).
+    search_vector: Mapped[Any | None] = mapped_column(TSVECTOR, deferred=True)
     # Title and summary words only (weights A, B): ranks search results without reading the body's words.
     rank_vector: Mapped[str | None] = mapped_column(
-        TSVECTOR, Computed("ts_filter(search_vector, '{a,b}')", persisted=True)
+        TSVECTOR, Computed("ts_filter(search_vector, '{a,b}')", persisted=True), deferred=True
     )
 
     view_count: Mapped[int] = mapped_column(Integer, default=0)

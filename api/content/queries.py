@@ -15,6 +15,7 @@ from api.content.types import (
     TermType,
     fetch_items,
     wrap,
+    wrap_page,
 )
 from api.context import Info
 from api.relay import Connection, connection, parse_uuid_id, require_id
@@ -38,7 +39,8 @@ class ContentQuery:
         async with info.context.db.read() as session:
             viewer = await access.load_viewer(session, info.context.actor)
             page = await feed.feed(session, viewer, first=first, after=after)
-        return connection(page, lambda i: wrap(i, info))
+        cards = await wrap_page(page.items, info)
+        return connection(page, lambda i: cards[i.id])
 
     @strawberry.field(description="内容搜索（支持中文分词与中英文混合），结果带高亮")
     async def content_search(
@@ -47,8 +49,9 @@ class ContentQuery:
         async with info.context.db.read() as session:
             viewer = await access.load_viewer(session, info.context.actor)
             page = await search.search(session, viewer, query, first=first, after=after)
+        cards = await wrap_page([h.item for h in page.items], info)
         return connection(
-            page, lambda h: SearchHitType(item=wrap(h.item, info), title_highlight=h.title_highlight, snippet=h.snippet)
+            page, lambda h: SearchHitType(item=cards[h.item.id], title_highlight=h.title_highlight, snippet=h.snippet)
         )
 
     @strawberry.field(description="我的收藏")
@@ -57,7 +60,8 @@ class ContentQuery:
     ) -> Connection[ContentItemType]:
         async with info.context.db.read() as session:
             page = await engagement.bookmarks_page(session, info.context.actor, first=first, after=after)
-        return connection(page, lambda i: wrap(i, info))
+        cards = await wrap_page(page.items, info)
+        return connection(page, lambda i: cards[i.id])
 
     @strawberry.field(description="内容管理列表（内容运营与审核）：全部状态，最近更新在前")
     async def content_items(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.relay import Node, node_fetcher, raw_uuids, to_global_id
-from content import access, engagement, service
+from content import access, cards, engagement, service
 from content import models as m
 from content.compliance import Finding
 from core.text import render_markdown
@@ -179,154 +179,229 @@ async def _reactions(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, uuid
     return out
 
 
+class Later:
+    """A field value made on first await (graphql-core awaits an awaitable attribute): a plain-attribute
+    field that still loads through the DataLoaders, and only when the query asks for it."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[], Awaitable[Any]]) -> None:
+        self._make = make
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._make().__await__()
+
+
+# Scalars are plain attributes (graphql-core reads them with getattr: no per-field coroutine or Info).
+# Revision fields and the viewer's reactions are prefetched for a page of cards (`wrap_page`), or are
+# `Later`s through the DataLoaders for an item read on its own (`wrap`).
+def _audience(root: ContentItemType) -> AudienceType:
+    item = root.model
+    return AudienceType(
+        condition_codes=list(item.audience_conditions),
+        group_ids=[to_global_id("Group", g) for g in item.audience_group_ids],
+        tiers=list(item.audience_tiers),
+        stages=list(item.audience_stages),
+    )
+
+
+async def _revision_of(root: ContentItemType, info: Info) -> m.ContentRevision | None:
+    rev_id = root.model.live_revision_id or (root.model.working_revision_id if root.staff_view else None)
+    if rev_id is None:
+        return None
+    return await info.context.load(service.revisions_by_ids, rev_id)  # type: ignore[no-any-return]
+
+
+async def _revision(root: ContentItemType, info: Info) -> RevisionType | None:
+    rev = await _revision_of(root, info)
+    return RevisionType(model=rev) if rev else None
+
+
+async def _working_revision(root: ContentItemType, info: Info) -> RevisionType | None:
+    if not root.staff_view or root.model.working_revision_id is None:
+        return None
+    rev = await info.context.load(service.revisions_by_ids, root.model.working_revision_id)
+    return RevisionType(model=rev) if rev else None
+
+
+async def _revisions(root: ContentItemType, info: Info) -> list[RevisionType]:
+    if not root.staff_view:
+        return []
+    return [RevisionType(model=r) for r in await info.context.load_many(service.revisions_by_item, root.model.id)]
+
+
+async def _transitions(root: ContentItemType, info: Info) -> list[TransitionType]:
+    if not root.staff_view:
+        return []
+    rows = await info.context.load_many(service.transitions_by_item, root.model.id)
+    return [
+        TransitionType(
+            from_status=t.from_status,
+            to_status=t.to_status,
+            actor_kind=t.actor_kind,
+            actor_id=str(t.actor_id) if t.actor_id else None,
+            comment=t.comment,
+            occurred_at=t.occurred_at,
+        )
+        for t in rows
+    ]
+
+
+# Scalars are plain attributes (graphql-core reads them with getattr: no per-field coroutine or Info).
+# Revision fields and the viewer's reactions are prefetched for a page of cards (`wrap_page`), or are
+# `Later`s through the DataLoaders for an item read on its own (`wrap`). Resolvers are declared in
+# place (field order is the SDL's).
 @strawberry.type(name="ContentItem", description="健康科普内容：文章、患者故事、视频、公告")
 class ContentItemType(Node):
     model: strawberry.Private[m.ContentItem]
     staff_view: strawberry.Private[bool] = False
+    id: strawberry.ID
+    kind: ContentKind  # type: ignore[valid-type]
+    status: ContentStatus = strawberry.field(description="流程状态（工作版本）")  # type: ignore[valid-type]
+    language: str
+    live: bool = strawberry.field(description="是否在线（读者可见的已发布版本）")
+    published_at: datetime | None
+    publish_at: datetime | None = strawberry.field(description="定时发布时间")
+    gate: ContentGate  # type: ignore[valid-type]
+    gate_min_tier_rank: int | None
+    audience: AudienceType = strawberry.field(resolver=_audience)
+    counts: CountsType
+    revision: RevisionType | None = strawberry.field(
+        resolver=_revision, description="读者看到的版本（已发布版本；员工在未发布时看到工作版本）"
+    )
+    title: str
+    summary: str
+    body_html: str = strawberry.field(description="净化后的正文 HTML")
+    cover_url: str | None
+    video_url: str | None
+    condition_codes: list[str]
+    topics: list[str]
+    working_revision: RevisionType | None = strawberry.field(
+        resolver=_working_revision, description="工作版本（仅内容运营与审核）"
+    )
+    revisions: list[RevisionType] = strawberry.field(resolver=_revisions, description="全部版本（仅内容运营与审核）")
+    transitions: list[TransitionType] = strawberry.field(
+        resolver=_transitions, description="流程记录（仅内容运营与审核）"
+    )
+    viewer_has_liked: bool = strawberry.field(description="我是否已点赞")
+    viewer_has_bookmarked: bool = strawberry.field(description="我是否已收藏")
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("ContentItem", self.model.id)
 
-    @strawberry.field
-    def kind(self) -> ContentKind:  # type: ignore[valid-type]
-        return m.ContentKind(self.model.kind)
+def _item_fields(item: m.ContentItem, staff_view: bool) -> dict[str, Any]:
+    return {
+        "model": item,
+        "staff_view": staff_view,
+        "id": to_global_id("ContentItem", item.id),
+        "kind": item.kind,
+        "status": item.status,
+        "language": item.language,
+        "live": item.live_revision_id is not None,
+        "published_at": item.published_at,
+        "publish_at": item.publish_at,
+        "gate": item.gate,
+        "gate_min_tier_rank": item.gate_min_tier_rank,
+        "counts": CountsType(
+            views=item.view_count,
+            reads=item.read_count,
+            likes=item.like_count,
+            bookmarks=item.bookmark_count,
+            shares=item.share_count,
+        ),
+        "condition_codes": list(item.condition_codes),
+        "topics": list(item.topics),
+    }
 
-    @strawberry.field(description="流程状态（工作版本）")
-    def status(self) -> ContentStatus:  # type: ignore[valid-type]
-        return m.ContentStatus(self.model.status)
 
-    @strawberry.field
-    def language(self) -> str:
-        return self.model.language
-
-    @strawberry.field(description="是否在线（读者可见的已发布版本）")
-    def live(self) -> bool:
-        return self.model.live_revision_id is not None
-
-    @strawberry.field
-    def published_at(self) -> datetime | None:
-        return self.model.published_at
-
-    @strawberry.field(description="定时发布时间")
-    def publish_at(self) -> datetime | None:
-        return self.model.publish_at
-
-    @strawberry.field
-    def gate(self) -> ContentGate:  # type: ignore[valid-type]
-        return m.Gate(self.model.gate)
-
-    @strawberry.field
-    def gate_min_tier_rank(self) -> int | None:
-        return self.model.gate_min_tier_rank
-
-    @strawberry.field
-    def audience(self) -> AudienceType:
-        return AudienceType(
-            condition_codes=list(self.model.audience_conditions),
-            group_ids=[to_global_id("Group", g) for g in self.model.audience_group_ids],
-            tiers=list(self.model.audience_tiers),
-            stages=list(self.model.audience_stages),
-        )
-
-    @strawberry.field
-    def counts(self) -> CountsType:
-        i = self.model
-        return CountsType(
-            views=i.view_count, reads=i.read_count, likes=i.like_count, bookmarks=i.bookmark_count, shares=i.share_count
-        )
-
-    async def _revision(self, info: Info) -> m.ContentRevision | None:
-        rev_id = self.model.live_revision_id or (self.model.working_revision_id if self.staff_view else None)
-        if rev_id is None:
-            return None
-        return await info.context.load(service.revisions_by_ids, rev_id)  # type: ignore[no-any-return]
-
-    @strawberry.field(description="读者看到的版本（已发布版本；员工在未发布时看到工作版本）")
-    async def revision(self, info: Info) -> RevisionType | None:
-        rev = await self._revision(info)
-        return RevisionType(model=rev) if rev else None
-
-    @strawberry.field
-    async def title(self, info: Info) -> str:
-        rev = await self._revision(info)
-        return rev.title if rev else self.model.title
-
-    @strawberry.field
-    async def summary(self, info: Info) -> str:
-        rev = await self._revision(info)
-        return rev.summary if rev else ""
-
-    @strawberry.field(description="净化后的正文 HTML")
-    async def body_html(self, info: Info) -> str:
-        rev = await self._revision(info)
-        return render_markdown(rev.body) if rev else ""
-
-    @strawberry.field
-    async def cover_url(self, info: Info) -> str | None:
-        rev = await self._revision(info)
-        return rev.cover_url if rev else None
-
-    @strawberry.field
-    async def video_url(self, info: Info) -> str | None:
-        rev = await self._revision(info)
-        return rev.video_url if rev else None
-
-    @strawberry.field
-    def condition_codes(self) -> list[str]:
-        return list(self.model.condition_codes)
-
-    @strawberry.field
-    def topics(self) -> list[str]:
-        return list(self.model.topics)
-
-    @strawberry.field(description="工作版本（仅内容运营与审核）")
-    async def working_revision(self, info: Info) -> RevisionType | None:
-        if not self.staff_view or self.model.working_revision_id is None:
-            return None
-        rev = await info.context.load(service.revisions_by_ids, self.model.working_revision_id)
-        return RevisionType(model=rev) if rev else None
-
-    @strawberry.field(description="全部版本（仅内容运营与审核）")
-    async def revisions(self, info: Info) -> list[RevisionType]:
-        if not self.staff_view:
-            return []
-        return [RevisionType(model=r) for r in await info.context.load_many(service.revisions_by_item, self.model.id)]
-
-    @strawberry.field(description="流程记录（仅内容运营与审核）")
-    async def transitions(self, info: Info) -> list[TransitionType]:
-        if not self.staff_view:
-            return []
-        rows = await info.context.load_many(service.transitions_by_item, self.model.id)
-        return [
-            TransitionType(
-                from_status=t.from_status,
-                to_status=t.to_status,
-                actor_kind=t.actor_kind,
-                actor_id=str(t.actor_id) if t.actor_id else None,
-                comment=t.comment,
-                occurred_at=t.occurred_at,
-            )
-            for t in rows
-        ]
-
-    @strawberry.field(description="我是否已点赞")
-    async def viewer_has_liked(self, info: Info) -> bool:
-        return "like" in await self._mine(info)
-
-    @strawberry.field(description="我是否已收藏")
-    async def viewer_has_bookmarked(self, info: Info) -> bool:
-        return "bookmark" in await self._mine(info)
-
-    async def _mine(self, info: Info) -> set[str]:
-        actor = info.context.actor
-        if not actor.is_patient or actor.id is None:
-            return set()
-        return await info.context.loaders.get(_reactions).load((actor.id, self.model.id))  # type: ignore[no-any-return]
+async def _mine(info: Info, item_id: uuid.UUID) -> set[str]:
+    actor = info.context.actor
+    if not actor.is_patient or actor.id is None:
+        return set()
+    return await info.context.loaders.get(_reactions).load((actor.id, item_id))  # type: ignore[no-any-return]
 
 
 def wrap(item: m.ContentItem, info: Info) -> ContentItemType:
-    return ContentItemType(model=item, staff_view=access.is_content_staff(info.context.actor))
+    """An item read on its own: revision fields and the viewer's reactions through the DataLoaders."""
+    card = ContentItemType(
+        **_item_fields(item, access.is_content_staff(info.context.actor)),
+        title=None,  # type: ignore[arg-type]
+        summary=None,  # type: ignore[arg-type]
+        body_html=None,  # type: ignore[arg-type]
+        cover_url=None,
+        video_url=None,
+        viewer_has_liked=None,  # type: ignore[arg-type]
+        viewer_has_bookmarked=None,  # type: ignore[arg-type]
+    )
+
+    async def title() -> str:
+        rev = await _revision_of(card, info)
+        return rev.title if rev else item.title
+
+    async def summary() -> str:
+        rev = await _revision_of(card, info)
+        return rev.summary if rev else ""
+
+    async def body_html() -> str:
+        rev = await _revision_of(card, info)
+        return render_markdown(rev.body) if rev else ""
+
+    async def cover_url() -> str | None:
+        rev = await _revision_of(card, info)
+        return rev.cover_url if rev else None
+
+    async def video_url() -> str | None:
+        rev = await _revision_of(card, info)
+        return rev.video_url if rev else None
+
+    async def liked() -> bool:
+        return "like" in await _mine(info, item.id)
+
+    async def bookmarked() -> bool:
+        return "bookmark" in await _mine(info, item.id)
+
+    card.title = Later(title)  # type: ignore[assignment]
+    card.summary = Later(summary)  # type: ignore[assignment]
+    card.body_html = Later(body_html)  # type: ignore[assignment]
+    card.cover_url = Later(cover_url)  # type: ignore[assignment]
+    card.video_url = Later(video_url)  # type: ignore[assignment]
+    card.viewer_has_liked = Later(liked)  # type: ignore[assignment]
+    card.viewer_has_bookmarked = Later(bookmarked)  # type: ignore[assignment]
+    return card
+
+
+async def wrap_page(items: Sequence[m.ContentItem], info: Info) -> dict[uuid.UUID, ContentItemType]:
+    """Cards for a page of items: revision fields and the viewer's reactions in one prefetching statement
+    (content.cards) instead of a DataLoader round per field; the body stays a `Later` (only on demand)."""
+    actor = info.context.actor
+    staff = access.is_content_staff(actor)
+    patient_id = actor.id if actor.is_patient else None
+    async with info.context.db.read() as session:
+        found = await cards.cards(session, [i.id for i in items], patient_id=patient_id, staff=staff)
+    out: dict[uuid.UUID, ContentItemType] = {}
+    for item in items:
+        row = found.get(item.id)
+        has_rev = row is not None and row["title"] is not None
+        mine = (row["mine"] if row is not None else None) or ()
+        card = ContentItemType(
+            **_item_fields(item, staff),
+            title=row["title"] if has_rev else item.title,
+            summary=row["summary"] if has_rev else "",
+            body_html=None,  # type: ignore[arg-type]
+            cover_url=row["cover_url"] if has_rev else None,
+            video_url=row["video_url"] if has_rev else None,
+            viewer_has_liked="like" in mine,
+            viewer_has_bookmarked="bookmark" in mine,
+        )
+        card.body_html = Later(_body_of(card, info))  # type: ignore[assignment]
+        out[item.id] = card
+    return out
+
+
+def _body_of(card: ContentItemType, info: Info) -> Callable[[], Awaitable[str]]:
+    async def body_html() -> str:
+        rev = await _revision_of(card, info)
+        return render_markdown(rev.body) if rev else ""
+
+    return body_html
 
 
 async def fetch_items(info: Info, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, m.ContentItem]:
