@@ -5,6 +5,7 @@ runs on the bounded CPU pool so the API keeps answering during a burst of staff 
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 import uuid
 
@@ -195,9 +196,14 @@ async def test_health_check_answers_during_a_burst_of_staff_sign_ins(client):
     took = time.perf_counter() - started
     latencies = await prober
     assert all(r["errors"] == [] and r["tokens"]["accessToken"] for r in results)
-    # 16 argon2 checks on two threads take a few seconds; the loop answered all along.
+    # 16 argon2 checks on two threads take a few seconds; the loop answered all along. With argon2 on
+    # the loop the probes waited 0.3-1.7 s. The median is the claim (< 100 ms); the slowest probe is
+    # only bounded loosely, because on a shared 2-core host the OS may not schedule the loop's thread
+    # for a few hundred ms while two argon2 threads and other tenants run.
     assert len(latencies) >= 5, (took, latencies)
-    assert max(latencies) < 0.1, f"slowest /healthz {max(latencies) * 1000:.0f} ms during sign-ins ({took:.1f} s)"
+    shown = f"{[round(x * 1000) for x in latencies]} ms during sign-ins ({took:.1f} s)"
+    assert statistics.median(latencies) < 0.1, shown
+    assert max(latencies) < 1, shown
 
 
 async def test_unknown_email_still_costs_an_argon2_check():
