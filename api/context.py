@@ -63,3 +63,9 @@ class Context:
 
 
 Info = StrawberryInfo[Context, None]
+
+
+def client_address(info: Info) -> str | None:
+    """The caller's network address (uvicorn applies X-Forwarded-For from trusted proxies only)."""
+    client = getattr(info.context.request, "client", None)
+    return client.host if client is not None else None

@@ -37,7 +37,16 @@ class Settings(BaseSettings):
     otp_max_attempts: int = 5
     otp_per_minute: int = 1
     otp_per_day: int = 10
+    # Sign-in code requests per client address and for the whole service (Redis windows), on top
+    # of the per-phone limits above: one client once asked codes for 30 phones in 1.1 s. Mobile
+    # carriers put many patients behind one address (CGNAT), so the per-address limits are loose.
+    otp_per_client_per_minute: int = 10
+    otp_per_client_per_hour: int = 100
+    otp_global_per_minute: int = 600
+    # Failed staff sign-ins per (e-mail, client address) before that pair waits
+    # staff_lockout_minutes; and per client address across all e-mails per hour.
     staff_max_failed_logins: int = 5
+    staff_failed_per_client_per_hour: int = 50
     staff_lockout_minutes: int = 15
 
     default_timezone: str = "Asia/Shanghai"

@@ -13,11 +13,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import clock, security
+from core import clock, ratelimit, security
 from core.channels import ChannelName, Message, send_later
 from core.errors import NotAuthenticated
 from core.identity import ANONYMOUS, Actor, ActorKind, Role
@@ -89,9 +89,32 @@ async def _lock(session: AsyncSession, key: str) -> None:
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
 
 
-async def request_code(session: AsyncSession, *, phone: str) -> CodeRequested:
+def _otp_windows() -> tuple[ratelimit.Window, ratelimit.Window, ratelimit.Window]:
+    settings = get_settings()
+    return (
+        ratelimit.Window("otp-client-minute", settings.otp_per_client_per_minute, 60),
+        ratelimit.Window("otp-client-hour", settings.otp_per_client_per_hour, 3600),
+        ratelimit.Window("otp-global-minute", settings.otp_global_per_minute, 60),
+    )
+
+
+async def _limit_code_requests(client: str | None) -> None:
+    per_minute, per_hour, everyone = _otp_windows()
+    if client:
+        subject = ratelimit.subject_of(client)
+        minute_count = await ratelimit.hit(per_minute, subject)
+        hour_count = await ratelimit.hit(per_hour, subject)
+        if minute_count > per_minute.limit or hour_count > per_hour.limit:
+            raise errors.ClientTooFrequent(field="phone")
+    if await ratelimit.hit(everyone, "all") > everyone.limit:
+        raise errors.ServiceBusy(field="phone")
+
+
+async def request_code(session: AsyncSession, *, phone: str, client: str | None = None) -> CodeRequested:
+    """`client`: the caller's network address, limited like the phone (and the service overall)."""
     settings = get_settings()
     phone = normalize_phone(phone)
+    await _limit_code_requests(client)
     await _lock(session, f"otp:{phone}")
     now = clock.now()
     recent = (
@@ -124,7 +147,9 @@ async def request_code(session: AsyncSession, *, phone: str) -> CodeRequested:
     )
     minutes = settings.otp_ttl_seconds // 60
     body = f"【{settings.brand_name}】您的登录验证码为{code}，{minutes}分钟内有效。如非本人操作，请忽略本短信。"
-    await send_later(session, Message(channel=ChannelName.SMS, recipient=phone, body=body), sensitive=True)
+    params = {"code": code, "minutes": str(minutes)}
+    sms = Message(channel=ChannelName.SMS, recipient=phone, body=body, kind="sign_in_code", params=params)
+    await send_later(session, sms, sensitive=True)
     return CodeRequested(phone=phone, expires_at=expires, resend_after=now + timedelta(minutes=1))
 
 
@@ -183,28 +208,40 @@ async def sign_in_patient(
     return PatientSignedIn(tokens=tokens, patient=patient, registered=registered)
 
 
-async def sign_in_staff(session: AsyncSession, *, email: str, password: str) -> Tokens:
+def _staff_windows() -> tuple[ratelimit.Window, ratelimit.Window]:
     settings = get_settings()
+    return (
+        ratelimit.Window("staff-fail-pair", settings.staff_max_failed_logins, settings.staff_lockout_minutes * 60),
+        ratelimit.Window("staff-fail-client", settings.staff_failed_per_client_per_hour, 3600),
+    )
+
+
+async def sign_in_staff(session: AsyncSession, *, email: str, password: str, client: str | None = None) -> Tokens:
+    """E-mail + password. Failures count per (e-mail, client address) and per address, in Redis:
+    a throttled pair gets the same answer whether the account exists or not, and other addresses
+    (the real administrator's) are not affected.
+    """
     now = clock.now()
-    email, password = (email or "").strip(), password or ""
+    email, password = (email or "").strip().lower(), password or ""
     # No account has a longer e-mail or password: refused before the lookup and the hashing.
     if len(email) > MAX_EMAIL_LENGTH or len(password) > security.MAX_PASSWORD_LENGTH:
         raise errors.InvalidCredentials()
-    staff = await session.scalar(select(Staff).where(Staff.email == email).with_for_update())
-    if staff is not None and staff.locked_until and staff.locked_until > now:
-        raise errors.AccountLocked()
-    if not await security.verify_password(staff.password_hash if staff else None, password):
-        if staff is not None:
-            staff.failed_logins += 1
-            if staff.failed_logins >= settings.staff_max_failed_logins:
-                staff.failed_logins = 0
-                staff.locked_until = now + timedelta(minutes=settings.staff_lockout_minutes)
+    pair_window, client_window = _staff_windows()
+    pair, address = ratelimit.subject_of(email, client or "-"), ratelimit.subject_of(client or "-")
+    if (
+        await ratelimit.current(pair_window, pair) >= pair_window.limit
+        or await ratelimit.current(client_window, address) >= client_window.limit
+    ):
+        raise errors.SignInThrottled(f"登录失败次数过多，请{get_settings().staff_lockout_minutes}分钟后再试")
+    staff = await session.scalar(select(Staff).where(Staff.email == email))  # stored lower-case
+    # Unknown e-mails cost the same hashing as known ones (no timing tells which exist).
+    if not await security.verify_password(staff.password_hash if staff else None, password) or not (
+        staff is not None and staff.active
+    ):
+        await ratelimit.hit(pair_window, pair)
+        await ratelimit.hit(client_window, address)
         raise errors.InvalidCredentials()
-    assert staff is not None
-    if not staff.active:
-        raise errors.InvalidCredentials()
-    staff.failed_logins = 0
-    staff.locked_until = None
+    await ratelimit.clear(pair_window, pair)
     staff.last_sign_in_at = now
     roles = await staff_roles(session, staff.id)
     actor = Actor(kind=ActorKind.STAFF, id=staff.id, roles=roles)
@@ -282,7 +319,7 @@ async def refresh(session: AsyncSession, *, refresh_token: str) -> Tokens:
         if not active:
             auth_session.revoked_at = now
             auth_session.revoked_reason = "staff_inactive"
-            raise errors.RefreshInvalid(field="refreshToken")
+            raise errors.StaffInactive(field="refreshToken")
         roles = await staff_roles(session, auth_session.subject_id)
     token.rotated_at = now
     return await _issue(session, Actor(kind=kind, id=auth_session.subject_id, roles=roles, session_id=auth_session.id))
@@ -315,11 +352,33 @@ async def actor_from_token(session: AsyncSession, token: str | None) -> Actor:
     claims = security.decode_access_token(token, now=clock.now())
     if claims is None:
         raise errors.RefreshInvalid("访问令牌无效或已过期", code="ACCESS_TOKEN_INVALID")
-    revoked = await session.scalar(
-        select(AuthSession.revoked_at.is_not(None)).where(AuthSession.id == claims.session_id)
-    )
-    if revoked is None or revoked:
-        raise errors.RefreshInvalid("登录已退出，请重新登录", code="ACCESS_TOKEN_REVOKED")
     kind = ActorKind(claims.kind)
-    roles = frozenset(Role(r) for r in claims.roles) if kind is ActorKind.STAFF else frozenset()
+    if kind is not ActorKind.STAFF:
+        revoked = await session.scalar(_SESSION_REVOKED, {"sid": claims.session_id})
+        if revoked is None or revoked:
+            raise errors.RefreshInvalid("登录已退出，请重新登录", code="ACCESS_TOKEN_REVOKED")
+        return Actor(kind=kind, id=claims.subject, session_id=claims.session_id)
+    # Staff: the row is re-checked on every request (one indexed statement), so disabling an
+    # account or changing its roles takes effect at once, not when the token expires.
+    row = (await session.execute(_STAFF_SESSION, {"sid": claims.session_id})).one_or_none()
+    if row is None or row.revoked or not row.active or row.staff_id != claims.subject:
+        raise errors.RefreshInvalid("登录已退出，请重新登录", code="ACCESS_TOKEN_REVOKED")
+    roles = frozenset(Role(r) for r in (row.roles or ()) if r in Role.__members__.values())
     return Actor(kind=kind, id=claims.subject, roles=roles, session_id=claims.session_id)
+
+
+_SESSION_REVOKED = select(AuthSession.revoked_at.is_not(None)).where(AuthSession.id == bindparam("sid"))
+_STAFF_SESSION = (
+    select(
+        AuthSession.revoked_at.is_not(None).label("revoked"),
+        Staff.id.label("staff_id"),
+        Staff.active.label("active"),
+        select(func.array_agg(StaffRole.role))
+        .where(StaffRole.staff_id == Staff.id)
+        .correlate(Staff)
+        .scalar_subquery()
+        .label("roles"),
+    )
+    .join(Staff, Staff.id == AuthSession.subject_id)
+    .where(AuthSession.id == bindparam("sid"), AuthSession.subject_kind == "staff")
+)

@@ -40,17 +40,36 @@ class CodeTooManyAttempts(DomainError):
 class InvalidCredentials(DomainError):
     code = "INVALID_CREDENTIALS"
     default_message = "邮箱或密码错误"
-    keep_changes = True  # failed logins are counted toward the lockout
 
 
-class AccountLocked(DomainError):
-    code = "ACCOUNT_LOCKED"
-    default_message = "登录失败次数过多，账号已临时锁定，请15分钟后再试"
+class SignInThrottled(RateLimited):
+    """Too many failed staff sign-ins from this address (for this e-mail, or overall).
+
+    The same answer whether the account exists or not, and only for the address that failed:
+    nobody can lock an administrator out from elsewhere, or learn which e-mails are staff.
+    """
+
+    code = "SIGN_IN_THROTTLED"
+    default_message = "登录失败次数过多，请稍后再试"
+
+
+class ClientTooFrequent(RateLimited):
+    code = "OTP_CLIENT_LIMIT"
+    default_message = "当前网络请求验证码过于频繁，请稍后再试"
+
+
+class ServiceBusy(RateLimited):
+    code = "OTP_SERVICE_BUSY"
+    default_message = "验证码发送繁忙，请稍后再试"
 
 
 class RefreshInvalid(NotAuthenticated):
     code = "REFRESH_TOKEN_INVALID"
     default_message = "登录状态已失效，请重新登录"
+
+
+class StaffInactive(RefreshInvalid):
+    keep_changes = True  # the session is revoked even though the request fails
 
 
 class RefreshReused(NotAuthenticated):
@@ -67,3 +86,8 @@ class EmailTaken(Conflict):
 class SiteCodeTaken(Conflict):
     code = "SITE_CODE_TAKEN"
     default_message = "院区编码已存在"
+
+
+class CannotDisableSelf(DomainError):
+    code = "STAFF_CANNOT_DISABLE_SELF"
+    default_message = "不能停用自己的账号"

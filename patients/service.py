@@ -376,6 +376,21 @@ async def set_staff_roles(session: AsyncSession, actor: Actor, staff_id: uuid.UU
     return staff
 
 
+async def set_staff_active(session: AsyncSession, actor: Actor, staff_id: uuid.UUID, *, active: bool) -> Staff:
+    """staffDisable / staffEnable (admin). Disabling ends every session of that person at once:
+    their access tokens stop working on the next request (the staff row is checked per request)."""
+    actor.require_role(Role.ADMIN)
+    if not active and staff_id == actor.id:
+        raise errors.CannotDisableSelf(field="staffId")
+    staff = await session.get(Staff, staff_id, with_for_update=True)
+    if staff is None:
+        raise NotFound("员工不存在", field="staffId")
+    staff.active = active
+    if not active:
+        await revoke_subject_sessions(session, SubjectKind.STAFF, staff_id, "staff_disabled")
+    return staff
+
+
 async def revoke_subject_sessions(session: AsyncSession, kind: SubjectKind, subject_id: uuid.UUID, reason: str) -> None:
     await session.execute(
         update(AuthSession)

@@ -19,6 +19,10 @@ import pytest
 os.environ["PORTAL_ENV"] = "test"
 os.environ.setdefault("PORTAL_LOG_LEVEL", "WARNING")
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp(prefix="xdg-"))
+# Every test client comes from one address: per-address sign-in limits would stop ordinary tests
+# (tests/test_doors.py sets them low to test them).
+for _limit in ("PORTAL_OTP_PER_CLIENT_PER_MINUTE", "PORTAL_OTP_PER_CLIENT_PER_HOUR", "PORTAL_OTP_GLOBAL_PER_MINUTE"):
+    os.environ.setdefault(_limit, "100000")
 
 
 def _with_database(url: str, name: str) -> str:

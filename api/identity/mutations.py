@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.context import Info
+from api.context import Info, client_address
 from api.errors import UserError
 from api.identity.types import (
     ConsentChannel,
@@ -174,6 +174,24 @@ class StaffSetRolesInput:
 
 
 @strawberry.input
+class StaffActiveInput:
+    staff_id: strawberry.ID
+
+
+async def _set_staff_active(info: Info, input: StaffActiveInput, *, active: bool) -> StaffCreatePayload:
+    async def work(s: AsyncSession, a: Actor) -> Any:
+        staff_id = optional_id(input.staff_id, "Staff", "staffId")
+        if staff_id is None:
+            raise NotFound("员工不存在", field="staffId")
+        return await service.set_staff_active(s, a, staff_id, active=active)
+
+    out = await perform(info, work)
+    if out.value is None:
+        return StaffCreatePayload(errors=out.errors)
+    return StaffCreatePayload(staff=StaffType(model=out.value), errors=[])
+
+
+@strawberry.input
 class SiteCreateInput:
     code: str
     name: str
@@ -196,7 +214,8 @@ def _opt(value: Any) -> Any:
 class IdentityMutation:
     @strawberry.mutation(description="向手机号发送登录验证码（每分钟1次，每天10次）")
     async def auth_request_code(self, info: Info, input: AuthRequestCodeInput) -> AuthRequestCodePayload:
-        out = await perform(info, lambda s, _a: auth.request_code(s, phone=input.phone))
+        client = client_address(info)
+        out = await perform(info, lambda s, _a: auth.request_code(s, phone=input.phone, client=client))
         if out.value is None:
             return AuthRequestCodePayload(errors=out.errors)
         return AuthRequestCodePayload(
@@ -226,8 +245,10 @@ class IdentityMutation:
 
     @strawberry.mutation(description="员工邮箱+密码登录")
     async def auth_staff_sign_in(self, info: Info, input: AuthStaffSignInInput) -> AuthStaffSignInPayload:
+        client = client_address(info)
+
         async def work(s: AsyncSession, _a: Actor) -> tuple[auth.Tokens, Any]:
-            tokens = await auth.sign_in_staff(s, email=input.email, password=input.password)
+            tokens = await auth.sign_in_staff(s, email=input.email, password=input.password, client=client)
             assert tokens.actor.id is not None
             return tokens, await s.get(models.Staff, tokens.actor.id)
 
@@ -324,6 +345,14 @@ class IdentityMutation:
         if out.value is None:
             return StaffCreatePayload(errors=out.errors)
         return StaffCreatePayload(staff=StaffType(model=out.value), errors=[])
+
+    @strawberry.mutation(description="停用员工账号（管理员）：其全部登录立即失效")
+    async def staff_disable(self, info: Info, input: StaffActiveInput) -> StaffCreatePayload:
+        return await _set_staff_active(info, input, active=False)
+
+    @strawberry.mutation(description="重新启用员工账号（管理员）；需重新登录")
+    async def staff_enable(self, info: Info, input: StaffActiveInput) -> StaffCreatePayload:
+        return await _set_staff_active(info, input, active=True)
 
     @strawberry.mutation(description="新建院区或门诊部（管理员）")
     async def site_create(self, info: Info, input: SiteCreateInput) -> SiteCreatePayload:
