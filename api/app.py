@@ -28,6 +28,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from api.context import Context
 from api.errors import INTERNAL_MESSAGE, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE
 from api.hooks import his_visits
+from api.messaging.hooks import ROUTES as sms_hook_routes
 from api.messaging.tracking import track_click, track_open
 from api.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from api.schema import schema
@@ -365,6 +366,7 @@ def create_app() -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/hooks/his/visits", his_visits, methods=["POST"]),
+            *sms_hook_routes,  # SMS receipts and replies (api/messaging/hooks.py)
             Route("/t/o/{token}", track_open, methods=["GET"]),  # e-mail open pixel
             Route("/t/c/{token}", track_click, methods=["GET"]),  # tracked message link
             Route("/graphql", GraphQLEndpoint(graphql_app), methods=["GET", "POST"]),

@@ -1,4 +1,6 @@
-"""Opens and clicks reported by messaging (outbox topic "message.engaged") move deliveries forward.
+"""Opens and clicks reported by messaging (outbox topic "message.engaged") move deliveries forward,
+and so do provider receipts (topic "message.status": an SMS SENT until its receipt says delivered
+or failed, a WeChat message that fell back to the inbox).
 
 The payload carries the source_ref the sender gave messaging (f"campaign_delivery:{id}"). States
 only move forward (sent < delivered < opened < clicked); a click implies an open; a repeat changes
@@ -46,3 +48,34 @@ async def _on_engaged(session: AsyncSession, row: outbox.OutboxMessage) -> None:
     payload = row.payload
     at = datetime.fromisoformat(payload["at"]) if payload.get("at") else row.created_at
     await record(session, str(payload.get("source_ref", "")), str(payload.get("kind", "")), at)
+
+
+STATUS_TOPIC = "message.status"
+
+
+async def record_status(session: AsyncSession, source_ref: str, status: str, at: datetime, error: str | None) -> bool:
+    """SENT -> DELIVERED (delivered_at: what stats count) or SENT -> FAILED; anything else stays."""
+    if not source_ref.startswith(PREFIX) or status not in ("delivered", "failed"):
+        return False
+    try:
+        delivery_id = uuid.UUID(source_ref.removeprefix(PREFIX))
+    except ValueError:
+        return False
+    values: dict[str, object] = (
+        {"status": DeliveryStatus.DELIVERED, "delivered_at": at}
+        if status == "delivered"
+        else {"status": DeliveryStatus.FAILED, "failed_at": at, "error": (error or "")[:200] or None}
+    )
+    result = await session.execute(
+        update(Delivery).where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENT).values(**values)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+@outbox.handler(STATUS_TOPIC)
+async def _on_status(session: AsyncSession, row: outbox.OutboxMessage) -> None:
+    payload = row.payload
+    at = datetime.fromisoformat(payload["at"]) if payload.get("at") else row.created_at
+    await record_status(
+        session, str(payload.get("source_ref", "")), str(payload.get("status", "")), at, payload.get("error")
+    )

@@ -144,6 +144,7 @@ async def send_batch(session: AsyncSession, channel: str, size: int) -> int:
             body=templates.render(campaign.body, variables),
             link=campaign.link,
             source_ref=f"campaign_delivery:{row.id}",
+            kind="marketing" if row.kind == CampaignClass.MARKETING else "notice",
         )
         result = await deliver(session, outgoing)
         at = clock.now()
@@ -154,6 +155,8 @@ async def send_batch(session: AsyncSession, channel: str, size: int) -> int:
             continue
         if row.kind == CampaignClass.MARKETING:
             f["recent"] += 1  # the same patient later in this batch counts it
+        # Only a delivery known to have arrived counts as delivered: a provider's acceptance (queued,
+        # sent) waits for its receipt (engagement.record_status), a development recorder reached nobody.
         delivered = result.status == "delivered"
         updates.append(
             {

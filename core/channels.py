@@ -3,7 +3,8 @@
 Messages reach a channel only through the outbox (`notify.send`), so a message exists if and only
 if the business transaction that caused it committed. The development provider records what would
 be sent in `dev_messages`, which `portal outbox` prints. Other layers plug real providers in with
-`register_provider` (messaging puts in-app notices into the patient's inbox).
+`register_provider` (messaging puts in-app notices into the patient's inbox and sends SMS through
+the configured provider, refusing the recorder in production).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core import clock, outbox
 from core.db import Base, IdMixin
 from core.ids import new_id
-from core.settings import get_settings
 
 NOTIFY_TOPIC = "notify.send"
 
@@ -40,9 +40,24 @@ class Message:
     recipient: str
     body: str
     subject: str | None = None
+    # What the message is (sign_in_code | notice | marketing) and its template parameters: SMS and
+    # WeChat providers send registered templates, not free text. Parameters of a sensitive message
+    # are blanked with its body once delivered in production.
+    kind: str = "notice"
+    params: dict[str, str] | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return {"channel": self.channel.value, "recipient": self.recipient, "body": self.body, "subject": self.subject}
+        payload: dict[str, Any] = {
+            "channel": self.channel.value,
+            "recipient": self.recipient,
+            "body": self.body,
+            "subject": self.subject,
+        }
+        if self.kind != "notice":
+            payload["kind"] = self.kind
+        if self.params:
+            payload["params"] = self.params
+        return payload
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Message:
@@ -51,6 +66,8 @@ class Message:
             recipient=payload["recipient"],
             body=payload["body"],
             subject=payload.get("subject"),
+            kind=payload.get("kind") or "notice",
+            params=payload.get("params"),
         )
 
 
@@ -101,8 +118,6 @@ def get_channel(name: ChannelName) -> Channel:
     provider = _providers.get(name)
     if provider is not None:
         return provider
-    if name is ChannelName.SMS and get_settings().sms_provider != "dev":
-        raise LookupError(f"unknown SMS provider {get_settings().sms_provider}")
     return DevRecordingChannel()
 
 

@@ -129,6 +129,8 @@ async def dispatch(message_id: uuid.UUID) -> str:
         if message.sensitive and get_settings().env == "production":
             # One-time codes must not outlive their delivery in plain text.
             message.payload = {**message.payload, "body": "[已脱敏]"}
+            if "params" in message.payload:
+                message.payload["params"] = {k: "[已脱敏]" for k in message.payload["params"]}
         return "sent"
 
 

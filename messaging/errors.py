@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import NotFound
+from core.errors import DomainError, NotFound
 
 
 class InboxMessageNotFound(NotFound):
@@ -13,3 +13,28 @@ class InboxMessageNotFound(NotFound):
 class NoLink(NotFound):
     code = "INBOX_MESSAGE_NO_LINK"
     default_message = "该消息没有链接"
+
+
+class WechatNotConfigured(DomainError):
+    code = "WECHAT_NOT_CONFIGURED"
+    default_message = "暂未开通微信消息服务"
+
+
+class WechatCodeInvalid(DomainError):
+    code = "WECHAT_CODE_INVALID"
+    default_message = "微信登录凭证无效或已过期，请重新打开小程序后再试"
+
+
+class WechatUnavailable(DomainError):
+    code = "WECHAT_UNAVAILABLE"
+    default_message = "微信服务暂时不可用，请稍后再试"
+
+
+class WechatTemplateUnknown(DomainError):
+    code = "WECHAT_TEMPLATE_UNKNOWN"
+    default_message = "未知的订阅消息模板"
+
+
+class WechatNotBound(NotFound):
+    code = "WECHAT_NOT_BOUND"
+    default_message = "尚未绑定微信"

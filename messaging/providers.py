@@ -1,7 +1,9 @@
 """Channel providers behind `deliver`, and the in-app provider for the older service notices.
 
 Development providers record what would be sent in `dev_messages` (`portal outbox` prints them).
-E-mail has a real provider: SMTP through aiosmtplib (PORTAL_EMAIL_PROVIDER=smtp, PORTAL_SMTP_*).
+E-mail has a real provider: SMTP through aiosmtplib (PORTAL_EMAIL_PROVIDER=smtp, PORTAL_SMTP_*);
+SMS has Alibaba Cloud and Tencent Cloud (messaging.sms, PORTAL_SMS_PROVIDER); WeChat the WeChat
+server API (messaging.wechat, PORTAL_WECHAT_PROVIDER=api).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 
 import aiosmtplib
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels import ChannelName, DevRecordingChannel, Message
 from core.settings import get_settings
-from messaging import inbox
+from messaging import inbox, sms
+from messaging.config import MessageKind
 from patients.queries import patients_by_ids
 
 
@@ -60,6 +64,34 @@ async def send_smtp(message: EmailMessage) -> str:
         timeout=settings.smtp_timeout_seconds,
     )
     return str(message["Message-ID"])
+
+
+log = structlog.get_logger(__name__)
+
+
+class SmsNotice:
+    """core.channels provider for SMS notices (the sign-in code, event invitations): the configured
+    provider sends the message kind's template with the message's parameters. The recorder stays
+    the default outside production and is refused in production (the outbox retries, then gives
+    up, and the log says why). A retryable refusal raises, so the outbox tries again later; a final
+    one (invalid number, no balance) is logged with the masked number and dropped."""
+
+    async def send(self, session: AsyncSession, message: Message, *, message_id: uuid.UUID) -> None:
+        settings = get_settings()
+        if settings.sms_provider == "dev":
+            if settings.env == "production":
+                raise sms.SmsNotConfigured("PORTAL_SMS_PROVIDER=dev cannot reach patients in production")
+            await DevRecordingChannel().send(session, message, message_id=message_id)
+            return
+        try:
+            kind = MessageKind(message.kind)
+        except ValueError:
+            kind = MessageKind.NOTICE
+        params = dict(message.params or {})
+        params.setdefault("content", message.body)
+        outcome = await sms.send(phone=message.recipient, kind=kind, params=params, out_id=str(message_id))
+        if outcome.verdict == "retry":
+            raise sms.RetryLater(outcome.error)
 
 
 class NoticeInbox:

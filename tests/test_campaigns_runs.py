@@ -280,7 +280,8 @@ async def test_channel_order_with_fallback_and_explained_skips():
     await run(cid)
     rows = await deliveries(cid)
     assert {p: rows[p].channel for p in (wechat, sms, app)} == {wechat: "wechat", sms: "sms", app: "in_app"}
-    assert all(rows[p].status == "delivered" for p in (wechat, sms, app))
+    # In-app is delivered; the development SMS/WeChat recorders reached nobody, so only "sent".
+    assert [rows[p].status for p in (wechat, sms, app)] == ["sent", "sent", "delivered"]
     assert rows[wechat].consent["channel"] == "wechat" and rows[wechat].consent["purpose"] == "marketing"
     assert rows[wechat].consent["source"] == "测试登记" and rows[wechat].consent["given_at"]
     assert (rows[nothing].status, rows[nothing].skip_reason) == ("skipped", "no_consent")

@@ -1,0 +1,172 @@
+"""SMS provider callbacks: delivery receipts and patients' replies (Alibaba Cloud and Tencent Cloud).
+
+Neither provider signs its HTTP pushes, so the callback URL carries a shared token
+(`?token=<PORTAL_SMS_CALLBACK_TOKEN>`, or the `X-Callback-Token` header); without it (or when no
+token is configured) the push is refused with 401. Each push is applied in one transaction and
+answered in the provider's own success shape, so it does not push again; a repeat is harmless.
+
+  POST /hooks/sms/aliyun/report   SmsReport: [{phone_number, success, err_code, biz_id, out_id, report_time}]
+  POST /hooks/sms/aliyun/reply    SmsUp:     [{phone_number, content, send_time, sequence_id}]
+  POST /hooks/sms/tencent/report  [{mobile, report_status SUCCESS|FAIL, errmsg, sid, user_receive_time}]
+  POST /hooks/sms/tencent/reply   {mobile, nationcode, text, time} (or a list of them)
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from core.db import unit_of_work
+from core.settings import get_settings
+from messaging import receipts
+from messaging.config import get_messaging_settings
+
+log = structlog.get_logger("api.messaging.hooks")
+MAX_BODY = 1024 * 1024
+MAX_ITEMS = 1000
+TOKEN_HEADER = "x-callback-token"
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def _verified(request: Request) -> bool:
+    expected = get_messaging_settings().sms_callback_token
+    given = request.query_params.get("token") or request.headers.get(TOKEN_HEADER) or ""
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+async def _items(request: Request) -> list[dict[str, Any]] | JSONResponse:
+    if not _verified(request):
+        return _error(401, "CALLBACK_UNVERIFIED", "回调未通过校验：请在回调地址中携带正确的 token")
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return _error(413, "BODY_TOO_LARGE", "请求体过大")
+    try:
+        raw = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return _error(400, "INVALID_JSON", "请求体不是合法的 JSON")
+    items = raw if isinstance(raw, list) else [raw]
+    if len(items) > MAX_ITEMS or not all(isinstance(i, dict) for i in items):
+        return _error(400, "VALIDATION_FAILED", f"回调内容应为不超过{MAX_ITEMS}条的对象列表")
+    return items
+
+
+def _local_time(value: Any) -> datetime | None:
+    """Provider times are Beijing time "YYYY-MM-DD HH:MM:SS" (or a Unix timestamp)."""
+    if value in (None, ""):
+        return None
+    try:
+        if isinstance(value, int | float) or str(value).isdigit():
+            return datetime.fromtimestamp(int(value), ZoneInfo("UTC"))
+        return datetime.strptime(str(value), "%Y-%m-%d %H:%M:%S").replace(
+            tzinfo=ZoneInfo(get_settings().default_timezone)
+        )
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _aliyun_ok() -> JSONResponse:
+    return JSONResponse({"code": 0, "msg": "成功"})
+
+
+def _tencent_ok() -> JSONResponse:
+    return JSONResponse({"result": 0, "errmsg": "OK"})
+
+
+async def aliyun_report(request: Request) -> JSONResponse:
+    items = await _items(request)
+    if isinstance(items, JSONResponse):
+        return items
+    changed = 0
+    async with unit_of_work() as session:
+        for item in items:
+            if not item.get("biz_id"):
+                continue
+            success = item.get("success") in (True, "true", "True", 1)
+            changed += await receipts.record_report(
+                session,
+                provider_ref=f"aliyun:{item['biz_id']}",
+                phone=str(item.get("phone_number") or ""),
+                success=success,
+                code=str(item.get("err_code") or ""),
+                reported_at=_local_time(item.get("report_time")),
+            )
+    log.info("sms_reports", provider="aliyun", items=len(items), changed=changed)
+    return _aliyun_ok()
+
+
+async def aliyun_reply(request: Request) -> JSONResponse:
+    items = await _items(request)
+    if isinstance(items, JSONResponse):
+        return items
+    async with unit_of_work() as session:
+        for item in items:
+            if not item.get("phone_number"):
+                continue
+            await receipts.record_reply(
+                session,
+                provider="aliyun",
+                phone=str(item["phone_number"]),
+                content=str(item.get("content") or ""),
+                sent_at=_local_time(item.get("send_time")),
+                dedupe_key=str(item["sequence_id"]) if item.get("sequence_id") is not None else None,
+            )
+    return _aliyun_ok()
+
+
+async def tencent_report(request: Request) -> JSONResponse:
+    items = await _items(request)
+    if isinstance(items, JSONResponse):
+        return items
+    changed = 0
+    async with unit_of_work() as session:
+        for item in items:
+            if not item.get("sid"):
+                continue
+            changed += await receipts.record_report(
+                session,
+                provider_ref=f"tencent:{item['sid']}",
+                phone=str(item.get("mobile") or ""),
+                success=str(item.get("report_status", "")).upper() == "SUCCESS",
+                code=str(item.get("errmsg") or ""),
+                reported_at=_local_time(item.get("user_receive_time")),
+            )
+    log.info("sms_reports", provider="tencent", items=len(items), changed=changed)
+    return _tencent_ok()
+
+
+async def tencent_reply(request: Request) -> JSONResponse:
+    items = await _items(request)
+    if isinstance(items, JSONResponse):
+        return items
+    async with unit_of_work() as session:
+        for item in items:
+            if not item.get("mobile"):
+                continue
+            await receipts.record_reply(
+                session,
+                provider="tencent",
+                phone=str(item["mobile"]),
+                content=str(item.get("text") or ""),
+                sent_at=_local_time(item.get("time")),
+                dedupe_key=None,
+            )
+    return _tencent_ok()
+
+
+ROUTES = [
+    Route("/hooks/sms/aliyun/report", aliyun_report, methods=["POST"]),
+    Route("/hooks/sms/aliyun/reply", aliyun_reply, methods=["POST"]),
+    Route("/hooks/sms/tencent/report", tencent_report, methods=["POST"]),
+    Route("/hooks/sms/tencent/reply", tencent_reply, methods=["POST"]),
+]
