@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -18,13 +19,21 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry import UNSET
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
+from api.browser import (
+    PortalCORSMiddleware,
+    SecurityHeadersMiddleware,
+    cors_middleware_options,
+    cors_origins,
+    graphiql_response,
+    static_app,
+)
 from api.context import Context
 from api.errors import INTERNAL_MESSAGE, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE
 from api.hooks import his_visits
@@ -99,6 +108,10 @@ class PortalGraphQL(GraphQL[Context, None]):
             code, message = HTTP_ERROR_CODES.get(exc.status_code, ("BAD_REQUEST", "请求格式不正确"))
             response = error_response(exc.status_code, code, message, detail=exc.reason)
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Any) -> Response:
+        # Our own page, every file served from /static (api/browser.py): strawberry's loads 7 from a CDN.
+        return graphiql_response()
 
     def encode_json(self, data: object) -> str:
         # orjson: several times faster than json.dumps on a feed page (and UTF-8, not \u escapes); a str,
@@ -244,6 +257,24 @@ def _limit_body(receive: Receive) -> Receive:
     return limited
 
 
+ACCESS_LOG = logging.getLogger("api")
+_METRIC_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+def _metric_children(method: str, route: str, status: int) -> tuple[Any, Any]:
+    # prometheus_client's labels() takes a lock and builds a key on every call: a few percent of a
+    # feed request. The combinations are few (routes x methods x statuses), so keep them.
+    if method not in _METHODS:  # clients choose the method: keep the label set (and this dict) bounded
+        method = "OTHER"
+    key = (method, route, status)
+    found = _METRIC_CHILDREN.get(key)
+    if found is None:
+        found = (HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route))
+        _METRIC_CHILDREN[key] = found
+    return found
+
+
 class RequestContextMiddleware:
     """Request id (taken from X-Request-ID or made), structured access log and metrics."""
 
@@ -283,9 +314,10 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = scope["path"] if scope["path"] in ROUTES else "other"
-            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-            HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            if route != "/metrics":
+            counter, histogram = _metric_children(scope["method"], route, status)
+            counter.inc()
+            histogram.observe(elapsed)
+            if route != "/metrics" and ACCESS_LOG.isEnabledFor(logging.INFO):
                 log.info(
                     "http_request",
                     method=scope["method"],
@@ -371,10 +403,16 @@ def create_app() -> Starlette:
             Route("/t/c/{token}", track_click, methods=["GET"]),  # tracked message link
             Route("/graphql", GraphQLEndpoint(graphql_app), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
+            Mount("/static", app=static_app(), name="static"),  # GraphiQL's files (api/browser.py)
         ],
         lifespan=lifespan,
     )
     app.add_middleware(RequestContextMiddleware)
+    origins = cors_origins(get_settings().cors_origins)
+    if origins:  # none by default: only the listed browser apps may call the API from another origin
+        app.add_middleware(PortalCORSMiddleware, **cors_middleware_options(origins))  # type: ignore[arg-type]
+    # Added last, so outermost: every answer gets the headers, errors and CORS preflights included.
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
 
 

@@ -13,11 +13,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import clock, ratelimit, security
+from core import clock, ratelimit, rawsql, security
 from core.channels import ChannelName, Message, send_later
 from core.errors import NotAuthenticated
 from core.identity import ANONYMOUS, Actor, ActorKind, Role
@@ -353,32 +353,28 @@ async def actor_from_token(session: AsyncSession, token: str | None) -> Actor:
     if claims is None:
         raise errors.RefreshInvalid("访问令牌无效或已过期", code="ACCESS_TOKEN_INVALID")
     kind = ActorKind(claims.kind)
+    # Fixed SQL as prepared statements (core/rawsql): one round trip and no transaction, on every
+    # request that carries a token.
     if kind is not ActorKind.STAFF:
-        revoked = await session.scalar(_SESSION_REVOKED, {"sid": claims.session_id})
-        if revoked is None or revoked:
+        rows = await rawsql.fetch(session, _SESSION_REVOKED, claims.session_id)
+        if not rows or rows[0][0]:
             raise errors.RefreshInvalid("登录已退出，请重新登录", code="ACCESS_TOKEN_REVOKED")
         return Actor(kind=kind, id=claims.subject, session_id=claims.session_id)
     # Staff: the row is re-checked on every request (one indexed statement), so disabling an
     # account or changing its roles takes effect at once, not when the token expires.
-    row = (await session.execute(_STAFF_SESSION, {"sid": claims.session_id})).one_or_none()
-    if row is None or row.revoked or not row.active or row.staff_id != claims.subject:
+    found = await rawsql.fetch(session, _STAFF_SESSION, claims.session_id)
+    row = found[0] if found else None
+    if row is None or row["revoked"] or not row["active"] or row["staff_id"] != claims.subject:
         raise errors.RefreshInvalid("登录已退出，请重新登录", code="ACCESS_TOKEN_REVOKED")
-    roles = frozenset(Role(r) for r in (row.roles or ()) if r in Role.__members__.values())
+    known = {r.value for r in Role}
+    roles = frozenset(Role(r) for r in (row["roles"] or ()) if r in known)
     return Actor(kind=kind, id=claims.subject, roles=roles, session_id=claims.session_id)
 
 
-_SESSION_REVOKED = select(AuthSession.revoked_at.is_not(None)).where(AuthSession.id == bindparam("sid"))
-_STAFF_SESSION = (
-    select(
-        AuthSession.revoked_at.is_not(None).label("revoked"),
-        Staff.id.label("staff_id"),
-        Staff.active.label("active"),
-        select(func.array_agg(StaffRole.role))
-        .where(StaffRole.staff_id == Staff.id)
-        .correlate(Staff)
-        .scalar_subquery()
-        .label("roles"),
-    )
-    .join(Staff, Staff.id == AuthSession.subject_id)
-    .where(AuthSession.id == bindparam("sid"), AuthSession.subject_kind == "staff")
-)
+_SESSION_REVOKED = "SELECT revoked_at IS NOT NULL FROM auth_sessions WHERE id = $1"
+_STAFF_SESSION = """
+SELECT s.revoked_at IS NOT NULL AS revoked, st.id AS staff_id, st.active,
+       (SELECT array_agg(r.role) FROM staff_roles r WHERE r.staff_id = st.id) AS roles
+FROM auth_sessions s JOIN staff st ON st.id = s.subject_id
+WHERE s.id = $1 AND s.subject_kind = 'staff'
+"""
