@@ -687,22 +687,22 @@ class Statement:
 @dataclass
 class Captured:
     groups: list[list[Statement]]  # one list per transaction (per pooled connection, in order)
+    autocommit: list[bool]  # per group: statements sent outside an explicit transaction
     fresh: int  # ids made per request
     text: list[str]  # the statements, for the report
 
 
 class Recorder:
     def __init__(self) -> None:
-        self.calls: list[tuple[int, str, bool, Any]] = []
+        self.calls: list[tuple[int, bool, str, bool, Any]] = []
 
-    def __call__(
-        self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-    ) -> None:
-        self.calls.append((id(conn), statement, executemany, parameters))
+    def __call__(self, conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        self.calls.append((id(conn), autocommit, statement, many, parameters))
 
 
 def plan_replay(
-    calls: list[tuple[int, str, bool, Any]], member: Member, key: str, voucher: str | None, keep: set[uuid.UUID]
+    calls: list[tuple[int, bool, str, bool, Any]], member: Member, key: str, voucher: str | None, keep: set[uuid.UUID]
 ) -> Captured:
     roles: dict[uuid.UUID, Slot] = {member.id: ("m",), member.lot: ("l",)}
     roles.update({account: ("a", kind) for kind, account in member.accounts.items()})
@@ -726,15 +726,17 @@ def plan_replay(
         return ("c", value)
 
     groups: list[list[Statement]] = []
+    autocommit: list[bool] = []
     last = None
-    for conn_id, sql, many, parameters in calls:
+    for conn_id, auto, sql, many, parameters in calls:
         if conn_id != last:
             groups.append([])
+            autocommit.append(auto)
             last = conn_id
-        inserting = sql.lstrip().upper().startswith("INSERT")
+        inserting = "INSERT" in sql.upper()
         sets = list(parameters) if many else [parameters]
         groups[-1].append(Statement(sql, many, [[slot(v, inserting) for v in (p or ())] for p in sets]))
-    return Captured(groups, len(fresh), [sql for _, sql, _, _ in calls])
+    return Captured(groups, autocommit, len(fresh), [sql for _, _, sql, _, _ in calls])
 
 
 def _fill(params: list[Slot], target: dict[str, Any], ids: list[uuid.UUID]) -> list[Any]:
@@ -848,8 +850,8 @@ async def _client_main(plan: ClientPlan) -> ClientReport:
             n += 1
             ids = [new_id() for _ in range(captured.fresh)]
             try:
-                for group in captured.groups:
-                    async with conn.transaction():
+                for group, autocommit in zip(captured.groups, captured.autocommit, strict=True):
+                    async with contextlib.nullcontext() if autocommit else conn.transaction():
                         for st in group:
                             if st.many:
                                 await conn.executemany(st.sql, [_fill(p, target, ids) for p in st.params])
@@ -976,7 +978,7 @@ def report_drive(d: Drive) -> None:
     )
 
 
-async def capture_request(token: str, body: bytes) -> tuple[list[tuple[int, str, bool, Any]], dict[str, Any]]:
+async def capture_request(token: str, body: bytes) -> tuple[list[tuple[int, bool, str, bool, Any]], dict[str, Any]]:
     """The statements the real app sends for one request (in this process, through the ASGI app)."""
     import httpx
     from sqlalchemy import event
@@ -1046,7 +1048,11 @@ def plans_for(setup: Setup, mode: str, kind: str, prefix: str, members: list[Mem
 
 
 def print_statements(captured: Captured) -> None:
-    print(f"    the API sends {len(captured.text)} statements in {len(captured.groups)} transactions per request:")
+    explicit = len(captured.groups) - sum(captured.autocommit)
+    print(
+        f"    the API sends {len(captured.text)} statements per request, in {explicit} explicit transaction(s)"
+        f" and {sum(captured.autocommit)} single-statement (autocommit) one(s):"
+    )
     for sql in captured.text:
         print(f"      {' '.join(sql.split())[:150]}")
 

@@ -242,6 +242,26 @@ async def restore_lots(session: AsyncSession, spend_entry_id: uuid.UUID) -> list
     return [(u.lot_id, u.amount) for u in uses]
 
 
+async def run_at_once(sql: str, params: tuple[Any, ...]) -> Any:
+    """Runs one statement outside any explicit transaction, so PostgreSQL commits it when it ends (one round
+    trip, and the rows it locks are held only while the server runs it). Returns its first row, or None
+    when it failed inside PostgreSQL (a CHECK or NOT NULL guard, a broken deadlock): nothing was written.
+    It goes to the driver directly: the statement needs none of SQLAlchemy's transaction handling."""
+    import asyncpg
+
+    from core.db import get_engine
+
+    async with get_engine().connect() as conn:
+        raw = await conn.get_raw_connection()
+        try:
+            return await raw.driver_connection.fetchrow(sql, *params)  # type: ignore[union-attr]
+        except asyncpg.PostgresError:
+            return None
+        except BaseException as exc:  # the connection may be broken: never hand it out again
+            raw.invalidate(exc if isinstance(exc, Exception) else None)
+            raise
+
+
 async def available_balance(session: AsyncSession, patient_id: uuid.UUID) -> int:
     value = await session.scalar(
         select(Account.balance).where(Account.patient_id == patient_id, Account.kind == AccountKind.AVAILABLE)

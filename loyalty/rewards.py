@@ -214,6 +214,108 @@ async def redeem(session: AsyncSession, actor: Actor, reward_id: uuid.UUID, idem
     return redemption
 
 
+# One statement, run outside any explicit transaction (PostgreSQL commits it when it ends), so the
+# hot reward row is locked only while the server runs it: no client round trip (COMMIT) is ever waited
+# for with the lock held. Rewards with a tier requirement or a per-member limit take the locked path.
+# Order of locks: the member's available account (the balance update), then their lots, then the
+# reward's stock, as in `redeem`. Every write depends on the ledger entry, which is inserted only when
+# the idempotency key is new (ON CONFLICT DO NOTHING), the reward is redeemable and the balance (as
+# last committed) suffices. Stock and balance are taken without a guard: their CHECK constraints abort
+# the whole statement rather than oversell or overdraw; a lot shortfall (a concurrent posting of the
+# same member committed meanwhile) aborts it too (NULL entry_id); the caller then takes the locked path.
+REDEEM_AT_ONCE = """
+WITH r AS (
+    SELECT id, points_cost, name, voucher_valid_days, valid_to FROM rewards
+    WHERE id = $1::uuid AND active AND stock IS DISTINCT FROM 0 AND tier_required IS NULL AND per_member_limit IS NULL
+      AND (valid_from IS NULL OR valid_from <= $3::timestamptz) AND (valid_to IS NULL OR valid_to > $3::timestamptz)
+), acc AS (
+    SELECT id, balance FROM ledger_accounts WHERE patient_id = $2::uuid AND kind = 'available'
+), e AS (
+    INSERT INTO ledger_entries (id, idempotency_key, request_hash, kind, patient_id, amount, rule_code, source_ref,
+                                memo, actor_id, created_at)
+    SELECT $4::uuid, $5::text, $6::text, 'redeem', $2::uuid, -r.points_cost, NULL, 'reward:' || r.id,
+           '兑换：' || r.name, $2::uuid, $3::timestamptz
+    FROM r JOIN acc ON acc.balance >= r.points_cost
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, -amount AS cost
+), bal AS (
+    UPDATE ledger_accounts a SET balance = a.balance - e.cost FROM e, acc WHERE a.id = acc.id RETURNING a.balance
+), locked AS (
+    SELECT id, remaining, expires_at FROM ledger_lots
+    WHERE patient_id = $2::uuid AND status = 'available' AND remaining > 0 AND EXISTS (SELECT FROM bal)
+    ORDER BY expires_at, id FOR UPDATE
+), takes AS (
+    SELECT s.id, least(s.remaining, e.cost - (s.upto - s.remaining)) AS take
+    FROM (SELECT id, remaining, sum(remaining) OVER (ORDER BY expires_at, id) AS upto FROM locked) s, e
+    WHERE s.upto - s.remaining < e.cost
+), used AS (
+    UPDATE ledger_lots l SET remaining = l.remaining - t.take FROM takes t WHERE l.id = t.id RETURNING l.id
+), lines AS (
+    INSERT INTO ledger_lines (id, entry_id, account_id, amount)
+    SELECT $7::uuid, e.id, acc.id, -e.cost FROM e, acc UNION ALL SELECT $8::uuid, e.id, $9::uuid, e.cost FROM e
+), uses AS (
+    INSERT INTO ledger_lot_uses (entry_id, lot_id, amount) SELECT e.id, t.id, t.take FROM e, takes t
+), stock AS (
+    UPDATE rewards SET stock = rewards.stock - 1, updated_at = $3::timestamptz FROM e
+    WHERE rewards.id = $1::uuid AND rewards.stock IS NOT NULL RETURNING rewards.stock
+), red AS (
+    INSERT INTO redemptions (id, patient_id, reward_id, points, status, voucher_code, idempotency_key, request_hash,
+                             entry_id, created_at, expires_at)
+    SELECT $10::uuid, $2::uuid, r.id, e.cost, 'issued', $11::text, $12::text, $6::text,
+           CASE WHEN (SELECT coalesce(sum(take), 0) FROM takes) = e.cost THEN e.id END, $3::timestamptz,
+           least($3::timestamptz + make_interval(days => r.voucher_valid_days),
+                 coalesce(r.valid_to, 'infinity'::timestamptz))
+    FROM e, r
+    RETURNING id, reward_id, points, voucher_code, entry_id, created_at, expires_at
+)
+SELECT * FROM red
+"""
+
+
+async def redeem_at_once(actor: Actor, reward_id: uuid.UUID, idempotency_key: str) -> Redemption | None:
+    """`redeem` of a plain reward in one statement and one implicit transaction; None when the request
+    needs the locked path (`redeem`): a repeated key, a reward with limits, not enough points or stock,
+    or a race with another posting of the same member. Never posts twice, never oversells."""
+    patient_id = actor.require_patient()
+    key = (idempotency_key or "").strip()
+    if not 8 <= len(key) <= 100:
+        return None
+    now = clock.now()
+    digest = ledger.request_hash({"reward": reward_id})
+    voucher = new_voucher_code()
+    params = (
+        reward_id,
+        patient_id,
+        now,
+        new_id(),
+        f"redeem:{patient_id}:{key}",
+        digest,
+        new_id(),
+        new_id(),
+        ledger.SYSTEM_ACCOUNT_IDS[AccountKind.REDEEMED],
+        new_id(),
+        voucher,
+        key,
+    )
+    row = await ledger.run_at_once(REDEEM_AT_ONCE, params)
+    if row is None:
+        return None
+    return Redemption(
+        id=row["id"],
+        patient_id=patient_id,
+        reward_id=row["reward_id"],
+        points=row["points"],
+        status=RedemptionStatus.ISSUED,
+        voucher_code=row["voucher_code"],
+        idempotency_key=key,
+        request_hash=digest,
+        entry_id=row["entry_id"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        fulfilled_at=None,
+    )
+
+
 def _voucher_expiry(reward: Reward, now: datetime) -> datetime:
     expiry = now + timedelta(days=reward.voucher_valid_days)
     return min(expiry, reward.valid_to) if reward.valid_to else expiry

@@ -173,6 +173,86 @@ async def adjust(
     )
 
 
+# A goodwill credit in one statement and one implicit transaction (PostgreSQL commits it when it ends):
+# the member's accounts locked in id order (as `ledger.lock_member`), the entry inserted only under a
+# new idempotency key and only when nothing is owed (clawback 0, so nothing is repaid first), then its
+# two lines, the available balance and an available lot, all depending on that entry. Adjustments never
+# qualify for tiers, so the tier is left to the next qualifying posting or the nightly run.
+ADJUST_AT_ONCE = """
+WITH acc AS (
+    SELECT id, kind, balance FROM ledger_accounts WHERE patient_id = $1::uuid ORDER BY id FOR UPDATE
+), e AS (
+    INSERT INTO ledger_entries (id, idempotency_key, request_hash, kind, patient_id, amount, rule_code, source_ref,
+                                memo, actor_id, created_at)
+    SELECT $2::uuid, $3::text, $4::text, 'adjust', $1::uuid, $5::bigint, NULL, NULL, $6::text, $7::uuid,
+           $8::timestamptz
+    WHERE (SELECT count(*) FROM acc) = 3 AND EXISTS (SELECT FROM acc WHERE kind = 'clawback' AND balance = 0)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id, created_at
+), bal AS (
+    UPDATE ledger_accounts a SET balance = a.balance + $5::bigint FROM e, acc
+    WHERE a.id = acc.id AND acc.kind = 'available' RETURNING a.id
+), lines AS (
+    INSERT INTO ledger_lines (id, entry_id, account_id, amount)
+    SELECT $9::uuid, e.id, $10::uuid, -$5::bigint FROM e
+    UNION ALL
+    SELECT $11::uuid, e.id, acc.id, $5::bigint FROM e, acc WHERE acc.kind = 'available'
+), lot AS (
+    INSERT INTO ledger_lots (id, patient_id, source_entry_id, rule_code, source_ref, amount, remaining, status,
+                             earned_at, settles_at, expires_at, settled_at, expiry_notice_at)
+    SELECT $12::uuid, $1::uuid, e.id, NULL, NULL, $5::bigint, $5::bigint, 'available', $8::timestamptz,
+           $8::timestamptz, $13::timestamptz, $8::timestamptz, NULL
+    FROM e
+)
+SELECT e.id, e.created_at FROM e
+"""
+
+
+async def adjust_at_once(
+    actor: Actor, patient_id: uuid.UUID, *, amount: int, reason: str, idempotency_key: str
+) -> Entry | None:
+    """`adjust` of a goodwill credit in one statement; None when the request needs the locked path
+    (`adjust`): a debit, invalid input, no admin, a repeated key, points owed or a member without accounts."""
+    from core.ids import new_id
+
+    reason, key = (reason or "").strip(), (idempotency_key or "").strip()
+    if not (
+        actor.has_role(Role.ADMIN) and 0 < amount <= 1_000_000 and 2 <= len(reason) <= 150 and 8 <= len(key) <= 100
+    ):
+        return None
+    now = clock.now()
+    entry = Entry(
+        id=new_id(),
+        idempotency_key=f"adjust:{key}",
+        request_hash=ledger.request_hash({"patient": patient_id, "amount": amount, "reason": reason}),
+        kind=EntryKind.ADJUST.value,
+        patient_id=patient_id,
+        amount=amount,
+        rule_code=None,
+        source_ref=None,
+        memo=f"人工调整：{reason}",
+        actor_id=actor.id,
+        created_at=now,
+    )
+    params = (
+        patient_id,
+        entry.id,
+        entry.idempotency_key,
+        entry.request_hash,
+        amount,
+        entry.memo,
+        actor.id,
+        now,
+        new_id(),
+        ledger.SYSTEM_ACCOUNT_IDS[AccountKind.ADJUSTED],
+        new_id(),
+        new_id(),
+        ledger.expiry_for(now),
+    )
+    row = await ledger.run_at_once(ADJUST_AT_ONCE, params)
+    return entry if row is not None else None
+
+
 @dataclass(frozen=True)
 class Liability:
     available: int

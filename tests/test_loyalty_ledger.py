@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy import func, select
 from core import clock
 from core.db import unit_of_work
 from core.errors import PermissionDenied
+from core.identity import Actor, ActorKind, Role
 from core.outbox import OutboxMessage
 from loyalty import earning, errors, jobs, service
 from loyalty.models import Entry, Lot, LotStatus
@@ -106,6 +108,9 @@ async def test_refund_after_settlement_reverses_and_spent_points_become_clawback
     clock.clock.advance(days(8))
     await jobs.settle_due()
     assert await balances(member) == {"pending": 0, "available": 0, "clawback": -10}
+    admin = Actor(kind=ActorKind.STAFF, id=uuid.uuid4(), roles=frozenset({Role.ADMIN}))
+    owed = await service.adjust_at_once(admin, member, amount=25, reason="补发积分", idempotency_key="owed-key-0001")
+    assert owed is None  # points owed: the locked path repays them first
     await give_points(member, 25)  # immediate credits repay too
     assert await balances(member) == {"pending": 0, "available": 15, "clawback": 0}
 
@@ -233,3 +238,33 @@ async def test_adjustment_requires_reason_and_cannot_overdraw():
     assert (await balances(member))["available"] == 0
     async with unit_of_work() as session:
         assert await session.scalar(select(func.count()).select_from(Entry).where(Entry.kind == "adjust")) == 2
+
+
+async def test_adjust_at_once_credits_in_one_statement_and_leaves_the_rest_to_the_locked_path():
+    admin = Actor(kind=ActorKind.STAFF, id=uuid.uuid4(), roles=frozenset({Role.ADMIN}))
+    member = await new_member()
+    once = service.adjust_at_once
+    assert (
+        await once(admin, member, amount=30, reason="活动补发", idempotency_key="once-key-0000") is None
+    )  # no accounts
+    await give_points(member, 40)
+    entry = await once(admin, member, amount=30, reason="活动补发", idempotency_key="once-key-0001")
+    assert (
+        entry is not None and entry.amount == 30 and entry.actor_id == admin.id and entry.memo == "人工调整：活动补发"
+    )
+    assert await balances(member) == {"pending": 0, "available": 70, "clawback": 0}
+    # A repeated key, a debit and a patient all go to the locked path, which answers as `adjust` does.
+    assert await once(admin, member, amount=30, reason="活动补发", idempotency_key="once-key-0001") is None
+    assert await once(admin, member, amount=-30, reason="活动补发", idempotency_key="once-key-0002") is None
+    assert await once(as_patient(member), member, amount=30, reason="活动补发", idempotency_key="once-key-0003") is None
+    async with unit_of_work() as session:
+        again = await service.adjust(
+            session, admin, member, amount=30, reason="活动补发", idempotency_key="once-key-0001"
+        )
+        assert again.id == entry.id
+        with pytest.raises(errors.IdempotencyConflict):
+            await service.adjust(session, admin, member, amount=31, reason="活动补发", idempotency_key="once-key-0001")
+    assert await balances(member) == {"pending": 0, "available": 70, "clawback": 0}
+    async with unit_of_work() as session:
+        lot = await session.scalar(select(Lot).where(Lot.source_entry_id == entry.id))
+        assert lot is not None and (lot.remaining, lot.status, lot.rule_code) == (30, LotStatus.AVAILABLE, None)
