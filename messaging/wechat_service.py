@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -29,6 +30,12 @@ from core.settings import get_settings
 from messaging import errors, wechat
 from messaging.config import WechatTemplate, get_messaging_settings
 from messaging.models import WechatBinding, WechatGrant
+
+
+class WechatApp(enum.StrEnum):
+    MINI_PROGRAM = "mini_program"
+    OFFICIAL_ACCOUNT = "official_account"
+
 
 MAX_CODE_LENGTH = 128
 MAX_TEMPLATES_PER_REPORT = 10
@@ -113,6 +120,15 @@ async def unbind(session: AsyncSession, actor: Actor, *, app: str | None = None)
         await session.execute(
             delete(WechatGrant).where(WechatGrant.patient_id == patient_id, WechatGrant.used_at.is_(None))
         )
+
+
+async def my_bindings(session: AsyncSession, actor: Actor) -> list[WechatBinding]:
+    patient_id = actor.require_patient()
+    return list(
+        await session.scalars(
+            select(WechatBinding).where(WechatBinding.patient_id == patient_id).order_by(WechatBinding.app)
+        )
+    )
 
 
 async def binding_of(session: AsyncSession, patient_id: uuid.UUID, app: str) -> WechatBinding | None:

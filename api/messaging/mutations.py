@@ -1,4 +1,5 @@
-"""Inbox mutations: mark read (an open), mark all read, open the link (a click)."""
+"""Inbox mutations: mark read (an open), mark all read, open the link (a click). WeChat: bind the
+openid the mini program's login code resolves to, unbind, report one-time subscribe grants."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
-from api.errors import UserError
-from api.messaging.types import InboxMessageType
+from api.errors import UserError, user_errors
+from api.messaging.types import InboxMessageType, WechatAppEnum, WechatBindingType, WechatSubscriptionType
 from api.mutations import perform
 from api.relay import require_id
+from core.errors import DomainError
 from core.identity import Actor
-from messaging import inbox
-from messaging.models import InboxMessage
+from messaging import inbox, wechat_service
+from messaging.models import InboxMessage, WechatBinding
+from messaging.wechat_service import WechatApp
 
 
 @strawberry.input
@@ -41,6 +44,46 @@ class InboxOpenLinkPayload:
     link: str | None = None
     message: InboxMessageType | None = None
     errors: list[UserError]
+
+
+@strawberry.input(
+    description="小程序登录后 wx.login 得到的 code（公众号网页授权的 code 亦可，app 设为 OFFICIAL_ACCOUNT）"
+)
+class WechatBindInput:
+    code: str
+    app: WechatAppEnum = WechatApp.MINI_PROGRAM  # type: ignore[valid-type]
+
+
+@strawberry.input
+class WechatUnbindInput:
+    app: WechatAppEnum = WechatApp.MINI_PROGRAM  # type: ignore[valid-type]
+
+
+@strawberry.input(description="wx.requestSubscribeMessage 中用户同意（accept）的模板，每个一次授权")
+class WechatSubscriptionsGrantInput:
+    template_ids: list[str]
+
+
+@strawberry.type
+class WechatBindPayload:
+    binding: WechatBindingType | None = None
+    errors: list[UserError]
+
+
+@strawberry.type
+class WechatUnbindPayload:
+    unbound: bool = False
+    errors: list[UserError]
+
+
+@strawberry.type
+class WechatSubscriptionsPayload:
+    subscriptions: list[WechatSubscriptionType] | None = None
+    errors: list[UserError]
+
+
+def _subscriptions(counts: dict[str, int]) -> list[WechatSubscriptionType]:
+    return [WechatSubscriptionType(template_id=t, remaining=n) for t, n in counts.items()]
 
 
 def _id(value: strawberry.ID) -> uuid.UUID:
@@ -76,3 +119,41 @@ class MessagingMutation:
         if out.value is None:
             return InboxOpenLinkPayload(errors=out.errors)
         return InboxOpenLinkPayload(link=out.value.link, message=InboxMessageType(model=out.value), errors=[])
+
+    @strawberry.mutation(description="绑定微信：小程序登录后上报 code，服务端换取 openid")
+    async def wechat_bind(self, info: Info, input: WechatBindInput) -> WechatBindPayload:
+        # The code is exchanged with WeChat before the unit of work: no pooled connection waits
+        # on WeChat's answer.
+        await info.context.db.release()
+        try:
+            identity = await wechat_service.resolve_code(
+                info.context.actor, code=input.code, app=WechatApp(input.app).value
+            )
+        except DomainError as exc:
+            return WechatBindPayload(errors=user_errors(exc))
+
+        async def work(s: AsyncSession, a: Actor) -> WechatBinding:
+            return await wechat_service.bind(s, a, identity)
+
+        out = await perform(info, work)
+        if out.value is None:
+            return WechatBindPayload(errors=out.errors)
+        return WechatBindPayload(binding=WechatBindingType(model=out.value), errors=[])
+
+    @strawberry.mutation(description="解除微信绑定（小程序解绑时未用的订阅授权一并作废）")
+    async def wechat_unbind(self, info: Info, input: WechatUnbindInput) -> WechatUnbindPayload:
+        async def work(s: AsyncSession, a: Actor) -> bool:
+            await wechat_service.unbind(s, a, app=WechatApp(input.app).value)
+            return True
+
+        out = await perform(info, work)
+        return WechatUnbindPayload(unbound=bool(out.value), errors=out.errors)
+
+    @strawberry.mutation(description="上报小程序订阅消息授权：每个同意的模板记一次，每发一条消息用掉一次")
+    async def wechat_subscriptions_grant(
+        self, info: Info, input: WechatSubscriptionsGrantInput
+    ) -> WechatSubscriptionsPayload:
+        out = await perform(info, lambda s, a: wechat_service.record_grants(s, a, input.template_ids))
+        if out.value is None:
+            return WechatSubscriptionsPayload(errors=out.errors)
+        return WechatSubscriptionsPayload(subscriptions=_subscriptions(out.value), errors=[])

@@ -5,9 +5,15 @@ from __future__ import annotations
 import strawberry
 
 from api.context import Info
-from api.messaging.types import InboxMessageType, MessageChannel, MessagePreviewType
+from api.messaging.types import (
+    InboxMessageType,
+    MessageChannel,
+    MessagePreviewType,
+    WechatBindingType,
+    WechatSubscriptionType,
+)
 from api.relay import Connection, connection, require_id
-from messaging import inbox, templates
+from messaging import inbox, templates, wechat_service
 
 
 @strawberry.input(description="模板变量取值，例如 event_title")
@@ -54,3 +60,15 @@ class MessagingQuery:
                 extra={v.name: v.value for v in input.variables},
             )
         return MessagePreviewType.of(rendered)
+
+    @strawberry.field(description="我的微信绑定")
+    async def my_wechat_bindings(self, info: Info) -> list[WechatBindingType]:
+        async with info.context.db.read() as session:
+            rows = await wechat_service.my_bindings(session, info.context.actor)
+        return [WechatBindingType(model=r) for r in rows]
+
+    @strawberry.field(description="我的小程序订阅消息授权余量（每个模板）")
+    async def my_wechat_subscriptions(self, info: Info) -> list[WechatSubscriptionType]:
+        async with info.context.db.read() as session:
+            counts = await wechat_service.my_subscriptions(session, info.context.actor)
+        return [WechatSubscriptionType(template_id=t, remaining=n) for t, n in counts.items()]

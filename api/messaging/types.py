@@ -11,8 +11,9 @@ from api.context import Info
 from api.relay import Node, node_fetcher, raw_uuids, to_global_id
 from core.channels import ChannelName
 from messaging import inbox
-from messaging.models import InboxMessage
+from messaging.models import InboxMessage, WechatBinding
 from messaging.templates import RenderedMessage, TemplateIssue
+from messaging.wechat_service import WechatApp
 
 MessageChannel = strawberry.enum(ChannelName, name="MessageChannel")
 
@@ -86,3 +87,25 @@ class MessagePreviewType:
             body=rendered.body,
             issues=[TemplateIssueType.of(i) for i in rendered.issues],
         )
+
+
+WechatAppEnum = strawberry.enum(WechatApp, name="WechatApp", description="微信应用：小程序或公众号")
+
+
+@strawberry.type(name="WechatBinding", description="我的微信绑定（不返回 openid）")
+class WechatBindingType:
+    model: strawberry.Private[WechatBinding]
+
+    @strawberry.field
+    def app(self) -> WechatAppEnum:  # type: ignore[valid-type]
+        return WechatApp(self.model.app)
+
+    @strawberry.field(description="绑定时间")
+    def bound_at(self) -> datetime:
+        return self.model.created_at
+
+
+@strawberry.type(name="WechatSubscription", description="小程序订阅消息：某模板尚余的一次性授权次数")
+class WechatSubscriptionType:
+    template_id: str
+    remaining: int
