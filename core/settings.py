@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +64,12 @@ class Settings(BaseSettings):
     smtp_sender: str = "noreply@example.com"
     smtp_starttls: bool | None = None  # None: STARTTLS if the server offers it; port 465 means implicit TLS
     smtp_timeout_seconds: float = 15
-    public_base_url: str = "http://127.0.0.1:8000"  # tracked links and the e-mail open pixel
+    # Tracked links and the e-mail open pixel. Unset: http://<host>:<port> of this process (a moved
+    # PORTAL_PORT used to leave links pointing at 8000); set it behind a proxy or a public domain.
+    public_base_url: str = "http://127.0.0.1:8000"
+    # Browser origins allowed to call the API from another site (CORS), comma-separated, e.g.
+    # "https://app.example.cn,https://console.example.cn". Empty: no CORS headers at all.
+    cors_origins: str = ""
 
     graphiql: bool | None = None  # None: on outside production
     max_query_depth: int = 12
@@ -89,7 +94,8 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = False
     db_echo: bool = False
     log_level: str = "INFO"
-    log_json: bool = True
+    # None: readable console lines in development, JSON lines (for the log collector) elsewhere.
+    log_json: bool | None = None
 
     outbox_max_attempts: int = 8
     # A running job's claim in Redis lives this long and is renewed while the job runs: a worker
@@ -105,6 +111,18 @@ class Settings(BaseSettings):
     loyal_visits_per_year: int = 4
     referral_monthly_cap: int = 10
     settle_batch_size: int = 10_000
+
+    @model_validator(mode="after")
+    def _public_base_url_follows_address(self) -> Settings:
+        if "public_base_url" not in self.model_fields_set:
+            host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+            host = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
+            self.public_base_url = f"http://{host}:{self.port}"
+        return self
+
+    @property
+    def log_as_json(self) -> bool:
+        return self.log_json if self.log_json is not None else self.env != "development"
 
     @property
     def graphiql_enabled(self) -> bool:
