@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -36,6 +37,7 @@ from api.browser import (
 from api.context import Context
 from api.errors import INTERNAL_MESSAGE, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE
 from api.hooks import his_visits
+from api.messaging.hooks import ROUTES as sms_hook_routes
 from api.messaging.tracking import track_click, track_open
 from api.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from api.schema import schema
@@ -255,6 +257,24 @@ def _limit_body(receive: Receive) -> Receive:
     return limited
 
 
+ACCESS_LOG = logging.getLogger("api")
+_METRIC_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+def _metric_children(method: str, route: str, status: int) -> tuple[Any, Any]:
+    # prometheus_client's labels() takes a lock and builds a key on every call: a few percent of a
+    # feed request. The combinations are few (routes x methods x statuses), so keep them.
+    if method not in _METHODS:  # clients choose the method: keep the label set (and this dict) bounded
+        method = "OTHER"
+    key = (method, route, status)
+    found = _METRIC_CHILDREN.get(key)
+    if found is None:
+        found = (HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route))
+        _METRIC_CHILDREN[key] = found
+    return found
+
+
 class RequestContextMiddleware:
     """Request id (taken from X-Request-ID or made), structured access log and metrics."""
 
@@ -294,9 +314,10 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route = scope["path"] if scope["path"] in ROUTES else "other"
-            HTTP_REQUESTS.labels(scope["method"], route, str(status)).inc()
-            HTTP_LATENCY.labels(scope["method"], route).observe(elapsed)
-            if route != "/metrics":
+            counter, histogram = _metric_children(scope["method"], route, status)
+            counter.inc()
+            histogram.observe(elapsed)
+            if route != "/metrics" and ACCESS_LOG.isEnabledFor(logging.INFO):
                 log.info(
                     "http_request",
                     method=scope["method"],
@@ -377,6 +398,7 @@ def create_app() -> Starlette:
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             Route("/hooks/his/visits", his_visits, methods=["POST"]),
+            *sms_hook_routes,  # SMS receipts and replies (api/messaging/hooks.py)
             Route("/t/o/{token}", track_open, methods=["GET"]),  # e-mail open pixel
             Route("/t/c/{token}", track_click, methods=["GET"]),  # tracked message link
             Route("/graphql", GraphQLEndpoint(graphql_app), methods=["GET", "POST"]),
