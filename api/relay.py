@@ -11,7 +11,8 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from api.context import Info
-from core.pagination import Page
+from core.errors import FieldIssue, ValidationFailed
+from core.pagination import Page, check_id_count
 
 T = TypeVar("T")
 
@@ -59,6 +60,7 @@ def node_fetcher(type_name: str) -> Callable[[NodeFetcher], NodeFetcher]:
 
 async def resolve_nodes(info: Info, ids: Sequence[str]) -> list[Any | None]:
     """Each type's fetcher re-checks permission: an id is no key to an object you may not see."""
+    check_id_count(len(ids))
     decoded = [from_global_id(i) for i in ids]
     by_type: dict[str, list[tuple[int, str]]] = {}
     for index, item in enumerate(decoded):
@@ -109,13 +111,21 @@ def connection(page: Page[Any], wrap: Callable[[Any], T]) -> Connection[T]:
     )
 
 
+class InvalidId(ValidationFailed):
+    """A malformed global id, or one of another type: ID_INVALID as a payload error in mutations
+    and, the same code, as the GraphQL error of a query (a plain ValidationFailed says INVALID_INPUT)."""
+
+    code = "ID_INVALID"
+
+    def __init__(self, field: str | None):
+        super().__init__([FieldIssue(code=self.code, message="编号无效", field=field)])
+
+
 def require_id(value: object, type_name: str, field: str) -> uuid.UUID:
     """The UUID inside a global id of `type_name`; anything else is a validation error on `field`."""
-    from core.errors import FieldIssue, ValidationFailed
-
     parsed = parse_uuid_id(str(value), type_name) if value is not None else None
     if parsed is None:
-        raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field=field)])
+        raise InvalidId(field)
     return parsed
 
 

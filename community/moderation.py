@@ -915,7 +915,7 @@ async def queue_page(
     else:
         raise DomainError("队列状态无效", field="status", code="QUEUE_STATUS_INVALID")
     if after:
-        priority, created_at, item_id = decode_cursor(after, 3)
+        priority, created_at, item_id = decode_cursor(after, 3, types=(int, datetime, uuid.UUID))
         stmt = stmt.where(
             or_(
                 ModerationItem.priority < priority,

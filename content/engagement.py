@@ -158,7 +158,7 @@ async def bookmarks_page(
         .where(Reaction.patient_id == patient_id, Reaction.kind == EngagementKind.BOOKMARK, readable(viewer))
     )
     if after:
-        at, id_ = decode_cursor(after, 2)
+        at, id_ = decode_cursor(after, 2, types=(datetime, uuid.UUID))
         stmt = stmt.where(tuple_(Reaction.created_at, ContentItem.id) < tuple_(at, id_))
     rows = (
         await session.execute(stmt.order_by(Reaction.created_at.desc(), ContentItem.id.desc()).limit(size + 1))

@@ -12,6 +12,7 @@ so it can rise past the cursor but never fall behind it again: no item appears t
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import BigInteger, case, cast, false, literal, not_, or_, select, tuple_
@@ -46,7 +47,7 @@ async def feed(session: AsyncSession, viewer: Viewer, *, first: int | None, afte
     size = page_size(first)
     level_after: int | None = None
     if after:
-        level_after, rank_after, id_after = decode_cursor(after, 3)
+        level_after, rank_after, id_after = decode_cursor(after, 3, types=(int, float, uuid.UUID))
     matched = _matched(viewer)
     rank = ContentItem.feed_rank
     rows: list[tuple[Any, int]] = []

@@ -8,7 +8,9 @@ from __future__ import annotations
 import html
 import logging
 import re
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import jieba
@@ -136,7 +138,7 @@ async def search(
         return Page(items=[], cursors=[], has_next_page=False, has_previous_page=after is not None)
     stmt, score = search_statement(viewer, words)
     if after:
-        s, published, id_ = decode_cursor(after, 3)
+        s, published, id_ = decode_cursor(after, 3, types=(int, datetime, uuid.UUID))
         stmt = stmt.where(tuple_(score, ContentItem.published_at, ContentItem.id) < tuple_(s, published, id_))
     # Rank and cut the page on content_items alone; only the page's rows fetch their (wide) live revision.
     ranked = (

@@ -7,8 +7,11 @@ Rows inserted or deleted while a client pages do not shift later pages, and the 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -43,11 +46,56 @@ def _encode_value(value: Any) -> Any:
 
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict):
-        if "d" in value:
+        if set(value) == {"d"} and isinstance(value["d"], str):
             return datetime.fromisoformat(value["d"])
-        if "u" in value:
+        if set(value) == {"u"} and isinstance(value["u"], str):
             return uuid.UUID(value["u"])
+        raise ValueError("unknown cursor value")
     return value
+
+
+# PostgreSQL bigint bounds: a larger number in a cursor would fail in asyncpg, not in the query.
+_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+
+
+def _bindable(value: Any) -> bool:
+    """Whether asyncpg can send the value at all (NUL and lone surrogates in text cannot be sent)."""
+    if value is None or isinstance(value, bool | uuid.UUID):
+        return True
+    if isinstance(value, int):
+        return _INT_MIN <= value <= _INT_MAX
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return "\x00" not in value and _utf8(value)
+    if isinstance(value, datetime):
+        # Every timestamp column is timestamptz: a naive datetime cannot be compared with it.
+        return value.tzinfo is not None
+    return False
+
+
+def _fits(value: Any, kind: type | None) -> bool:
+    """Whether a decoded cursor value can be compared with a column whose values are of `kind`.
+
+    A client may send anything base64 encodes: a cursor of another connection, or one edited by
+    hand. Each value is checked against the column it is compared with, so a wrong type is a
+    CURSOR_INVALID here instead of a failed statement (and a broken transaction) in PostgreSQL.
+    None passes: a row with a NULL sort key encodes it, and NULL binds to any column type."""
+    if value is None or kind is None:
+        return True
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
+def _utf8(value: str) -> bool:
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a lone surrogate from a \ud800 escape in the JSON
+        return False
+    return True
 
 
 def encode_cursor(*values: Any) -> str:
@@ -55,15 +103,46 @@ def encode_cursor(*values: Any) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, arity: int) -> tuple[Any, ...]:
+def decode_cursor(
+    cursor: str, arity: int, *, types: Sequence[type | None] | None = None, field: str = "after"
+) -> tuple[Any, ...]:
+    """The values of a cursor made by `encode_cursor`; `types` (one per value, None for any) are
+    the Python types of the columns they are compared with. Anything else is CURSOR_INVALID."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != arity:
-            raise ValueError
-        return tuple(_decode_value(v) for v in values)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise InvalidCursor(field="after") from exc
+            raise ValueError("wrong shape")
+        decoded = tuple(_decode_value(v) for v in values)
+    except (ValueError, TypeError, binascii.Error, RecursionError) as exc:
+        # json.JSONDecodeError and UnicodeDecodeError are ValueErrors; RecursionError: "[[[[...".
+        raise InvalidCursor(field=field) from exc
+    if not all(_bindable(v) for v in decoded):
+        raise InvalidCursor(field=field)
+    if types is not None and not all(_fits(v, t) for v, t in zip(decoded, types, strict=True)):
+        raise InvalidCursor(field=field)
+    return decoded
+
+
+def column_type(column: InstrumentedAttribute[Any]) -> type | None:
+    """The Python type a column's values have, for checking cursors (None: not checked)."""
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return None
+    return kind if isinstance(kind, type) else None
+
+
+class TooManyIds(DomainError):
+    code = "TOO_MANY_IDS"
+    default_message = "一次最多查询100个对象"
+
+
+def check_id_count(count: int, field: str = "ids") -> None:
+    """A batch of ids is capped like a page: each id may cost a lookup."""
+    limit = get_settings().max_page_size
+    if count > limit:
+        raise TooManyIds(f"一次最多查询{limit}个对象", field=field)
 
 
 def page_size(first: int | None, default: int = 20) -> int:
@@ -95,7 +174,7 @@ async def keyset_page(
     """Pages a select of ORM entities ordered by (sort, id); `sort` and `id_` are their columns."""
     size = page_size(first)
     if after:
-        key = decode_cursor(after, 2)
+        key = decode_cursor(after, 2, types=(column_type(sort), column_type(id_)))
         cmp = tuple_(sort, id_) < tuple_(*key) if descending else tuple_(sort, id_) > tuple_(*key)
         stmt = stmt.where(cmp)
     order = (sort.desc(), id_.desc()) if descending else (sort.asc(), id_.asc())

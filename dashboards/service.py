@@ -41,6 +41,7 @@ from loyalty import service as loyalty_service
 
 DEFAULT_WINDOW_DAYS = 180
 MAX_RANGE_DAYS = 800
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
 STAGES = ("acquisition", "conversion", "retention", "loyalty", "dormant")
 
 
@@ -83,6 +84,10 @@ def buckets(since: date, until: date, period: Period) -> Buckets:
         raise DomainError("结束日期不能早于开始日期", field="until", code="DASHBOARD_RANGE")
     if (until - since).days > MAX_RANGE_DAYS:
         raise DomainError(f"查询范围不能超过{MAX_RANGE_DAYS}天", field="until", code="DASHBOARD_RANGE")
+    if since.year < EARLIEST_YEAR or until.year > LATEST_YEAR:
+        # The look-back window and the period after `until` are computed in Python: near year 1 or
+        # 9999 they overflow (the API's Date scalar already keeps to this range; workers may not).
+        raise DomainError(f"日期需在{EARLIEST_YEAR}年到{LATEST_YEAR}年之间", field="since", code="DASHBOARD_RANGE")
     tz = ZoneInfo(get_settings().default_timezone)
     first = _period_start(since, period)
     bounds, labels = [datetime.combine(since, time(), tz)], [first]
