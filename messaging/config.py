@@ -77,6 +77,9 @@ class MessagingSettings(BaseSettings):
     # JSON: {"notice": {"template_id": "...", "page": "pages/inbox/index", "fields": {"thing1": "subject"}}}
     wechat_templates: dict[str, WechatTemplate] = Field(default_factory=dict)
     wechat_miniprogram_state: Literal["developer", "trial", "formal"] = "formal"
+    # The Token of 服务器配置 (message push): WeChat signs each push with sha1(sorted(token, timestamp,
+    # nonce)). Empty refuses every push. Plaintext mode only (no AES message encryption).
+    wechat_callback_token: str = ""
 
     @field_validator("wechat_templates", mode="before")
     @classmethod

@@ -305,6 +305,7 @@ async def _send_wechat(session: AsyncSession, row: MessageDelivery, *, last_atte
         return
     if outcome.verdict == "sent":
         row.status, row.provider_ref = SENT, f"wechat:{outcome.msgid or row.id}"
+        await receipts.apply_waiting(session, row)  # WeChat's push can overtake this commit too
         return
     if outcome.verdict == "retry" and not last_attempt:
         raise sms.RetryLater(outcome.error)

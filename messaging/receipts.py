@@ -6,6 +6,10 @@ known; a receipt that overtakes the worker's commit waits in `sms_reports` and i
 worker records the provider's id (`apply_waiting`). Every change of a message's final state is
 reported on the outbox topic `message.status` (campaigns move their deliveries and stats).
 
+WeChat pushes its own receipts (Official Account TEMPLATESENDJOBFINISH, mini program
+subscribe_msg_sent_event): they take the same path with provider_ref "wechat:<MsgID>". A user
+turning a template off (subscribe_msg_change_event "reject") voids their unspent grants for it.
+
 A reply of "TD" / "T" / "退订" (and the 拒收 "R" Alibaba's marketing templates ask for) withdraws
 the patient's marketing SMS consent in one step, through the patients' consent service, with the
 reply stored as the evidence.
@@ -17,9 +21,10 @@ import hashlib
 import re
 import uuid
 from datetime import datetime
+from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +32,7 @@ from core import clock, outbox
 from core.errors import DomainError
 from core.identity import Actor, ActorKind
 from core.ids import new_id
-from messaging.models import MessageDelivery, SmsReply, SmsReport
+from messaging.models import MessageDelivery, SmsReply, SmsReport, WechatBinding, WechatGrant
 from patients import service as patient_service
 from patients.models import Patient
 
@@ -171,3 +176,53 @@ async def opt_out(session: AsyncSession, patient_id: uuid.UUID, reply_id: uuid.U
         raise
     await session.execute(update(SmsReply).where(SmsReply.id == reply_id).values(patient_id=patient_id, opted_out=True))
     log.info("sms_opt_out", patient_id=str(patient_id))
+
+
+def _entries(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, dict):
+        return [value]
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+async def record_wechat_event(session: AsyncSession, event: dict[str, Any]) -> int:
+    """Apply one WeChat push; returns how many messages or grants it changed. Other events are ignored."""
+    kind = str(event.get("Event") or "")
+    changed = 0
+    if kind == "TEMPLATESENDJOBFINISH" and event.get("MsgID"):
+        status = str(event.get("Status") or "")
+        changed += await record_report(
+            session,
+            provider_ref=f"wechat:{event['MsgID']}",
+            phone=None,
+            success=status == "success",
+            code=status,
+            reported_at=None,
+        )
+    elif kind == "subscribe_msg_sent_event":
+        for entry in _entries(event.get("List") or event.get("SubscribeMsgSentEvent", {}).get("List")):
+            if not entry.get("MsgID"):
+                continue
+            code = str(entry.get("ErrorCode", "0"))
+            changed += await record_report(
+                session,
+                provider_ref=f"wechat:{entry['MsgID']}",
+                phone=None,
+                success=code == "0",
+                code=f"{code}:{entry.get('ErrorStatus', '')}",
+                reported_at=None,
+            )
+    elif kind == "subscribe_msg_change_event":
+        openid = str(event.get("FromUserName") or "")
+        patient_id = await session.scalar(select(WechatBinding.patient_id).where(WechatBinding.openid == openid))
+        entries = _entries(event.get("List") or event.get("SubscribeMsgChangeEvent", {}).get("List"))
+        rejected = [str(e.get("TemplateId")) for e in entries if e.get("SubscribeStatusString") == "reject"]
+        if patient_id is not None and rejected:
+            result = await session.execute(
+                delete(WechatGrant).where(
+                    WechatGrant.patient_id == patient_id,
+                    WechatGrant.template_id.in_(rejected),
+                    WechatGrant.used_at.is_(None),
+                )
+            )
+            changed += int(getattr(result, "rowcount", 0) or 0)
+    return changed

@@ -5,6 +5,7 @@ refreshed by one process, errcode handling; all against a local WeChat server.""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
@@ -39,6 +40,7 @@ TEMPLATES = {
     },
     "marketing": {"template_id": "TPL-MKT", "fields": {"thing1": "body", "phrase2": "=会员日"}},
 }
+PUSH_TOKEN = "wechat-push-token-0123"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 BIND = """mutation($code: String!, $app: WechatApp) { wechatBind(input: {code: $code, app: $app}) {
@@ -58,6 +60,7 @@ def _env(url: str, **extra: str) -> dict[str, str]:
         "PORTAL_WECHAT_OA_APP_ID": OA,
         "PORTAL_WECHAT_OA_APP_SECRET": OA_SECRET,
         "PORTAL_WECHAT_TEMPLATES": json.dumps(TEMPLATES),
+        "PORTAL_WECHAT_CALLBACK_TOKEN": PUSH_TOKEN,
         **extra,
     }
 
@@ -329,3 +332,87 @@ async def test_official_account_template_messages_need_no_grant(wx, monkeypatch)
         "oa-openid-1",
         "https://m.kangning.example/e/1",
     )
+
+
+# --- WeChat's own receipts (message push) -------------------------------------------------------------
+
+
+def signed(token: str = PUSH_TOKEN, **extra: str) -> str:
+    timestamp, nonce = "1781496000", "8412635"
+    signature = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+    query = {"signature": signature, "timestamp": timestamp, "nonce": nonce, **extra}
+    return "/hooks/wechat/events?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+
+async def test_wechat_pushes_are_verified_and_make_sent_messages_delivered(wx, client):
+    echo = await client.get(signed(echostr="echo-123"))
+    assert echo.status_code == 200 and echo.text == "echo-123"
+    forged = await client.post(signed(token="not-the-token"), content=b"<xml></xml>")
+    assert forged.status_code == 401 and forged.json()["error"]["code"] == "CALLBACK_UNVERIFIED"
+    assert (await client.post("/hooks/wechat/events", content=b"<xml></xml>")).status_code == 401
+
+    patient = await bound_patient(wx, "o-push")
+    await grant(patient, "TPL-NOTICE", "TPL-NOTICE", "TPL-MKT")
+    await send(patient, "提醒一", ref="p1")
+    await send(patient, "提醒二", ref="p2")
+    await dispatch_due()
+    one, two = (await delivery("p1")).provider_ref, (await delivery("p2")).provider_ref
+    assert one and two and one.startswith("wechat:")
+    sent_event = {
+        "ToUserName": "gh_123",
+        "FromUserName": "o-push",
+        "CreateTime": 1781496000,
+        "MsgType": "event",
+        "Event": "subscribe_msg_sent_event",
+        "List": {
+            "TemplateId": "TPL-NOTICE",
+            "MsgID": one.removeprefix("wechat:"),
+            "ErrorCode": 0,
+            "ErrorStatus": "success",
+        },
+    }
+    answer = await client.post(signed(), content=json.dumps(sent_event).encode())
+    assert answer.status_code == 200 and answer.text == "success"
+    assert (await delivery("p1")).status == "delivered"
+    xml = (
+        "<xml><ToUserName><![CDATA[gh_123]]></ToUserName><FromUserName><![CDATA[o-push]]></FromUserName>"
+        "<CreateTime>1781496001</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[subscribe_msg_sent_event]]></Event><SubscribeMsgSentEvent><List>"
+        f"<TemplateId><![CDATA[TPL-NOTICE]]></TemplateId><MsgID><![CDATA[{two.removeprefix('wechat:')}]]></MsgID>"
+        "<ErrorCode><![CDATA[10005]]></ErrorCode><ErrorStatus><![CDATA[fail]]></ErrorStatus>"
+        "</List></SubscribeMsgSentEvent></xml>"
+    )
+    assert (await client.post(signed(), content=xml.encode())).text == "success"
+    row = await delivery("p2")
+    assert (row.status, row.error) == ("failed", "receipt:10005:fail")
+    bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><xml>&a;</xml>'
+    assert (await client.post(signed(), content=bomb)).status_code == 400
+
+    # The user turns the marketing template off in WeChat's settings: its unspent grant is void.
+    change = (
+        "<xml><FromUserName><![CDATA[o-push]]></FromUserName><MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[subscribe_msg_change_event]]></Event><SubscribeMsgChangeEvent><List>"
+        "<TemplateId><![CDATA[TPL-MKT]]></TemplateId><SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString>"
+        "</List></SubscribeMsgChangeEvent></xml>"
+    )
+    await client.post(signed(), content=change.encode())
+    assert await unused(patient) == 0
+    result = await send(patient, "会员日", ref="p3", kind="marketing")
+    assert (result.status, result.error) == ("delivered", "fallback:no_subscription")
+
+
+async def test_official_account_job_finish_push_reports_delivery(wx, client, monkeypatch):
+    monkeypatch.setenv("PORTAL_WECHAT_SEND_APP", "official_account")
+    reset_messaging_settings()
+    patient = await bound_patient(wx, "oa-openid-2", app="official_account")
+    await send(patient, "讲座提醒", ref="oa-2")
+    await dispatch_due()
+    msgid = (await delivery("oa-2")).provider_ref.removeprefix("wechat:")
+    xml = (
+        "<xml><ToUserName><![CDATA[gh_oa]]></ToUserName><FromUserName><![CDATA[oa-openid-2]]></FromUserName>"
+        "<CreateTime>1781496002</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[TEMPLATESENDJOBFINISH]]></Event><MsgID>{msgid}</MsgID>"
+        "<Status><![CDATA[success]]></Status></xml>"
+    )
+    assert (await client.post(signed(), content=xml.encode())).text == "success"
+    assert (await delivery("oa-2")).status == "delivered"

@@ -9,19 +9,27 @@ answered in the provider's own success shape, so it does not push again; a repea
   POST /hooks/sms/aliyun/reply    SmsUp:     [{phone_number, content, send_time, sequence_id}]
   POST /hooks/sms/tencent/report  [{mobile, report_status SUCCESS|FAIL, errmsg, sid, user_receive_time}]
   POST /hooks/sms/tencent/reply   {mobile, nationcode, text, time} (or a list of them)
+
+WeChat's message push (服务器配置, plaintext mode, XML or JSON) is signed:
+signature = sha1 of the sorted, concatenated (token, timestamp, nonce) in the query string.
+  GET  /hooks/wechat/events  the URL check: echostr back when the signature holds
+  POST /hooks/wechat/events  TEMPLATESENDJOBFINISH, subscribe_msg_sent_event (receipts),
+                             subscribe_msg_change_event (a template turned off)
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
+import xml.etree.ElementTree as ElementTree
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from core.db import unit_of_work
@@ -164,9 +172,69 @@ async def tencent_reply(request: Request) -> JSONResponse:
     return _tencent_ok()
 
 
+MAX_WECHAT_BODY = 64 * 1024
+
+
+def _wechat_verified(request: Request) -> bool:
+    token = get_messaging_settings().wechat_callback_token
+    q = request.query_params
+    timestamp, nonce, signature = q.get("timestamp", ""), q.get("nonce", ""), q.get("signature", "")
+    if not (token and timestamp and nonce and signature):
+        return False
+    expected = hashlib.sha1("".join(sorted([token, timestamp, nonce])).encode()).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
+def _xml_value(element: ElementTree.Element) -> Any:
+    children = list(element)
+    if not children:
+        return (element.text or "").strip()
+    out: dict[str, Any] = {}
+    for child in children:
+        value = _xml_value(child)
+        if child.tag in out:  # repeated elements (<List> per template) become a list
+            previous = out[child.tag]
+            out[child.tag] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            out[child.tag] = value
+    return out
+
+
+def _wechat_event(body: bytes) -> dict[str, Any] | None:
+    text = body.strip()
+    try:
+        if text.startswith(b"<"):
+            if b"<!DOCTYPE" in text.upper() or b"<!ENTITY" in text.upper():
+                return None  # no entity tricks: WeChat never sends a DTD
+            value = _xml_value(ElementTree.fromstring(text))
+        else:
+            value = json.loads(text)
+    except (ElementTree.ParseError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+async def wechat_events(request: Request) -> Response:
+    if not _wechat_verified(request):
+        return _error(401, "CALLBACK_UNVERIFIED", "回调未通过校验：签名不正确")
+    if request.method == "GET":
+        return PlainTextResponse(request.query_params.get("echostr", ""))
+    body = await request.body()
+    if len(body) > MAX_WECHAT_BODY:
+        return _error(413, "BODY_TOO_LARGE", "请求体过大")
+    event = _wechat_event(body)
+    if event is None:
+        return _error(400, "INVALID_BODY", "推送内容不是合法的 XML 或 JSON")
+    async with unit_of_work() as session:
+        changed = await receipts.record_wechat_event(session, event)
+    log.info("wechat_event", kind=str(event.get("Event", ""))[:40], changed=changed)
+    return PlainTextResponse("success")  # WeChat expects "success" (or empty) within 5 s
+
+
 ROUTES = [
     Route("/hooks/sms/aliyun/report", aliyun_report, methods=["POST"]),
     Route("/hooks/sms/aliyun/reply", aliyun_reply, methods=["POST"]),
     Route("/hooks/sms/tencent/report", tencent_report, methods=["POST"]),
     Route("/hooks/sms/tencent/reply", tencent_reply, methods=["POST"]),
+    Route("/hooks/wechat/events", wechat_events, methods=["GET", "POST"]),
 ]
