@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 
 from core import clock, security
 from core.db import unit_of_work
-from core.errors import DomainError
+from core.errors import Conflict, DomainError
 from core.identity import SYSTEM
 from core.settings import get_settings
 from loyalty import visits
@@ -96,6 +96,8 @@ async def his_visits(request: Request) -> JSONResponse:
             outcome = await visits.record(session, SYSTEM, data, source="his")
     except DomainError as exc:
         details = [{"field": i.field or "", "message": i.message, "code": i.code} for i in exc.issues]
-        return _error(422, exc.code, exc.message, details)
+        # 409: the request is well-formed but contradicts what we hold (VISIT_CONFLICT: a known external_id
+        # with other visit details); resending it cannot succeed. 422: our rules refuse the content.
+        return _error(409 if isinstance(exc, Conflict) else 422, exc.code, exc.message, details)
     log.info("his_visit", external_id=payload.external_id, result=outcome.result)
     return JSONResponse({"visit_id": str(outcome.visit.id), "result": outcome.result, "status": outcome.visit.status})

@@ -1,8 +1,10 @@
 """Visits from the hospital information system or clinic staff, and what they move: points,
 referral conversion and the lifecycle stage.
 
-A visit is identified by the HIS's external id: a replay changes nothing; the same id with status
-refunded is the refund. Refund policy (README): pending points are voided; settled points are
+A visit is identified by the HIS's external id: a replay of the same visit changes nothing; the same id
+with status refunded is the refund; the same id with other visit details (patient, site, department,
+time, items) is refused with VISIT_CONFLICT, because answering "unchanged" hid a HIS that reused ids or
+corrected a visit we would never re-score. Refund policy (README): pending points are voided; settled points are
 reversed, first from that visit's own lot, then from other lots oldest-expiry first; whatever the
 member already spent becomes a clawback that later earnings repay before anything else.
 """
@@ -17,7 +19,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
-from core.errors import Validator
+from core.errors import Conflict, FieldIssue, Validator
 from core.identity import SYSTEM, Actor, Role
 from core.ids import new_id
 from loyalty import earning, errors, ledger, lifecycle, referrals, tiers
@@ -61,6 +63,21 @@ class VisitData:
     site_id: uuid.UUID | None = None
     site_code: str | None = None
     items: list[VisitItem] = field(default_factory=list)
+
+
+class VisitConflict(Conflict):
+    """The external id is known with other visit details: the HIS must send a new id, or a refund."""
+
+    code = "VISIT_CONFLICT"
+    default_message = "该外部就诊编号已用于另一条就诊记录，内容不一致：请核对编号，或用 refunded 退费后以新编号重新推送"
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__(field=fields[0] if fields else None)
+        self.fields = fields
+
+    @property
+    def issues(self) -> list[FieldIssue]:
+        return [FieldIssue(code=self.code, message=self.message, field=f) for f in self.fields] or super().issues
 
 
 @dataclass(frozen=True)
@@ -126,15 +143,21 @@ async def record(session: AsyncSession, actor: Actor, data: VisitData, *, source
     # Replays and refunds of one visit may arrive together: one at a time per external id.
     await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": f"visit:{external_id}"})
     visit = await session.scalar(select(Visit).where(Visit.external_id == external_id).with_for_update())
-    if visit is not None:
-        if data.status == VisitStatus.REFUNDED and visit.status == VisitStatus.COMPLETED:
-            await refund(session, visit)
-            return VisitOutcome(visit, "refunded")
-        return VisitOutcome(visit, "unchanged")
-
     items = [
         {"category": i.category, "self_paid_fen": i.self_paid_fen, "insured_fen": i.insured_fen} for i in data.items
     ]
+    if visit is not None:
+        if data.status == VisitStatus.REFUNDED:
+            # A refund names the visit by its id alone: HIS refund messages may carry other items or times.
+            if visit.status == VisitStatus.COMPLETED:
+                await refund(session, visit)
+                return VisitOutcome(visit, "refunded")
+            return VisitOutcome(visit, "unchanged")
+        differing = _differences(visit, patient_id, site_id, data, items)
+        if differing:
+            raise VisitConflict(differing)
+        return VisitOutcome(visit, "unchanged")  # the identical visit again (also after its refund)
+
     now = clock.now()
     visit = Visit(
         id=new_id(),
@@ -164,6 +187,20 @@ async def record(session: AsyncSession, actor: Actor, data: VisitData, *, source
         await referrals.on_completed_visit(session, patient_id, visit)
     await lifecycle.recompute(session, [patient_id], reason=f"visit_{data.status}")
     return VisitOutcome(visit, "created")
+
+
+def _differences(
+    visit: Visit, patient_id: uuid.UUID, site_id: uuid.UUID, data: VisitData, items: list[dict[str, object]]
+) -> list[str]:
+    """The fields of a completed-visit message that disagree with the stored visit (API field names)."""
+    pairs = {
+        "patient": (visit.patient_id, patient_id),
+        "site": (visit.site_id, site_id),
+        "department": (visit.department, data.department.strip()),
+        "visitedAt": (visit.visited_at, data.visited_at),  # aware datetimes: equal instants in any zone
+        "items": (list(visit.items or []), items),
+    }
+    return [name for name, (stored, sent) in pairs.items() if stored != sent]
 
 
 async def refund(session: AsyncSession, visit: Visit) -> None:
