@@ -65,8 +65,9 @@ class MessageDelivery(IdMixin, Base):
 
 
 class SmsReport(IdMixin, Base):
-    """A delivery receipt as the provider pushed it; kept even when its message is not known yet
-    (the receipt can overtake the worker's commit), and applied when it is."""
+    """A delivery receipt as the provider pushed it (SMS providers, and WeChat's push with
+    provider_ref "wechat:<MsgID>"); kept even when its message is not known yet (the receipt can
+    overtake the worker's commit), and applied when it is."""
 
     __tablename__ = "sms_reports"
     __table_args__ = (UniqueConstraint("provider_ref", name="uq_sms_reports_provider_ref"),)

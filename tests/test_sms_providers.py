@@ -441,3 +441,17 @@ async def test_the_recorder_says_recorded_and_production_refuses_it(monkeypatch)
     monkeypatch.setattr(delivery_module, "get_settings", lambda: production)
     assert await send(patient, "复诊提醒", ref="dev-2") == "failed"
     assert (await delivery("dev-2")).error == "provider_not_configured"
+
+
+async def test_the_sign_in_code_is_blanked_in_the_outbox_once_texted_in_production(aliyun, client, monkeypatch):
+    phone = next_phone()
+    data(await gql(client, REQUEST_CODE, {"phone": phone}))
+    production = get_settings().model_copy(update={"env": "production"})
+    monkeypatch.setattr(outbox, "get_settings", lambda: production)
+    assert await dispatch_due("notify.send") == ["sent"]
+    code = json.loads(aliyun.sent[0]["TemplateParam"])["code"]
+    async with unit_of_work() as session:
+        row = await session.scalar(select(OutboxMessage).where(OutboxMessage.topic == "notify.send"))
+    assert row is not None and row.payload["body"] == "[已脱敏]"
+    assert row.payload["params"] == {"code": "[已脱敏]", "minutes": "[已脱敏]"}
+    assert code not in json.dumps(row.payload, ensure_ascii=False)
