@@ -988,6 +988,15 @@ async def capture_request(token: str, body: bytes) -> tuple[list[tuple[int, bool
     recorder = Recorder()
     engine = get_engine().sync_engine
     event.listen(engine, "before_cursor_execute", recorder)
+    at_once = getattr(ledger, "run_at_once", None)  # None: a tree before the one-statement postings
+
+    async def record_at_once(sql: str, params: tuple[Any, ...]) -> Any:  # sent to the driver, past SQLAlchemy
+        recorder.calls.append((-len(recorder.calls) - 1, True, sql, False, params))
+        assert at_once is not None
+        return await at_once(sql, params)
+
+    if at_once is not None:
+        ledger.run_at_once = record_at_once
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as http:
@@ -998,6 +1007,8 @@ async def capture_request(token: str, body: bytes) -> tuple[list[tuple[int, bool
             )
     finally:
         event.remove(engine, "before_cursor_execute", recorder)
+        if at_once is not None:
+            ledger.run_at_once = at_once
     failure = answer_failure(answer.status_code, answer.content)
     if failure:
         raise RuntimeError(f"captured request failed: {failure}")
