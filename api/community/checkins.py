@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.errors import UserError
 from api.mutations import perform
-from api.relay import Connection, Node, connection, node_fetcher, parse_uuid_id, to_global_id
+from api.relay import Connection, InvalidId, Node, connection, node_fetcher, parse_uuid_id, to_global_id
 from community import checkins, models
 from community import errors as community_errors
-from core.errors import FieldIssue, NotFound, ValidationFailed
+from core.errors import NotFound
 from core.identity import Actor
 from patients import queries as patient_queries
 
@@ -31,7 +31,7 @@ GlucoseContext = strawberry.enum(checkins.GlucoseContext, name="GlucoseContext",
 def _id(value: Any, type_name: str, field: str) -> uuid.UUID:
     parsed = parse_uuid_id(str(value), type_name) if value is not None else None
     if parsed is None:
-        raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field=field)])
+        raise InvalidId(field)
     return parsed
 
 

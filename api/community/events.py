@@ -19,11 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.errors import UserError
 from api.mutations import perform
-from api.relay import Connection, Node, connection, node_fetcher, parse_uuid_id, to_global_id
+from api.relay import Connection, InvalidId, Node, connection, node_fetcher, parse_uuid_id, to_global_id
 from community import events, invitations
 from community import models as cm
 from core import clock
-from core.errors import FieldIssue, ValidationFailed
 from core.identity import Actor
 
 EventKind = strawberry.enum(cm.EventKind, name="EventKind")
@@ -40,7 +39,7 @@ class EventRsvpResponse(Enum):
 def _id(value: Any, type_name: str, field: str) -> uuid.UUID:
     parsed = parse_uuid_id(str(value), type_name) if value is not None else None
     if parsed is None:
-        raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field=field)])
+        raise InvalidId(field)
     return parsed
 
 

@@ -23,9 +23,8 @@ from api.community.types import (
 from api.context import Info
 from api.errors import UserError
 from api.mutations import perform
-from api.relay import Connection, connection, parse_uuid_id, require_id
+from api.relay import Connection, InvalidId, connection, parse_uuid_id, require_id
 from community import access, groups, posts
-from core.errors import FieldIssue, ValidationFailed
 from core.identity import Actor
 
 
@@ -171,7 +170,7 @@ def _account(value: Any) -> tuple[str, uuid.UUID]:
         return "patient", pid
     if (sid := parse_uuid_id(str(value), "Staff")) is not None:
         return "staff", sid
-    raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field="accountId")])
+    raise InvalidId("accountId")
 
 
 def _target(value: Any) -> tuple[str, uuid.UUID]:
@@ -179,7 +178,7 @@ def _target(value: Any) -> tuple[str, uuid.UUID]:
         return "post", pid
     if (cid := parse_uuid_id(str(value), "Comment")) is not None:
         return "comment", cid
-    raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field="targetId")])
+    raise InvalidId("targetId")
 
 
 @strawberry.type

@@ -18,10 +18,10 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.errors import UserError
 from api.mutations import perform
-from api.relay import Connection, Node, connection, node_fetcher, parse_uuid_id, to_global_id
+from api.relay import Connection, InvalidId, Node, connection, node_fetcher, parse_uuid_id, to_global_id
 from community import moderation
 from community.models import AuditEntry, QueueStatus, Report, SensitiveWord, WordCategory, WordException
-from core.errors import FieldIssue, NotFound, ValidationFailed
+from core.errors import NotFound
 from core.identity import Actor
 
 ModerationDecision = strawberry.enum(moderation.Decision, name="ModerationDecision", description="审核处理方式")
@@ -45,7 +45,7 @@ _TARGET_TYPES = {
 def _require_id(value: Any, type_name: str, field: str) -> uuid.UUID:
     parsed = parse_uuid_id(str(value), type_name) if value is not None else None
     if parsed is None:
-        raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field=field)])
+        raise InvalidId(field)
     return parsed
 
 
@@ -55,7 +55,7 @@ def _content_id(value: Any, field: str) -> tuple[str, uuid.UUID]:
         return "post", post_id
     if (comment_id := parse_uuid_id(str(value), "Comment")) is not None:
         return "comment", comment_id
-    raise ValidationFailed([FieldIssue(code="ID_INVALID", message="编号无效", field=field)])
+    raise InvalidId(field)
 
 
 @strawberry.type(description="某一举报原因的次数")
