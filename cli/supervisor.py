@@ -264,6 +264,20 @@ def _local(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
+@contextlib.contextmanager
+def _quiet_steps(env: str) -> Iterator[None]:
+    """Migrations and the demo seed at WARNING in development: their ~100 INFO lines (alembic's plugins,
+    one per migration) buried the banner. Errors still show; an explicit PORTAL_LOG_LEVEL wins."""
+    if env != "development" or "PORTAL_LOG_LEVEL" in os.environ:
+        yield
+        return
+    os.environ["PORTAL_LOG_LEVEL"] = "WARNING"  # spawn() hands os.environ to the child
+    try:
+        yield
+    finally:
+        del os.environ["PORTAL_LOG_LEVEL"]
+
+
 def _print_banner(host: str, port: int) -> None:
     lines = [
         "",
@@ -307,8 +321,9 @@ def run() -> None:
             os.environ["REDIS_URL"] = rd.url
 
         write_run_env(data_dir)
-        sup.run_step("migrate")
-        sup.run_step("seed-demo", "--if-empty")
+        with _quiet_steps(settings.env):
+            sup.run_step("migrate")
+            sup.run_step("seed-demo", "--if-empty")
         sup.spawn("api", "serve")
         sup.spawn("worker", "worker")
         failure = sup.wait_for_api(settings.host, settings.port)

@@ -50,3 +50,8 @@ def configure_logging() -> None:
     root.setLevel(level)
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if settings.env == "development" and not settings.log_as_json and level == logging.INFO:
+        # `portal run`'s terminal: arq logs two lines per job, and the crons (outbox sweep every 15 s)
+        # scrolled the banner with the demo logins away within a minute. Failures still show (WARNING
+        # and up); PORTAL_LOG_LEVEL=DEBUG brings every job line back.
+        logging.getLogger("arq.worker").setLevel(logging.WARNING)

@@ -132,3 +132,29 @@ async def test_json_answers_carry_chinese_as_utf8_not_escapes(client) -> None:
     answer = await client.post("/graphql", json={"query": mutation})
     assert answer.status_code == 200 and b"\\u" not in answer.content
     assert any("\u4e00" <= ch <= "\u9fff" for ch in answer.content.decode("utf-8"))
+
+
+def test_public_base_url_follows_host_and_port_unless_set(monkeypatch) -> None:
+    from core.settings import Settings
+
+    for name in ("PORTAL_PUBLIC_BASE_URL", "PORTAL_HOST", "PORTAL_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    assert Settings().public_base_url == "http://127.0.0.1:8000"
+    monkeypatch.setenv("PORTAL_PORT", "9123")
+    assert Settings().public_base_url == "http://127.0.0.1:9123"
+    monkeypatch.setenv("PORTAL_HOST", "0.0.0.0")  # listening everywhere: links still need a reachable host
+    assert Settings().public_base_url == "http://127.0.0.1:9123"
+    monkeypatch.setenv("PORTAL_HOST", "192.168.1.20")
+    assert Settings().public_base_url == "http://192.168.1.20:9123"
+    monkeypatch.setenv("PORTAL_PUBLIC_BASE_URL", "https://member.kangning.example.cn")
+    assert Settings().public_base_url == "https://member.kangning.example.cn"
+
+
+def test_cors_origins_setting_is_a_comma_separated_allow_list(monkeypatch) -> None:
+    from api.browser import cors_origins
+    from core.settings import Settings
+
+    monkeypatch.delenv("PORTAL_CORS_ORIGINS", raising=False)
+    assert cors_origins(Settings().cors_origins) == []
+    monkeypatch.setenv("PORTAL_CORS_ORIGINS", " https://a.example.cn ,https://b.example.cn/,, ")
+    assert cors_origins(Settings().cors_origins) == ["https://a.example.cn", "https://b.example.cn"]
