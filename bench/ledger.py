@@ -1,17 +1,30 @@
 """Ledger benchmarks on a production-sized ledger (not a test).
 
-    .venv/bin/python bench/ledger.py                                   # the defaults below (see --help)
-    .venv/bin/python bench/ledger.py --patients 10000 --lots 100000    # a quick run
+    .venv/bin/python -m bench.ledger                                   # the defaults below (see --help)
+    .venv/bin/python -m bench.ledger --lots 0                          # B and C only (~2 minutes)
 
-On a 2-core machine the defaults take ~5 minutes: seeding ~50 s, settle_due ~25-28 s (target: < 30 s),
-B and C ~1.5 minutes each.
+On a 2-core machine the defaults take ~7 minutes: seeding ~50 s, settle_due ~25-28 s (target: < 30 s),
+B and C ~1 minute each.
 
 A. `loyalty.jobs.settle_due()` over 1,000,000 due pending lots of 100,000 members, seeded with set-based
    SQL in the shape real visits leave behind (one earn entry per lot: issued -n / pending +n, pending
    balances equal to the lots), then verified (nothing pending, available == lots, journal balanced)
    and run a second time (nothing to do).
-B. `loyalty.earning.award(..., "event_attendance", ...)` from 32 concurrent clients, one unit of work each.
-C. `loyalty.rewards.redeem` of one hot reward from 32 concurrent clients; stock and balances verified.
+B. Awards over HTTP: `pointsAdjust` credits by a signed-in admin (staff token), to the real app
+   (`portal serve` on 127.0.0.1 and a free port, --web-workers processes).
+C. Redemptions over HTTP: `rewardRedeem` of one hot reward by signed-in patients (a token each).
+
+B and C: --clients closed-loop clients (raw HTTP/1.1 keep-alive over asyncio streams, one connection
+each, spread over --client-procs processes), each with its own members; a warm-up, then a fixed window in
+which requests/s, p50/p99 and the CPU of every party are measured (API server processes, PostgreSQL,
+the client processes), reported as CPU milliseconds per request. Next to each, the statements the API
+sent for one such request (captured in this process through the same ASGI app: SQLAlchemy's
+before_cursor_execute, plus the one-statement postings sent straight to the driver) are replayed
+through raw asyncpg by the same number of clients in the same run, one transaction per request (or none
+where the API sent the statement outside a transaction), with fresh ids, keys and vouchers and each
+client's own members: the API/raw ratio says what the API layers cost. After each window: entries or
+vouchers == successes, stock taken exact, journal balanced, no negative balance, available == lots,
+and a repeated idempotency key posts nothing (another body under it is refused).
 
 Unless DATABASE_URL / REDIS_URL are set, throw-away PostgreSQL and Redis are started (and stopped at
 the end). With DATABASE_URL set, a fresh database portal_bench_<pid> is created beside the one it names
@@ -864,6 +877,8 @@ async def _client_main(plan: ClientPlan) -> ClientReport:
             report.successes += 1
             if started >= ws_mono and ended <= we_mono:
                 report.latencies.append(ended - started)
+        # PostgreSQL's CPU is read from its live backends at the window's end: keep this one alive until then.
+        await asyncio.sleep(max(0.0, we_mono + 1.0 - loop.time()))
         await conn.close()
 
     client = http_client if plan.mode == "http" else raw_client
