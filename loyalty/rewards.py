@@ -8,6 +8,7 @@ came from and the item back into stock.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -272,6 +273,13 @@ SELECT * FROM red
 """
 
 
+# Redemptions of one reward all queue on its row. PostgreSQL wakes every waiter of a row lock when its
+# holder commits (all but one go back to sleep), so its CPU per redemption grows with the queue: each
+# API process lets only a few of its statements per reward wait at once, the rest wait here for free.
+REWARD_GATE = 2
+_reward_gates: dict[uuid.UUID, asyncio.Semaphore] = {}
+
+
 async def redeem_at_once(actor: Actor, reward_id: uuid.UUID, idempotency_key: str) -> Redemption | None:
     """`redeem` of a plain reward in one statement and one implicit transaction; None when the request
     needs the locked path (`redeem`): a repeated key, a reward with limits, not enough points or stock,
@@ -297,7 +305,11 @@ async def redeem_at_once(actor: Actor, reward_id: uuid.UUID, idempotency_key: st
         voucher,
         key,
     )
-    row = await ledger.run_at_once(REDEEM_AT_ONCE, params)
+    gate = _reward_gates.get(reward_id)
+    if gate is None:
+        gate = _reward_gates[reward_id] = asyncio.Semaphore(REWARD_GATE)
+    async with gate:
+        row = await ledger.run_at_once(REDEEM_AT_ONCE, params)
     if row is None:
         return None
     return Redemption(
