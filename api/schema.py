@@ -36,6 +36,9 @@ from api.loyalty.queries import LoyaltyQuery
 from api.messaging.mutations import MessagingMutation
 from api.messaging.queries import MessagingQuery
 from api.messaging.subscriptions import MessagingSubscription
+from api.oncall.mutations import OncallMutation
+from api.oncall.queries import OncallQuery
+from api.oncall.subscriptions import OncallSubscription
 from api.relay import Node, resolve_nodes
 from api.scalars import SCALAR_OVERRIDES
 from core.settings import get_settings
@@ -66,6 +69,7 @@ class Query(
     CareQuery,
     DashboardQuery,
     CampaignQuery,
+    OncallQuery,
 ):
     pass
 
@@ -82,12 +86,13 @@ class Mutation(
     MessagingMutation,
     CareMutation,
     CampaignMutation,
+    OncallMutation,
 ):
     pass
 
 
 @strawberry.type
-class Subscription(CommunitySubscription, MessagingSubscription):
+class Subscription(CommunitySubscription, MessagingSubscription, OncallSubscription):
     pass
 
 

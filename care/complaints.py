@@ -29,6 +29,8 @@ from core.errors import FieldIssue, PermissionDenied, ValidationFailed
 from core.identity import Actor, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
+from oncall import service as oncall
+from oncall.models import PageKind
 
 ESCALATE_DUE = jobs.register("care.escalate", "Escalate complaints without a response after 24 hours")
 
@@ -318,15 +320,22 @@ async def escalate_batch(session: AsyncSession, *, limit: int = 500) -> int:
             )
         )
         who = "已指派" if row.assignee_id else "未指派"
+        alert_text = f"投诉工单{str(row.id)[:8]}（{who}）超过24小时未回复，请值班人员立即处理。"
         await send_later(
             session,
-            Message(
-                ChannelName.IN_APP,
-                ON_DUTY_RECIPIENT,
-                f"投诉工单{str(row.id)[:8]}（{who}）超过24小时未回复，请值班人员立即处理。",
-                subject="投诉超时升级提醒",
-            ),
+            Message(ChannelName.IN_APP, ON_DUTY_RECIPIENT, alert_text, subject="投诉超时升级提醒"),
             sensitive=True,
+        )
+        # Page the clinic desk on duty at the ticket's site (once per ticket: the page is unique).
+        await oncall.page(
+            session,
+            kind=PageKind.COMPLAINT_OVERDUE,
+            ref=str(row.id),
+            site_id=row.site_id,
+            role=Role.CLINIC_STAFF,
+            subject="投诉超时升级提醒",
+            body=alert_text,
+            sms_text="您有一条投诉超时提醒，请立即登录工作台处理",
         )
     return len(rows)
 

@@ -49,6 +49,8 @@ from core.pagination import Page, keyset_page
 from core.settings import get_settings
 from loyalty import earning
 from loyalty import errors as loyalty_errors
+from oncall import service as oncall
+from oncall.models import PageKind
 from patients import queries as patient_queries
 from patients import service as patient_service
 from patients.models import ConsentChannel, ConsentPurpose, Patient
@@ -464,15 +466,21 @@ async def _raise_alert(
         label = KIND_LABELS[CheckInKind(check_in.kind)]
         day = check_in.local_date.strftime("%m月%d日")
         # No values in the message: the care team reads them in the alert list, behind their role.
+        care_text = f"患者「{patient.nickname}」{day}的{label}打卡超出安全范围，请在「健康预警」中查看并及时跟进。"
         await send_later(
             session,
-            Message(
-                ChannelName.IN_APP,
-                CARE_TEAM_RECIPIENT,
-                f"患者「{patient.nickname}」{day}的{label}打卡超出安全范围，请在「健康预警」中查看并及时跟进。",
-                subject="健康预警",
-            ),
+            Message(ChannelName.IN_APP, CARE_TEAM_RECIPIENT, care_text, subject="健康预警"),
             sensitive=True,
+        )
+        # Page the health manager on duty at the patient's site; a re-opened alert is a new page.
+        await oncall.page(
+            session,
+            kind=PageKind.HEALTH_ALERT,
+            ref=f"{alert.id}:{alert.created_at.isoformat()}",
+            site_id=patient.home_site_id,
+            role=Role.HEALTH_MANAGER,
+            subject="健康预警",
+            body=care_text,
         )
         if await patient_service.has_consent(session, patient.id, ConsentChannel.IN_APP, ConsentPurpose.SERVICE):
             await send_later(

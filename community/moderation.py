@@ -77,6 +77,8 @@ from core.identity import SYSTEM, Actor, Role
 from core.ids import new_id
 from core.pagination import Page, decode_cursor, encode_cursor, keyset_page, page_size
 from core.settings import get_settings
+from oncall import service as oncall
+from oncall.models import PageKind
 from patients import queries as patient_queries
 
 # --- settings of the rules ----------------------------------------------------------------------
@@ -410,6 +412,17 @@ async def _alert_care_team(
     )
     await send_later(
         session, Message(ChannelName.IN_APP, CARE_TEAM_RECIPIENT, body, subject="社区紧急求助提醒"), sensitive=True
+    )
+    # Page the on-duty doctor (staff inbox + an SMS naming no patient or condition). Groups belong
+    # to no site, so every site's roster counts.
+    await oncall.page(
+        session,
+        kind=PageKind.EMERGENCY_POST,
+        ref=str(item.id),
+        site_id=None,
+        role=Role.DOCTOR,
+        subject="社区紧急求助提醒",
+        body=body,
     )
     return True
 

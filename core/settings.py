@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     log_json: bool | None = None
 
     outbox_max_attempts: int = 8
+    # on-call: an unacknowledged staff page escalates one level after this many minutes
+    # (PORTAL_PAGE_ESCALATE_AFTER_MINUTES; level 3, all admins, is the last).
+    page_escalate_after_minutes: int = Field(default=5, ge=1)
     # A running job's claim in Redis lives this long and is renewed while the job runs: a worker
     # killed mid-job frees its jobs for another worker after at most this many seconds.
     job_lease_seconds: int = 60

@@ -25,6 +25,7 @@ from core.logging import configure_logging
 from core.queue import close_pool, redis_settings
 from core.settings import get_settings
 from loyalty import jobs as loyalty_jobs
+from oncall import jobs as oncall_jobs
 from workers.lease import LeasedWorker
 
 HEALTH_CHECK_KEY = "portal:worker:health"
@@ -87,6 +88,10 @@ async def care_escalate(ctx: dict[str, Any]) -> int:
     return await care_complaints.escalate_due()
 
 
+async def oncall_escalate(ctx: dict[str, Any]) -> int:
+    return await oncall_jobs.escalate_due()
+
+
 async def campaigns_materialise(ctx: dict[str, Any], campaign_id: str) -> int:
     return await campaign_runner.materialise(uuid.UUID(campaign_id))
 
@@ -141,6 +146,10 @@ CRON_JOBS = [
         timeout=1800,
     ),
     cron(care_escalate, name=care_complaints.ESCALATE_DUE.name, second={40}, run_at_startup=True, unique=True),
+    # Staff pages every minute and at start-up: each due page is row-locked (SKIP LOCKED) and moves up
+    # one level only when its escalation time passed, and recipients are unique per (page, staff), so
+    # a second or concurrent run escalates nothing twice and notifies nobody twice.
+    cron(oncall_escalate, name=oncall_jobs.ESCALATE_DUE.name, second={50}, run_at_startup=True, unique=True),
     cron(outbox_sweep, name=jobs.OUTBOX_SWEEP.name, second={0, 15, 30, 45}, run_at_startup=True, unique=True),
     # Catch up at start-up too: a worker that was down must not leave due points unsettled.
     cron(
