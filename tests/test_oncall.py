@@ -21,6 +21,7 @@ from websockets.asyncio.client import connect
 
 from api.relay import from_global_id, to_global_id
 from care import complaints
+from community import checkins
 from core import clock
 from core.db import unit_of_work
 from core.errors import DomainError
@@ -375,6 +376,29 @@ async def test_overdue_complaint_pages_the_clinic_desk_on_duty_once():
     assert await recipients(page.id) == {desk: 1}
     [sms] = await page_sms()
     assert "投诉" in sms["body"] and "候诊" not in sms["body"]
+
+
+async def test_out_of_range_check_in_pages_the_health_manager_on_duty_at_the_patients_site():
+    site = await make_site("H1")
+    manager = await make_staff(Role.HEALTH_MANAGER, site=site, phone="13800000051")
+    await put_on_duty(manager, Role.HEALTH_MANAGER, site=site)
+    patient = await new_member()
+    async with unit_of_work() as session:
+        await patient_service.update_profile(
+            session, as_patient(patient), patient_service.ProfileChanges(home_site_id=site)
+        )
+        result = await checkins.check_in(
+            session, as_patient(patient), kind="glucose", value={"mmol": 16.8, "context": "fasting"}
+        )
+    assert result.alert is not None
+    async with unit_of_work() as session:
+        [page] = await session.scalars(select(Page).where(Page.kind == "health_alert"))
+    assert page.site_id == site and page.role == "health_manager" and page.ref.startswith(str(result.alert.id))
+    assert await recipients(page.id) == {manager: 1}
+    [sms] = await page_sms()
+    assert sms["recipient"] == "13800000051"
+    for private in ("16.8", "血糖", "偏高"):
+        assert private not in sms["body"]
 
 
 # --- through the schema over HTTP ---------------------------------------------------------------
