@@ -598,6 +598,10 @@ async def drive(
         return not window or time.perf_counter() < window[1]
 
     async def client(index: int) -> None:
+        async with fb.own_connection(http) as conn:
+            await session(index, conn)
+
+    async def session(index: int, http: httpx.AsyncClient) -> None:
         rng = random.Random(seed * 1000 + index)
         headers = {"authorization": f"Bearer {tokens[index % len(tokens)]}"}
         while running():
@@ -860,6 +864,7 @@ def parse_args() -> argparse.Namespace:
         "--levels", type=lambda s: [int(x) for x in s.split(",")], default=[1, 16, 64], help="clients, e.g. 1,16,64"
     )
     parser.add_argument("--rounds", type=int, default=2, help="interleaved API / raw asyncpg windows per level")
+    parser.add_argument("--api-workers", type=int, default=1, help="API processes (portal serve --workers)")
     parser.add_argument(
         "--quick", action="store_true", help="development run: 10,000 items, the feed only, 6 s per level and side"
     )
@@ -905,9 +910,9 @@ def main() -> int:
         server, seeded, tokens, explain = asyncio.run(prepare(args))
         results.append(explain)
         if not args.no_http:
-            base_url = fb.start_api(env, max(args.levels))
+            base_url = fb.start_api(env, max(args.levels), args.api_workers)
             assert env.api is not None
-            print(f"\n    API (portal serve, pid {env.api.pid}) ready at {base_url}")
+            print(f"\n    API (portal serve, {args.api_workers} worker(s), pid {env.api.pid}) ready at {base_url}")
             http_results, versus = asyncio.run(run_http(base_url, env.api.pid, tokens, args))
             fb.stop_api(env)
             problems = fb.api_log_problems(env)

@@ -287,14 +287,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_api(env: Environment, max_clients: int) -> str:
-    """`portal serve` in a subprocess (the production entry point: one uvicorn process); its base URL."""
+def start_api(env: Environment, max_clients: int, workers: int = 1) -> str:
+    """`portal serve` in a subprocess (the production entry point: `workers` uvicorn processes, forked
+    by one supervisor, whose whole tree the CPU meter counts); its base URL."""
     assert env.tmp is not None
     port = _free_port()
     server_env = dict(os.environ)
-    server_env.update(PORTAL_HOST="127.0.0.1", PORTAL_PORT=str(port))
-    # A GraphQL request holds one pooled connection from its first read to its end.
-    server_env.setdefault("PORTAL_DB_POOL_SIZE", str(max_clients + 4))
+    server_env.update(PORTAL_HOST="127.0.0.1", PORTAL_PORT=str(port), PORTAL_WEB_WORKERS=str(workers))
+    # A GraphQL request holds one pooled connection from its first read to its end (per process: the
+    # clients are spread over the workers by the kernel's accept queue, not evenly, hence the margin).
+    server_env.setdefault("PORTAL_DB_POOL_SIZE", str(-(-max_clients // workers) + 4))
     server_env.setdefault("PORTAL_DB_MAX_OVERFLOW", "16")
     portal = Path(sys.executable).with_name("portal")
     command = [str(portal), "serve"] if portal.exists() else [sys.executable, "-c", "from cli.main import main; main()"]
@@ -855,6 +857,14 @@ def _validate(body: Any, first_page: bool, pinned: int, size: int) -> tuple[str 
     return None, page["endCursor"], bool(page["hasNextPage"])
 
 
+def own_connection(http: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A client of its own for one closed-loop client (one keep-alive connection), like `http`. One pool of
+    64 connections shared by 64 clients costs httpcore a scan of every connection per request: at 64
+    clients the benchmark's own process took ~0.8 core (14 ms per request), from the API's two cores."""
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    return httpx.AsyncClient(base_url=http.base_url, limits=limits, timeout=http.timeout)
+
+
 async def drive(
     http: httpx.AsyncClient,
     tokens: list[str],
@@ -887,6 +897,10 @@ async def drive(
         return not window or time.perf_counter() < window[1]
 
     async def client(index: int) -> None:
+        async with own_connection(http) as conn:
+            await session(index, conn)
+
+    async def session(index: int, http: httpx.AsyncClient) -> None:
         rng = random.Random(seed * 1000 + index)
         headers = {"authorization": f"Bearer {tokens[index % len(tokens)]}"}
         while running():
@@ -1312,6 +1326,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--invitees", type=int, default=50_000, help="members of the invited group (0: skip B)")
     parser.add_argument("--batch-size", type=int, default=500, help="run_invitation batch size")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved API / raw asyncpg windows per level")
+    parser.add_argument("--api-workers", type=int, default=1, help="API processes (portal serve --workers)")
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -1343,10 +1358,13 @@ def main() -> int:
         results += prepared.results
         server = prepared.server
         api_started = time.perf_counter()
-        base_url = start_api(env, max(args.levels))
+        base_url = start_api(env, max(args.levels), args.api_workers)
         assert env.api is not None
         ready = time.perf_counter() - api_started
-        print(f"\n    API (portal serve, pid {env.api.pid}) ready at {base_url} in {ready:.1f} s")
+        print(
+            f"\n    API (portal serve, {args.api_workers} worker(s), pid {env.api.pid}) ready at {base_url} "
+            f"in {ready:.1f} s"
+        )
         feed_results, versus = asyncio.run(
             workload_feed(base_url, env.api.pid, prepared.tokens, prepared.cursors, prepared.pinned, args)
         )

@@ -126,6 +126,14 @@ async def memberships_of(
     return {m.group_id: m for m in rows}
 
 
+# A read-only SQL fragment for other domains' one-statement reads (content.access.load_viewer composes
+# it as a LATERAL subquery): the groups patient $1 is an active member of at $2, by `is_active`'s rule
+# (active, or a ban that has run out), as group_ids ('{}' for none). Served by ix_memberships_account.
+ACTIVE_GROUP_IDS_SQL = """SELECT coalesce(array_agg(group_id), '{}') AS group_ids FROM community_memberships
+WHERE account_kind = 'patient' AND account_id = $1
+  AND (state = 'active' OR (state = 'banned' AND banned_until <= $2))"""
+
+
 def is_active(m: AnyMember | None, now: datetime | None = None) -> bool:
     if m is None or m.state not in (MemberState.ACTIVE, MemberState.BANNED):
         return False

@@ -8,67 +8,153 @@
 Matched items are few (tags and group audiences, GIN-indexed) and are ranked in full; the unmatched
 rest is read in `feed_rank` index order, so a page costs the same on a catalogue of any size.
 The cursor is (match points, rank, id). An item's rank only grows (engagement is never taken back),
-so it can rise past the cursor but never fall behind it again: no item appears twice across pages."""
+so it can rise past the cursor but never fall behind it again: no item appears twice across pages.
+
+A page is one prepared statement (core/rawsql): both parts as a UNION ALL (each cut at the page size),
+with what a card shows besides the item row (the live revision's title, summary and media; the
+viewer's likes and bookmarks). Its text depends only on the shape of the request (kind of viewer,
+number of conditions, groups or not, which part the cursor is in), so each shape is built once.
+Rows come back as `FeedItem`s: the item's columns under the ORM's names, no ORM objects."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, case, cast, false, literal, not_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from content.access import Viewer, readable
-from content.models import ContentItem
+from content.access import Viewer, readable_sql
+from core import rawsql
 from core.pagination import Page, decode_cursor, encode_cursor, page_size
 
-
-def _level(viewer: Viewer) -> Any:
-    """Match points: 2 per matched condition, 1 for a matched audience group."""
-    cond: Any = literal(0)
-    for code in sorted(viewer.conditions):
-        cond = cond + case((ContentItem.condition_codes.contains([code]), 1), else_=0)
-    group_match: Any = literal(0)
-    if viewer.group_ids:
-        group_match = case((ContentItem.audience_group_ids.overlap(sorted(viewer.group_ids)), 1), else_=0)
-    return cast(cond, BigInteger) * 2 + group_match
+_ITEM_COLUMNS = (
+    "i.id, i.kind, i.status, i.language, i.author_id, i.working_revision_id, i.publish_at, i.story_patient_id,"
+    " i.archived_at, i.live_revision_id, i.published_at, i.title, i.condition_codes, i.topics,"
+    " i.audience_conditions, i.audience_group_ids, i.audience_tiers, i.audience_stages, i.gate,"
+    " i.gate_min_tier_rank, i.view_count, i.read_count, i.like_count, i.bookmark_count, i.share_count,"
+    " i.feed_rank"
+)
 
 
-def _matched(viewer: Viewer) -> Any:
+@dataclass(slots=True)
+class FeedItem:
+    """A feed row: the columns of `ContentItem` a reader's card and item fields use (same names), its
+    match points, and the card (live revision's title, summary, media; the viewer's reaction kinds)."""
+
+    id: uuid.UUID
+    kind: str
+    status: str
+    language: str
+    author_id: uuid.UUID
+    working_revision_id: uuid.UUID | None
+    publish_at: datetime | None
+    story_patient_id: uuid.UUID | None
+    archived_at: datetime | None
+    live_revision_id: uuid.UUID | None
+    published_at: datetime | None
+    title: str
+    condition_codes: list[str]
+    topics: list[str]
+    audience_conditions: list[str]
+    audience_group_ids: list[uuid.UUID]
+    audience_tiers: list[str]
+    audience_stages: list[str]
+    gate: str
+    gate_min_tier_rank: int | None
+    view_count: int
+    read_count: int
+    like_count: int
+    bookmark_count: int
+    share_count: int
+    feed_rank: float
+    points: int
+    card_title: str | None
+    card_summary: str | None
+    card_cover_url: str | None
+    card_video_url: str | None
+    mine: list[str] | None
+
+
+def _level_sql(conditions: int, groups: bool) -> str:
+    """Match points: 2 per matched condition (the viewer's sorted codes, one slice each), 1 for a
+    matched audience group."""
+    parts = [f"(i.condition_codes @> (:conditions::varchar[])[{k}:{k}])::int" for k in range(1, conditions + 1)]
+    level = f"2 * ({' + '.join(parts)})" if parts else "0"
+    if groups:
+        level += " + (i.audience_group_ids && :group_ids)::int"
+    return level
+
+
+def _matched_sql(conditions: int, groups: bool) -> str:
     clauses = []
-    if viewer.conditions:
-        clauses.append(ContentItem.condition_codes.overlap(sorted(viewer.conditions)))
-    if viewer.group_ids:
-        clauses.append(ContentItem.audience_group_ids.overlap(sorted(viewer.group_ids)))
-    return or_(*clauses) if clauses else false()
+    if conditions:
+        clauses.append("i.condition_codes && :conditions")
+    if groups:
+        clauses.append("i.audience_group_ids && :group_ids")
+    return "(" + " OR ".join(clauses) + ")"
 
 
-async def feed(session: AsyncSession, viewer: Viewer, *, first: int | None, after: str | None) -> Page[Any]:
+def _build(readable: str, conditions: int, groups: bool, matched_part: bool, after: int | None) -> rawsql.Named:
+    """after: None (first page), 1 (the cursor is in the matched part), 0 (in the unmatched part).
+    The unmatched part runs only when the matched one leaves room on the page (a one-time filter on the
+    matched rows' count), so a viewer with many matches pays for one part, as with two statements."""
+    any_match = bool(conditions or groups)
+    unmatched_guard = ""
+    ctes = ""
+    parts = []
+    if any_match and matched_part:
+        level = _level_sql(conditions, groups)
+        keyset = f" AND ({level}, i.feed_rank, i.id) < (:points_after::bigint, :rank_after, :id_after)" if after else ""
+        ctes = (
+            f"WITH m AS MATERIALIZED (SELECT {_ITEM_COLUMNS}, {level} AS points FROM content_items i"
+            f" WHERE {readable} AND {_matched_sql(conditions, groups)}{keyset}"
+            f" ORDER BY points DESC, i.feed_rank DESC, i.id DESC LIMIT :limit)\n"
+        )
+        parts.append("SELECT * FROM m")
+        unmatched_guard = " AND (SELECT count(*) FROM m) < :limit"
+    unmatched = f" AND NOT {_matched_sql(conditions, groups)}" if any_match else ""
+    keyset = " AND (i.feed_rank, i.id) < (:rank_after, :id_after)" if after == 0 else ""
+    parts.append(
+        f"(SELECT {_ITEM_COLUMNS}, 0 AS points FROM content_items i"
+        f" WHERE {readable}{unmatched}{keyset}{unmatched_guard} ORDER BY i.feed_rank DESC, i.id DESC LIMIT :limit)"
+    )
+    sql = f"""{ctes}SELECT f.*, r.title, r.summary, r.cover_url, r.video_url,
+       (SELECT array_agg(x.kind::text) FROM content_reactions x WHERE x.item_id = f.id AND x.patient_id = :patient_id)
+FROM ({" UNION ALL ".join(parts)}) AS f
+LEFT JOIN content_revisions r ON r.id = f.live_revision_id
+ORDER BY f.points DESC, f.feed_rank DESC, f.id DESC LIMIT :limit"""
+    return rawsql.Named(sql)
+
+
+_STATEMENTS: dict[tuple[Any, ...], rawsql.Named] = {}
+
+
+async def feed(session: AsyncSession, viewer: Viewer, *, first: int | None, after: str | None) -> Page[FeedItem]:
     size = page_size(first)
+    readable, values = readable_sql(viewer)
+    values["limit"] = size + 1
+    values["patient_id"] = viewer.patient_id
     level_after: int | None = None
     if after:
         level_after, rank_after, id_after = decode_cursor(after, 3, types=(int, float, uuid.UUID))
-    matched = _matched(viewer)
-    rank = ContentItem.feed_rank
-    rows: list[tuple[Any, int]] = []
-    if (viewer.conditions or viewer.group_ids) and (level_after is None or level_after > 0):
-        level = _level(viewer)
-        stmt = select(ContentItem, level).where(readable(viewer), matched)
-        if level_after is not None:
-            stmt = stmt.where(tuple_(level, rank, ContentItem.id) < tuple_(level_after, rank_after, id_after))
-        stmt = stmt.order_by(level.desc(), rank.desc(), ContentItem.id.desc()).limit(size + 1)
-        rows = [(item, int(points)) for item, points in (await session.execute(stmt)).all()]
-    if len(rows) <= size:
-        stmt = select(ContentItem).where(readable(viewer), not_(matched))
-        if level_after == 0:
-            stmt = stmt.where(tuple_(rank, ContentItem.id) < tuple_(rank_after, id_after))
-        stmt = stmt.order_by(rank.desc(), ContentItem.id.desc()).limit(size + 1 - len(rows))
-        rows += [(item, 0) for item in await session.scalars(stmt)]
-    has_next = len(rows) > size
-    rows = rows[:size]
+        values.update(points_after=level_after, rank_after=float(rank_after), id_after=id_after)
+    conditions, groups = len(viewer.conditions), bool(viewer.group_ids)
+    values.setdefault("conditions", sorted(viewer.conditions))
+    values.setdefault("group_ids", sorted(viewer.group_ids))
+    matched_part = level_after is None or level_after > 0
+    shape = (readable, conditions, groups, matched_part, None if level_after is None else min(level_after, 1))
+    statement = _STATEMENTS.get(shape)
+    if statement is None:
+        statement = _STATEMENTS[shape] = _build(*shape)
+    rows = await rawsql.fetch(session, statement.sql, *statement.args(values))
+    items = [FeedItem(*row) for row in rows]
+    has_next = len(items) > size
+    items = items[:size]
     return Page(
-        items=[item for item, _ in rows],
-        cursors=[encode_cursor(points, item.feed_rank, item.id) for item, points in rows],
+        items=items,
+        cursors=[encode_cursor(item.points, item.feed_rank, item.id) for item in items],
         has_next_page=has_next,
         has_previous_page=after is not None,
     )

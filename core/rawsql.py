@@ -12,6 +12,7 @@ the ORM, whose unit of work, identity map and events they need.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,3 +28,29 @@ async def fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
     driver: Any = (await conn.get_raw_connection()).driver_connection
     rows: list[Any] = await driver.fetch(sql, *args)
     return rows
+
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+class Named:
+    """SQL text written with `:name` parameters, numbered once ($1, $2 ... in order of first use) for
+    `fetch`; `args(values)` orders a dict of values to match. Lets a statement assembled from parts (an
+    access rule plus a feed's paging) name its parameters instead of counting them."""
+
+    __slots__ = ("names", "sql")
+
+    def __init__(self, sql: str) -> None:
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in names:
+                names.append(name)
+            return f"${names.index(name) + 1}"
+
+        self.sql = _NAMED.sub(number, sql)
+        self.names = tuple(names)
+
+    def args(self, values: dict[str, Any]) -> list[Any]:
+        return [values[name] for name in self.names]

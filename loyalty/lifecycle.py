@@ -175,3 +175,8 @@ async def history_by_patient(session: AsyncSession, ids: Sequence[uuid.UUID]) ->
     for r in rows:
         out.setdefault(r.patient_id, []).append(r)
     return out
+
+
+# A read-only SQL fragment for other domains' one-statement reads (content.access.load_viewer composes
+# it as a LATERAL subquery): patient $1's lifecycle stage (no row: none yet).
+STAGE_SQL = "SELECT stage FROM patient_lifecycle WHERE patient_id = $1"

@@ -153,3 +153,11 @@ async def progress_many(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uui
             grace_until=state.grace_until if state else None,
         )
     return out
+
+
+# A read-only SQL fragment for other domains' one-statement reads (content.access.load_viewer composes
+# it as a LATERAL subquery): patient $1's current tier as `progress` decides it (their member_tiers row,
+# else the lowest tier), columns tier_code and tier_rank.
+CURRENT_TIER_SQL = """SELECT t.code AS tier_code, t.rank AS tier_rank FROM tiers t
+LEFT JOIN member_tiers mt ON mt.patient_id = $1 AND mt.tier_code = t.code
+ORDER BY mt.patient_id IS NULL, t.rank LIMIT 1"""

@@ -133,3 +133,9 @@ async def device_ids_of_patient(session: AsyncSession, patient_id: uuid.UUID) ->
         )
     )
     return {r for r in rows if r}
+
+
+# A read-only SQL fragment for other domains' one-statement reads (content.access.load_viewer composes
+# it with its own as a LATERAL subquery): the patient $1's condition codes, sorted, '{}' for none.
+CONDITION_CODES_SQL = """SELECT coalesce(array_agg(condition_code ORDER BY condition_code), '{}') AS condition_codes
+FROM patient_conditions WHERE patient_id = $1"""

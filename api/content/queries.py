@@ -15,6 +15,7 @@ from api.content.types import (
     TermType,
     fetch_items,
     wrap,
+    wrap_feed,
     wrap_page,
 )
 from api.context import Info
@@ -39,8 +40,8 @@ class ContentQuery:
         async with info.context.db.read() as session:
             viewer = await access.load_viewer(session, info.context.actor)
             page = await feed.feed(session, viewer, first=first, after=after)
-        cards = await wrap_page(page.items, info)
-        return connection(page, lambda i: cards[i.id])
+        cards = iter(wrap_feed(page.items, info))
+        return connection(page, lambda _: next(cards))
 
     @strawberry.field(description="内容搜索（支持中文分词与中英文混合），结果带高亮")
     async def content_search(

@@ -16,6 +16,7 @@ from api.relay import Node, node_fetcher, raw_uuids, to_global_id
 from content import access, cards, engagement, service
 from content import models as m
 from content.compliance import Finding
+from content.feed import FeedItem
 from core.text import render_markdown
 
 ContentKind = strawberry.enum(m.ContentKind, name="ContentKind")
@@ -253,7 +254,7 @@ async def _transitions(root: ContentItemType, info: Info) -> list[TransitionType
 # place (field order is the SDL's).
 @strawberry.type(name="ContentItem", description="健康科普内容：文章、患者故事、视频、公告")
 class ContentItemType(Node):
-    model: strawberry.Private[m.ContentItem]
+    model: strawberry.Private[m.ContentItem | FeedItem]  # FeedItem: a feed row, the same names
     staff_view: strawberry.Private[bool] = False
     id: strawberry.ID
     kind: ContentKind  # type: ignore[valid-type]
@@ -287,7 +288,7 @@ class ContentItemType(Node):
     viewer_has_bookmarked: bool = strawberry.field(description="我是否已收藏")
 
 
-def _item_fields(item: m.ContentItem, staff_view: bool) -> dict[str, Any]:
+def _item_fields(item: m.ContentItem | FeedItem, staff_view: bool) -> dict[str, Any]:
     return {
         "model": item,
         "staff_view": staff_view,
@@ -393,6 +394,28 @@ async def wrap_page(items: Sequence[m.ContentItem], info: Info) -> dict[uuid.UUI
         )
         card.body_html = Later(_body_of(card, info))  # type: ignore[assignment]
         out[item.id] = card
+    return out
+
+
+def wrap_feed(items: Sequence[FeedItem], info: Info) -> list[ContentItemType]:
+    """Cards for a feed page: its one statement already brought the card fields (content.feed)."""
+    staff = access.is_content_staff(info.context.actor)
+    out = []
+    for item in items:
+        has_rev = item.card_title is not None
+        mine = item.mine or ()
+        card = ContentItemType(
+            **_item_fields(item, staff),
+            title=item.card_title if has_rev else item.title,
+            summary=item.card_summary if has_rev else "",
+            body_html=None,  # type: ignore[arg-type]
+            cover_url=item.card_cover_url if has_rev else None,
+            video_url=item.card_video_url if has_rev else None,
+            viewer_has_liked="like" in mine,
+            viewer_has_bookmarked="bookmark" in mine,
+        )
+        card.body_html = Later(_body_of(card, info))  # type: ignore[assignment]
+        out.append(card)
     return out
 
 
