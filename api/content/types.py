@@ -13,11 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.relay import Node, node_fetcher, raw_uuids, to_global_id
-from content import access, cards, engagement, service
+from content import access, bodies, cards, engagement, service
 from content import models as m
 from content.compliance import Finding
 from content.feed import FeedItem
-from core.text import render_markdown
 
 ContentKind = strawberry.enum(m.ContentKind, name="ContentKind")
 ContentStatus = strawberry.enum(m.ContentStatus, name="ContentItemStatus")
@@ -102,7 +101,7 @@ class RevisionType:
 
     @strawberry.field(description="净化后的 HTML")
     def body_html(self) -> str:
-        return render_markdown(self.model.body)
+        return bodies.body_html(self.model.id, self.model.body)
 
     @strawberry.field
     def cover_url(self) -> str | None:
@@ -343,7 +342,7 @@ def wrap(item: m.ContentItem, info: Info) -> ContentItemType:
 
     async def body_html() -> str:
         rev = await _revision_of(card, info)
-        return render_markdown(rev.body) if rev else ""
+        return bodies.body_html(rev.id, rev.body) if rev else ""
 
     async def cover_url() -> str | None:
         rev = await _revision_of(card, info)
@@ -422,7 +421,7 @@ def wrap_feed(items: Sequence[FeedItem], info: Info) -> list[ContentItemType]:
 def _body_of(card: ContentItemType, info: Info) -> Callable[[], Awaitable[str]]:
     async def body_html() -> str:
         rev = await _revision_of(card, info)
-        return render_markdown(rev.body) if rev else ""
+        return bodies.body_html(rev.id, rev.body) if rev else ""
 
     return body_html
 
