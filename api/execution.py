@@ -72,6 +72,23 @@ def _unstorable_literal(document: DocumentNode) -> StringValueNode | None:
     return None
 
 
+# The literal check per parsed document (the parser cache hands out the same object for the same text,
+# so a repeated query is walked once, not on every request); bounded like that cache.
+_CHECKED: dict[int, tuple[DocumentNode, StringValueNode | None]] = {}
+MAX_CHECKED = 512
+
+
+def _unstorable_literal_of(document: DocumentNode) -> StringValueNode | None:
+    hit = _CHECKED.get(id(document))
+    if hit is not None and hit[0] is document:
+        return hit[1]
+    found = _unstorable_literal(document)
+    if len(_CHECKED) >= MAX_CHECKED:
+        _CHECKED.clear()
+    _CHECKED[id(document)] = (document, found)
+    return found
+
+
 def _client_error(error: GraphQLError) -> GraphQLError:
     """The same message and location, without the original error that makes it look unexpected."""
     original = error.original_error
@@ -100,7 +117,7 @@ class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
         *args: Any,
         **kwargs: Any,
     ) -> Any:
-        literal = _unstorable_literal(document)
+        literal = _unstorable_literal_of(document)
         if literal is not None:
             return [GraphQLError(INVALID_STRING_MESSAGE, nodes=literal, extensions={"code": INVALID_STRING})]
         if raw_variable_values:

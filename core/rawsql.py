@@ -25,7 +25,10 @@ async def fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
     assert sync_conn is not None
     if sync_conn._has_events or sync_conn.engine._has_events:
         sync_conn.dispatch.before_cursor_execute(sync_conn, None, sql, args, None, False)
-    driver: Any = (await conn.get_raw_connection()).driver_connection
+    # The pooled connection the session holds, read without a greenlet hop (get_raw_connection spawns one
+    # per call, ~0.05 ms); the awaited path when SQLAlchemy has none at hand (invalidated, reconnecting).
+    fairy = sync_conn._dbapi_connection
+    driver: Any = (fairy if fairy is not None else await conn.get_raw_connection()).driver_connection
     rows: list[Any] = await driver.fetch(sql, *args)
     return rows
 

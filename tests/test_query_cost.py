@@ -131,3 +131,33 @@ def test_every_screen_query_of_the_tests_and_benchmarks_is_within_the_default_bu
                 if spent > DEFAULT_BUDGET:
                     over.append((spent, where, text[:80]))
     assert not over, over
+
+
+def test_the_cached_cost_follows_the_variables_that_size_lists_and_ignores_the_rest():
+    from api.cost import cached_query_cost
+
+    document = parse(
+        "query($first: Int = 20, $n: Int, $after: String, $ids: [ID!]!) {"
+        " a: " + FEED.replace("feed(first: $first)", "feed(first: $first, after: $after)") + " nodes(ids: $ids) { id }"
+        ' b: group(slug: "x") { feed(first: $n) { posts { edges { node { id } } } } } }'
+    )
+
+    def both(variables: dict) -> tuple[int | None, int | None]:
+        expected = query_cost(schema._schema, document, variables=variables)
+        return cached_query_cost(schema._schema, document, variables=variables), expected
+
+    for variables in (
+        {"ids": ["1"]},
+        {"ids": ["1"], "after": "x"},
+        {"ids": ["1"], "after": "y", "first": 3},
+        {"ids": ["1", "2", "3"], "first": 3},
+        {"ids": ["1"], "first": 3, "n": 2},
+        {"ids": ["1"], "first": 3, "n": 2},
+        {"ids": ["1"], "first": None},
+        {"ids": ["1"], "first": "ten"},
+        {"ids": [], "first": 100, "n": {"odd": [1]}},
+    ):
+        cached, expected = both(variables)
+        assert cached == expected, variables
+    small = both({"ids": ["1"], "first": 1})[0]
+    assert small is not None and small < both({"ids": ["1"], "first": 20})[0]  # type: ignore[operator]
