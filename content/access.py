@@ -111,16 +111,7 @@ async def load_viewer(session: AsyncSession, actor: Actor) -> Viewer:
     if is_content_staff(actor):
         return Viewer(actor=actor, staff=True)
     if actor.kind is ActorKind.PATIENT and actor.id is not None:
-        row = (await rawsql.fetch(session, _VIEWER_SQL, actor.id, clock.now()))[0]
-        return Viewer(
-            actor=actor,
-            patient_id=actor.id,
-            conditions=frozenset(row[0] or ()),
-            group_ids=frozenset(row[4] or ()),
-            tier_code=row[1],
-            tier_rank=row[2] or 0,
-            stage=row[3],
-        )
+        return viewer_of_row(actor, (await rawsql.fetch(session, _VIEWER_SQL, actor.id, clock.now()))[0])
     return Viewer(actor=actor)
 
 
@@ -189,6 +180,32 @@ _PATIENT_SQL = (
     " AND (i.audience_tiers = '{}' OR i.audience_tiers && :tiers)"
     " AND (i.audience_stages = '{}' OR i.audience_stages && :stages)"
 )
+
+
+# For a statement that reads the patient viewer itself: `_VIEWER_SQL` as a CTE `v` (:patient_id, :now)
+# and `readable` over its columns instead of parameters, so the facts and the check are one snapshot.
+VIEWER_CTE_SQL = _VIEWER_SQL.replace("$1", ":patient_id").replace("$2", ":now")
+VIEWER_VALUES_SQL = {
+    "conditions": "(SELECT v.condition_codes FROM v)",
+    "group_ids": "(SELECT v.group_ids FROM v)",
+    "tier_rank": "(SELECT coalesce(v.tier_rank, 0) FROM v)",
+    "tiers": "(SELECT CASE WHEN v.tier_code IS NULL THEN '{}' ELSE ARRAY[v.tier_code] END FROM v)",
+    "stages": "(SELECT CASE WHEN v.stage IS NULL THEN '{}' ELSE ARRAY[v.stage] END FROM v)",
+}
+READABLE_BY_V_SQL = rawsql.inline(_PATIENT_SQL, VIEWER_VALUES_SQL)
+
+
+def viewer_of_row(actor: Actor, row: Any) -> Viewer:
+    """The Viewer of a patient from the columns condition_codes, tier_code, tier_rank, stage, group_ids."""
+    return Viewer(
+        actor=actor,
+        patient_id=actor.id,
+        conditions=frozenset(row[0] or ()),
+        group_ids=frozenset(row[4] or ()),
+        tier_code=row[1],
+        tier_rank=row[2] or 0,
+        stage=row[3],
+    )
 
 
 def readable_sql(viewer: Viewer) -> tuple[str, dict[str, Any]]:

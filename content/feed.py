@@ -19,19 +19,22 @@ Rows come back as `FeedItem`s: the item's columns under the ORM's names, no ORM 
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from content import access
 from content.access import Viewer, readable_sql
-from core import rawsql
+from core import clock, rawsql
+from core.identity import Actor, ActorKind
 from core.pagination import Page, decode_cursor, encode_cursor, page_size
 
 _ITEM_COLUMNS = (
-    "i.id, i.kind, i.status, i.language, i.author_id, i.working_revision_id, i.publish_at, i.story_patient_id,"
-    " i.archived_at, i.live_revision_id, i.published_at, i.title, i.condition_codes, i.topics,"
+    "i.id, i.kind, i.status, i.language, i.working_revision_id, i.publish_at,"
+    " i.live_revision_id, i.published_at, i.title, i.condition_codes, i.topics,"
     " i.audience_conditions, i.audience_group_ids, i.audience_tiers, i.audience_stages, i.gate,"
     " i.gate_min_tier_rank, i.view_count, i.read_count, i.like_count, i.bookmark_count, i.share_count,"
     " i.feed_rank"
@@ -47,11 +50,8 @@ class FeedItem:
     kind: str
     status: str
     language: str
-    author_id: uuid.UUID
     working_revision_id: uuid.UUID | None
     publish_at: datetime | None
-    story_patient_id: uuid.UUID | None
-    archived_at: datetime | None
     live_revision_id: uuid.UUID | None
     published_at: datetime | None
     title: str
@@ -96,21 +96,25 @@ def _matched_sql(conditions: int, groups: bool) -> str:
     return "(" + " OR ".join(clauses) + ")"
 
 
-def _build(readable: str, conditions: int, groups: bool, matched_part: bool, after: int | None) -> rawsql.Named:
+def _build(
+    readable: str, conditions: int, groups: bool, matched_part: bool, after: int | None, by_v: bool = False
+) -> rawsql.Named:
     """after: None (first page), 1 (the cursor is in the matched part), 0 (in the unmatched part).
     The unmatched part runs only when the matched one leaves room on the page (a one-time filter on the
-    matched rows' count), so a viewer with many matches pays for one part, as with two statements."""
+    matched rows' count), so a viewer with many matches pays for one part, as with two statements.
+    by_v: the statement reads the patient viewer itself (CTE v, see `patient_feed`), whose columns lead
+    every row (one row of NULL items for an empty page)."""
     any_match = bool(conditions or groups)
     unmatched_guard = ""
-    ctes = ""
+    ctes = [f"v AS MATERIALIZED ({access.VIEWER_CTE_SQL})"] if by_v else []
     parts = []
     if any_match and matched_part:
         level = _level_sql(conditions, groups)
         keyset = f" AND ({level}, i.feed_rank, i.id) < (:points_after::bigint, :rank_after, :id_after)" if after else ""
-        ctes = (
-            f"WITH m AS MATERIALIZED (SELECT {_ITEM_COLUMNS}, {level} AS points FROM content_items i"
+        ctes.append(
+            f"m AS MATERIALIZED (SELECT {_ITEM_COLUMNS}, {level} AS points FROM content_items i"
             f" WHERE {readable} AND {_matched_sql(conditions, groups)}{keyset}"
-            f" ORDER BY points DESC, i.feed_rank DESC, i.id DESC LIMIT :limit)\n"
+            f" ORDER BY points DESC, i.feed_rank DESC, i.id DESC LIMIT :limit)"
         )
         parts.append("SELECT * FROM m")
         unmatched_guard = " AND (SELECT count(*) FROM m) < :limit"
@@ -120,36 +124,39 @@ def _build(readable: str, conditions: int, groups: bool, matched_part: bool, aft
         f"(SELECT {_ITEM_COLUMNS}, 0 AS points FROM content_items i"
         f" WHERE {readable}{unmatched}{keyset}{unmatched_guard} ORDER BY i.feed_rank DESC, i.id DESC LIMIT :limit)"
     )
-    sql = f"""{ctes}SELECT f.*, r.title, r.summary, r.cover_url, r.video_url,
+    page = f"""SELECT f.*, r.title, r.summary, r.cover_url, r.video_url,
        (SELECT array_agg(x.kind::text) FROM content_reactions x WHERE x.item_id = f.id AND x.patient_id = :patient_id)
 FROM ({" UNION ALL ".join(parts)}) AS f
 LEFT JOIN content_revisions r ON r.id = f.live_revision_id
 ORDER BY f.points DESC, f.feed_rank DESC, f.id DESC LIMIT :limit"""
-    return rawsql.Named(sql)
+    if by_v:
+        page = f"""SELECT v.condition_codes, v.tier_code, v.tier_rank, v.stage, v.group_ids, p.*
+FROM v LEFT JOIN ({page}) AS p ON true
+ORDER BY p.points DESC, p.feed_rank DESC, p.id DESC"""
+    sql = (f"WITH {', '.join(ctes)}\n" if ctes else "") + page
+    return rawsql.Named(rawsql.inline(sql, access.VIEWER_VALUES_SQL) if by_v else sql)
 
 
 _STATEMENTS: dict[tuple[Any, ...], rawsql.Named] = {}
 
 
-async def feed(session: AsyncSession, viewer: Viewer, *, first: int | None, after: str | None) -> Page[FeedItem]:
-    size = page_size(first)
-    readable, values = readable_sql(viewer)
-    values["limit"] = size + 1
-    values["patient_id"] = viewer.patient_id
+def _statement(*shape: Any) -> rawsql.Named:
+    statement = _STATEMENTS.get(shape)
+    if statement is None:
+        statement = _STATEMENTS[shape] = _build(*shape)
+    return statement
+
+
+def _paging(size: int, after: str | None) -> tuple[dict[str, Any], int | None]:
+    values: dict[str, Any] = {"limit": size + 1}
     level_after: int | None = None
     if after:
         level_after, rank_after, id_after = decode_cursor(after, 3, types=(int, float, uuid.UUID))
         values.update(points_after=level_after, rank_after=float(rank_after), id_after=id_after)
-    conditions, groups = len(viewer.conditions), bool(viewer.group_ids)
-    values.setdefault("conditions", sorted(viewer.conditions))
-    values.setdefault("group_ids", sorted(viewer.group_ids))
-    matched_part = level_after is None or level_after > 0
-    shape = (readable, conditions, groups, matched_part, None if level_after is None else min(level_after, 1))
-    statement = _STATEMENTS.get(shape)
-    if statement is None:
-        statement = _STATEMENTS[shape] = _build(*shape)
-    rows = await rawsql.fetch(session, statement.sql, *statement.args(values))
-    items = [FeedItem(*row) for row in rows]
+    return values, level_after
+
+
+def _page(items: list[FeedItem], size: int, after: str | None) -> Page[FeedItem]:
     has_next = len(items) > size
     items = items[:size]
     return Page(
@@ -158,3 +165,57 @@ async def feed(session: AsyncSession, viewer: Viewer, *, first: int | None, afte
         has_next_page=has_next,
         has_previous_page=after is not None,
     )
+
+
+async def feed(session: AsyncSession, viewer: Viewer, *, first: int | None, after: str | None) -> Page[FeedItem]:
+    size = page_size(first)
+    readable, values = readable_sql(viewer)
+    paging, level_after = _paging(size, after)
+    values.update(paging)
+    values["patient_id"] = viewer.patient_id
+    values.setdefault("conditions", sorted(viewer.conditions))
+    values.setdefault("group_ids", sorted(viewer.group_ids))
+    matched_part = level_after is None or level_after > 0
+    after_part = None if level_after is None else min(level_after, 1)
+    statement = _statement(readable, len(viewer.conditions), bool(viewer.group_ids), matched_part, after_part)
+    rows = await rawsql.fetch(session, statement.sql, *statement.args(values))
+    return _page([FeedItem(*row) for row in rows], size, after)
+
+
+# The shape of each patient's viewer (number of conditions, groups or not) last seen by this process: the
+# merged statement's text depends on it. Only the shape is remembered, never the facts (they are read
+# in the statement); a shape that changed is noticed in the row and the page read again. Bounded.
+_SHAPES: OrderedDict[uuid.UUID, tuple[int, bool]] = OrderedDict()
+MAX_SHAPES = 20_000
+GUESSED_SHAPE = (1, False)
+
+
+async def feed_of(session: AsyncSession, actor: Actor, *, first: int | None, after: str | None) -> Page[FeedItem]:
+    """The feed of whoever asks: for a patient the viewer's facts, the access check and the page in one
+    prepared statement (as `load_viewer` + `feed` would read them); staff and anonymous readers need no
+    viewer read at all."""
+    if access.is_content_staff(actor) or actor.kind is not ActorKind.PATIENT or actor.id is None:
+        return await feed(session, await access.load_viewer(session, actor), first=first, after=after)
+    size = page_size(first)
+    values, level_after = _paging(size, after)
+    values.update(patient_id=actor.id, now=clock.now())
+    matched_part = level_after is None or level_after > 0
+    after_part = None if level_after is None else min(level_after, 1)
+    shape = _SHAPES.get(actor.id, GUESSED_SHAPE)
+    for _ in range(2):
+        statement = _statement(access.READABLE_BY_V_SQL, *shape, matched_part, after_part, True)
+        rows = await rawsql.fetch(session, statement.sql, *statement.args(values))
+        seen = (len(rows[0][0] or ()), bool(rows[0][4]))
+        _remember(actor.id, seen)
+        if seen == shape:
+            return _page([FeedItem(*row[5:]) for row in rows if row[5] is not None], size, after)
+        shape = seen  # the first read of this patient here, or their conditions or groups changed
+    # Changed again between the two reads: the facts, then the page, apart.
+    return await feed(session, await access.load_viewer(session, actor), first=first, after=after)
+
+
+def _remember(patient_id: uuid.UUID, shape: tuple[int, bool]) -> None:
+    _SHAPES[patient_id] = shape
+    _SHAPES.move_to_end(patient_id)
+    if len(_SHAPES) > MAX_SHAPES:
+        _SHAPES.popitem(last=False)

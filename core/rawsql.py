@@ -57,3 +57,9 @@ class Named:
 
     def args(self, values: dict[str, Any]) -> list[Any]:
         return [values[name] for name in self.names]
+
+
+def inline(sql: str, expressions: dict[str, str]) -> str:
+    """`sql` with the named parameters in `expressions` replaced by those SQL expressions (the others
+    stay parameters): one statement that computes a value another part was written to receive."""
+    return _NAMED.sub(lambda m: expressions.get(m.group(1), m.group(0)), sql)

@@ -38,8 +38,7 @@ class ContentQuery:
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[ContentItemType]:
         async with info.context.db.read() as session:
-            viewer = await access.load_viewer(session, info.context.actor)
-            page = await feed.feed(session, viewer, first=first, after=after)
+            page = await feed.feed_of(session, info.context.actor, first=first, after=after)
         cards = iter(wrap_feed(page.items, info))
         return connection(page, lambda _: next(cards))
 
