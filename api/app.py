@@ -118,6 +118,15 @@ class PortalGraphQL(GraphQL[Context, None]):
         # because websocket messages must go out as text frames.
         return orjson.dumps(data).decode()
 
+    async def process_result(self, request: Any, result: Any) -> Any:
+        answer = await super().process_result(request, result)
+        # Parse errors leave strawberry before the ErrorFormatting extension sees them: every error
+        # still carries a code clients can switch on.
+        for error in answer.get("errors") or ():
+            extensions = error.setdefault("extensions", {})
+            extensions.setdefault("code", "BAD_REQUEST")
+        return answer
+
     def decode_json(self, data: str | bytes) -> object:
         # orjson refuses invalid UTF-8 and nesting deeper than 1024 with a JSONDecodeError (a 400),
         # where the standard library raised UnicodeDecodeError or RecursionError (a 500).

@@ -67,6 +67,18 @@ class ErrorFormatting(SchemaExtension):
                 path=error.path,
                 extensions=extensions,
             )
+        if isinstance(original, GraphQLError):
+            # A GraphQLError raised inside a resolver or coercion is a client mistake with its own
+            # message, not a server fault to mask.
+            code = (original.extensions or {}).get("code") or (error.extensions or {}).get("code") or "BAD_REQUEST"
+            return GraphQLError(
+                original.message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={**(original.extensions or {}), "code": code},
+            )
         if isinstance(original, DomainError):
             return GraphQLError(
                 original.message,

@@ -231,3 +231,9 @@ async def test_postgres_down_answers_503_json_then_recovers(servers: dict[str, s
     finally:
         pg.stop()
         devservers._remove_tree(data_dir)
+
+
+@pytest.mark.parametrize("query", ["{ groups( ", "{ nosuchfield }", "query { groups { edges { node { id } } } "])
+async def test_syntax_and_validation_errors_carry_a_code(client: httpx.AsyncClient, query: str) -> None:
+    body = await gql(client, query)
+    assert body["errors"] and all(e["extensions"]["code"] for e in body["errors"])
