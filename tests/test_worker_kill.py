@@ -111,3 +111,57 @@ async def test_worker_killed_mid_campaign_is_replaced_within_the_lease_and_deliv
         await conn.close()
     assert {r["patient_id"] for r in rows} == set(people)
     assert all(r["n"] == 1 for r in rows)
+
+
+async def test_worker_killed_mid_settlement_leaves_the_same_totals_after_the_next_worker(
+    servers: dict[str, str],
+) -> None:
+    from datetime import timedelta
+
+    from core import clock
+    from tests.loyalty_support import check_ledger_invariants, new_member, record_visit
+
+    members = [await new_member() for _ in range(12)]
+    for i, member in enumerate(members):  # long past their cooling-off: every lot is due now
+        await record_visit(
+            member, f"kill-settle-{i}", consultation_fen=20_000, visited_at=clock.now() - timedelta(days=60)
+        )
+
+    dsn = servers["database_url"].replace("postgresql+asyncpg://", "postgresql://")
+    blocker = await asyncpg.connect(dsn)
+    watcher = await asyncpg.connect(dsn)
+    assert await watcher.fetchval("SELECT count(*) FROM ledger_lots WHERE status = 'pending'") >= len(members)
+    first = second = None
+    try:
+        # One member's accounts held: the settlement blocks on them midway, with other batches done.
+        blocking = blocker.transaction()
+        await blocking.start()
+        await blocker.execute("SELECT 1 FROM ledger_accounts WHERE patient_id = $1 FOR UPDATE", members[-1])
+        first = _start_worker(servers)
+
+        async def stuck() -> bool:
+            waiting = await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            return bool(waiting)
+
+        await _wait_for(stuck, 60, "the settlement reaching the held member")
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+        await blocking.rollback()
+        assert await watcher.fetchval("SELECT count(*) FROM ledger_lots WHERE status = 'pending'") > 0
+
+        second = _start_worker(servers)
+
+        async def settled() -> bool:
+            pending = await watcher.fetchval("SELECT count(*) FROM ledger_lots WHERE status = 'pending'")
+            return pending == 0
+
+        await _wait_for(settled, 120, "every due lot settled by the second worker")
+    finally:
+        await blocker.close()
+        await watcher.close()
+        for proc in (first, second):
+            if proc is not None:
+                _stop(proc)
+    await check_ledger_invariants()  # balanced journal, available == lots, nothing settled twice
