@@ -50,8 +50,21 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = next((venv / "lib").glob("python3*/site-packages"))
     # Dependencies from the development venv; its editable finder (.pth) is not processed from here.
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # --ignore-installed: without it pip uninstalls the development venv's editable install of
+    # the project (the same distribution name) while installing into the prefix.
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--prefix", str(venv), str(wheels[0])],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--ignore-installed",
+            "--prefix",
+            str(venv),
+            str(wheels[0]),
+        ],
         check=True,
         timeout=300,
     )
