@@ -58,36 +58,14 @@ class ErrorFormatting(SchemaExtension):
         original = error.original_error
         if original is None:
             # Syntax, validation and limit errors: safe to show as they are.
-            extensions = {**(error.extensions or {}), "code": (error.extensions or {}).get("code", "BAD_REQUEST")}
-            return GraphQLError(
-                error.message,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions=extensions,
-            )
+            return _same_place(error, error.message, {**(error.extensions or {}), "code": _code_of(error)})
         if isinstance(original, GraphQLError):
             # A GraphQLError raised inside a resolver or coercion is a client mistake with its own
             # message, not a server fault to mask.
-            code = (original.extensions or {}).get("code") or (error.extensions or {}).get("code") or "BAD_REQUEST"
-            return GraphQLError(
-                original.message,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions={**(original.extensions or {}), "code": code},
-            )
+            code = (original.extensions or {}).get("code") or _code_of(error)
+            return _same_place(error, original.message, {**(original.extensions or {}), "code": code})
         if isinstance(original, DomainError):
-            return GraphQLError(
-                original.message,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions={"code": original.code, "field": original.field},
-            )
+            return _same_place(error, original.message, {"code": original.code, "field": original.field})
         if is_unavailable(original):
             # The database is down or the pool exhausted: a 503 the client may retry, not a bug.
             log.warning("database_unavailable", request_id=request_id, error=type(original).__name__)
@@ -95,25 +73,27 @@ class ErrorFormatting(SchemaExtension):
             if response is not None:
                 response.status_code = 503
                 response.headers["retry-after"] = "5"
-            return GraphQLError(
-                UNAVAILABLE_MESSAGE,
-                nodes=error.nodes,
-                source=error.source,
-                positions=error.positions,
-                path=error.path,
-                extensions={"code": UNAVAILABLE_CODE, "requestId": request_id},
-            )
+            return _same_place(error, UNAVAILABLE_MESSAGE, {"code": UNAVAILABLE_CODE, "requestId": request_id})
         log.error(
             "graphql_unexpected_error",
             request_id=request_id,
             path=error.path,
             exc_info=(type(original), original, original.__traceback__),
         )
-        return GraphQLError(
-            INTERNAL_MESSAGE,
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": "INTERNAL_ERROR", "requestId": request_id},
-        )
+        return _same_place(error, INTERNAL_MESSAGE, {"code": "INTERNAL_ERROR", "requestId": request_id})
+
+
+def _code_of(error: GraphQLError) -> str:
+    return str((error.extensions or {}).get("code") or "BAD_REQUEST")
+
+
+def _same_place(error: GraphQLError, message: str, extensions: dict[str, object]) -> GraphQLError:
+    """A new error at the same place in the document and the result, with our message and code."""
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )
