@@ -158,12 +158,6 @@ class _Supervisor:
         if returncode != 0:
             raise SystemExit(f"portal {command} failed with exit code {returncode}")
 
-    def child_exits(self) -> str | None:
-        for name, proc in self.children.items():
-            if (code := proc.poll()) is not None:
-                return f"{name} exited unexpectedly with code {code}"
-        return None
-
     def restart_crashed(self) -> str | None:
         """Restart an API or worker that died; give up (a failure) when one keeps crashing."""
         now = time.monotonic()
@@ -210,7 +204,8 @@ class _Supervisor:
         """Wait until the API accepts connections, so the banner is only printed when it is true."""
         deadline = time.monotonic() + _API_START_TIMEOUT
         while time.monotonic() < deadline:
-            if (failure := self.child_exits()) is not None:
+            # A child crashing during start-up is restarted like any other time (not fatal).
+            if (failure := self.restart_crashed()) is not None:
                 return failure
             with contextlib.suppress(OSError), socket.create_connection((_local(host), port), timeout=0.5):
                 return None
