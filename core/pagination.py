@@ -128,7 +128,7 @@ def column_type(column: InstrumentedAttribute[Any]) -> type | None:
     """The Python type a column's values have, for checking cursors (None: not checked)."""
     try:
         kind = column.type.python_type
-    except NotImplementedError:
+    except NotImplementedError:  # SQLAlchemy's answer for types without one Python type (JSONB ...)
         return None
     return kind if isinstance(kind, type) else None
 

@@ -284,10 +284,10 @@ async def redeem_at_once(actor: Actor, reward_id: uuid.UUID, idempotency_key: st
     """`redeem` of a plain reward in one statement and one implicit transaction; None when the request
     needs the locked path (`redeem`): a repeated key, a reward with limits, not enough points or stock,
     or a race with another posting of the same member. Never posts twice, never oversells."""
-    patient_id = actor.require_patient()
     key = (idempotency_key or "").strip()
-    if not 8 <= len(key) <= 100:
-        return None
+    if not actor.is_patient or actor.id is None or not 8 <= len(key) <= 100:
+        return None  # the locked path gives the typed refusal
+    patient_id = actor.id
     now = clock.now()
     digest = ledger.request_hash({"reward": reward_id})
     voucher = new_voucher_code()

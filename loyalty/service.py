@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import clock
 from core.errors import PermissionDenied, Validator
 from core.identity import Actor, Role
+from core.ids import new_id
 from core.pagination import Page, keyset_page
 from loyalty import earning, errors, ledger
 from loyalty.models import (
@@ -213,8 +214,6 @@ async def adjust_at_once(
 ) -> Entry | None:
     """`adjust` of a goodwill credit in one statement; None when the request needs the locked path
     (`adjust`): a debit, invalid input, no admin, a repeated key, points owed or a member without accounts."""
-    from core.ids import new_id
-
     reason, key = (reason or "").strip(), (idempotency_key or "").strip()
     if not (
         actor.has_role(Role.ADMIN) and 0 < amount <= 1_000_000 and 2 <= len(reason) <= 150 and 8 <= len(key) <= 100

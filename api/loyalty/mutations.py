@@ -12,9 +12,9 @@ from api.errors import UserError
 from api.loyalty.points_types import PointsEntryType
 from api.loyalty.queries import EarningRule
 from api.loyalty.types import RedemptionType, RewardType, VisitStatus, VisitType
-from api.mutations import perform
+from api.mutations import perform, perform_at_once
 from api.relay import parse_uuid_id, require_id
-from core.identity import Actor, Role
+from core.identity import Actor
 from loyalty import earning, rewards, service, visits
 from loyalty.models import VisitStatus as VisitStatusModel
 
@@ -184,13 +184,9 @@ class LoyaltyMutation:
 
     @strawberry.mutation(description="积分兑换奖品；同一幂等键重试返回同一笔兑换")
     async def reward_redeem(self, info: Info, input: RewardRedeemInput) -> RedemptionPayload:
-        actor = info.context.actor
         reward_id = parse_uuid_id(str(input.reward_id), "Reward")
-        if actor.is_patient and reward_id is not None:
-            # The common case in one statement (see rewards.REDEEM_AT_ONCE); else the locked path decides.
-            await info.context.db.release()
-            info.context.db.wrote = True  # later reads of this request see the redemption
-            done = await rewards.redeem_at_once(actor, reward_id, input.idempotency_key)
+        if reward_id is not None:  # the common case in one statement; else the locked path decides
+            done = await perform_at_once(info, lambda a: rewards.redeem_at_once(a, reward_id, input.idempotency_key))
             if done is not None:
                 return RedemptionPayload(redemption=RedemptionType(model=done), errors=[])
         out = await perform(
@@ -216,16 +212,12 @@ class LoyaltyMutation:
     @strawberry.mutation(description="人工调整积分（管理员，须填写原因）")
     async def points_adjust(self, info: Info, input: PointsAdjustInput) -> PointsAdjustPayload:
         patient_id = parse_uuid_id(str(input.patient_id), "Patient")
-        if input.amount > 0 and patient_id is not None and info.context.actor.has_role(Role.ADMIN):
-            # A credit in one statement (see service.ADJUST_AT_ONCE); else the locked path decides.
-            await info.context.db.release()
-            info.context.db.wrote = True
-            entry = await service.adjust_at_once(
-                info.context.actor,
-                patient_id,
-                amount=input.amount,
-                reason=input.reason,
-                idempotency_key=input.idempotency_key,
+        if patient_id is not None:  # a credit in one statement; else the locked path decides
+            entry = await perform_at_once(
+                info,
+                lambda a: service.adjust_at_once(
+                    a, patient_id, amount=input.amount, reason=input.reason, idempotency_key=input.idempotency_key
+                ),
             )
             if entry is not None:
                 return PointsAdjustPayload(entry=PointsEntryType(model=entry), errors=[])
