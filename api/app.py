@@ -36,6 +36,7 @@ from api.browser import (
 )
 from api.context import Context
 from api.errors import INTERNAL_MESSAGE, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE
+from api.gate import BUSY_CODE, BUSY_MESSAGE, RequestGate
 from api.hooks import his_visits
 from api.messaging.hooks import ROUTES as sms_hook_routes
 from api.messaging.tracking import track_click, track_open
@@ -187,6 +188,8 @@ class GraphQLEndpoint:
 
     def __init__(self, graphql_app: ASGIApp) -> None:
         self.graphql_app = graphql_app
+        settings = get_settings()
+        self.gate = RequestGate(settings.max_concurrent_requests, settings.request_queue_timeout_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         graphql_app = self.graphql_app
@@ -198,6 +201,15 @@ class GraphQLEndpoint:
         if too_large:
             await too_large(scope, receive, send)
             return
+        async with self.gate.turn() as admitted:
+            if not admitted:
+                log.warning("request_queue_timeout")
+                await busy_response()(scope, receive, send)
+                return
+            await self._serve(request, scope, receive, send)
+
+    async def _serve(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        graphql_app = self.graphql_app
         db = RequestDB()
         state = scope.setdefault("state", {})
         try:
@@ -231,6 +243,12 @@ async def _actor(db: RequestDB, token: str) -> Actor:
             return await actor_from_token(session, token)
     async with db.read() as session:  # without a replica the connection serves the request's reads
         return await actor_from_token(session, token)
+
+
+def busy_response() -> JSONResponse:
+    response = error_response(503, BUSY_CODE, BUSY_MESSAGE)
+    response.headers["retry-after"] = "2"
+    return response
 
 
 def unavailable_response() -> JSONResponse:

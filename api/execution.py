@@ -32,6 +32,8 @@ from graphql import (
 )
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api import plain
+
 INVALID_STRING = "INVALID_STRING"
 INVALID_STRING_MESSAGE = "输入中含有不允许的字符（如空字符），请删除后重试"
 BAD_REQUEST = "BAD_REQUEST"
@@ -117,32 +119,18 @@ def _client_error(error: GraphQLError) -> GraphQLError:
     )
 
 
-_NOT_PLAIN = ("", None)
+# Per schema field: (the field, the attribute strawberry reads or None, the leaf type or None).
+_FIELDS: dict[int, tuple[GraphQLField, str | None, Any]] = {}
 
 
-def _plain_leaf(field: GraphQLField) -> tuple[str, Any]:
-    """(attribute name, leaf type) for a field that strawberry resolves by reading an attribute of its
-    source (a basic field: no resolver, permission class or field extension) and that returns a scalar
-    or an enum; `_NOT_PLAIN` for any other field."""
-    definition = (field.extensions or {}).get("strawberry-definition")
-    resolve = field.resolve
-    if (
-        definition is None
-        or resolve is None
-        or not getattr(resolve, "_is_default", False)
-        or not definition.is_basic_field
-        or definition.extensions
-        or definition.default_resolver is not getattr
-        or field.args
-    ):
-        return _NOT_PLAIN
-    leaf = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
-    if not isinstance(leaf, GraphQLScalarType | GraphQLEnumType):
-        return _NOT_PLAIN
-    return definition.python_name, leaf
-
-
-_PLAIN: dict[int, tuple[GraphQLField, tuple[str, Any]]] = {}
+def _plain_field(field: GraphQLField) -> tuple[GraphQLField, str | None, Any]:
+    hit = _FIELDS.get(id(field))
+    if hit is None or hit[0] is not field:
+        attribute = plain.attribute_of(field)
+        inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+        leaf = inner if isinstance(inner, GraphQLScalarType | GraphQLEnumType) else None
+        hit = _FIELDS[id(field)] = (field, attribute, leaf)
+    return hit
 
 
 class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -154,27 +142,35 @@ class PortalExecutionContext(StrawberryGraphQLCoreExecutionContext):
         path: Any,
         position_context: Any,
     ) -> Any:
-        """A scalar or enum read from an attribute (most fields of a feed card) is read and serialised
-        here, without the resolve info, resolver chain and completion dispatch graphql-core spends on
-        every field (~5-7% of a feed request's API CPU). Anything else, and any value that is null, an
-        awaitable, an error or fails to serialise, takes graphql-core's own path, which handles it."""
+        """A field that reads an attribute is completed here (api/plain.py): a scalar or enum directly,
+        an object or list of plain objects (a feed page) in one walk, without the resolve info,
+        resolver chain and completion dispatch graphql-core spends on every field. Anything else, and
+        any value the walk does not handle (null, awaitable, error, refused by its scalar), takes
+        graphql-core's own path, which handles and reports it."""
         node = field_details_list[0].node
-        if not node.arguments and self.middleware_manager is None:
+        # strawberry always passes a MiddlewareManager, empty unless an extension wraps resolvers.
+        middleware = self.middleware_manager
+        if not node.arguments and (middleware is None or not middleware.middlewares):
             field = parent_type.fields.get(node.name.value)
             if field is not None:
-                cached = _PLAIN.get(id(field))
-                if cached is None or cached[0] is not field:
-                    cached = _PLAIN[id(field)] = (field, _plain_leaf(field))
-                name, leaf = cached[1]
-                if leaf is not None:
-                    value = getattr(source, name, None)
-                    if value is not None and not isinstance(value, Exception) and not self.is_awaitable(value):
-                        try:
-                            coerced = leaf.coerce_output_value(value)
-                        except Exception:  # graphql-core's own path raises it as a located error
-                            coerced = None
-                        if coerced is not None and coerced is not Undefined:
-                            return coerced
+                _, attribute, leaf = _plain_field(field)
+                if attribute is not None:
+                    value = getattr(source, attribute, None)
+                    if leaf is not None:
+                        if value is not None and not isinstance(value, Exception) and not self.is_awaitable(value):
+                            try:
+                                coerced = leaf.coerce_output_value(value)
+                            except Exception:  # graphql-core's own path raises it as a located error
+                                coerced = None
+                            if coerced is not None and coerced is not Undefined:
+                                return coerced
+                    else:
+                        spec = plain.spec_of(self, field.type, field_details_list)
+                        if spec is not None and hasattr(source, attribute):
+                            try:
+                                return plain.complete(spec, value, self.is_awaitable)
+                            except Exception:  # Fallback, or a value graphql-core reports with its path
+                                pass
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     @classmethod

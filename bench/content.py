@@ -18,7 +18,8 @@ patients with different conditions, tiers, stages and groups (one per client):
   feed     contentFeed(first: 20), then following endCursor for up to --pages pages;
   search   contentSearch(query: "血糖", first: 20), a 2-character word found through the GIN index;
   mixed    contentSearch(query: "控制血糖 HbA1c", first: 20), Chinese and English words together.
-Closed-loop clients (httpx, one connection each) at 16 and 64 concurrent clients: per level a warm-up,
+Closed-loop clients (bench/http1.py, one keep-alive connection each) at 16 and 64 concurrent clients:
+per level a warm-up,
 then a fixed window in which every request that ends is counted. Every response is checked (HTTP 200,
 no GraphQL errors, full pages, highlights on search hits) and the API log must stay clean. EXPLAIN
 (ANALYZE) of the search statement must use the GIN index.
@@ -44,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 # Run as a script, this directory comes first on sys.path, where this file would shadow the content
 # package; the project root goes first and this directory last (the sibling bench/feed.py is still found).
@@ -53,6 +55,7 @@ sys.path[:] = (
 )
 import feed as fb  # noqa: E402
 
+from bench.http1 import Http1  # noqa: E402
 from core import clock  # noqa: E402
 from core.db import dispose_engine, unit_of_work  # noqa: E402
 from core.identity import Actor, ActorKind  # noqa: E402
@@ -571,7 +574,7 @@ class LoadStats:
 
 
 async def drive(
-    http: httpx.AsyncClient,
+    port: int,
     tokens: list[str],
     work: Workload,
     *,
@@ -598,12 +601,12 @@ async def drive(
         return not window or time.perf_counter() < window[1]
 
     async def client(index: int) -> None:
-        async with fb.own_connection(http) as conn:
+        async with Http1(port) as conn:
             await session(index, conn)
 
-    async def session(index: int, http: httpx.AsyncClient) -> None:
+    async def session(index: int, http: Http1) -> None:
         rng = random.Random(seed * 1000 + index)
-        headers = {"authorization": f"Bearer {tokens[index % len(tokens)]}"}
+        token = tokens[index % len(tokens)]
         while running():
             after: str | None = None
             for _ in range(rng.randint(1, work.pages)):
@@ -612,16 +615,15 @@ async def drive(
                 variables = {**work.variables, "first": size, "after": after}
                 started = time.perf_counter()
                 try:
-                    response = await http.post(
-                        "/graphql", json={"query": work.query, "variables": variables}, headers=headers
-                    )
+                    payload = orjson.dumps({"query": work.query, "variables": variables})
+                    status, content = await http.post(payload, token)
                     ended = time.perf_counter()
                     answer(index)
-                    if response.status_code != 200:
-                        stats.failures[f"http {response.status_code}"] += 1
+                    if status != 200:
+                        stats.failures[f"http {status}"] += 1
                         break
-                    failure, after, more = _validate(response.json(), work.root, size)
-                except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                    failure, after, more = _validate(orjson.loads(content), work.root, size)
+                except (OSError, asyncio.IncompleteReadError, ValueError, KeyError, TypeError) as exc:
                     answer(index)
                     stats.failures[type(exc).__name__] += 1
                     break
@@ -629,7 +631,7 @@ async def drive(
                     stats.failures[failure] += 1
                     break
                 if window and window[0] <= ended <= window[1]:
-                    stats.bytes += len(response.content)
+                    stats.bytes += len(content)
                     stats.latencies.append(ended - started)
                 if not more:
                     break
@@ -715,6 +717,7 @@ async def run_http(
     results: list[fb.Result] = []
     versus: list[fb.Versus] = []
     window = args.duration / args.rounds
+    port = int(base_url.rsplit(":", 1)[1])
     conns = await fb.raw_connections(max(args.levels))
     try:
         async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120) as http:
@@ -725,7 +728,7 @@ async def run_http(
                 print(f"    {work.name} raw replay: {fb.describe_traces(traces)}")
                 common = {"size": args.page_size}
                 await drive(
-                    http, tokens, work, clients=max(args.levels), warmup=args.warmup, seconds=0, seed=0, **common
+                    port, tokens, work, clients=max(args.levels), warmup=args.warmup, seconds=0, seed=0, **common
                 )
                 await fb.drive_raw(conns, traces, clients=max(args.levels), warmup=1, seconds=0, seed=0)
                 for level in args.levels:
@@ -734,7 +737,7 @@ async def run_http(
                     size_bytes = 0
                     for round_ in range(args.rounds):
                         stats = await drive(
-                            http,
+                            port,
                             tokens,
                             work,
                             clients=level,

@@ -7,8 +7,8 @@
 A. The real ASGI app (`portal serve`: one uvicorn process, on 127.0.0.1 and a free port) answers the
    `group(slug) { feed(first: 20) }` query of a public group with 100,000 published posts by 2,000
    members (15% anonymous, with aliases; reactions, comment counts, three pinned posts), each client
-   signed in as another member. Closed-loop clients (httpx, one connection each) at 1, 16 and 64
-   concurrent clients: per level a warm-up, then a fixed window in which every request that ends is
+   signed in as another member. Closed-loop clients (bench/http1.py, one keep-alive connection each) at
+   1, 16 and 64 concurrent clients: per level a warm-up, then a fixed window in which every request that ends is
    counted. A client session starts at the top (pinned posts + first page) or at a deep cursor (a random
    point of the feed) and follows endCursor for a few pages. Every response is checked (HTTP 200, no
    GraphQL errors, full pages, pinned posts on first pages only) and the API log must stay clean.
@@ -55,6 +55,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import psutil
 
 if __name__ == "__main__":
@@ -62,6 +63,7 @@ if __name__ == "__main__":
     _BENCH_DIR = Path(__file__).resolve().parent
     sys.path[:] = [str(_BENCH_DIR.parent)] + [p for p in sys.path if Path(p or ".").resolve() != _BENCH_DIR]
 
+from bench.http1 import Http1
 from core import clock, devservers
 from core.db import dispose_engine, unit_of_work
 from core.identity import Actor, ActorKind, Role
@@ -857,16 +859,8 @@ def _validate(body: Any, first_page: bool, pinned: int, size: int) -> tuple[str 
     return None, page["endCursor"], bool(page["hasNextPage"])
 
 
-def own_connection(http: httpx.AsyncClient) -> httpx.AsyncClient:
-    """A client of its own for one closed-loop client (one keep-alive connection), like `http`. One pool of
-    64 connections shared by 64 clients costs httpcore a scan of every connection per request: at 64
-    clients the benchmark's own process took ~0.8 core (14 ms per request), from the API's two cores."""
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    return httpx.AsyncClient(base_url=http.base_url, limits=limits, timeout=http.timeout)
-
-
 async def drive(
-    http: httpx.AsyncClient,
+    port: int,
     tokens: list[str],
     cursors: list[str],
     *,
@@ -897,12 +891,12 @@ async def drive(
         return not window or time.perf_counter() < window[1]
 
     async def client(index: int) -> None:
-        async with own_connection(http) as conn:
+        async with Http1(port) as conn:
             await session(index, conn)
 
-    async def session(index: int, http: httpx.AsyncClient) -> None:
+    async def session(index: int, http: Http1) -> None:
         rng = random.Random(seed * 1000 + index)
-        headers = {"authorization": f"Bearer {tokens[index % len(tokens)]}"}
+        token = tokens[index % len(tokens)]
         while running():
             after: str | None = None if rng.random() < 0.5 else rng.choice(cursors)
             for _ in range(rng.randint(1, pages)):
@@ -912,16 +906,16 @@ async def drive(
                 variables = {"slug": FEED_SLUG, "first": size, "after": after}
                 started = time.perf_counter()
                 try:
-                    response = await http.post(
-                        "/graphql", json={"query": FEED_QUERY, "variables": variables}, headers=headers
+                    status, content = await http.post(
+                        orjson.dumps({"query": FEED_QUERY, "variables": variables}), token
                     )
                     ended = time.perf_counter()
                     answer(index)
-                    if response.status_code != 200:
-                        stats.failures[f"http {response.status_code}"] += 1
+                    if status != 200:
+                        stats.failures[f"http {status}"] += 1
                         break
-                    failure, after, more = _validate(response.json(), first_page, pinned, size)
-                except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                    failure, after, more = _validate(orjson.loads(content), first_page, pinned, size)
+                except (OSError, asyncio.IncompleteReadError, ValueError, KeyError, TypeError) as exc:
                     answer(index)
                     stats.failures[type(exc).__name__] += 1
                     break
@@ -929,7 +923,7 @@ async def drive(
                     stats.failures[failure] += 1
                     break
                 if window and window[0] <= ended <= window[1]:
-                    stats.bytes += len(response.content)
+                    stats.bytes += len(content)
                     (stats.first if first_page else stats.later).append(ended - started)
                 elif window and ended > window[1]:
                     stats.in_flight_at_end += 1
@@ -1003,12 +997,13 @@ async def workload_feed(
     results: list[Result] = []
     versus: list[Versus] = []
     window = args.duration / args.rounds
+    port = int(base_url.rsplit(":", 1)[1])
     try:
         async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as http:
             await sample_response(http, tokens[0], args.page_size)
             common = {"pages": args.pages, "size": args.page_size, "pinned": pinned}
             # One warm-up at the highest level opens every connection and warms caches on both sides.
-            await drive(http, tokens, cursors, clients=max(levels), warmup=args.warmup, seconds=0, seed=0, **common)
+            await drive(port, tokens, cursors, clients=max(levels), warmup=args.warmup, seconds=0, seed=0, **common)
             await drive_raw(conns, traces, clients=max(levels), warmup=1, seconds=0, seed=0)
             for level in levels:
                 vs = Versus("group feed", level)
@@ -1018,7 +1013,7 @@ async def workload_feed(
                 size_bytes = 0
                 for round_ in range(args.rounds):
                     stats = await drive(
-                        http,
+                        port,
                         tokens,
                         cursors,
                         clients=level,

@@ -61,6 +61,7 @@ from typing import Any
 import asyncpg
 import psutil
 
+from bench.http1 import Http1
 from core import clock, devservers
 from core.db import dispose_engine, get_engine, unit_of_work
 from core.identity import SYSTEM, Actor, ActorKind, Role
@@ -636,31 +637,6 @@ def redeem_body(reward_gid: str, key: str) -> bytes:
     ).encode()
 
 
-def http_request(port: int, token: str, body: bytes) -> bytes:
-    head = (
-        f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-        f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    lower = head.lower()
-    at = lower.find(b"content-length:")
-    if at >= 0:
-        length = int(lower[at + 15 : lower.index(b"\r\n", at)])
-        return status, await reader.readexactly(length)
-    body = b""  # chunked
-    while True:
-        size = int((await reader.readuntil(b"\r\n")).strip(), 16)
-        chunk = await reader.readexactly(size + 2)
-        if size == 0:
-            return status, body
-        body += chunk[:-2]
-
-
 _CODE = re.compile(rb'"code":\s*"([A-Z_]+)"')
 
 
@@ -673,12 +649,8 @@ def answer_failure(status: int, body: bytes) -> str | None:
 
 
 async def post_graphql(port: int, token: str, body: bytes) -> tuple[str | None, dict[str, Any]]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(http_request(port, token, body))
-        status, answer = await read_response(reader)
-    finally:
-        writer.close()
+    async with Http1(port) as http:
+        status, answer = await http.post(body, token)
     return answer_failure(status, answer), json.loads(answer) if answer.startswith(b"{") else {}
 
 
@@ -819,7 +791,7 @@ async def _client_main(plan: ClientPlan) -> ClientReport:
         cpu_marks.append(time.process_time())
 
     async def http_client(c: int, members: list[dict[str, Any]]) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", plan.port)
+        http = Http1(plan.port)
         n = 0
         while True:
             started = loop.time()
@@ -828,12 +800,11 @@ async def _client_main(plan: ClientPlan) -> ClientReport:
             m = members[n % len(members)]
             key = f"{plan.prefix}-{c}-{n}"
             if plan.kind == "award":
-                request = http_request(plan.port, plan.staff_token, award_body(m["gid"], plan.amount, key))
+                token, request = plan.staff_token, award_body(m["gid"], plan.amount, key)
             else:
-                request = http_request(plan.port, m["token"], redeem_body(plan.reward_gid, key))
+                token, request = m["token"], redeem_body(plan.reward_gid, key)
             n += 1
-            writer.write(request)
-            status, body = await read_response(reader)
+            status, body = await http.post(request, token)
             ended = loop.time()
             failure = answer_failure(status, body)
             if failure:
@@ -842,7 +813,7 @@ async def _client_main(plan: ClientPlan) -> ClientReport:
             report.successes += 1
             if started >= ws_mono and ended <= we_mono:
                 report.latencies.append(ended - started)
-        writer.close()
+        http.close()
 
     async def raw_client(c: int, members: list[dict[str, Any]]) -> None:
         import asyncpg as pg
