@@ -14,6 +14,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from core.admission import Turn, current_turn
+
 BUSY_CODE = "SERVICE_BUSY"
 BUSY_MESSAGE = "服务繁忙，请稍后重试"
 
@@ -27,7 +29,8 @@ class RequestGate:
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[bool]:
-        """Yields True once the request may run, False if its turn did not come within the timeout."""
+        """Yields True once the request may run, False if its turn did not come within the timeout.
+        While it runs, a slow wait inside it (core.admission.step_aside) lets the next one in."""
         slots = self._slots
         if slots is None:
             yield True
@@ -38,7 +41,10 @@ class RequestGate:
         except TimeoutError:
             yield False
             return
+        turn = Turn(slots)
+        token = current_turn.set(turn)
         try:
             yield True
         finally:
-            slots.release()
+            current_turn.reset(token)
+            turn.end()

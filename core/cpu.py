@@ -16,6 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
+from core.admission import step_aside
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -24,5 +26,7 @@ _pool = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="portal-c
 
 
 async def run(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-    """`fn(*args, **kwargs)` on the CPU pool, awaited from the event loop."""
-    return await asyncio.get_running_loop().run_in_executor(_pool, functools.partial(fn, *args, **kwargs))
+    """`fn(*args, **kwargs)` on the CPU pool, awaited from the event loop (the request's admission turn
+    goes to the next request meanwhile: a burst of sign-ins queues here, not in front of every reader)."""
+    async with step_aside():
+        return await asyncio.get_running_loop().run_in_executor(_pool, functools.partial(fn, *args, **kwargs))

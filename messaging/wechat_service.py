@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
+from core.admission import step_aside
 from core.errors import Validator
 from core.identity import Actor
 from core.ids import new_id
@@ -61,7 +62,8 @@ async def resolve_code(actor: Actor, *, code: str, app: str | None = None) -> we
     if get_messaging_settings().wechat_provider != "api":
         raise errors.WechatNotConfigured()
     try:
-        return await wechat.exchange_code(which, code)
+        async with step_aside():  # an outside service: other requests go on meanwhile
+            return await wechat.exchange_code(which, code)
     except wechat.WechatConfigError as exc:
         raise errors.WechatNotConfigured() from exc
     except wechat.WechatApiError as exc:
