@@ -27,7 +27,8 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from campaigns.config import get_campaign_settings
 from campaigns.models import AudienceKind, Campaign, CampaignClass, CampaignStatus, JourneyOccasion
-from campaigns.runner import enqueue_materialise, zone
+from campaigns.quiet import zone
+from campaigns.runner import enqueue_materialise
 from community.models import Event, Membership
 from core import clock, jobs
 from core.db import after_commit, unit_of_work

@@ -14,27 +14,25 @@ One transaction per batch (like community/invitations.py):
 A run killed anywhere and run again, or two runs at once, therefore give each patient exactly one
 delivery row, and the senders (campaigns/sender.py) send each row at most once.
 Quiet hours: a delivery created during the patient's local quiet hours gets `not_before` = the end
-of them; it is deferred, never dropped (`quiet_until` is the same rule for the senders).
+of them; it is deferred, never dropped (campaigns/quiet.py, the same rule for the senders).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from campaigns import sender
 from campaigns.config import get_campaign_settings
 from campaigns.models import AudienceKind, Campaign, CampaignStatus, DeliveryStatus
 from campaigns.segments import campaign_audience, purpose_of
 from core import clock, jobs
 from core.db import after_commit, unit_of_work
 from core.ids import new_id
-from core.settings import get_settings
 from patients.models import Patient
 
 MATERIALISE = jobs.register("campaigns.materialise", "Materialise a running campaign's audience into deliveries")
@@ -45,35 +43,11 @@ async def enqueue_materialise(campaign_id: uuid.UUID) -> bool:
     return await MATERIALISE.enqueue(str(campaign_id), key=(campaign_id,))
 
 
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or get_settings().default_timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(get_settings().default_timezone)
-
-
-def quiet_until(now: datetime, tz: str | None) -> datetime | None:
-    """The end of the quiet hours `now` falls in, in the patient's zone; None outside them."""
-    settings = get_campaign_settings()
-    start, end = settings.quiet_start_hour, settings.quiet_end_hour
-    if start == end:
-        return None
-    z = zone(tz)
-    local = now.astimezone(z)
-    hour = local.hour
-    quiet = (hour >= start or hour < end) if start > end else (start <= hour < end)
-    if not quiet:
-        return None
-    day = local.date() if hour < end else local.date() + timedelta(days=1)
-    return datetime.combine(day, time(end), tzinfo=z).astimezone(UTC)
-
-
 async def materialise_batch(campaign_id: uuid.UUID, *, batch_size: int | None = None) -> tuple[int, bool]:
     """One batch in one transaction: (deliveries created, whether the audience is exhausted)."""
     async with unit_of_work() as session:
         created, done, channels = await _batch(session, campaign_id, batch_size or get_campaign_settings().batch_size)
         if channels:
-            from campaigns import sender
 
             async def wake() -> None:
                 for channel in channels:

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -204,8 +205,6 @@ def filter_clauses(c: SegmentCriteria, now: datetime) -> list[ColumnElement[bool
 
 
 def _tz() -> Any:
-    from zoneinfo import ZoneInfo
-
     return ZoneInfo(get_settings().default_timezone)
 
 

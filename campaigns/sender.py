@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaigns.config import get_campaign_settings
 from campaigns.models import Campaign, CampaignClass, CampaignStatus, Delivery, DeliveryStatus, JourneyOccasion
-from campaigns.runner import quiet_until, zone
+from campaigns.quiet import quiet_until, zone
 from campaigns.segments import purpose_of, suppression
 from community.models import Event
 from core import clock, jobs, queue

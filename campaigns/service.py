@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaigns import errors
+from campaigns import errors, runner
 from campaigns.models import (
     AudienceKind,
     Campaign,
@@ -225,8 +225,6 @@ async def start(session: AsyncSession, campaign: Campaign) -> None:
 
 
 def _enqueue_runner(session: AsyncSession, campaign_id: uuid.UUID) -> None:
-    from campaigns import runner  # runner imports this module's neighbours; keep the import lazy
-
     async def go() -> None:
         await runner.enqueue_materialise(campaign_id)
 

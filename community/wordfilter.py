@@ -38,6 +38,7 @@ from sqlalchemy import String, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from community import wordlist
 from community.models import SensitiveWord, WordCategory, WordException
 
 # Unicode general categories dropped from the normalised text: separators (Z), punctuation (P),
@@ -205,8 +206,6 @@ def compile_filter(words: Iterable[tuple[str, str]], exceptions: Iterable[str] =
 
 
 def default_filter() -> WordFilter:
-    from community import wordlist
-
     return compile_filter(wordlist.default_entries(), wordlist.DEFAULT_EXCEPTIONS)
 
 

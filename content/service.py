@@ -29,7 +29,7 @@ from content.models import (
 )
 from core import clock, outbox
 from core.errors import Validator
-from core.identity import Actor, Role
+from core.identity import SYSTEM, Actor, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
 from loyalty import tiers
@@ -394,8 +394,6 @@ async def _go_live(session: AsyncSession, item: ContentItem, actor: Actor) -> No
 async def publish_due(session: AsyncSession, *, limit: int = 100) -> list[uuid.UUID]:
     """Publish every scheduled item whose time has come. Rows are locked and skipped when another
     worker holds them, and the status is re-checked under the lock: each is published once."""
-    from core.identity import SYSTEM
-
     now = clock.now()
     items = list(
         await session.scalars(

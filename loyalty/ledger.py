@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
+from core.db import get_engine
 from core.ids import new_id
 from core.settings import get_settings
 from loyalty import errors
@@ -247,10 +249,6 @@ async def run_at_once(sql: str, params: tuple[Any, ...]) -> Any:
     trip, and the rows it locks are held only while the server runs it). Returns its first row, or None
     when it failed inside PostgreSQL (a CHECK or NOT NULL guard, a broken deadlock): nothing was written.
     It goes to the driver directly: the statement needs none of SQLAlchemy's transaction handling."""
-    import asyncpg
-
-    from core.db import get_engine
-
     async with get_engine().connect() as conn:
         raw = await conn.get_raw_connection()
         try:

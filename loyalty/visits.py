@@ -26,8 +26,8 @@ from loyalty import earning, errors, ledger, lifecycle, referrals, tiers
 from loyalty.models import AccountKind, EntryKind, Lot, LotStatus, Visit, VisitStatus
 from patients import queries as patient_queries
 from patients import service as patient_service
-from patients.auth import normalize_phone
 from patients.errors import InvalidPhone
+from patients.phones import normalize_phone
 
 ITEM_CATEGORIES = {
     "registration": "挂号",

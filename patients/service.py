@@ -32,6 +32,7 @@ from patients.models import (
     StaffRole,
     SubjectKind,
 )
+from patients.phones import normalize_phone
 
 # Staff who care for patients may see private profile data (real name, birth year, phone).
 CARE_ROLES = (Role.DOCTOR, Role.HEALTH_MANAGER, Role.CLINIC_STAFF)
@@ -444,8 +445,6 @@ async def register_patient(
     session: AsyncSession, actor: Actor, *, phone: str, nickname: str | None = None
 ) -> tuple[Patient, bool]:
     """Front-desk registration (the patient signs in later with the same phone). Idempotent by phone."""
-    from patients.auth import normalize_phone  # auth builds on this module
-
     actor.require_role(*CARE_ROLES)
     phone = normalize_phone(phone)
     existing = await session.scalar(select(Patient).where(Patient.phone == phone))
