@@ -73,3 +73,36 @@ class NewMemberLimit(RateLimited):
 class VersionConflict(Conflict):
     code = "VERSION_CONFLICT"
     default_message = "该条目已被其他版主处理，请刷新后查看"
+
+
+# --- moderation
+
+
+class ItemNotFound(NotFound):
+    code = "MODERATION_ITEM_NOT_FOUND"
+    default_message = "审核条目不存在"
+
+
+class ItemClaimed(Conflict):
+    code = "MODERATION_ITEM_CLAIMED"
+    default_message = "该条目正由其他版主处理"
+
+
+class AlreadyReported(Conflict):
+    code = "ALREADY_REPORTED"
+    default_message = "您已举报过该内容，我们会尽快处理"
+
+
+class CannotReportOwn(DomainError):
+    code = "CANNOT_REPORT_OWN"
+    default_message = "不能举报自己发布的内容"
+
+
+class RestrictNotAllowed(PermissionDenied):
+    code = "RESTRICT_NOT_ALLOWED"
+    default_message = "不能对该成员执行此操作"
+
+
+class WordNotFound(NotFound):
+    code = "WORD_NOT_FOUND"
+    default_message = "词语不存在"

@@ -305,6 +305,39 @@ class Report(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
+# Moderation (community/moderation/): decisions, why an item is queued, why a member reports.
+class Decision(enum.StrEnum):
+    KEEP = "keep"  # restore: hidden / held / author-only -> published; reports rejected
+    HIDE = "hide"  # hidden (restorable)
+    REMOVE = "remove"
+    WARN = "warn"  # hidden + a warning to the author
+    MUTE = "mute"  # hidden + the author muted for N days
+    BAN = "ban"  # removed + the author banned (for N days or for good)
+
+
+class ItemReason(enum.StrEnum):
+    REPORTS = "reports"
+    HELD_WORD = "held_word"
+    AD_CLAIM = "ad_claim"
+    EMERGENCY = "emergency"
+
+
+class ReportReason(enum.StrEnum):
+    SPAM = "spam"
+    ABUSE = "abuse"
+    MISINFORMATION = "misinformation"
+    PRIVACY = "privacy"
+    ILLEGAL = "illegal"
+    SELF_HARM = "self_harm"
+    OTHER = "other"
+
+
+class ReportStatus(enum.StrEnum):
+    OPEN = "open"
+    UPHELD = "upheld"
+    REJECTED = "rejected"
+
+
 class QueueStatus(enum.StrEnum):
     OPEN = "open"
     CLAIMED = "claimed"
