@@ -32,10 +32,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaigns import errors
+from campaigns.errors import CampaignsCode as Code
 from campaigns.models import AudienceKind, Campaign, CampaignClass, CampaignStatus, JourneyOccasion, Segment
 from community.models import EventInvitation, EventRsvp, Group, Membership
 from core import clock
-from core.errors import Validator
+from core.errors import CoreCode, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
@@ -281,12 +282,15 @@ def campaign_audience(campaign: Campaign, now: datetime) -> Select[Any]:
 
 async def validate_criteria(session: AsyncSession, c: SegmentCriteria, v: Validator) -> None:
     stages = {s.value for s in LifecycleStage}
-    v.check(all(s in stages for s in c.stages), "criteria.stages", "STAGE_INVALID", "生命周期阶段无效")
+    v.check(all(s in stages for s in c.stages), "criteria.stages", Code.STAGE_INVALID, "生命周期阶段无效")
     v.check(
-        all(g in {x.value for x in Gender} for g in c.genders), "criteria.genders", "GENDER_INVALID", "性别取值无效"
+        all(g in {x.value for x in Gender} for g in c.genders),
+        "criteria.genders",
+        CoreCode.GENDER_INVALID,
+        "性别取值无效",
     )
     for name in ("stages", "tiers", "conditions", "group_ids", "site_ids", "genders", "consents"):
-        v.check(len(getattr(c, name)) <= MAX_LIST, f"criteria.{name}", "LIST_TOO_LONG", f"最多选择{MAX_LIST}项")
+        v.check(len(getattr(c, name)) <= MAX_LIST, f"criteria.{name}", Code.LIST_TOO_LONG, f"最多选择{MAX_LIST}项")
 
     async def known(column: Any, values: list[Any]) -> bool:
         if not values:
@@ -294,22 +298,27 @@ async def validate_criteria(session: AsyncSession, c: SegmentCriteria, v: Valida
         found = set(await session.scalars(select(column).where(column.in_(values))))
         return all(x in found for x in values)
 
-    v.check(await known(Tier.code, c.tiers), "criteria.tiers", "TIER_UNKNOWN", "会员等级不存在")
-    v.check(await known(Condition.code, c.conditions), "criteria.conditions", "CONDITION_UNKNOWN", "病种不存在")
-    v.check(await known(Group.id, c.group_ids), "criteria.groupIds", "GROUP_NOT_FOUND", "社群不存在")
-    v.check(await known(Site.id, c.site_ids), "criteria.siteIds", "SITE_NOT_FOUND", "院区不存在")
+    v.check(await known(Tier.code, c.tiers), "criteria.tiers", CoreCode.TIER_UNKNOWN, "会员等级不存在")
+    v.check(await known(Condition.code, c.conditions), "criteria.conditions", CoreCode.CONDITION_UNKNOWN, "病种不存在")
+    v.check(await known(Group.id, c.group_ids), "criteria.groupIds", CoreCode.GROUP_NOT_FOUND, "社群不存在")
+    v.check(await known(Site.id, c.site_ids), "criteria.siteIds", CoreCode.SITE_NOT_FOUND, "院区不存在")
     channels, purposes = {x.value for x in ConsentChannel}, {x.value for x in ConsentPurpose}
     v.check(
         all(r.channel in channels and r.purpose in purposes for r in c.consents),
         "criteria.consents",
-        "CONSENT_INVALID",
+        Code.CONSENT_INVALID,
         "授权渠道或用途无效",
     )
 
     def pair(lo: Any, hi: Any, name: str, label: str) -> None:
         for value in (lo, hi):
-            v.check(value is None or value >= 0, f"criteria.{name}", "RANGE_NEGATIVE", f"{label}不能为负")
-        v.check(lo is None or hi is None or lo <= hi, f"criteria.{name}", "RANGE_INVALID", f"{label}下限不能大于上限")
+            v.check(value is None or value >= 0, f"criteria.{name}", Code.RANGE_NEGATIVE, f"{label}不能为负")
+        v.check(
+            lo is None or hi is None or lo <= hi,
+            f"criteria.{name}",
+            Code.RANGE_INVALID,
+            f"{label}下限不能大于上限",
+        )
 
     pair(c.age_min, c.age_max, "age", "年龄")
     pair(c.points_min, c.points_max, "points", "积分")
@@ -317,22 +326,22 @@ async def validate_criteria(session: AsyncSession, c: SegmentCriteria, v: Valida
     v.check(
         c.visits_since is None or c.visits_until is None or c.visits_since < c.visits_until,
         "criteria.visitsSince",
-        "PERIOD_INVALID",
+        Code.PERIOD_INVALID,
         "统计期间的开始需早于结束",
     )
     v.check(
         (c.visits_since is None and c.visits_until is None) or c.visits_min is not None or c.visits_max is not None,
         "criteria.visitsMin",
-        "VISITS_RANGE_REQUIRED",
+        Code.VISITS_RANGE_REQUIRED,
         "设置了统计期间时请填写就诊次数范围",
     )
     for value, name in ((c.last_visit_before, "lastVisitBefore"), (c.last_visit_after, "lastVisitAfter")):
-        v.check(value is None or value.tzinfo is not None, f"criteria.{name}", "DATETIME_NAIVE", "时间需带时区")
+        v.check(value is None or value.tzinfo is not None, f"criteria.{name}", Code.DATETIME_NAIVE, "时间需带时区")
 
 
 def _check_name(v: Validator, name: str) -> str:
     name = (name or "").strip()
-    v.check(1 <= len(name) <= 60, "name", "NAME_LENGTH", "名称需为1到60个字符")
+    v.check(1 <= len(name) <= 60, "name", CoreCode.NAME_LENGTH, "名称需为1到60个字符")
     return name
 
 
@@ -350,7 +359,7 @@ async def create_segment(
     actor.require_role(*CAMPAIGN_ROLES)
     v = Validator()
     name = _check_name(v, name)
-    v.check(len(description or "") <= 300, "description", "DESCRIPTION_LENGTH", "说明不能超过300个字符")
+    v.check(len(description or "") <= 300, "description", CoreCode.DESCRIPTION_LENGTH, "说明不能超过300个字符")
     await validate_criteria(session, criteria, v)
     v.raise_if_any()
     await _name_free(session, name)
@@ -393,7 +402,7 @@ async def update_segment(
     if name is not None:
         name = _check_name(v, name)
     if description is not None:
-        v.check(len(description) <= 300, "description", "DESCRIPTION_LENGTH", "说明不能超过300个字符")
+        v.check(len(description) <= 300, "description", CoreCode.DESCRIPTION_LENGTH, "说明不能超过300个字符")
     if criteria is not None:
         await validate_criteria(session, criteria, v)
     v.raise_if_any()

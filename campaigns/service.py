@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaigns import errors, runner
+from campaigns.errors import CampaignsCode as Code
 from campaigns.models import (
     AudienceKind,
     Campaign,
@@ -33,7 +34,7 @@ from community.models import Event
 from core import clock
 from core.channels import ChannelName
 from core.db import after_commit
-from core.errors import Validator
+from core.errors import CoreCode, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
@@ -77,35 +78,40 @@ async def check_text(session: AsyncSession, v: Validator, channels: list[str], s
 
 async def _validate(session: AsyncSession, data: CampaignInput) -> Validator:
     v = Validator()
-    v.check(1 <= len(data.name.strip()) <= 80, "name", "NAME_LENGTH", "名称需为1到80个字符")
-    v.check(data.kind in {k.value for k in CampaignClass}, "kind", "KIND_INVALID", "活动类型需为营销或关怀")
+    v.check(1 <= len(data.name.strip()) <= 80, "name", CoreCode.NAME_LENGTH, "名称需为1到80个字符")
+    v.check(data.kind in {k.value for k in CampaignClass}, "kind", Code.KIND_INVALID, "活动类型需为营销或关怀")
     valid = {c.value for c in ChannelName}
-    v.check(bool(data.channels), "channels", "CHANNELS_EMPTY", "请至少选择一个渠道")
-    v.check(all(c in valid for c in data.channels), "channels", "CHANNEL_INVALID", "渠道无效")
-    v.check(len(set(data.channels)) == len(data.channels), "channels", "CHANNEL_DUPLICATE", "渠道不能重复")
-    v.check(1 <= len(data.body.strip()) <= 1000, "body", "BODY_LENGTH", "正文需为1到1000个字符")
-    v.check(data.subject is None or len(data.subject) <= 100, "subject", "SUBJECT_LENGTH", "标题不能超过100个字符")
-    v.check(data.link is None or len(data.link) <= 500, "link", "LINK_LENGTH", "链接不能超过500个字符")
+    v.check(bool(data.channels), "channels", Code.CHANNELS_EMPTY, "请至少选择一个渠道")
+    v.check(all(c in valid for c in data.channels), "channels", Code.CHANNEL_INVALID, "渠道无效")
+    v.check(len(set(data.channels)) == len(data.channels), "channels", Code.CHANNEL_DUPLICATE, "渠道不能重复")
+    v.check(1 <= len(data.body.strip()) <= 1000, "body", CoreCode.BODY_LENGTH, "正文需为1到1000个字符")
+    v.check(
+        data.subject is None or len(data.subject) <= 100,
+        "subject",
+        Code.SUBJECT_LENGTH,
+        "标题不能超过100个字符",
+    )
+    v.check(data.link is None or len(data.link) <= 500, "link", Code.LINK_LENGTH, "链接不能超过500个字符")
     v.check(
         data.scheduled_at is None or data.scheduled_at.tzinfo is not None,
         "scheduledAt",
-        "DATETIME_NAIVE",
+        Code.DATETIME_NAIVE,
         "时间需带时区",
     )
     if data.audience_kind == AudienceKind.SEGMENT:
         ok = data.segment_id is not None and await session.get(Segment, data.segment_id) is not None
-        v.check(ok, "segmentId", "SEGMENT_NOT_FOUND", "人群不存在")
+        v.check(ok, "segmentId", Code.SEGMENT_NOT_FOUND, "人群不存在")
     elif data.audience_kind == AudienceKind.EVENT:
         ok = data.event_id is not None and await session.get(Event, data.event_id) is not None
-        v.check(ok, "eventId", "EVENT_NOT_FOUND", "活动不存在")
+        v.check(ok, "eventId", CoreCode.EVENT_NOT_FOUND, "活动不存在")
         v.check(
             (data.event_audience or "both") in EVENT_AUDIENCES,
             "eventAudience",
-            "EVENT_AUDIENCE_INVALID",
+            Code.EVENT_AUDIENCE_INVALID,
             "活动受众需为已邀请、已报名或两者",
         )
     else:
-        v.add("audienceKind", "AUDIENCE_INVALID", "受众需为人群或活动")
+        v.add("audienceKind", Code.AUDIENCE_INVALID, "受众需为人群或活动")
     if all(c in valid for c in data.channels):
         await check_text(session, v, data.channels, data.subject, data.body)
     return v
@@ -198,7 +204,12 @@ async def reject(session: AsyncSession, actor: Actor, campaign_id: uuid.UUID, *,
         raise errors.OwnCampaign("不能审批自己创建的活动")
     _require(campaign, CampaignStatus.PENDING_REVIEW)
     v = Validator()
-    v.check(1 <= len((comment or "").strip()) <= 300, "comment", "COMMENT_REQUIRED", "请填写驳回意见（300字以内）")
+    v.check(
+        1 <= len((comment or "").strip()) <= 300,
+        "comment",
+        Code.COMMENT_REQUIRED,
+        "请填写驳回意见（300字以内）",
+    )
     v.raise_if_any()
     now = clock.now()
     campaign.status = CampaignStatus.DRAFT

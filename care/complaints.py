@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care import errors, notify
+from care.errors import CareCode as Code
 from care.models import Complaint, ComplaintAction, ComplaintSource, ComplaintStatus, Survey
 from core import clock, jobs
 from core.channels import ChannelName, Message, send_later
@@ -158,12 +159,12 @@ async def file(session: AsyncSession, actor: Actor, *, body: str, visit_id: uuid
     cleaned = body.strip()
     issues = []
     if not 5 <= len(cleaned) <= BODY_MAX:
-        issues.append(FieldIssue(code="COMPLAINT_BODY_LENGTH", message=f"投诉内容需为5到{BODY_MAX}字", field="body"))
+        issues.append(FieldIssue(code=Code.COMPLAINT_BODY_LENGTH, message=f"投诉内容需为5到{BODY_MAX}字", field="body"))
     site_id = None
     if visit_id is not None:
         site_id = await session.scalar(_VISIT_OF, {"id": visit_id, "patient": patient_id})
         if site_id is None:
-            issues.append(FieldIssue(code="VISIT_NOT_FOUND", message="就诊记录不存在", field="visitId"))
+            issues.append(FieldIssue(code=Code.VISIT_NOT_FOUND, message="就诊记录不存在", field="visitId"))
     if issues:
         raise ValidationFailed(issues)
     return await _open(
@@ -221,7 +222,7 @@ async def respond(session: AsyncSession, actor: Actor, complaint_id: uuid.UUID, 
     cleaned = message.strip()
     if not 2 <= len(cleaned) <= BODY_MAX:
         raise ValidationFailed(
-            [FieldIssue(code="COMPLAINT_RESPONSE_LENGTH", message=f"回复内容需为2到{BODY_MAX}字", field="message")]
+            [FieldIssue(code=Code.COMPLAINT_RESPONSE_LENGTH, message=f"回复内容需为2到{BODY_MAX}字", field="message")]
         )
     complaint = await _locked(session, actor, complaint_id)
     if complaint.status == ComplaintStatus.RESOLVED:

@@ -23,6 +23,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care import complaints, errors, notify, words
+from care.errors import CareCode as Code
 from care.models import OPEN_SURVEY, Complaint, Survey, SurveyStatus
 from core import clock, jobs
 from core.db import unit_of_work
@@ -161,11 +162,11 @@ class Answer:
 def _validate(score: int, comment: str | None) -> str | None:
     issues = []
     if not 0 <= score <= 10:
-        issues.append(FieldIssue(code="SURVEY_SCORE_RANGE", message="评分需为0到10的整数", field="score"))
+        issues.append(FieldIssue(code=Code.SURVEY_SCORE_RANGE, message="评分需为0到10的整数", field="score"))
     cleaned = (comment or "").strip() or None
     if cleaned is not None and len(cleaned) > COMMENT_MAX:
         issues.append(
-            FieldIssue(code="SURVEY_COMMENT_TOO_LONG", message=f"意见不能超过{COMMENT_MAX}字", field="comment")
+            FieldIssue(code=Code.SURVEY_COMMENT_TOO_LONG, message=f"意见不能超过{COMMENT_MAX}字", field="comment")
         )
     if issues:
         raise ValidationFailed(issues)

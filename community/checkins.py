@@ -39,10 +39,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access, errors
+from community.errors import CommunityCode as Code
 from community.models import CheckIn, CheckInKind, CheckInStreak, HealthAlert, Membership, MemberState
 from core import clock
 from core.channels import ChannelName, Message, send_later
-from core.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed, Validator
+from core.errors import CoreCode, NotAuthenticated, NotFound, PermissionDenied, ValidationFailed, Validator
 from core.identity import Actor, ActorKind, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
@@ -115,12 +116,12 @@ KIND_KEYS: dict[CheckInKind, tuple[str, ...]] = {
 
 
 class HealthAlertNotFound(NotFound):
-    code = "HEALTH_ALERT_NOT_FOUND"
+    code = Code.HEALTH_ALERT_NOT_FOUND
     default_message = "健康预警不存在"
 
 
 class NotCareTeam(PermissionDenied):
-    code = "NOT_CARE_TEAM"
+    code = Code.NOT_CARE_TEAM
     default_message = "仅医生和健康管理师可以查看健康数据"
 
 
@@ -245,11 +246,16 @@ def validate(
     """The kind, the normalised value and the note, or ValidationFailed listing every problem."""
     v = Validator()
     clean_note = (note or "").strip() or None
-    v.check(clean_note is None or len(clean_note) <= NOTE_MAX, "note", "NOTE_TOO_LONG", f"备注不能超过{NOTE_MAX}个字符")
+    v.check(
+        clean_note is None or len(clean_note) <= NOTE_MAX,
+        "note",
+        Code.NOTE_TOO_LONG,
+        f"备注不能超过{NOTE_MAX}个字符",
+    )
     try:
         the_kind = CheckInKind(kind)
     except ValueError:
-        v.add("kind", "CHECKIN_KIND_INVALID", "打卡类型无效，可选：血糖、血压、体重、运动、用药")
+        v.add("kind", Code.CHECKIN_KIND_INVALID, "打卡类型无效，可选：血糖、血压、体重、运动、用药")
         raise ValidationFailed(v.issues) from None
     value = value or {}
     for key in value:
@@ -269,7 +275,7 @@ def validate(
             if context in {c.value for c in GlucoseContext}:
                 out["context"] = str(context)
             else:
-                v.add("glucoseContext", "GLUCOSE_CONTEXT_INVALID", "测量时段无效，可选：空腹、餐后、睡前")
+                v.add("glucoseContext", Code.GLUCOSE_CONTEXT_INVALID, "测量时段无效，可选：空腹、餐后、睡前")
     elif the_kind is CheckInKind.BLOOD_PRESSURE:
         systolic = _whole(v, value, "systolic", 60, 260, "收缩压（mmHg）")
         diastolic = _whole(v, value, "diastolic", 30, 160, "舒张压（mmHg）")
@@ -277,7 +283,7 @@ def validate(
             if systolic > diastolic:
                 out["systolic"], out["diastolic"] = systolic, diastolic
             else:
-                v.add("systolic", "SYSTOLIC_NOT_ABOVE_DIASTOLIC", "收缩压应高于舒张压，请检查是否填反")
+                v.add("systolic", Code.SYSTOLIC_NOT_ABOVE_DIASTOLIC, "收缩压应高于舒张压，请检查是否填反")
         if value.get("pulse") is not None:
             pulse = _whole(v, value, "pulse", 30, 220, "心率（次/分）")
             if pulse is not None:
@@ -296,7 +302,7 @@ def validate(
     elif the_kind is CheckInKind.MEDICATION:
         taken = value.get("taken")
         if not isinstance(taken, bool):
-            v.add("medicationTaken", "VALUE_REQUIRED", "请选择今天是否已按时用药")
+            v.add("medicationTaken", Code.VALUE_REQUIRED, "请选择今天是否已按时用药")
         else:
             out["taken"] = taken
         name = _text(v, value, "name", 50, "药品名称")
@@ -358,7 +364,7 @@ def _local_date(moment: datetime, tz: str | None) -> date:
 async def _patient(session: AsyncSession, patient_id: uuid.UUID) -> Patient:
     patient = (await patient_queries.patients_by_ids(session, [patient_id])).get(patient_id)
     if patient is None:
-        raise NotFound("患者不存在", code="PATIENT_NOT_FOUND")
+        raise NotFound("患者不存在", code=CoreCode.PATIENT_NOT_FOUND)
     return patient
 
 
@@ -559,8 +565,13 @@ async def check_in(
 
 async def _history(session: AsyncSession, patient_id: uuid.UUID, days: int, kind: str | None) -> list[CheckIn]:
     v = Validator()
-    v.check(1 <= days <= MAX_DAYS, "days", "DAYS_OUT_OF_RANGE", f"天数需在1到{MAX_DAYS}之间")
-    v.check(kind is None or kind in {k.value for k in CheckInKind}, "kind", "CHECKIN_KIND_INVALID", "打卡类型无效")
+    v.check(1 <= days <= MAX_DAYS, "days", Code.DAYS_OUT_OF_RANGE, f"天数需在1到{MAX_DAYS}之间")
+    v.check(
+        kind is None or kind in {k.value for k in CheckInKind},
+        "kind",
+        Code.CHECKIN_KIND_INVALID,
+        "打卡类型无效",
+    )
     v.raise_if_any()
     patient = await _patient(session, patient_id)
     since = _local_date(clock.now(), patient.timezone) - timedelta(days=days - 1)

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access, audit
+from community.errors import CommunityCode as Code
 from community.groups import groups_by_ids
 from community.models import (
     Event,
@@ -47,7 +48,7 @@ from community.models import (
 from core import clock, jobs
 from core.channels import ChannelName, Message, send_later
 from core.db import unit_of_work
-from core.errors import Conflict, DomainError, NotFound, Validator
+from core.errors import Conflict, CoreCode, DomainError, NotFound, Validator
 from core.identity import Actor, ActorKind, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
@@ -106,57 +107,57 @@ class RsvpResponse(enum.StrEnum):
 
 
 class EventNotFound(NotFound):
-    code = "EVENT_NOT_FOUND"
+    code = CoreCode.EVENT_NOT_FOUND
     default_message = "活动不存在"
 
 
 class EventCancelled(DomainError):
-    code = "EVENT_CANCELLED"
+    code = Code.EVENT_CANCELLED
     default_message = "该活动已取消"
 
 
 class EventStarted(DomainError):
-    code = "EVENT_STARTED"
+    code = Code.EVENT_STARTED
     default_message = "活动已开始，不能再报名或更改报名"
 
 
 class EventEnded(DomainError):
-    code = "EVENT_ENDED"
+    code = Code.EVENT_ENDED
     default_message = "活动已结束"
 
 
 class RegistrationClosed(DomainError):
-    code = "REGISTRATION_CLOSED"
+    code = Code.REGISTRATION_CLOSED
     default_message = "报名已截止"
 
 
 class OfferNotFound(Conflict):
-    code = "OFFER_NOT_FOUND"
+    code = Code.OFFER_NOT_FOUND
     default_message = "您没有待确认的名额"
 
 
 class OfferExpired(Conflict):
-    code = "OFFER_EXPIRED"
+    code = Code.OFFER_EXPIRED
     default_message = "名额保留已过期，已顺延给下一位候补"
 
 
 class NotRegistered(DomainError):
-    code = "NOT_REGISTERED"
+    code = Code.NOT_REGISTERED
     default_message = "您尚未成功报名该活动"
 
 
 class CheckInCodeInvalid(DomainError):
-    code = "CHECKIN_CODE_INVALID"
+    code = Code.CHECKIN_CODE_INVALID
     default_message = "签到码不正确"
 
 
 class CheckInNotOpen(DomainError):
-    code = "CHECKIN_NOT_OPEN"
+    code = Code.CHECKIN_NOT_OPEN
     default_message = "签到尚未开始（活动开始前1小时开放）"
 
 
 class CheckInClosed(DomainError):
-    code = "CHECKIN_CLOSED"
+    code = Code.CHECKIN_CLOSED
     default_message = "签到已结束"
 
 
@@ -243,49 +244,57 @@ def _aware(value: datetime | None) -> bool:
 async def _validate(session: AsyncSession, actor: Actor, data: EventInput, repeat_weekly: int) -> None:
     v = Validator()
     now = clock.now()
-    v.check(data.kind in KIND_LABELS, "kind", "EVENT_KIND_INVALID", "活动类型无效")
-    v.check(2 <= len(data.title.strip()) <= 100, "title", "TITLE_LENGTH", "标题需为2到100个字符")
-    v.check(len(data.description) <= 5000, "description", "DESCRIPTION_LENGTH", "简介不能超过5000个字符")
-    v.check(len((data.host_name or "").strip()) <= 60, "hostName", "HOST_NAME_LENGTH", "主讲人不能超过60个字符")
+    v.check(data.kind in KIND_LABELS, "kind", Code.EVENT_KIND_INVALID, "活动类型无效")
+    v.check(2 <= len(data.title.strip()) <= 100, "title", Code.TITLE_LENGTH, "标题需为2到100个字符")
+    v.check(len(data.description) <= 5000, "description", CoreCode.DESCRIPTION_LENGTH, "简介不能超过5000个字符")
+    v.check(len((data.host_name or "").strip()) <= 60, "hostName", Code.HOST_NAME_LENGTH, "主讲人不能超过60个字符")
     times_ok = _aware(data.starts_at) and _aware(data.ends_at) and _aware(data.registration_deadline)
-    v.check(times_ok, "startsAt", "TIME_ZONE_REQUIRED", "时间需带时区")
+    v.check(times_ok, "startsAt", Code.TIME_ZONE_REQUIRED, "时间需带时区")
     if times_ok:
-        v.check(data.starts_at > now, "startsAt", "STARTS_IN_PAST", "开始时间需晚于现在")
-        v.check(data.ends_at > data.starts_at, "endsAt", "ENDS_BEFORE_START", "结束时间需晚于开始时间")
+        v.check(data.starts_at > now, "startsAt", Code.STARTS_IN_PAST, "开始时间需晚于现在")
+        v.check(data.ends_at > data.starts_at, "endsAt", Code.ENDS_BEFORE_START, "结束时间需晚于开始时间")
         v.check(
             data.registration_deadline is None or data.registration_deadline <= data.starts_at,
             "registrationDeadline",
-            "DEADLINE_AFTER_START",
+            Code.DEADLINE_AFTER_START,
             "报名截止时间不能晚于活动开始时间",
         )
     v.check(
         data.capacity is None or 1 <= data.capacity <= MAX_CAPACITY,
         "capacity",
-        "CAPACITY_INVALID",
+        Code.CAPACITY_INVALID,
         f"名额需在1到{MAX_CAPACITY}之间，不限名额请留空",
     )
-    v.check(1 <= data.offer_hold_hours <= 72, "offerHoldHours", "OFFER_HOLD_INVALID", "候补名额保留时间需为1到72小时")
     v.check(
-        1 <= repeat_weekly <= MAX_OCCURRENCES, "repeatWeekly", "REPEAT_INVALID", f"每周重复次数需为1到{MAX_OCCURRENCES}"
+        1 <= data.offer_hold_hours <= 72,
+        "offerHoldHours",
+        Code.OFFER_HOLD_INVALID,
+        "候补名额保留时间需为1到72小时",
+    )
+    v.check(
+        1 <= repeat_weekly <= MAX_OCCURRENCES,
+        "repeatWeekly",
+        Code.REPEAT_INVALID,
+        f"每周重复次数需为1到{MAX_OCCURRENCES}",
     )
     if data.kind in ONLINE_KINDS:
         link = (data.online_link or "").strip()
         v.check(
             link.startswith("https://") and len(link) <= 500,
             "onlineLink",
-            "ONLINE_LINK_REQUIRED",
+            Code.ONLINE_LINK_REQUIRED,
             "线上活动需提供 https 开头的参会链接",
         )
     elif data.kind in KIND_LABELS:
         v.check(
             1 <= len((data.location or "").strip()) <= 200,
             "location",
-            "LOCATION_REQUIRED",
+            Code.LOCATION_REQUIRED,
             "线下活动需填写地点（200字以内）",
         )
     if data.site_id is not None:
         site = (await sites_by_ids(session, [data.site_id])).get(data.site_id)
-        v.check(site is not None and site.active, "siteId", "SITE_NOT_FOUND", "院区不存在")
+        v.check(site is not None and site.active, "siteId", CoreCode.SITE_NOT_FOUND, "院区不存在")
     v.raise_if_any()
     if data.group_id is not None:
         await access.get_group(session, actor, data.group_id)  # GROUP_NOT_FOUND if unknown or unseen
@@ -304,7 +313,7 @@ async def _insert_event(session: AsyncSession, values: dict[str, object]) -> Eve
             event = await session.get(Event, event_id)
             assert event is not None
             return event
-    raise Conflict("签到码生成失败，请重试", code="CHECKIN_CODE_EXHAUSTED")
+    raise Conflict("签到码生成失败，请重试", code=Code.CHECKIN_CODE_EXHAUSTED)
 
 
 async def create_event(
@@ -554,7 +563,7 @@ async def rsvp(session: AsyncSession, actor: Actor, event_id: uuid.UUID, respons
     going to a seat offer accepts it); declining frees the seat, which is offered to the next."""
     patient_id = actor.require_patient()
     if response not in {r.value for r in RsvpResponse}:
-        raise DomainError("报名选项无效", field="response", code="RSVP_RESPONSE_INVALID")
+        raise DomainError("报名选项无效", field="response", code=Code.RSVP_RESPONSE_INVALID)
     event = await _lock_event(session, event_id)
     await _require_visible(session, actor, event)
     now = clock.now()
@@ -689,7 +698,7 @@ async def cancel_event(
     actor.require_role(*EVENT_ADMIN_ROLES)
     reason = (reason or "").strip()
     v = Validator()
-    v.check(2 <= len(reason) <= 300, "reason", "REASON_LENGTH", "请填写取消原因（2到300个字符）")
+    v.check(2 <= len(reason) <= 300, "reason", Code.REASON_LENGTH, "请填写取消原因（2到300个字符）")
     v.raise_if_any()
     event = await _lock_event(session, event_id)
     if event.status == EventStatus.CANCELLED:
@@ -765,7 +774,7 @@ async def check_in(
     if by_staff:
         actor.require_role(*CHECKIN_STAFF_ROLES)
         if patient_id is None:
-            raise DomainError("请指定签到的患者", field="patientId", code="PATIENT_REQUIRED")
+            raise DomainError("请指定签到的患者", field="patientId", code=CoreCode.PATIENT_REQUIRED)
         target = patient_id
         event = await _lock_event(session, event_id)  # a walk-in may take a seat
     else:

@@ -11,9 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access, audit, errors
+from community.errors import CommunityCode as Code
 from community.models import Group, GroupVisibility, JoinPolicy, MemberRole, Membership, MemberState
 from core import clock
-from core.errors import NotFound, PermissionDenied, Validator
+from core.errors import CoreCode, NotFound, PermissionDenied, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
@@ -39,21 +40,36 @@ class GroupInput:
 
 def _validate(data: GroupInput) -> None:
     v = Validator()
-    v.check(bool(_SLUG.match(data.slug)), "slug", "SLUG_INVALID", "标识需为3到60位小写字母、数字或连字符")
-    v.check(2 <= len(data.name.strip()) <= 60, "name", "NAME_LENGTH", "名称需为2到60个字符")
-    v.check(data.visibility in {g.value for g in GroupVisibility}, "visibility", "VISIBILITY_INVALID", "可见性无效")
-    v.check(data.join_policy in {p.value for p in JoinPolicy}, "joinPolicy", "JOIN_POLICY_INVALID", "加入方式无效")
+    v.check(bool(_SLUG.match(data.slug)), "slug", Code.SLUG_INVALID, "标识需为3到60位小写字母、数字或连字符")
+    v.check(2 <= len(data.name.strip()) <= 60, "name", CoreCode.NAME_LENGTH, "名称需为2到60个字符")
+    v.check(
+        data.visibility in {g.value for g in GroupVisibility},
+        "visibility",
+        Code.VISIBILITY_INVALID,
+        "可见性无效",
+    )
+    v.check(
+        data.join_policy in {p.value for p in JoinPolicy},
+        "joinPolicy",
+        Code.JOIN_POLICY_INVALID,
+        "加入方式无效",
+    )
     v.check(
         not (data.visibility == GroupVisibility.SECRET and data.join_policy != JoinPolicy.INVITE),
         "joinPolicy",
-        "SECRET_NEEDS_INVITE",
+        Code.SECRET_NEEDS_INVITE,
         "私密社群只能邀请加入",
     )
-    v.check(1 <= len(data.alias_prefix.strip()) <= 8, "aliasPrefix", "ALIAS_PREFIX_LENGTH", "匿名前缀需为1到8个字符")
+    v.check(
+        1 <= len(data.alias_prefix.strip()) <= 8,
+        "aliasPrefix",
+        Code.ALIAS_PREFIX_LENGTH,
+        "匿名前缀需为1到8个字符",
+    )
     v.check(
         data.cover_url is None or data.cover_url.startswith("https://"),
         "coverUrl",
-        "URL_INVALID",
+        Code.URL_INVALID,
         "封面需为 https 链接",
     )
     v.raise_if_any()
@@ -158,7 +174,7 @@ async def decide_request(
     diagnosis (the confirmation is recorded with who and when)."""
     m = await session.get(Membership, membership_id, with_for_update=True)
     if m is None or m.state != MemberState.PENDING:
-        raise NotFound("入群申请不存在或已处理", code="REQUEST_NOT_FOUND")
+        raise NotFound("入群申请不存在或已处理", code=Code.REQUEST_NOT_FOUND)
     group = await session.get(Group, m.group_id)
     assert group is not None
     mine = await access.membership(session, group.id, actor)
@@ -237,7 +253,7 @@ async def set_role(
     ):
         raise PermissionDenied()
     if role not in {r.value for r in MemberRole} or account_kind not in ("patient", "staff"):
-        raise errors.DomainError("角色无效", field="role", code="ROLE_INVALID")
+        raise errors.DomainError("角色无效", field="role", code=Code.ROLE_INVALID)
     m = await session.scalar(
         select(Membership)
         .where(

@@ -29,13 +29,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import audit
+from community.errors import CommunityCode as Code
 from community.events import EVENT_ADMIN_ROLES, EventCancelled, EventEnded, EventNotFound, EventStatus, local_text
 from community.groups import groups_by_ids
 from community.models import Event, EventInvitation, InvitationRun
 from core import clock, jobs
 from core.channels import ChannelName, Message, send_later
 from core.db import after_commit, unit_of_work
-from core.errors import Validator
+from core.errors import CoreCode, Validator
 from core.identity import Actor
 from core.ids import new_id
 from core.settings import get_settings
@@ -73,9 +74,14 @@ async def start_invitation(
     groups = list(dict.fromkeys(group_ids))
     patients = list(dict.fromkeys(patient_ids))
     v = Validator()
-    v.check(bool(groups or patients), "groupIds", "AUDIENCE_EMPTY", "请至少选择一个社群或一位患者")
-    v.check(len(groups) <= MAX_GROUPS, "groupIds", "TOO_MANY_GROUPS", f"一次最多邀请{MAX_GROUPS}个社群")
-    v.check(len(patients) <= MAX_PATIENTS, "patientIds", "TOO_MANY_PATIENTS", f"一次最多邀请{MAX_PATIENTS}位患者")
+    v.check(bool(groups or patients), "groupIds", Code.AUDIENCE_EMPTY, "请至少选择一个社群或一位患者")
+    v.check(len(groups) <= MAX_GROUPS, "groupIds", Code.TOO_MANY_GROUPS, f"一次最多邀请{MAX_GROUPS}个社群")
+    v.check(
+        len(patients) <= MAX_PATIENTS,
+        "patientIds",
+        Code.TOO_MANY_PATIENTS,
+        f"一次最多邀请{MAX_PATIENTS}位患者",
+    )
     v.raise_if_any()
     event = await session.get(Event, event_id)
     if event is None:
@@ -88,8 +94,8 @@ async def start_invitation(
     missing_groups = [g for g in groups if g not in found_groups]
     found_patients = set(await patients_by_ids(session, patients)) if patients else set()
     missing_patients = [p for p in patients if p not in found_patients]
-    v.check(not missing_groups, "groupIds", "GROUP_NOT_FOUND", f"有{len(missing_groups)}个社群不存在")
-    v.check(not missing_patients, "patientIds", "PATIENT_NOT_FOUND", f"有{len(missing_patients)}位患者不存在")
+    v.check(not missing_groups, "groupIds", CoreCode.GROUP_NOT_FOUND, f"有{len(missing_groups)}个社群不存在")
+    v.check(not missing_patients, "patientIds", CoreCode.PATIENT_NOT_FOUND, f"有{len(missing_patients)}位患者不存在")
     v.raise_if_any()
     run = InvitationRun(
         id=new_id(),

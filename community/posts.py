@@ -20,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access, audit, errors, moderation
+from community.errors import CommunityCode as Code
 from community.models import (
     AnonymousAlias,
     Comment,
@@ -34,7 +35,7 @@ from community.models import (
     ReactionKind,
 )
 from core import clock, pubsub, rawsql
-from core.errors import PermissionDenied, Validator
+from core.errors import CoreCode, PermissionDenied, Validator
 from core.identity import Actor, ActorKind, Role
 from core.ids import new_id
 from core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor, keyset_page, page_size
@@ -55,14 +56,14 @@ class Created:
 
 def _validate_post(kind: str, title: str, body: str, image_urls: list[str]) -> None:
     v = Validator()
-    v.check(kind in {k.value for k in PostKind}, "kind", "POST_KIND_INVALID", "帖子类型无效")
-    v.check(2 <= len(title.strip()) <= 100, "title", "TITLE_LENGTH", "标题需为2到100个字符")
-    v.check(1 <= len(body.strip()) <= 10_000, "body", "BODY_LENGTH", "正文需为1到10000个字符")
-    v.check(len(image_urls) <= 9, "imageUrls", "TOO_MANY_IMAGES", "最多9张图片")
+    v.check(kind in {k.value for k in PostKind}, "kind", Code.POST_KIND_INVALID, "帖子类型无效")
+    v.check(2 <= len(title.strip()) <= 100, "title", Code.TITLE_LENGTH, "标题需为2到100个字符")
+    v.check(1 <= len(body.strip()) <= 10_000, "body", CoreCode.BODY_LENGTH, "正文需为1到10000个字符")
+    v.check(len(image_urls) <= 9, "imageUrls", Code.TOO_MANY_IMAGES, "最多9张图片")
     v.check(
         all(u.startswith("https://") and len(u) <= 500 for u in image_urls),
         "imageUrls",
-        "IMAGE_URL_INVALID",
+        Code.IMAGE_URL_INVALID,
         "图片需为 https 链接",
     )
     v.raise_if_any()
@@ -272,7 +273,7 @@ async def create_comment(
     if post.locked:
         raise errors.PostLocked()
     v = Validator()
-    v.check(1 <= len(body.strip()) <= 2000, "body", "BODY_LENGTH", "评论需为1到2000个字符")
+    v.check(1 <= len(body.strip()) <= 2000, "body", CoreCode.BODY_LENGTH, "评论需为1到2000个字符")
     v.raise_if_any()
     if anonymous and not group.allow_anonymous:
         raise errors.AnonymousNotAllowed(field="anonymous")
@@ -386,7 +387,7 @@ async def react(
 ) -> None:
     """One reaction per kind per person; reacting twice is harmless, `on=False` takes it back."""
     if kind not in {k.value for k in ReactionKind}:
-        raise errors.DomainError("表情类型无效", field="kind", code="REACTION_INVALID")
+        raise errors.DomainError("表情类型无效", field="kind", code=Code.REACTION_INVALID)
     if target_kind == "post":
         post, _, _ = await get_post(session, actor, target_id)
     elif target_kind == "comment":
@@ -395,7 +396,7 @@ async def react(
             raise errors.CommentNotFound()
         post, _, _ = await get_post(session, actor, comment.post_id)
     else:
-        raise errors.DomainError("对象类型无效", field="targetKind", code="TARGET_INVALID")
+        raise errors.DomainError("对象类型无效", field="targetKind", code=Code.TARGET_INVALID)
     await access.require_participant(session, actor, post.group_id)
     account_kind, account_id = access.account_of(actor)
     if on:
@@ -629,7 +630,7 @@ async def reveal_author(
     """Admins only, with a reason that is logged; moderators see the alias and nothing more."""
     actor.require_role(Role.ADMIN)
     if actor.is_system or len((reason or "").strip()) < 4:
-        raise errors.DomainError("请填写查看真实身份的理由（至少4个字）", field="reason", code="REASON_REQUIRED")
+        raise errors.DomainError("请填写查看真实身份的理由（至少4个字）", field="reason", code=CoreCode.REASON_REQUIRED)
     post: Post | None
     item: Post | Comment | None
     if target_kind == "post":

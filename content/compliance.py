@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content import errors
+from content.errors import ContentCode as Code
 from content.models import HEALTH_EDUCATION_KINDS, ComplianceTerm, Severity, StoryConsent, TermMatch
 from core import clock
 from core.errors import Validator
@@ -327,22 +328,22 @@ async def add_term(session: AsyncSession, actor: Actor, data: TermInput) -> Comp
     actor.require_role(Role.ADMIN)
     v = Validator()
     pattern = data.pattern.strip()
-    v.check(0 < len(pattern) <= 200, "pattern", "TERM_INVALID", "词条长度需在1到200个字符之间")
-    v.check(data.match in {m.value for m in TermMatch}, "match", "TERM_MATCH_INVALID", "匹配方式无效")
-    v.check(data.severity in {s.value for s in Severity}, "severity", "TERM_SEVERITY_INVALID", "严重程度无效")
-    v.check(len(data.note) <= 200, "note", "TERM_NOTE_TOO_LONG", "说明不能超过200个字符")
+    v.check(0 < len(pattern) <= 200, "pattern", Code.TERM_INVALID, "词条长度需在1到200个字符之间")
+    v.check(data.match in {m.value for m in TermMatch}, "match", Code.TERM_MATCH_INVALID, "匹配方式无效")
+    v.check(data.severity in {s.value for s in Severity}, "severity", Code.TERM_SEVERITY_INVALID, "严重程度无效")
+    v.check(len(data.note) <= 200, "note", Code.TERM_NOTE_TOO_LONG, "说明不能超过200个字符")
     # Every context is searched around every match of the term, so their number and length are bounded.
     v.check(
         len(data.allowed_contexts) <= 20 and all(0 < len(c) <= 60 for c in data.allowed_contexts),
         "allowedContexts",
-        "TERM_CONTEXTS_INVALID",
+        Code.TERM_CONTEXTS_INVALID,
         "例外语境最多20个，每个1到60个字符",
     )
     if data.match == TermMatch.REGEX and len(pattern) <= 200:  # compiled only once its length is known to be fine
         try:
             re.compile(pattern)
         except re.error:
-            v.add("pattern", "TERM_REGEX_INVALID", "正则表达式无效")
+            v.add("pattern", Code.TERM_REGEX_INVALID, "正则表达式无效")
     v.raise_if_any()
     existing = await session.scalar(select(ComplianceTerm).where(ComplianceTerm.pattern == pattern))
     if existing is not None:

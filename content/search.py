@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, ColumnElement, cast, func, literal_column, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content.access import Viewer, readable
+from content.errors import ContentCode as Code
 from content.models import ContentItem, ContentRevision
 from core import cpu
 from core.errors import Validator
@@ -127,7 +128,7 @@ async def search(
     v.check(
         0 < len((query or "").strip()) <= MAX_QUERY_LENGTH,
         "query",
-        "SEARCH_QUERY_INVALID",
+        Code.SEARCH_QUERY_INVALID,
         f"搜索词长度需在1到{MAX_QUERY_LENGTH}个字符之间",
     )
     v.raise_if_any()

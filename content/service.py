@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from content import compliance, errors, search
+from content.errors import ContentCode as Code
 from content.models import (
     ContentItem,
     ContentKind,
@@ -28,7 +29,7 @@ from content.models import (
     StoryConsent,
 )
 from core import clock, outbox
-from core.errors import Validator
+from core.errors import CoreCode, Validator
 from core.identity import SYSTEM, Actor, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
@@ -73,43 +74,48 @@ def _url_ok(url: str | None) -> bool:
 
 async def _validate(session: AsyncSession, data: ContentInput) -> None:
     v = Validator()
-    v.check(data.kind in {k.value for k in ContentKind}, "kind", "CONTENT_KIND_INVALID", "内容类型无效")
-    v.check(0 < len(data.title.strip()) <= 120, "title", "CONTENT_TITLE_INVALID", "标题长度需在1到120个字符之间")
-    v.check(len(data.summary) <= 500, "summary", "CONTENT_SUMMARY_TOO_LONG", "摘要不能超过500个字符")
-    v.check(len(data.body) <= 50_000, "body", "CONTENT_BODY_TOO_LONG", "正文不能超过50000个字符")
-    v.check(_url_ok(data.cover_url), "coverUrl", "CONTENT_URL_INVALID", "封面地址需为 http(s) 链接")
-    v.check(_url_ok(data.video_url), "videoUrl", "CONTENT_URL_INVALID", "视频地址需为 http(s) 链接")
+    v.check(data.kind in {k.value for k in ContentKind}, "kind", Code.CONTENT_KIND_INVALID, "内容类型无效")
+    v.check(0 < len(data.title.strip()) <= 120, "title", Code.CONTENT_TITLE_INVALID, "标题长度需在1到120个字符之间")
+    v.check(len(data.summary) <= 500, "summary", Code.CONTENT_SUMMARY_TOO_LONG, "摘要不能超过500个字符")
+    v.check(len(data.body) <= 50_000, "body", Code.CONTENT_BODY_TOO_LONG, "正文不能超过50000个字符")
+    v.check(_url_ok(data.cover_url), "coverUrl", Code.CONTENT_URL_INVALID, "封面地址需为 http(s) 链接")
+    v.check(_url_ok(data.video_url), "videoUrl", Code.CONTENT_URL_INVALID, "视频地址需为 http(s) 链接")
     if data.kind == ContentKind.VIDEO:
-        v.check(bool(data.video_url), "videoUrl", "CONTENT_VIDEO_URL_REQUIRED", "视频内容需填写视频地址")
-    v.check(0 < len(data.language) <= 16, "language", "CONTENT_LANGUAGE_INVALID", "语言代码无效")
+        v.check(bool(data.video_url), "videoUrl", Code.CONTENT_VIDEO_URL_REQUIRED, "视频内容需填写视频地址")
+    v.check(0 < len(data.language) <= 16, "language", Code.CONTENT_LANGUAGE_INVALID, "语言代码无效")
     known = {c.code for c in await patient_queries.list_conditions(session)}
-    v.check(set(data.condition_codes) <= known, "conditionCodes", "CONDITION_UNKNOWN", "病种不存在")
-    v.check(set(data.audience_conditions) <= known, "audienceConditions", "CONDITION_UNKNOWN", "病种不存在")
+    v.check(set(data.condition_codes) <= known, "conditionCodes", CoreCode.CONDITION_UNKNOWN, "病种不存在")
+    v.check(set(data.audience_conditions) <= known, "audienceConditions", CoreCode.CONDITION_UNKNOWN, "病种不存在")
     v.check(
         len(data.topics) <= 10 and all(0 < len(t) <= 30 for t in data.topics),
         "topics",
-        "CONTENT_TOPICS_INVALID",
+        Code.CONTENT_TOPICS_INVALID,
         "话题最多10个，每个不超过30个字符",
     )
     tier_list = await tiers.all_tiers(session)
-    v.check(set(data.audience_tiers) <= {t.code for t in tier_list}, "audienceTiers", "TIER_UNKNOWN", "会员等级不存在")
+    v.check(
+        set(data.audience_tiers) <= {t.code for t in tier_list},
+        "audienceTiers",
+        CoreCode.TIER_UNKNOWN,
+        "会员等级不存在",
+    )
     v.check(
         set(data.audience_stages) <= {s.value for s in LifecycleStage},
         "audienceStages",
-        "STAGE_UNKNOWN",
+        Code.STAGE_UNKNOWN,
         "生命周期阶段不存在",
     )
-    v.check(data.gate in {g.value for g in Gate}, "gate", "CONTENT_GATE_INVALID", "访问限制无效")
+    v.check(data.gate in {g.value for g in Gate}, "gate", Code.CONTENT_GATE_INVALID, "访问限制无效")
     if data.gate == Gate.TIER:
         v.check(
             data.gate_min_tier_rank is not None and data.gate_min_tier_rank in {t.rank for t in tier_list},
             "gateMinTierRank",
-            "CONTENT_GATE_TIER_REQUIRED",
+            Code.CONTENT_GATE_TIER_REQUIRED,
             "按等级限制访问时需指定最低会员等级",
         )
     if data.story_patient_id is not None:
         found = await patient_queries.patients_by_ids(session, [data.story_patient_id])
-        v.check(bool(found), "storyPatientId", "PATIENT_NOT_FOUND", "患者不存在")
+        v.check(bool(found), "storyPatientId", CoreCode.PATIENT_NOT_FOUND, "患者不存在")
     v.raise_if_any()
 
 
@@ -322,7 +328,7 @@ async def reject(session: AsyncSession, actor: Actor, item_id: uuid.UUID, *, com
     actor.require_role(*REVIEW_ROLES)
     _require(item, ContentStatus.IN_REVIEW)
     v = Validator()
-    v.check(0 < len(comment.strip()) <= 2000, "comment", "CONTENT_COMMENT_REQUIRED", "驳回时请填写审核意见")
+    v.check(0 < len(comment.strip()) <= 2000, "comment", Code.CONTENT_COMMENT_REQUIRED, "驳回时请填写审核意见")
     v.raise_if_any()
     rev.status = RevisionStatus.REJECTED
     rev.reviewer_id = actor.id

@@ -182,7 +182,7 @@ class _RunAs:
 def _pg_run_as() -> _RunAs | None:
     if os.geteuid() != 0:
         return None
-    import pwd
+    import pwd  # noqa: PLC0415 - Unix only, and needed only when running as root
 
     try:
         entry = pwd.getpwnam(PG_SYSTEM_USER)

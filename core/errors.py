@@ -5,7 +5,51 @@ The API turns them into payload `errors: [UserError!]!`; anything else is unexpe
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+
+
+class ErrorCode(enum.StrEnum):
+    """A stable error code. The value is what clients switch on (the same as the name); the description
+    says what it means (the message users get, or its gist). One enum per domain in its errors module,
+    core's CoreCode for the generic codes and those several domains share; every code has one spelling
+    and one home (tests/test_error_codes.py)."""
+
+    description: str
+
+    def __new__(cls, value: str, description: str = "") -> ErrorCode:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.description = description
+        return member
+
+
+class CoreCode(ErrorCode):
+    """Error codes of every domain (generic and shared): the value is what clients switch on."""
+
+    BODY_LENGTH = "BODY_LENGTH", "正文需为1到10000个字符"
+    CATEGORY_INVALID = "CATEGORY_INVALID", "类别无效"
+    CONDITION_UNKNOWN = "CONDITION_UNKNOWN", "未知的病种：…"
+    CONFLICT = "CONFLICT", "操作冲突，请刷新后重试"
+    CURSOR_INVALID = "CURSOR_INVALID", "分页游标无效"
+    DESCRIPTION_LENGTH = "DESCRIPTION_LENGTH", "简介不能超过5000个字符"
+    EVENT_NOT_FOUND = "EVENT_NOT_FOUND", "活动不存在"
+    GENDER_INVALID = "GENDER_INVALID", "性别取值无效"
+    GROUP_NOT_FOUND = "GROUP_NOT_FOUND", "社群不存在"
+    INVALID = "INVALID", "请求无效"
+    INVALID_INPUT = "INVALID_INPUT", "输入有误"
+    NAME_LENGTH = "NAME_LENGTH", "姓名需为1到50个字符"
+    NOT_AUTHENTICATED = "NOT_AUTHENTICATED", "请先登录"
+    NOT_FOUND = "NOT_FOUND", "记录不存在"
+    PAGE_SIZE_INVALID = "PAGE_SIZE_INVALID", "每页数量需在1到100之间"
+    PATIENT_NOT_FOUND = "PATIENT_NOT_FOUND", "患者不存在"
+    PATIENT_REQUIRED = "PATIENT_REQUIRED", "请指定签到的患者"
+    PERMISSION_DENIED = "PERMISSION_DENIED", "您没有权限执行此操作"
+    RATE_LIMITED = "RATE_LIMITED", "操作过于频繁，请稍后再试"
+    REASON_REQUIRED = "REASON_REQUIRED", "请填写处理理由"
+    SITE_NOT_FOUND = "SITE_NOT_FOUND", "院区不存在"
+    TIER_UNKNOWN = "TIER_UNKNOWN", "会员等级不存在"
+    TOO_MANY_IDS = "TOO_MANY_IDS", "一次最多查询100个对象"
 
 
 @dataclass(frozen=True)
@@ -18,7 +62,7 @@ class FieldIssue:
 class DomainError(Exception):
     """An expected failure. `issues` holds one entry per problem (several for validation)."""
 
-    code = "INVALID"
+    code: str = CoreCode.INVALID  # an ErrorCode member; str until api/ passes only members too
     default_message = "请求无效"
     # True when the unit of work must still commit what was written before the error was raised.
     keep_changes = False
@@ -36,7 +80,7 @@ class DomainError(Exception):
 
 
 class ValidationFailed(DomainError):
-    code = "INVALID_INPUT"
+    code: str = CoreCode.INVALID_INPUT
     default_message = "输入有误"
 
     def __init__(self, issues: list[FieldIssue]):
@@ -49,27 +93,27 @@ class ValidationFailed(DomainError):
 
 
 class NotAuthenticated(DomainError):
-    code = "NOT_AUTHENTICATED"
+    code: str = CoreCode.NOT_AUTHENTICATED
     default_message = "请先登录"
 
 
 class PermissionDenied(DomainError):
-    code = "PERMISSION_DENIED"
+    code: str = CoreCode.PERMISSION_DENIED
     default_message = "您没有权限执行此操作"
 
 
 class NotFound(DomainError):
-    code = "NOT_FOUND"
+    code: str = CoreCode.NOT_FOUND
     default_message = "记录不存在"
 
 
 class Conflict(DomainError):
-    code = "CONFLICT"
+    code: str = CoreCode.CONFLICT
     default_message = "操作冲突，请刷新后重试"
 
 
 class RateLimited(DomainError):
-    code = "RATE_LIMITED"
+    code: str = CoreCode.RATE_LIMITED
     default_message = "操作过于频繁，请稍后再试"
 
 

@@ -20,19 +20,19 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from core.errors import DomainError
+from core.errors import CoreCode, DomainError
 from core.settings import get_settings
 
 T = TypeVar("T")
 
 
 class InvalidCursor(DomainError):
-    code = "CURSOR_INVALID"
+    code: str = CoreCode.CURSOR_INVALID
     default_message = "分页游标无效"
 
 
 class InvalidPageSize(DomainError):
-    code = "PAGE_SIZE_INVALID"
+    code: str = CoreCode.PAGE_SIZE_INVALID
     default_message = "每页数量需在1到100之间"
 
 
@@ -134,7 +134,7 @@ def column_type(column: InstrumentedAttribute[Any]) -> type | None:
 
 
 class TooManyIds(DomainError):
-    code = "TOO_MANY_IDS"
+    code: str = CoreCode.TOO_MANY_IDS
     default_message = "一次最多查询100个对象"
 
 

@@ -37,6 +37,7 @@ from campaigns import stats
 from core.errors import DomainError
 from core.identity import Actor, Role
 from core.settings import get_settings
+from dashboards.errors import DashboardsCode as Code
 from loyalty import service as loyalty_service
 
 DEFAULT_WINDOW_DAYS = 180
@@ -81,13 +82,13 @@ def _next_period(day: date, period: Period) -> date:
 def buckets(since: date, until: date, period: Period) -> Buckets:
     # Plain DomainErrors (one code each): query fields have no payload, so the code must be the error's own.
     if until < since:
-        raise DomainError("结束日期不能早于开始日期", field="until", code="DASHBOARD_RANGE")
+        raise DomainError("结束日期不能早于开始日期", field="until", code=Code.DASHBOARD_RANGE)
     if (until - since).days > MAX_RANGE_DAYS:
-        raise DomainError(f"查询范围不能超过{MAX_RANGE_DAYS}天", field="until", code="DASHBOARD_RANGE")
+        raise DomainError(f"查询范围不能超过{MAX_RANGE_DAYS}天", field="until", code=Code.DASHBOARD_RANGE)
     if since.year < EARLIEST_YEAR or until.year > LATEST_YEAR:
         # The look-back window and the period after `until` are computed in Python: near year 1 or
         # 9999 they overflow (the API's Date scalar already keeps to this range; workers may not).
-        raise DomainError(f"日期需在{EARLIEST_YEAR}年到{LATEST_YEAR}年之间", field="since", code="DASHBOARD_RANGE")
+        raise DomainError(f"日期需在{EARLIEST_YEAR}年到{LATEST_YEAR}年之间", field="since", code=Code.DASHBOARD_RANGE)
     tz = ZoneInfo(get_settings().default_timezone)
     first = _period_start(since, period)
     bounds, labels = [datetime.combine(since, time(), tz)], [first]
@@ -165,7 +166,7 @@ async def return_visit_rate(
 ) -> list[ReturnVisitRow]:
     require_reader(actor)
     if not 1 <= window_days <= 730:
-        raise DomainError("复诊窗口需为1到730天", field="windowDays", code="DASHBOARD_WINDOW")
+        raise DomainError("复诊窗口需为1到730天", field="windowDays", code=Code.DASHBOARD_WINDOW)
     b = buckets(since, until, period)
     await _roomy(session)
     rows = await session.execute(

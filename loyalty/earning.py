@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
-from core.errors import Validator
+from core.errors import CoreCode, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
 from core.settings import get_settings
 from loyalty import errors, ledger, tiers
+from loyalty.errors import LoyaltyCode as Code
 from loyalty.models import AccountKind, EarningRule, EntryKind, Lot, LotStatus, SettleQueue
 
 # Never rewarded, even if an admin lists them as eligible: points must not steer treatment.
@@ -214,18 +215,18 @@ async def update_rule(session: AsyncSession, actor: Actor, code: str, changes: R
         raise errors.RuleNotFound(field="code")
     v = Validator()
     if changes.name is not None:
-        v.check(1 <= len(changes.name.strip()) <= 60, "name", "NAME_LENGTH", "名称需为1到60个字符")
+        v.check(1 <= len(changes.name.strip()) <= 60, "name", CoreCode.NAME_LENGTH, "名称需为1到60个字符")
     for field, value, high in (
         ("points", changes.points, 100_000),
         ("dailyCap", changes.daily_cap, 10_000_000),
         ("monthlyCap", changes.monthly_cap, 10_000_000),
         ("pendingDays", changes.pending_days, 90),
     ):
-        v.check(value is None or 0 <= value <= high, field, "OUT_OF_RANGE", f"取值需在0到{high}之间")
+        v.check(value is None or 0 <= value <= high, field, Code.OUT_OF_RANGE, f"取值需在0到{high}之间")
     v.check(
         changes.fen_per_point is None or changes.fen_per_point >= 100,
         "fenPerPoint",
-        "OUT_OF_RANGE",
+        Code.OUT_OF_RANGE,
         "每积分对应金额至少1元（100分）",
     )
     v.raise_if_any()

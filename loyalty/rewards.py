@@ -18,10 +18,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
-from core.errors import PermissionDenied, Validator
+from core.errors import CoreCode, PermissionDenied, Validator
 from core.identity import SYSTEM, Actor, Role
 from core.ids import new_id
 from loyalty import errors, ledger, tiers
+from loyalty.errors import LoyaltyCode as Code
 from loyalty.models import (
     AccountKind,
     EntryKind,
@@ -57,26 +58,34 @@ class RewardInput:
 
 async def _validate(session: AsyncSession, data: RewardInput) -> None:
     v = Validator()
-    v.check(1 <= len(data.name.strip()) <= 60, "name", "NAME_LENGTH", "名称需为1到60个字符")
-    v.check(data.category in CATEGORIES, "category", "CATEGORY_INVALID", "类别无效")
-    v.check(1 <= data.points_cost <= 10_000_000, "pointsCost", "COST_INVALID", "所需积分需为正整数")
-    v.check(data.stock is None or data.stock >= 0, "stock", "STOCK_INVALID", "库存不能为负")
+    v.check(1 <= len(data.name.strip()) <= 60, "name", CoreCode.NAME_LENGTH, "名称需为1到60个字符")
+    v.check(data.category in CATEGORIES, "category", CoreCode.CATEGORY_INVALID, "类别无效")
+    v.check(1 <= data.points_cost <= 10_000_000, "pointsCost", Code.COST_INVALID, "所需积分需为正整数")
+    v.check(data.stock is None or data.stock >= 0, "stock", Code.STOCK_INVALID, "库存不能为负")
     v.check(
         data.per_member_limit is None or data.per_member_limit >= 1,
         "perMemberLimit",
-        "LIMIT_INVALID",
+        Code.LIMIT_INVALID,
         "每人限兑需至少为1",
     )
-    v.check(1 <= data.voucher_valid_days <= 3650, "voucherValidDays", "VALIDITY_INVALID", "兑换券有效期需为1到3650天")
+    v.check(
+        1 <= data.voucher_valid_days <= 3650,
+        "voucherValidDays",
+        Code.VALIDITY_INVALID,
+        "兑换券有效期需为1到3650天",
+    )
     v.check(
         not (data.valid_from and data.valid_to and data.valid_from >= data.valid_to),
         "validTo",
-        "VALIDITY_RANGE",
+        Code.VALIDITY_RANGE,
         "结束时间需晚于开始时间",
     )
     if data.tier_required is not None:
         v.check(
-            await session.get(Tier, data.tier_required) is not None, "tierRequired", "TIER_UNKNOWN", "会员等级不存在"
+            await session.get(Tier, data.tier_required) is not None,
+            "tierRequired",
+            CoreCode.TIER_UNKNOWN,
+            "会员等级不存在",
         )
     v.raise_if_any()
 
@@ -122,10 +131,9 @@ def _fields(data: RewardInput) -> dict[str, object]:
 async def redeem(session: AsyncSession, actor: Actor, reward_id: uuid.UUID, idempotency_key: str) -> Redemption:
     patient_id = actor.require_patient()
     key = (idempotency_key or "").strip()
-    if not 8 <= len(key) <= 100:
-        raise errors.IdempotencyConflict(
-            "幂等键需为8到100个字符", field="idempotencyKey", code="IDEMPOTENCY_KEY_INVALID"
-        )
+    v = Validator()  # a malformed key is a validation error, as in points adjustments (not a conflict)
+    v.check(8 <= len(key) <= 100, "idempotencyKey", Code.IDEMPOTENCY_KEY_INVALID, "幂等键需为8到100个字符")
+    v.raise_if_any()
     digest = ledger.request_hash({"reward": reward_id})
     member = await ledger.lock_member(session, patient_id)
     previous = await session.scalar(

@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
-from core.errors import PermissionDenied, Validator
+from core.errors import CoreCode, PermissionDenied, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
 from loyalty import earning, errors, ledger
+from loyalty.errors import LoyaltyCode as Code
 from loyalty.models import (
     Account,
     AccountKind,
@@ -123,12 +124,19 @@ async def adjust(
     """Admin goodwill credit or correction debit. The entry is the audit record: who, why, when."""
     actor.require_role(Role.ADMIN)
     v = Validator()
-    v.check(amount != 0 and abs(amount) <= 1_000_000, "amount", "AMOUNT_INVALID", "调整积分需为非零整数且不超过100万")
-    v.check(2 <= len((reason or "").strip()) <= 150, "reason", "REASON_REQUIRED", "请填写调整原因（2到150个字符）")
+    v.check(
+        amount != 0 and abs(amount) <= 1_000_000,
+        "amount",
+        Code.AMOUNT_INVALID,
+        "调整积分需为非零整数且不超过100万",
+    )
+    v.check(
+        2 <= len((reason or "").strip()) <= 150, "reason", CoreCode.REASON_REQUIRED, "请填写调整原因（2到150个字符）"
+    )
     v.check(
         8 <= len((idempotency_key or "").strip()) <= 100,
         "idempotencyKey",
-        "IDEMPOTENCY_KEY_INVALID",
+        Code.IDEMPOTENCY_KEY_INVALID,
         "幂等键需为8到100个字符",
     )
     v.raise_if_any()

@@ -19,10 +19,11 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
-from core.errors import Conflict, FieldIssue, Validator
+from core.errors import Conflict, CoreCode, FieldIssue, Validator
 from core.identity import SYSTEM, Actor, Role
 from core.ids import new_id
 from loyalty import earning, errors, ledger, lifecycle, referrals, tiers
+from loyalty.errors import LoyaltyCode as Code
 from loyalty.models import AccountKind, EntryKind, Lot, LotStatus, Visit, VisitStatus
 from patients import queries as patient_queries
 from patients import service as patient_service
@@ -68,7 +69,7 @@ class VisitData:
 class VisitConflict(Conflict):
     """The external id is known with other visit details: the HIS must send a new id, or a refund."""
 
-    code = "VISIT_CONFLICT"
+    code = Code.VISIT_CONFLICT
     default_message = "该外部就诊编号已用于另一条就诊记录，内容不一致：请核对编号，或用 refunded 退费后以新编号重新推送"
 
     def __init__(self, fields: list[str]) -> None:
@@ -89,28 +90,38 @@ class VisitOutcome:
 async def _validate(session: AsyncSession, data: VisitData) -> tuple[uuid.UUID, uuid.UUID]:
     v = Validator()
     v.check(
-        1 <= len(data.external_id.strip()) <= 100, "externalId", "EXTERNAL_ID_INVALID", "外部就诊编号需为1到100个字符"
+        1 <= len(data.external_id.strip()) <= 100,
+        "externalId",
+        Code.EXTERNAL_ID_INVALID,
+        "外部就诊编号需为1到100个字符",
     )
-    v.check(data.status in {s.value for s in VisitStatus}, "status", "STATUS_INVALID", "状态需为 completed 或 refunded")
-    v.check(1 <= len(data.department.strip()) <= 60, "department", "DEPARTMENT_INVALID", "科室需为1到60个字符")
-    v.check(data.visited_at.tzinfo is not None, "visitedAt", "VISITED_AT_NAIVE", "就诊时间需带时区")
+    v.check(
+        data.status in {s.value for s in VisitStatus},
+        "status",
+        Code.STATUS_INVALID,
+        "状态需为 completed 或 refunded",
+    )
+    v.check(1 <= len(data.department.strip()) <= 60, "department", Code.DEPARTMENT_INVALID, "科室需为1到60个字符")
+    v.check(data.visited_at.tzinfo is not None, "visitedAt", Code.VISITED_AT_NAIVE, "就诊时间需带时区")
     if data.visited_at.tzinfo is not None:
         v.check(
             data.visited_at <= clock.now() + timedelta(hours=1),
             "visitedAt",
-            "VISITED_AT_FUTURE",
+            Code.VISITED_AT_FUTURE,
             "就诊时间不能晚于当前时间",
         )
     for i, item in enumerate(data.items):
         v.check(
             item.category in ITEM_CATEGORIES,
             f"items.{i}.category",
-            "ITEM_CATEGORY_INVALID",
+            Code.ITEM_CATEGORY_INVALID,
             f"未知的项目类别：{item.category}",
         )
-        v.check(item.self_paid_fen >= 0 and item.insured_fen >= 0, f"items.{i}", "AMOUNT_NEGATIVE", "金额不能为负")
-    v.check(data.patient_id is not None or bool(data.phone), "patient", "PATIENT_REQUIRED", "需提供患者编号或手机号")
-    v.check(data.site_id is not None or bool(data.site_code), "site", "SITE_REQUIRED", "需提供院区")
+        v.check(item.self_paid_fen >= 0 and item.insured_fen >= 0, f"items.{i}", Code.AMOUNT_NEGATIVE, "金额不能为负")
+    v.check(
+        data.patient_id is not None or bool(data.phone), "patient", CoreCode.PATIENT_REQUIRED, "需提供患者编号或手机号"
+    )
+    v.check(data.site_id is not None or bool(data.site_code), "site", Code.SITE_REQUIRED, "需提供院区")
     v.raise_if_any()
 
     patient_id = data.patient_id
@@ -132,7 +143,7 @@ async def _validate(session: AsyncSession, data: VisitData) -> tuple[uuid.UUID, 
         (s for s in sites if s.id == data.site_id or (data.site_code and s.code == data.site_code.upper())), None
     )
     if site is None:
-        raise errors.VisitInvalid("院区不存在", field="site", code="SITE_NOT_FOUND")
+        raise errors.VisitInvalid("院区不存在", field="site", code=CoreCode.SITE_NOT_FOUND)
     return patient_id, site.id
 
 

@@ -2,39 +2,53 @@
 
 from __future__ import annotations
 
-from core.errors import DomainError, NotFound
+from core.errors import DomainError, ErrorCode, NotFound
+
+
+class MessagingCode(ErrorCode):
+    """Error codes of messaging: the value is what clients switch on."""
+
+    INBOX_MESSAGE_NOT_FOUND = "INBOX_MESSAGE_NOT_FOUND", "消息不存在"
+    INBOX_MESSAGE_NO_LINK = "INBOX_MESSAGE_NO_LINK", "该消息没有链接"
+    WECHAT_CODE_INVALID = "WECHAT_CODE_INVALID", "微信登录凭证无效或已过期，请重新打开小程序后再试"
+    WECHAT_NOT_BOUND = "WECHAT_NOT_BOUND", "尚未绑定微信"
+    WECHAT_NOT_CONFIGURED = "WECHAT_NOT_CONFIGURED", "暂未开通微信消息服务"
+    WECHAT_TEMPLATES_EMPTY = "WECHAT_TEMPLATES_EMPTY", "请至少提交一个订阅消息模板"
+    WECHAT_TEMPLATES_TOO_MANY = "WECHAT_TEMPLATES_TOO_MANY", "一次最多提交…个模板"
+    WECHAT_TEMPLATE_UNKNOWN = "WECHAT_TEMPLATE_UNKNOWN", "未知的订阅消息模板"
+    WECHAT_UNAVAILABLE = "WECHAT_UNAVAILABLE", "微信服务暂时不可用，请稍后再试"
 
 
 class InboxMessageNotFound(NotFound):
-    code = "INBOX_MESSAGE_NOT_FOUND"
+    code = MessagingCode.INBOX_MESSAGE_NOT_FOUND
     default_message = "消息不存在"
 
 
 class NoLink(NotFound):
-    code = "INBOX_MESSAGE_NO_LINK"
+    code = MessagingCode.INBOX_MESSAGE_NO_LINK
     default_message = "该消息没有链接"
 
 
 class WechatNotConfigured(DomainError):
-    code = "WECHAT_NOT_CONFIGURED"
+    code = MessagingCode.WECHAT_NOT_CONFIGURED
     default_message = "暂未开通微信消息服务"
 
 
 class WechatCodeInvalid(DomainError):
-    code = "WECHAT_CODE_INVALID"
+    code = MessagingCode.WECHAT_CODE_INVALID
     default_message = "微信登录凭证无效或已过期，请重新打开小程序后再试"
 
 
 class WechatUnavailable(DomainError):
-    code = "WECHAT_UNAVAILABLE"
+    code = MessagingCode.WECHAT_UNAVAILABLE
     default_message = "微信服务暂时不可用，请稍后再试"
 
 
 class WechatTemplateUnknown(DomainError):
-    code = "WECHAT_TEMPLATE_UNKNOWN"
+    code = MessagingCode.WECHAT_TEMPLATE_UNKNOWN
     default_message = "未知的订阅消息模板"
 
 
 class WechatNotBound(NotFound):
-    code = "WECHAT_NOT_BOUND"
+    code = MessagingCode.WECHAT_NOT_BOUND
     default_message = "尚未绑定微信"

@@ -43,11 +43,11 @@ Verdict = Literal["sent", "retry", "give_up", "invalid_number"]
 class SmsOutcome:
     verdict: Verdict
     provider_ref: str | None = None  # "aliyun:<BizId>" / "tencent:<SerialNo>"
-    code: str | None = None  # the provider's code, for the delivery row and the logs
+    provider_code: str | None = None  # the provider's answer code, for the delivery row and the logs
 
     @property
     def error(self) -> str | None:
-        return None if self.verdict == "sent" else f"{self.verdict}:{self.code or ''}"[:300]
+        return None if self.verdict == "sent" else f"{self.verdict}:{self.provider_code or ''}"[:300]
 
 
 class RetryLater(Exception):
@@ -148,12 +148,12 @@ async def aliyun_send(
     try:
         body = response.json()
     except ValueError:
-        return SmsOutcome("retry", code=f"http_{response.status_code}")
+        return SmsOutcome("retry", provider_code=f"http_{response.status_code}")
     code = str(body.get("Code") or f"http_{response.status_code}")
     verdict = aliyun_verdict(code)
     if verdict == "sent":
-        return SmsOutcome("sent", provider_ref=f"aliyun:{body.get('BizId')}", code=code)
-    return SmsOutcome(verdict, code=code)
+        return SmsOutcome("sent", provider_ref=f"aliyun:{body.get('BizId')}", provider_code=code)
+    return SmsOutcome(verdict, provider_code=code)
 
 
 # --- Tencent Cloud --------------------------------------------------------------------------------
@@ -272,19 +272,19 @@ async def tencent_send(
     try:
         answer = response.json().get("Response") or {}
     except ValueError:
-        return SmsOutcome("retry", code=f"http_{response.status_code}")
+        return SmsOutcome("retry", provider_code=f"http_{response.status_code}")
     if "Error" in answer:
         code = str(answer["Error"].get("Code") or "")
-        return SmsOutcome(tencent_verdict(code), code=code)
+        return SmsOutcome(tencent_verdict(code), provider_code=code)
     statuses = answer.get("SendStatusSet") or []
     if not statuses:
-        return SmsOutcome("retry", code="empty_response")
+        return SmsOutcome("retry", provider_code="empty_response")
     status = statuses[0]
     code = str(status.get("Code") or "")
     verdict = tencent_verdict(code)
     if verdict == "sent":
-        return SmsOutcome("sent", provider_ref=f"tencent:{status.get('SerialNo')}", code=code)
-    return SmsOutcome(verdict, code=code)
+        return SmsOutcome("sent", provider_ref=f"tencent:{status.get('SerialNo')}", provider_code=code)
+    return SmsOutcome(verdict, provider_code=code)
 
 
 # --- one entry point ------------------------------------------------------------------------------
@@ -301,13 +301,13 @@ async def send(*, phone: str, kind: MessageKind, params: dict[str, str], out_id:
     try:
         outcome = await sender(settings, phone=phone, kind=kind, params=params, out_id=out_id)
     except httpx.HTTPError as exc:
-        outcome = SmsOutcome("retry", code=f"network:{type(exc).__name__}")
+        outcome = SmsOutcome("retry", provider_code=f"network:{type(exc).__name__}")
     log.info(
         "sms_sent" if outcome.verdict == "sent" else "sms_not_sent",
         provider=provider,
         kind=kind.value,
         phone=f"{phone[:3]}****{phone[-4:]}",
         verdict=outcome.verdict,
-        code=outcome.code,
+        code=outcome.provider_code,
     )
     return outcome

@@ -30,6 +30,7 @@ from core.ids import new_id
 from core.settings import get_settings
 from messaging import errors, wechat
 from messaging.config import WechatTemplate, get_messaging_settings
+from messaging.errors import MessagingCode as Code
 from messaging.models import WechatBinding, WechatGrant
 
 
@@ -156,11 +157,11 @@ async def record_grants(session: AsyncSession, actor: Actor, template_ids: Seque
     """One grant per accepted template the app reports; returns the unused count per template."""
     patient_id = actor.require_patient()
     v = Validator()
-    v.check(bool(template_ids), "templateIds", "WECHAT_TEMPLATES_EMPTY", "请至少提交一个订阅消息模板")
+    v.check(bool(template_ids), "templateIds", Code.WECHAT_TEMPLATES_EMPTY, "请至少提交一个订阅消息模板")
     v.check(
         len(template_ids) <= MAX_TEMPLATES_PER_REPORT,
         "templateIds",
-        "WECHAT_TEMPLATES_TOO_MANY",
+        Code.WECHAT_TEMPLATES_TOO_MANY,
         f"一次最多提交{MAX_TEMPLATES_PER_REPORT}个模板",
     )
     v.raise_if_any()

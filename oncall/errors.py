@@ -2,48 +2,48 @@
 
 from __future__ import annotations
 
-import enum
-
-from core.errors import DomainError, NotFound, PermissionDenied
+from core.errors import DomainError, ErrorCode, NotFound, PermissionDenied
 
 
-class OncallErrorCode(enum.StrEnum):
-    SHIFT_NOT_FOUND = "DUTY_SHIFT_NOT_FOUND"
-    SHIFT_TIMES_INVALID = "DUTY_SHIFT_TIMES_INVALID"
-    SHIFT_TOO_LONG = "DUTY_SHIFT_TOO_LONG"
-    SHIFT_ENDED = "DUTY_SHIFT_ENDED"
-    STAFF_INVALID = "DUTY_STAFF_INVALID"
-    STAFF_LACKS_ROLE = "DUTY_STAFF_LACKS_ROLE"
-    ROLE_INVALID = "DUTY_ROLE_INVALID"
-    SITE_INVALID = "DUTY_SITE_INVALID"
-    RANGE_INVALID = "DUTY_RANGE_INVALID"
-    PAGE_NOT_FOUND = "PAGE_NOT_FOUND"
-    NOT_PAGE_RECIPIENT = "NOT_PAGE_RECIPIENT"
-    STAFF_ONLY = "ONCALL_STAFF_ONLY"
+class OncallCode(ErrorCode):
+    """Error codes of oncall: the value is what clients switch on."""
+
+    DUTY_SHIFT_NOT_FOUND = "DUTY_SHIFT_NOT_FOUND", "值班记录不存在"
+    DUTY_SHIFT_TIMES_INVALID = "DUTY_SHIFT_TIMES_INVALID", "结束时间需晚于开始时间"
+    DUTY_SHIFT_TOO_LONG = "DUTY_SHIFT_TOO_LONG", "单次值班过长"
+    DUTY_SHIFT_ENDED = "DUTY_SHIFT_ENDED", "不能安排已经结束的值班"
+    DUTY_STAFF_INVALID = "DUTY_STAFF_INVALID", "员工不存在或已停用"
+    DUTY_STAFF_LACKS_ROLE = "DUTY_STAFF_LACKS_ROLE", "该员工没有此值班角色"
+    DUTY_ROLE_INVALID = "DUTY_ROLE_INVALID", "值班角色无效"
+    DUTY_SITE_INVALID = "DUTY_SITE_INVALID", "院区不存在或已停用"
+    DUTY_RANGE_INVALID = "DUTY_RANGE_INVALID", "查询时间范围无效"
+    PAGE_NOT_FOUND = "PAGE_NOT_FOUND", "值班提醒不存在"
+    NOT_PAGE_RECIPIENT = "NOT_PAGE_RECIPIENT", "只有收到此提醒的值班人员或管理员可以确认"
+    ONCALL_STAFF_ONLY = "ONCALL_STAFF_ONLY", "值班功能仅限医院工作人员使用"
 
 
 class ShiftNotFound(NotFound):
-    code = OncallErrorCode.SHIFT_NOT_FOUND.value
+    code = OncallCode.DUTY_SHIFT_NOT_FOUND
     default_message = "值班记录不存在"
 
 
 class PageNotFound(NotFound):
-    code = OncallErrorCode.PAGE_NOT_FOUND.value
+    code = OncallCode.PAGE_NOT_FOUND
     default_message = "值班提醒不存在"
 
 
 class NotPageRecipient(PermissionDenied):
-    code = OncallErrorCode.NOT_PAGE_RECIPIENT.value
+    code = OncallCode.NOT_PAGE_RECIPIENT
     default_message = "只有收到此提醒的值班人员或管理员可以确认"
 
 
 class StaffOnly(PermissionDenied):
     """Patients never see the on-call desk (a patient is signed in, so this is not 'please sign in')."""
 
-    code = OncallErrorCode.STAFF_ONLY.value
+    code = OncallCode.ONCALL_STAFF_ONLY
     default_message = "值班功能仅限医院工作人员使用"
 
 
 class RangeInvalid(DomainError):
-    code = OncallErrorCode.RANGE_INVALID.value
+    code = OncallCode.DUTY_RANGE_INVALID
     default_message = "查询时间范围无效"

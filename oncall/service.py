@@ -30,7 +30,7 @@ from core.pagination import Page as ResultPage
 from core.pagination import keyset_page
 from core.settings import get_settings
 from oncall import errors
-from oncall.errors import OncallErrorCode as Code
+from oncall.errors import OncallCode as Code
 from oncall.models import MAX_LEVEL, DutyShift, Fallback, Page, PageEvent, PageEventKind, PageRecipient
 from patients.models import Site, Staff, StaffRole
 
@@ -85,7 +85,7 @@ def _role(value: str, v: Validator, field: str = "role") -> Role | None:
     try:
         return Role(value)
     except ValueError:
-        v.add(field, Code.ROLE_INVALID, "值班角色无效")
+        v.add(field, Code.DUTY_ROLE_INVALID, "值班角色无效")
         return None
 
 
@@ -104,24 +104,24 @@ async def create_shift(
     v = Validator()
     parsed_role = _role(role, v)
     if ends_at <= starts_at:
-        v.add("endsAt", Code.SHIFT_TIMES_INVALID, "结束时间需晚于开始时间")
+        v.add("endsAt", Code.DUTY_SHIFT_TIMES_INVALID, "结束时间需晚于开始时间")
     elif ends_at - starts_at > MAX_SHIFT:
-        v.add("endsAt", Code.SHIFT_TOO_LONG, f"单次值班最长{MAX_SHIFT.days}天")
+        v.add("endsAt", Code.DUTY_SHIFT_TOO_LONG, f"单次值班最长{MAX_SHIFT.days}天")
     if ends_at <= clock.now():
-        v.add("endsAt", Code.SHIFT_ENDED, "不能安排已经结束的值班")
+        v.add("endsAt", Code.DUTY_SHIFT_ENDED, "不能安排已经结束的值班")
     staff = await session.get(Staff, staff_id)
     if staff is None or not staff.active:
-        v.add("staffId", Code.STAFF_INVALID, "员工不存在或已停用")
+        v.add("staffId", Code.DUTY_STAFF_INVALID, "员工不存在或已停用")
     elif parsed_role is not None:
         holds = await session.scalar(
             select(exists().where(StaffRole.staff_id == staff_id, StaffRole.role == parsed_role.value))
         )
         if not holds:
-            v.add("role", Code.STAFF_LACKS_ROLE, "该员工没有此值班角色")
+            v.add("role", Code.DUTY_STAFF_LACKS_ROLE, "该员工没有此值班角色")
     if site_id is not None:
         site = await session.get(Site, site_id)
         if site is None or not site.active:
-            v.add("siteId", Code.SITE_INVALID, "院区不存在或已停用")
+            v.add("siteId", Code.DUTY_SITE_INVALID, "院区不存在或已停用")
     v.raise_if_any()
     assert parsed_role is not None
     shift = DutyShift(

@@ -24,6 +24,7 @@ from core.identity import ANONYMOUS, Actor, ActorKind, Role
 from core.ids import new_id
 from core.settings import get_settings
 from patients import errors
+from patients.errors import PatientsCode as Code
 from patients.models import (
     AuthSession,
     Patient,
@@ -333,21 +334,21 @@ async def actor_from_token(session: AsyncSession, token: str | None) -> Actor:
         return ANONYMOUS
     claims = security.decode_access_token(token, now=clock.now())
     if claims is None:
-        raise errors.RefreshInvalid("访问令牌无效或已过期", code="ACCESS_TOKEN_INVALID")
+        raise errors.RefreshInvalid("访问令牌无效或已过期", code=Code.ACCESS_TOKEN_INVALID)
     kind = ActorKind(claims.kind)
     # Fixed SQL as prepared statements (core/rawsql): one round trip and no transaction, on every
     # request that carries a token.
     if kind is not ActorKind.STAFF:
         rows = await rawsql.fetch(session, _SESSION_REVOKED, claims.session_id)
         if not rows or rows[0][0]:
-            raise errors.RefreshInvalid("登录已退出，请重新登录", code="ACCESS_TOKEN_REVOKED")
+            raise errors.RefreshInvalid("登录已退出，请重新登录", code=Code.ACCESS_TOKEN_REVOKED)
         return Actor(kind=kind, id=claims.subject, session_id=claims.session_id)
     # Staff: the row is re-checked on every request (one indexed statement), so disabling an
     # account or changing its roles takes effect at once, not when the token expires.
     found = await rawsql.fetch(session, _STAFF_SESSION, claims.session_id)
     row = found[0] if found else None
     if row is None or row["revoked"] or not row["active"] or row["staff_id"] != claims.subject:
-        raise errors.RefreshInvalid("登录已退出，请重新登录", code="ACCESS_TOKEN_REVOKED")
+        raise errors.RefreshInvalid("登录已退出，请重新登录", code=Code.ACCESS_TOKEN_REVOKED)
     known = {r.value for r in Role}
     roles = frozenset(Role(r) for r in (row["roles"] or ()) if r in known)
     return Actor(kind=kind, id=claims.subject, roles=roles, session_id=claims.session_id)

@@ -2,43 +2,86 @@
 
 from __future__ import annotations
 
-from core.errors import Conflict, DomainError, NotAuthenticated, RateLimited
+from core.errors import Conflict, DomainError, ErrorCode, NotAuthenticated, RateLimited
+
+
+class PatientsCode(ErrorCode):
+    """Error codes of patients: the value is what clients switch on."""
+
+    ACCESS_TOKEN_INVALID = "ACCESS_TOKEN_INVALID", "访问令牌无效或已过期"
+    ACCESS_TOKEN_REVOKED = "ACCESS_TOKEN_REVOKED", "登录已退出，请重新登录"
+    BIRTH_DATE_INVALID = "BIRTH_DATE_INVALID", "出生日期无效"
+    BIRTH_YEAR_INVALID = "BIRTH_YEAR_INVALID", "出生年份需在1900到…之间"
+    CONDITION_TOO_MANY = "CONDITION_TOO_MANY", "最多选择10个病种"
+    CONSENT_CHANNEL_INVALID = "CONSENT_CHANNEL_INVALID", "渠道无效"
+    CONSENT_EMPTY = "CONSENT_EMPTY", "请至少提交一项授权设置"
+    CONSENT_PURPOSE_INVALID = "CONSENT_PURPOSE_INVALID", "用途无效"
+    CONSENT_SOURCE_INVALID = "CONSENT_SOURCE_INVALID", "请说明授权来源"
+    CONSENT_TOO_MANY = "CONSENT_TOO_MANY", "一次最多提交…项授权设置"
+    EMAIL_INVALID = "EMAIL_INVALID", "请输入正确的电子邮箱地址"
+    EMAIL_TAKEN = "EMAIL_TAKEN", "该邮箱已被使用"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS", "邮箱或密码错误"
+    NICKNAME_LENGTH = "NICKNAME_LENGTH", "昵称需为2到20个字符"
+    OTP_CLIENT_LIMIT = "OTP_CLIENT_LIMIT", "当前网络请求验证码过于频繁，请稍后再试"
+    OTP_DAILY_LIMIT = "OTP_DAILY_LIMIT", "今日验证码次数已用完，请明天再试"
+    OTP_EXPIRED = "OTP_EXPIRED", "验证码已失效，请重新获取"
+    OTP_INVALID = "OTP_INVALID", "验证码错误"
+    OTP_SERVICE_BUSY = "OTP_SERVICE_BUSY", "验证码发送繁忙，请稍后再试"
+    OTP_TOO_FREQUENT = "OTP_TOO_FREQUENT", "验证码发送过于频繁，请1分钟后再试"
+    OTP_TOO_MANY_ATTEMPTS = "OTP_TOO_MANY_ATTEMPTS", "验证码错误次数过多，请重新获取"
+    PASSWORD_TOO_LONG = "PASSWORD_TOO_LONG", "密码不能超过…位"
+    PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT", "密码至少10位"
+    PHONE_INVALID = "PHONE_INVALID", "请输入正确的中国大陆手机号"
+    REAL_NAME_LENGTH = "REAL_NAME_LENGTH", "姓名不能超过50个字符"
+    REFRESH_TOKEN_INVALID = "REFRESH_TOKEN_INVALID", "登录状态已失效，请重新登录"
+    REFRESH_TOKEN_REUSED = (
+        "REFRESH_TOKEN_REUSED",
+        "检测到登录凭证被重复使用，为保护账号安全已退出全部相关登录，请重新登录",
+    )
+    ROLES_EMPTY = "ROLES_EMPTY", "请至少选择一个角色"
+    ROLE_UNKNOWN = "ROLE_UNKNOWN", "未知角色：…"
+    SIGN_IN_THROTTLED = "SIGN_IN_THROTTLED", "登录失败次数过多，请稍后再试"
+    SITE_CODE_INVALID = "SITE_CODE_INVALID", "院区编码需为1到32位字母或数字"
+    SITE_CODE_TAKEN = "SITE_CODE_TAKEN", "院区编码已存在"
+    SITE_KIND_INVALID = "SITE_KIND_INVALID", "类型需为院区(campus)或门诊部(clinic)"
+    STAFF_CANNOT_DISABLE_SELF = "STAFF_CANNOT_DISABLE_SELF", "不能停用自己的账号"
+    TIMEZONE_INVALID = "TIMEZONE_INVALID", "时区无效，例如 Asia/Shanghai"
 
 
 class InvalidPhone(DomainError):
-    code = "PHONE_INVALID"
+    code = PatientsCode.PHONE_INVALID
     default_message = "请输入正确的中国大陆手机号"
 
 
 class CodeTooFrequent(RateLimited):
-    code = "OTP_TOO_FREQUENT"
+    code = PatientsCode.OTP_TOO_FREQUENT
     default_message = "验证码发送过于频繁，请1分钟后再试"
 
 
 class CodeDailyLimit(RateLimited):
-    code = "OTP_DAILY_LIMIT"
+    code = PatientsCode.OTP_DAILY_LIMIT
     default_message = "今日验证码次数已用完，请明天再试"
 
 
 class CodeInvalid(DomainError):
-    code = "OTP_INVALID"
+    code = PatientsCode.OTP_INVALID
     default_message = "验证码错误"
     keep_changes = True  # the wrong try is counted
 
 
 class CodeExpired(DomainError):
-    code = "OTP_EXPIRED"
+    code = PatientsCode.OTP_EXPIRED
     default_message = "验证码已失效，请重新获取"
 
 
 class CodeTooManyAttempts(DomainError):
-    code = "OTP_TOO_MANY_ATTEMPTS"
+    code = PatientsCode.OTP_TOO_MANY_ATTEMPTS
     default_message = "验证码错误次数过多，请重新获取"
     keep_changes = True
 
 
 class InvalidCredentials(DomainError):
-    code = "INVALID_CREDENTIALS"
+    code = PatientsCode.INVALID_CREDENTIALS
     default_message = "邮箱或密码错误"
 
 
@@ -49,22 +92,22 @@ class SignInThrottled(RateLimited):
     nobody can lock an administrator out from elsewhere, or learn which e-mails are staff.
     """
 
-    code = "SIGN_IN_THROTTLED"
+    code = PatientsCode.SIGN_IN_THROTTLED
     default_message = "登录失败次数过多，请稍后再试"
 
 
 class ClientTooFrequent(RateLimited):
-    code = "OTP_CLIENT_LIMIT"
+    code = PatientsCode.OTP_CLIENT_LIMIT
     default_message = "当前网络请求验证码过于频繁，请稍后再试"
 
 
 class ServiceBusy(RateLimited):
-    code = "OTP_SERVICE_BUSY"
+    code = PatientsCode.OTP_SERVICE_BUSY
     default_message = "验证码发送繁忙，请稍后再试"
 
 
 class RefreshInvalid(NotAuthenticated):
-    code = "REFRESH_TOKEN_INVALID"
+    code = PatientsCode.REFRESH_TOKEN_INVALID
     default_message = "登录状态已失效，请重新登录"
 
 
@@ -73,21 +116,21 @@ class StaffInactive(RefreshInvalid):
 
 
 class RefreshReused(NotAuthenticated):
-    code = "REFRESH_TOKEN_REUSED"
+    code = PatientsCode.REFRESH_TOKEN_REUSED
     default_message = "检测到登录凭证被重复使用，为保护账号安全已退出全部相关登录，请重新登录"
     keep_changes = True  # the family is revoked even though the request fails
 
 
 class EmailTaken(Conflict):
-    code = "EMAIL_TAKEN"
+    code = PatientsCode.EMAIL_TAKEN
     default_message = "该邮箱已被使用"
 
 
 class SiteCodeTaken(Conflict):
-    code = "SITE_CODE_TAKEN"
+    code = PatientsCode.SITE_CODE_TAKEN
     default_message = "院区编码已存在"
 
 
 class CannotDisableSelf(DomainError):
-    code = "STAFF_CANNOT_DISABLE_SELF"
+    code = PatientsCode.STAFF_CANNOT_DISABLE_SELF
     default_message = "不能停用自己的账号"

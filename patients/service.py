@@ -13,10 +13,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock, security
-from core.errors import NotFound, PermissionDenied, Validator
+from core.errors import CoreCode, NotFound, PermissionDenied, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
 from patients import errors
+from patients.errors import PatientsCode as Code
 from patients.models import (
     AuthSession,
     Condition,
@@ -92,18 +93,18 @@ async def update_profile(
     values: dict[str, object] = {}
     if changes.nickname is not UNSET:
         nickname = str(changes.nickname or "").strip()
-        v.check(2 <= len(nickname) <= 20, "nickname", "NICKNAME_LENGTH", "昵称需为2到20个字符")
+        v.check(2 <= len(nickname) <= 20, "nickname", Code.NICKNAME_LENGTH, "昵称需为2到20个字符")
         values["nickname"] = nickname
     if changes.real_name is not UNSET:
         real_name = str(changes.real_name or "").strip() or None
-        v.check(real_name is None or len(real_name) <= 50, "realName", "REAL_NAME_LENGTH", "姓名不能超过50个字符")
+        v.check(real_name is None or len(real_name) <= 50, "realName", Code.REAL_NAME_LENGTH, "姓名不能超过50个字符")
         values["real_name"] = real_name
     if changes.email is not UNSET:
         email = str(changes.email or "").strip() or None
         v.check(
             email is None or (len(email) <= 254 and _EMAIL.fullmatch(email) is not None),
             "email",
-            "EMAIL_INVALID",
+            Code.EMAIL_INVALID,
             "请输入正确的电子邮箱地址",
         )
         values["email"] = email
@@ -113,28 +114,28 @@ async def update_profile(
         v.check(
             year is None or (isinstance(year, int) and 1900 <= year <= this_year),
             "birthYear",
-            "BIRTH_YEAR_INVALID",
+            Code.BIRTH_YEAR_INVALID,
             f"出生年份需在1900到{this_year}之间",
         )
         values["birth_year"] = year
     if changes.birth_date is not UNSET:
         born = changes.birth_date
         ok = born is None or (isinstance(born, date) and date(1900, 1, 1) <= born <= clock.now().date())
-        v.check(ok, "birthDate", "BIRTH_DATE_INVALID", "出生日期无效")
+        v.check(ok, "birthDate", Code.BIRTH_DATE_INVALID, "出生日期无效")
         values["birth_date"] = born
         if ok and isinstance(born, date) and changes.birth_year is UNSET:
             values["birth_year"] = born.year  # one truth for the age
     if changes.gender is not UNSET:
         gender = changes.gender or Gender.UNDISCLOSED.value
-        v.check(gender in {g.value for g in Gender}, "gender", "GENDER_INVALID", "性别取值无效")
+        v.check(gender in {g.value for g in Gender}, "gender", CoreCode.GENDER_INVALID, "性别取值无效")
         values["gender"] = gender
     if changes.timezone is not UNSET:
         tz = changes.timezone or "Asia/Shanghai"
-        v.check(tz in _TIMEZONES, "timezone", "TIMEZONE_INVALID", "时区无效，例如 Asia/Shanghai")
+        v.check(tz in _TIMEZONES, "timezone", Code.TIMEZONE_INVALID, "时区无效，例如 Asia/Shanghai")
         values["timezone"] = tz
     if changes.home_site_id is not UNSET and changes.home_site_id is not None:
         site = await session.get(Site, changes.home_site_id)
-        v.check(site is not None and site.active, "homeSiteId", "SITE_NOT_FOUND", "院区不存在")
+        v.check(site is not None and site.active, "homeSiteId", CoreCode.SITE_NOT_FOUND, "院区不存在")
     if changes.home_site_id is not UNSET:
         values["home_site_id"] = changes.home_site_id
     codes: list[str] | None = None
@@ -142,11 +143,11 @@ async def update_profile(
         codes = sorted(set(changes.condition_codes or []))  # type: ignore[call-overload]
         # The count is checked before the codes reach the database (a client may send thousands).
         if len(codes) > 10:
-            v.add("conditionCodes", "CONDITION_TOO_MANY", "最多选择10个病种")
+            v.add("conditionCodes", Code.CONDITION_TOO_MANY, "最多选择10个病种")
         else:
             known = set(await session.scalars(select(Condition.code).where(Condition.code.in_(codes))))
             unknown = [c for c in codes if c not in known]
-            v.check(not unknown, "conditionCodes", "CONDITION_UNKNOWN", f"未知的病种：{'、'.join(unknown)}")
+            v.check(not unknown, "conditionCodes", CoreCode.CONDITION_UNKNOWN, f"未知的病种：{'、'.join(unknown)}")
     v.raise_if_any()
 
     for key, value in values.items():
@@ -185,18 +186,21 @@ async def update_consents(
     """Patients set their own consent; care staff may record one given in person (source says how)."""
     target = _target_patient(actor, patient_id)
     v = Validator()
-    v.check(bool(items), "items", "CONSENT_EMPTY", "请至少提交一项授权设置")
+    v.check(bool(items), "items", Code.CONSENT_EMPTY, "请至少提交一项授权设置")
     # Checked before the items are read: each one costs a validation pass and an upsert.
     if len(items) > MAX_CONSENT_ITEMS:
-        v.add("items", "CONSENT_TOO_MANY", f"一次最多提交{MAX_CONSENT_ITEMS}项授权设置")
+        v.add("items", Code.CONSENT_TOO_MANY, f"一次最多提交{MAX_CONSENT_ITEMS}项授权设置")
         v.raise_if_any()
     channels = {c.value for c in ConsentChannel}
     purposes = {p.value for p in ConsentPurpose}
     for i, item in enumerate(items):
-        v.check(item.channel in channels, f"items.{i}.channel", "CONSENT_CHANNEL_INVALID", "渠道无效")
-        v.check(item.purpose in purposes, f"items.{i}.purpose", "CONSENT_PURPOSE_INVALID", "用途无效")
+        v.check(item.channel in channels, f"items.{i}.channel", Code.CONSENT_CHANNEL_INVALID, "渠道无效")
+        v.check(item.purpose in purposes, f"items.{i}.purpose", Code.CONSENT_PURPOSE_INVALID, "用途无效")
     v.check(
-        len(source or "") <= 40 and bool((source or "").strip()), "source", "CONSENT_SOURCE_INVALID", "请说明授权来源"
+        len(source or "") <= 40 and bool((source or "").strip()),
+        "source",
+        Code.CONSENT_SOURCE_INVALID,
+        "请说明授权来源",
     )
     v.raise_if_any()
     await _record_consents(
@@ -312,8 +316,8 @@ async def set_suppression(
 def _validate_roles(v: Validator, roles: list[str]) -> list[Role]:
     valid = {r.value for r in Role}
     bad = [r for r in roles if r not in valid]
-    v.check(bool(roles), "roles", "ROLES_EMPTY", "请至少选择一个角色")
-    v.check(not bad, "roles", "ROLE_UNKNOWN", f"未知角色：{'、'.join(bad)}")
+    v.check(bool(roles), "roles", Code.ROLES_EMPTY, "请至少选择一个角色")
+    v.check(not bad, "roles", Code.ROLE_UNKNOWN, f"未知角色：{'、'.join(bad)}")
     return [Role(r) for r in roles if r in valid]
 
 
@@ -331,19 +335,22 @@ async def create_staff(
     email = (email or "").strip().lower()
     v = Validator()
     v.check(
-        "@" in email and "." in email.split("@")[-1] and len(email) <= 200, "email", "EMAIL_INVALID", "邮箱格式不正确"
+        "@" in email and "." in email.split("@")[-1] and len(email) <= 200,
+        "email",
+        Code.EMAIL_INVALID,
+        "邮箱格式不正确",
     )
-    v.check(1 <= len((name or "").strip()) <= 50, "name", "NAME_LENGTH", "姓名需为1到50个字符")
-    v.check(len(password or "") >= 10, "password", "PASSWORD_TOO_SHORT", "密码至少10位")
+    v.check(1 <= len((name or "").strip()) <= 50, "name", CoreCode.NAME_LENGTH, "姓名需为1到50个字符")
+    v.check(len(password or "") >= 10, "password", Code.PASSWORD_TOO_SHORT, "密码至少10位")
     v.check(
         len(password or "") <= security.MAX_PASSWORD_LENGTH,
         "password",
-        "PASSWORD_TOO_LONG",
+        Code.PASSWORD_TOO_LONG,
         f"密码不能超过{security.MAX_PASSWORD_LENGTH}位",
     )
     parsed_roles = _validate_roles(v, roles)
     if site_id is not None:
-        v.check(await session.get(Site, site_id) is not None, "siteId", "SITE_NOT_FOUND", "院区不存在")
+        v.check(await session.get(Site, site_id) is not None, "siteId", CoreCode.SITE_NOT_FOUND, "院区不存在")
     v.raise_if_any()
     if await session.scalar(select(Staff.id).where(Staff.email == email)) is not None:
         raise errors.EmailTaken(field="email")
@@ -425,11 +432,11 @@ async def create_site(
     v.check(
         1 <= len(code) <= 32 and code.replace("-", "").isalnum(),
         "code",
-        "SITE_CODE_INVALID",
+        Code.SITE_CODE_INVALID,
         "院区编码需为1到32位字母或数字",
     )
-    v.check(1 <= len((name or "").strip()) <= 100, "name", "NAME_LENGTH", "名称需为1到100个字符")
-    v.check(kind in SITE_KINDS, "kind", "SITE_KIND_INVALID", "类型需为院区(campus)或门诊部(clinic)")
+    v.check(1 <= len((name or "").strip()) <= 100, "name", CoreCode.NAME_LENGTH, "名称需为1到100个字符")
+    v.check(kind in SITE_KINDS, "kind", Code.SITE_KIND_INVALID, "类型需为院区(campus)或门诊部(clinic)")
     v.raise_if_any()
     if await session.scalar(select(Site.id).where(Site.code == code)) is not None:
         raise errors.SiteCodeTaken(field="code")

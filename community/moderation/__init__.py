@@ -54,7 +54,7 @@ from community.models import Decision, ItemReason, ReportReason, ReportStatus
 from community.moderation.audit_log import audit_page, visible_detail
 from community.moderation.decisions import decide
 from community.moderation.items import QUEUE_CHANNEL
-from community.moderation.queue import QueueEntry, claim, entries_for, items_by_ids, queue_page
+from community.moderation.queue import QueueEntry, claim, entries_for, items_by_ids, queue_page, require_queue_reader
 from community.moderation.reports import report, reporter_counts, reporter_weight
 from community.moderation.restrictions import restrict_member
 from community.moderation.rules import (
@@ -134,6 +134,7 @@ __all__ = [
     "report",
     "reporter_counts",
     "reporter_weight",
+    "require_queue_reader",
     "restrict_member",
     "screen",
     "visible_detail",

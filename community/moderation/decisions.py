@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import audit, errors
+from community.errors import CommunityCode as Code
 from community.errors import RestrictNotAllowed
 from community.models import (
     ContentStatus,
@@ -26,22 +27,30 @@ from community.moderation.queue import _emergency_flag, _refuse_foreign_claim
 from community.moderation.restrictions import _restrict
 from community.moderation.rules import DECISION_STATUS
 from core import clock
-from core.errors import Validator
+from core.errors import CoreCode, Validator
 from core.identity import Actor
 
 
 def _validate_decision(decision: str, reason: str | None, mute_days: int | None, ban_days: int | None) -> None:
     v = Validator()
-    v.check(decision in {d.value for d in Decision}, "decision", "DECISION_INVALID", "处理方式无效")
+    v.check(decision in {d.value for d in Decision}, "decision", Code.DECISION_INVALID, "处理方式无效")
     text = (reason or "").strip()
-    v.check(len(text) <= 300, "reason", "REASON_LENGTH", "理由最多300个字")
-    v.check(decision == Decision.KEEP or bool(text), "reason", "REASON_REQUIRED", "请填写处理理由")
+    v.check(len(text) <= 300, "reason", Code.REASON_LENGTH, "理由最多300个字")
+    v.check(decision == Decision.KEEP or bool(text), "reason", CoreCode.REASON_REQUIRED, "请填写处理理由")
     if decision == Decision.MUTE:
         v.check(
-            mute_days is not None and 1 <= mute_days <= 365, "muteDays", "MUTE_DAYS_INVALID", "禁言天数需为1到365天"
+            mute_days is not None and 1 <= mute_days <= 365,
+            "muteDays",
+            Code.MUTE_DAYS_INVALID,
+            "禁言天数需为1到365天",
         )
     if decision == Decision.BAN:
-        v.check(ban_days is None or 1 <= ban_days <= 3650, "banDays", "BAN_DAYS_INVALID", "封禁天数需为1到3650天")
+        v.check(
+            ban_days is None or 1 <= ban_days <= 3650,
+            "banDays",
+            Code.BAN_DAYS_INVALID,
+            "封禁天数需为1到3650天",
+        )
     v.raise_if_any()
 
 

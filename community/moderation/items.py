@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access
+from community.errors import CommunityCode as Code
 from community.errors import ItemNotFound
 from community.models import (
     Comment,
@@ -38,7 +39,7 @@ from oncall.models import PageKind
 
 def _check_kind(target_kind: str) -> None:
     if target_kind not in TARGET_KINDS:
-        raise DomainError("内容类型无效", field="targetKind", code="TARGET_KIND_INVALID")
+        raise DomainError("内容类型无效", field="targetKind", code=Code.TARGET_KIND_INVALID)
 
 
 async def _first_notice(session: AsyncSession, key: str) -> bool:

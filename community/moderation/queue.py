@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, false, func, or_, select, true, tupl
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access, audit, errors
+from community.errors import CommunityCode as Code
 from community.errors import ItemClaimed
 from community.models import (
     AnonymousAlias,
@@ -164,6 +165,13 @@ async def _queue_scope(session: AsyncSession, actor: Actor, group_id: uuid.UUID 
     return or_(scope, emergency) if care else scope
 
 
+async def require_queue_reader(session: AsyncSession, actor: Actor) -> None:
+    """Refuses (NotAuthenticated, PermissionDenied) someone who moderates nothing: a live queue for them
+    would stay silent forever instead of saying no."""
+    actor.require_authenticated()
+    await _queue_scope(session, actor, None)
+
+
 async def queue_page(
     session: AsyncSession,
     actor: Actor,
@@ -189,7 +197,7 @@ async def queue_page(
     elif status in {s.value for s in QueueStatus}:
         stmt = stmt.where(ModerationItem.status == status)
     else:
-        raise DomainError("队列状态无效", field="status", code="QUEUE_STATUS_INVALID")
+        raise DomainError("队列状态无效", field="status", code=Code.QUEUE_STATUS_INVALID)
     if after:
         priority, created_at, item_id = decode_cursor(after, 3, types=(int, datetime, uuid.UUID))
         stmt = stmt.where(

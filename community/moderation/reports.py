@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access, audit, errors
 from community.errors import AlreadyReported, CannotReportOwn
+from community.errors import CommunityCode as Code
 from community.models import (
     ContentStatus,
     ItemReason,
@@ -99,9 +100,9 @@ async def report(
     reach AUTO_HIDE_THRESHOLD, except an emergency (a human must see it first)."""
     reporter_kind, reporter_id = access.account_of(actor)
     v = Validator()
-    v.check(target_kind in TARGET_KINDS, "targetKind", "TARGET_KIND_INVALID", "内容类型无效")
-    v.check(reason in {r.value for r in ReportReason}, "reason", "REPORT_REASON_INVALID", "请选择举报原因")
-    v.check(detail is None or len(detail.strip()) <= 500, "detail", "DETAIL_LENGTH", "补充说明最多500个字")
+    v.check(target_kind in TARGET_KINDS, "targetKind", Code.TARGET_KIND_INVALID, "内容类型无效")
+    v.check(reason in {r.value for r in ReportReason}, "reason", Code.REPORT_REASON_INVALID, "请选择举报原因")
+    v.check(detail is None or len(detail.strip()) <= 500, "detail", Code.DETAIL_LENGTH, "补充说明最多500个字")
     v.raise_if_any()
     target = (await _targets(session, [(target_kind, target_id)])).get((target_kind, target_id))
     not_found = errors.PostNotFound() if target_kind == "post" else errors.CommentNotFound()

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access, audit
+from community.errors import CommunityCode as Code
 from community.errors import RestrictNotAllowed
 from community.models import (
     Group,
@@ -20,7 +21,7 @@ from community.models import (
 from community.moderation.items import _local
 from core import clock
 from core.channels import ChannelName, Message, send_later
-from core.errors import NotFound, PermissionDenied, Validator
+from core.errors import CoreCode, NotFound, PermissionDenied, Validator
 from core.identity import Actor
 
 
@@ -75,14 +76,14 @@ async def restrict_member(
     member becomes 'left' and may join again) directly, outside the queue."""
     v = Validator()
     chosen = sum([mute_days is not None, ban, lift])
-    v.check(chosen == 1, "action", "RESTRICTION_INVALID", "请选择禁言、封禁或解除其中一项")
-    v.check(mute_days is None or 1 <= mute_days <= 365, "muteDays", "MUTE_DAYS_INVALID", "禁言天数需为1到365天")
-    v.check(ban_days is None or 1 <= ban_days <= 3650, "banDays", "BAN_DAYS_INVALID", "封禁天数需为1到3650天")
-    v.check(1 <= len((reason or "").strip()) <= 300, "reason", "REASON_REQUIRED", "请填写理由（最多300个字）")
+    v.check(chosen == 1, "action", Code.RESTRICTION_INVALID, "请选择禁言、封禁或解除其中一项")
+    v.check(mute_days is None or 1 <= mute_days <= 365, "muteDays", Code.MUTE_DAYS_INVALID, "禁言天数需为1到365天")
+    v.check(ban_days is None or 1 <= ban_days <= 3650, "banDays", Code.BAN_DAYS_INVALID, "封禁天数需为1到3650天")
+    v.check(1 <= len((reason or "").strip()) <= 300, "reason", CoreCode.REASON_REQUIRED, "请填写理由（最多300个字）")
     v.raise_if_any()
     m = await session.get(Membership, membership_id, with_for_update=True, populate_existing=True)
     if m is None:
-        raise NotFound("成员不存在", code="MEMBERSHIP_NOT_FOUND")
+        raise NotFound("成员不存在", code=Code.MEMBERSHIP_NOT_FOUND)
     mine = await access.membership(session, m.group_id, actor)
     if not access.can_moderate(actor, mine):
         raise PermissionDenied("仅版主可以禁言或封禁成员")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import audit, wordfilter
+from community.errors import CommunityCode as Code
 from community.errors import WordNotFound
 from community.models import (
     SensitiveWord,
@@ -15,7 +16,7 @@ from community.models import (
     WordException,
 )
 from core import clock
-from core.errors import Validator
+from core.errors import CoreCode, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
@@ -53,10 +54,10 @@ async def add_word(
     actor.require_role(Role.ADMIN)
     word = (word or "").strip()
     v = Validator()
-    v.check(1 <= len(word) <= 60, "word", "WORD_LENGTH", "词语需为1到60个字符")
-    v.check(not word or bool(wordfilter.normal_form(word)), "word", "WORD_EMPTY", "词语不能只包含空格或符号")
-    v.check(category in {c.value for c in WordCategory}, "category", "CATEGORY_INVALID", "类别无效")
-    v.check(note is None or len(note) <= 200, "note", "NOTE_LENGTH", "备注最多200个字")
+    v.check(1 <= len(word) <= 60, "word", Code.WORD_LENGTH, "词语需为1到60个字符")
+    v.check(not word or bool(wordfilter.normal_form(word)), "word", Code.WORD_EMPTY, "词语不能只包含空格或符号")
+    v.check(category in {c.value for c in WordCategory}, "category", CoreCode.CATEGORY_INVALID, "类别无效")
+    v.check(note is None or len(note) <= 200, "note", Code.NOTE_LENGTH, "备注最多200个字")
     v.raise_if_any()
     row = await session.scalar(
         select(SensitiveWord)
@@ -110,8 +111,13 @@ async def add_exception(session: AsyncSession, actor: Actor, *, phrase: str) -> 
     actor.require_role(Role.ADMIN)
     phrase = (phrase or "").strip()
     v = Validator()
-    v.check(2 <= len(phrase) <= 60, "phrase", "PHRASE_LENGTH", "例外短语需为2到60个字符")
-    v.check(not phrase or bool(wordfilter.normal_form(phrase)), "phrase", "PHRASE_EMPTY", "短语不能只包含空格或符号")
+    v.check(2 <= len(phrase) <= 60, "phrase", Code.PHRASE_LENGTH, "例外短语需为2到60个字符")
+    v.check(
+        not phrase or bool(wordfilter.normal_form(phrase)),
+        "phrase",
+        Code.PHRASE_EMPTY,
+        "短语不能只包含空格或符号",
+    )
     v.raise_if_any()
     row = await session.scalar(select(WordException).where(WordException.phrase == phrase))
     if row is None:
