@@ -11,11 +11,8 @@ from typing import Any
 from sqlalchemy import event, select
 
 from core.db import get_engine, unit_of_work
-from core.identity import SYSTEM
 from core.outbox import OutboxMessage
-from patients import service
-
-STAFF_PASSWORD = "Test-password-1"
+from tests.factories import STAFF_PASSWORD, make_staff
 
 
 async def gql(
@@ -79,11 +76,6 @@ async def patient_session(client: Any, phone: str) -> Session:
     result = data(await gql(client, SIGN_IN, {"phone": phone, "code": await last_code(phone)}))["authSignIn"]
     assert result["errors"] == [], result
     return Session(result["tokens"]["accessToken"], result["tokens"]["refreshToken"], result["patient"]["id"])
-
-
-async def make_staff(email: str, roles: list[str]) -> None:
-    async with unit_of_work() as session:
-        await service.create_staff(session, SYSTEM, email=email, name="测试员工", password=STAFF_PASSWORD, roles=roles)
 
 
 async def staff_session(client: Any, email: str, roles: list[str]) -> Session:

@@ -15,8 +15,9 @@ import pytest
 from api.app import GraphQLEndpoint, app
 from api.gate import BUSY_CODE, RequestGate
 from core.admission import current_turn, step_aside
+from tests.factories import make_staff
 from tests.live_server import live_server
-from tests.support import STAFF_PASSWORD, STAFF_SIGN_IN, data, gql, make_staff
+from tests.support import STAFF_PASSWORD, STAFF_SIGN_IN, data, gql
 
 GROUPS = "{ groups(first: 5) { edges { node { id name } } } }"
 

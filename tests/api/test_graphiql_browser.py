@@ -24,7 +24,7 @@ from api.browser import vendor_missing
 from tests.live_server import live_server
 
 CHROMIUM = "/usr/bin/chromium"
-OUTPUT = Path(__file__).resolve().parent.parent / "test-output"
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 
 
 @pytest.fixture(scope="module")

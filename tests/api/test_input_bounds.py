@@ -21,7 +21,8 @@ from core.identity import SYSTEM
 from core.text import MAX_MARKDOWN_LENGTH, render_markdown
 from patients import service
 from patients.models import Staff
-from tests.support import STAFF_PASSWORD, STAFF_SIGN_IN, data, gql, make_staff, patient_session
+from tests.factories import make_staff
+from tests.support import STAFF_PASSWORD, STAFF_SIGN_IN, data, gql, patient_session
 
 SEARCH = """query($q: String!) { contentSearch(query: $q, first: 5) { edges { node { snippet } } } }"""
 MEGABYTE_OF_TEXT = "糖尿病患者如何控制血糖" * 35_000  # 385,000 characters, about 1.15 MB of UTF-8

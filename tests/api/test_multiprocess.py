@@ -29,7 +29,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from api.relay import from_global_id, to_global_id
 from community import posts
 from core import pubsub, queue
-from tests.community_support import make_group, member_of
+from tests.factories import make_group, member_of
 from tests.support import data, gql, patient_session, staff_session
 
 PORTAL = Path(sys.executable).parent / "portal"

@@ -14,17 +14,13 @@ from campaigns.models import Campaign, Delivery
 from campaigns.segments import SegmentCriteria
 from core import clock
 from core.db import unit_of_work
-from core.identity import SYSTEM, Actor, ActorKind, Role
+from core.identity import SYSTEM, Role
 from loyalty.models import MemberTier, PatientLifecycle
 from patients import service as patient_service
 from patients.models import Patient, PatientCondition
-from tests.loyalty_support import new_member, next_phone
+from tests.factories import new_member, next_phone, staff
 
 __all__ = ["MARKETER", "REVIEWER", "new_member"]
-
-
-def staff(*roles: Role) -> Actor:
-    return Actor(kind=ActorKind.STAFF, id=uuid.uuid4(), roles=frozenset(roles))
 
 
 MARKETER = staff(Role.MARKETER)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from api.relay import to_global_id
 from core import clock
-from tests.campaigns_support import make_patient, send_all
+from tests.campaigns.support import make_patient, send_all
 from tests.support import count_statements, data, gql, patient_session, staff_session
 
 NOON = datetime(2026, 6, 15, 4, 0, tzinfo=UTC)

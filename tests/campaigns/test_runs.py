@@ -18,7 +18,7 @@ from core.errors import PermissionDenied, ValidationFailed
 from core.identity import Role
 from messaging import inbox
 from messaging.models import InboxMessage, MessageDelivery
-from tests.campaigns_support import (
+from tests.campaigns.support import (
     MARKETER,
     MARKETER_2,
     REVIEWER,
@@ -29,10 +29,10 @@ from tests.campaigns_support import (
     run,
     segment,
     send_all,
-    staff,
     withdraw,
 )
-from tests.loyalty_support import as_patient, record_visit
+from tests.factories import as_patient, staff
+from tests.loyalty.support import record_visit
 
 NOON = datetime(2026, 6, 15, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai, 00:00 in New York (EDT)
 
@@ -449,7 +449,7 @@ async def test_event_audience_and_event_promotion_journey():
 
 
 async def _group() -> uuid.UUID:
-    from tests.community_support import make_group
+    from tests.factories import make_group
 
     return await make_group("campaign-event")
 

@@ -18,10 +18,9 @@ from core.errors import PermissionDenied, ValidationFailed
 from core.identity import Role
 from loyalty.models import LifecycleStage
 from patients import service as patient_service
-from tests.campaigns_support import MARKETER, make_patient, staff
-from tests.community_support import make_group
-from tests.loyalty_support import as_patient, give_points, record_visit, site_id
-from tests.support import make_staff
+from tests.campaigns.support import MARKETER, make_patient
+from tests.factories import as_patient, make_group, make_staff, staff
+from tests.loyalty.support import give_points, record_visit, site_id
 
 NOW = datetime(2026, 6, 15, 4, 0, tzinfo=clock.clock.now().tzinfo)  # 12:00 in Shanghai
 
@@ -136,7 +135,7 @@ async def _seed(n: int = 36) -> tuple[list[Facts], dict[str, uuid.UUID]]:
             await give_points(f.id, f.points)
         people.append(f)
     # Stage and tier last: visits recompute the stage, and tiers follow points (both set as facts here).
-    from tests.campaigns_support import set_stage
+    from tests.campaigns.support import set_stage
 
     async with unit_of_work() as session:
         for f in people:

@@ -8,8 +8,8 @@ from campaigns import stats
 from campaigns.segments import SegmentCriteria
 from core import clock
 from core.db import unit_of_work
-from tests.campaigns_support import REVIEWER, approved_campaign, make_patient, run
-from tests.loyalty_support import record_visit
+from tests.campaigns.support import REVIEWER, approved_campaign, make_patient, run
+from tests.loyalty.support import record_visit
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 

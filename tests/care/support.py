@@ -12,9 +12,8 @@ from care import surveys
 from care.models import Survey
 from core import clock
 from core.db import unit_of_work
-from core.identity import SYSTEM, Actor, ActorKind, Role
+from core.identity import SYSTEM
 from loyalty import visits
-from patients import service as patient_service
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -22,26 +21,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 def start() -> datetime:
     """Just after the real time: deferred outbox jobs must not lie in Redis's past."""
     return datetime.now(SHANGHAI).replace(second=0, microsecond=0) + timedelta(minutes=1)
-
-
-def staff_actor(*roles: Role, staff_id: uuid.UUID | None = None) -> Actor:
-    return Actor(kind=ActorKind.STAFF, id=staff_id or uuid.uuid4(), roles=frozenset(roles))
-
-
-async def make_site(code: str) -> uuid.UUID:
-    async with unit_of_work() as session:
-        site = await patient_service.create_site(session, SYSTEM, code=code, name=f"院区{code}", kind="campus")
-        await session.flush()
-        return site.id
-
-
-async def make_staff(email: str, roles: list[str], site_id: uuid.UUID | None) -> uuid.UUID:
-    async with unit_of_work() as session:
-        staff = await patient_service.create_staff(
-            session, SYSTEM, email=email, name="测试员工", password="Test-password-1", roles=roles, site_id=site_id
-        )
-        await session.flush()
-        return staff.id
 
 
 async def visit(

@@ -16,16 +16,16 @@ from core.errors import PermissionDenied, ValidationFailed
 from core.identity import Role
 from core.outbox import OutboxMessage
 from messaging.models import InboxMessage
-from tests.care_support import make_site, make_staff, staff_actor, start, surveyed_visit, visit
-from tests.loyalty_support import as_patient, check_ledger_invariants, new_member
+from tests.care.support import start, surveyed_visit, visit
+from tests.factories import as_patient, make_site, make_staff, new_member, staff_actor
 from tests.support import data, gql, staff_session
+
+pytestmark = pytest.mark.usefixtures("ledger_invariants")
 
 
 @pytest.fixture(autouse=True)
-async def _frozen():
+async def _frozen() -> None:
     clock.clock.freeze(start())
-    yield
-    await check_ledger_invariants()
 
 
 async def complaint_from_survey(site, *, score: int = 3, comment: str | None = "等太久") -> Complaint:

@@ -17,16 +17,17 @@ from core.identity import Role
 from loyalty.models import Entry
 from messaging.models import InboxMessage
 from patients import service as patient_service
-from tests.care_support import make_site, staff_actor, start, survey_count, survey_of, surveyed_visit, visit
-from tests.loyalty_support import as_patient, balances, check_ledger_invariants, new_member
+from tests.care.support import start, survey_count, survey_of, surveyed_visit, visit
+from tests.factories import as_patient, make_site, new_member, staff_actor
+from tests.loyalty.support import balances
 from tests.support import data, gql, patient_session
+
+pytestmark = pytest.mark.usefixtures("ledger_invariants")
 
 
 @pytest.fixture(autouse=True)
-async def _frozen():
+async def _frozen() -> None:
     clock.clock.freeze(start())
-    yield
-    await check_ledger_invariants()
 
 
 async def inbox_count(source_ref: str) -> int:

@@ -17,25 +17,19 @@ from community.models import CheckIn, CheckInStreak, HealthAlert
 from core import clock
 from core.db import RequestDB, unit_of_work
 from core.errors import NotAuthenticated, PermissionDenied, ValidationFailed
-from core.identity import ANONYMOUS, Actor, ActorKind, Role
+from core.identity import ANONYMOUS, Actor, Role
 from core.outbox import OutboxMessage
 from loyalty import service as loyalty_service
 from loyalty.models import Entry
 from patients import service as patient_service
-from tests.loyalty_support import as_patient, check_ledger_invariants, new_member
+from tests import factories
+from tests.factories import as_patient, join, new_member, staff
 
 SHANGHAI = "Asia/Shanghai"
 LOS_ANGELES = "America/Los_Angeles"
 
 
-@pytest.fixture(autouse=True)
-async def _invariants():
-    yield
-    await check_ledger_invariants()
-
-
-def staff(*roles: Role) -> Actor:
-    return Actor(kind=ActorKind.STAFF, id=uuid.uuid4(), roles=frozenset(roles))
+pytestmark = pytest.mark.usefixtures("ledger_invariants")
 
 
 DOCTOR = staff(Role.DOCTOR)
@@ -119,18 +113,10 @@ async def messages_to(recipient: str) -> list[dict[str, Any]]:
 
 
 async def make_group(slug: str, visibility: str = "members") -> uuid.UUID:
-    async with unit_of_work() as session:
-        group = await groups.create_group(
-            session,
-            MODERATOR,
-            groups.GroupInput(slug=slug, name=f"打卡测试群{slug}", visibility=visibility, join_policy="open"),
-        )
-    return group.id
-
-
-async def join(group_id: uuid.UUID, patient_id: uuid.UUID) -> None:
-    async with unit_of_work() as session:
-        await groups.join(session, as_patient(patient_id), group_id)
+    """Check-in groups: members-only unless told, tied to no condition."""
+    return await factories.make_group(
+        slug, name=f"打卡测试群{slug}", visibility=visibility, condition_code=None, alias_prefix="病友", by=MODERATOR
+    )
 
 
 # --- validation -------------------------------------------------------------------------------

@@ -19,41 +19,31 @@ from community.models import AuditEntry, Event, EventInvitation, EventRsvp, Invi
 from core import clock, queue
 from core.db import RequestDB, unit_of_work
 from core.errors import PermissionDenied, ValidationFailed
-from core.identity import Actor, ActorKind, Role
+from core.identity import Actor, Role
 from core.outbox import OutboxMessage
 from patients import service as patient_service
 from patients.queries import patients_by_ids
-from tests.loyalty_support import as_patient, balances, check_ledger_invariants, new_member
+from tests import factories
+from tests.factories import as_patient, join, new_member, staff
+from tests.loyalty.support import balances
 from tests.support import count_statements
 
-MODERATOR = Actor(kind=ActorKind.STAFF, id=uuid.uuid4(), roles=frozenset({Role.MODERATOR}))
-MARKETER = Actor(kind=ActorKind.STAFF, id=uuid.uuid4(), roles=frozenset({Role.MARKETER}))
-CLINIC = Actor(kind=ActorKind.STAFF, id=uuid.uuid4(), roles=frozenset({Role.CLINIC_STAFF}))
+MODERATOR = staff(Role.MODERATOR)
+MARKETER = staff(Role.MARKETER)
+CLINIC = staff(Role.CLINIC_STAFF)
 LINK = "https://live.example.cn/room/8848"
 
 
-@pytest.fixture(autouse=True)
-async def _invariants():
-    yield
-    await check_ledger_invariants()
+pytestmark = pytest.mark.usefixtures("ledger_invariants")
 
 
 # --- helpers --------------------------------------------------------------------------------------
 
 
 async def make_group(slug: str, *, visibility: str = "public") -> uuid.UUID:
-    async with unit_of_work() as session:
-        group = await groups.create_group(
-            session,
-            MODERATOR,
-            groups.GroupInput(slug=slug, name=f"测试群{slug}", visibility=visibility, join_policy="open"),
-        )
-    return group.id
-
-
-async def join(group_id: uuid.UUID, patient_id: uuid.UUID) -> None:
-    async with unit_of_work() as session:
-        await groups.join(session, as_patient(patient_id), group_id)
+    return await factories.make_group(
+        slug, visibility=visibility, condition_code=None, alias_prefix="病友", by=MODERATOR
+    )
 
 
 async def make_event(*, repeat_weekly: int | None = None, **overrides: Any) -> Event:

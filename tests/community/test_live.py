@@ -15,7 +15,7 @@ from api.schema import schema
 from community import posts
 from core.db import RequestDB, unit_of_work
 from core.identity import ANONYMOUS, Actor, Role
-from tests.community_support import as_patient, make_group, member_of, new_member, staff
+from tests.factories import as_patient, make_group, member_of, new_member, staff
 from tests.support import patient_session
 
 

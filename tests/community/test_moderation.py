@@ -30,16 +30,12 @@ from core import clock
 from core.channels import NOTIFY_TOPIC
 from core.db import RequestDB, unit_of_work
 from core.errors import DomainError, PermissionDenied
-from core.identity import Actor, ActorKind, Role
+from core.identity import Actor, Role
 from core.ids import new_id
 from core.outbox import OutboxMessage
 from patients.models import Patient
-from tests.loyalty_support import as_patient, new_member
-
-
-def staff(*roles: Role) -> Actor:
-    return Actor(kind=ActorKind.STAFF, id=uuid.uuid4(), roles=frozenset(roles))
-
+from tests import factories
+from tests.factories import as_patient, member_of, new_member, staff
 
 MODERATOR = staff(Role.MODERATOR)
 DOCTOR = staff(Role.DOCTOR)
@@ -56,29 +52,14 @@ async def make_group(
     slug: str | None = None, *, allow_anonymous: bool = False, visibility: str = "public"
 ) -> uuid.UUID:
     slug = slug or f"g-{uuid.uuid4().hex[:10]}"
-    async with unit_of_work() as session:
-        group = await groups.create_group(
-            session,
-            MODERATOR,
-            groups.GroupInput(
-                slug=slug,
-                name=f"糖友互助群{slug[-4:]}",
-                visibility=visibility,
-                join_policy="open",
-                allow_anonymous=allow_anonymous,
-                alias_prefix="糖友",
-            ),
-        )
-    return group.id
-
-
-async def member_of(group_id: uuid.UUID, *, days_ago: int = 30) -> uuid.UUID:
-    """A patient who joined `days_ago` days ago (new members are limited, old ones are not)."""
-    patient_id = await new_member()
-    async with unit_of_work() as session:
-        m = await groups.join(session, as_patient(patient_id), group_id)
-        m.joined_at = clock.now() - timedelta(days=days_ago)
-    return patient_id
+    return await factories.make_group(
+        slug,
+        name=f"糖友互助群{slug[-4:]}",
+        visibility=visibility,
+        condition_code=None,
+        allow_anonymous=allow_anonymous,
+        by=MODERATOR,
+    )
 
 
 async def group_moderator(group_id: uuid.UUID) -> uuid.UUID:

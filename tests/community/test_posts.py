@@ -14,7 +14,7 @@ from core import clock
 from core.db import unit_of_work
 from core.errors import PermissionDenied
 from core.identity import ANONYMOUS, Role
-from tests.community_support import MODERATOR, as_patient, make_group, member_of, new_member, staff
+from tests.factories import MODERATOR, as_patient, make_group, member_of, new_member, staff
 from tests.support import count_statements, data, gql, patient_session, staff_session
 
 

@@ -9,12 +9,8 @@ from datetime import datetime
 from content import service
 from content.service import ContentInput
 from core.db import unit_of_work
-from core.identity import Actor, ActorKind, Role
-
-
-def staff(*roles: Role) -> Actor:
-    return Actor(kind=ActorKind.STAFF, id=uuid.uuid4(), roles=frozenset(roles))
-
+from core.identity import Actor, Role
+from tests.factories import staff
 
 MARKETER = staff(Role.MARKETER)
 REVIEWER = staff(Role.REVIEWER)

@@ -35,7 +35,7 @@ def test_the_cache_is_bounded(monkeypatch):
 
 async def test_readers_get_the_sanitised_body_of_the_live_revision(client, unique_phone, monkeypatch):
     from api.relay import to_global_id
-    from tests.content_support import article, publish
+    from tests.content.support import article, publish
     from tests.support import data, gql, patient_session
 
     item_id = await publish(article(body="每天**步行**30分钟<script>x()</script>"))

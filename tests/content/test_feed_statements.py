@@ -10,9 +10,8 @@ from core.identity import Actor, ActorKind
 from loyalty import earning, tiers
 from patients import service as patient_service
 from patients.queries import patient_by_phone
-from tests.community_support import make_group, member_of
-from tests.content_support import article, publish
-from tests.loyalty_support import as_patient
+from tests.content.support import article, publish
+from tests.factories import as_patient, make_group, member_of
 from tests.support import count_statements, data, gql, patient_session
 
 FEED = """query($first: Int!, $after: String) { contentFeed(first: $first, after: $after) {

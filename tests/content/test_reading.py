@@ -15,9 +15,9 @@ from core.db import unit_of_work
 from core.identity import ANONYMOUS, SYSTEM
 from loyalty import earning, tiers
 from patients import service as patient_service
-from tests.community_support import make_group, member_of
-from tests.content_support import MARKETER, article, publish
-from tests.loyalty_support import as_patient, balances
+from tests.content.support import MARKETER, article, publish
+from tests.factories import as_patient, make_group, member_of
+from tests.loyalty.support import balances
 from tests.support import data, gql, patient_session
 
 ITEM = "query($id: ID!) { contentItem(id: $id) { id title } node(id: $id) { id } }"
@@ -89,7 +89,7 @@ async def test_a_gated_item_is_never_returned_to_someone_it_is_not_for_by_any_pa
         )
         await service.grant_story_consent(session, as_patient(story_subject), s.id)
     story = s.id
-    from tests.content_support import REVIEWER
+    from tests.content.support import REVIEWER
 
     async with unit_of_work() as session:
         await service.submit(session, MARKETER, story)
@@ -211,7 +211,7 @@ async def test_feed_pages_rank_exactly_as_one_long_page_across_match_levels():
 
 
 async def _new_patient() -> uuid.UUID:
-    from tests.loyalty_support import new_member
+    from tests.factories import new_member
 
     return await new_member()
 

@@ -15,8 +15,8 @@ from core.db import unit_of_work
 from core.errors import NotAuthenticated, PermissionDenied, ValidationFailed
 from core.identity import ANONYMOUS, Role
 from core.outbox import OutboxMessage
-from tests.content_support import MARKETER, REVIEWER, article, create, publish, staff
-from tests.loyalty_support import as_patient, new_member
+from tests.content.support import MARKETER, REVIEWER, article, create, publish
+from tests.factories import as_patient, new_member, staff
 
 
 async def _item(item_id):

@@ -20,8 +20,8 @@ from core.identity import Role
 from dashboards import service
 from dashboards.service import Period
 from loyalty.models import LifecycleChange, Referral
-from tests.care_support import SHANGHAI, make_site, staff_actor, visit
-from tests.loyalty_support import as_patient, new_member
+from tests.care.support import SHANGHAI, visit
+from tests.factories import as_patient, make_site, new_member, staff_actor
 from tests.support import data, gql, patient_session, staff_session
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=SHANGHAI)
@@ -284,8 +284,8 @@ async def test_graphql_dashboards_for_marketer_not_patient_or_doctor(client):
 
 
 async def test_campaign_conversion_from_campaign_stats_by_start_date():
-    from tests.campaigns_support import approved_campaign, make_patient, run
-    from tests.loyalty_support import record_visit
+    from tests.campaigns.support import approved_campaign, make_patient, run
+    from tests.loyalty.support import record_visit
 
     clock.clock.freeze(datetime(2026, 3, 2, 10, 0, tzinfo=SHANGHAI))  # outside quiet hours
     converted = await make_patient(consents=[("in_app", "marketing")])

@@ -13,6 +13,7 @@ from core import clock
 from core.db import unit_of_work
 from core.outbox import OutboxMessage
 from patients.models import ConsentEvent, Patient, SignInCode
+from tests.factories import make_staff
 from tests.support import (
     REFRESH,
     REQUEST_CODE,
@@ -22,7 +23,6 @@ from tests.support import (
     data,
     gql,
     last_code,
-    make_staff,
     patient_session,
 )
 

@@ -26,7 +26,7 @@ from messaging import wechat, wechat_service
 from messaging.config import reset_messaging_settings
 from messaging.delivery import DeliveryResult, Outgoing, deliver
 from messaging.models import InboxMessage, MessageDelivery, WechatBinding, WechatGrant
-from tests.loyalty_support import as_patient, new_member, next_phone
+from tests.factories import as_patient, new_member, next_phone
 from tests.provider_servers import WechatServer
 from tests.support import data, gql, patient_session
 
@@ -41,7 +41,7 @@ TEMPLATES = {
     "marketing": {"template_id": "TPL-MKT", "fields": {"thing1": "body", "phrase2": "=会员日"}},
 }
 PUSH_TOKEN = "wechat-push-token-0123"
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 BIND = """mutation($code: String!, $app: WechatApp) { wechatBind(input: {code: $code, app: $app}) {
   binding { app boundAt } errors { field code message } } }"""

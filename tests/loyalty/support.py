@@ -6,30 +6,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from core import clock
 from core.db import unit_of_work
 from core.identity import SYSTEM, Actor, ActorKind, Role
-from loyalty import earning, ledger, rewards, service, visits
-from loyalty.models import Account, AccountKind, Lot, LotStatus, Reward
+from loyalty import earning, rewards, service, visits
+from loyalty.models import Account, Reward
 from patients import service as patient_service
-
-_counter = iter(range(10_000_000))
-
-
-def next_phone() -> str:
-    return f"1380{next(_counter):07d}"
-
-
-async def new_member(phone: str | None = None) -> uuid.UUID:
-    async with unit_of_work() as session:
-        patient, _ = await patient_service.register_patient(session, SYSTEM, phone=phone or next_phone())
-    return patient.id
-
-
-def as_patient(patient_id: uuid.UUID) -> Actor:
-    return Actor(kind=ActorKind.PATIENT, id=patient_id)
 
 
 async def site_id() -> uuid.UUID:
@@ -122,38 +106,6 @@ async def make_reward(
 async def stock_of(reward_id: uuid.UUID) -> int | None:
     async with unit_of_work() as session:
         return await session.scalar(select(Reward.stock).where(Reward.id == reward_id))
-
-
-async def check_ledger_invariants() -> None:
-    """The journal balances; member balances never negative; available = spendable lots; pending = pending lots."""
-    async with unit_of_work() as session:
-        assert await ledger.journal_imbalance(session) == 0
-        negatives = await session.scalar(
-            select(func.count())
-            .select_from(Account)
-            .where(
-                Account.patient_id.is_not(None),
-                ((Account.kind != AccountKind.CLAWBACK) & (Account.balance < 0))
-                | ((Account.kind == AccountKind.CLAWBACK) & (Account.balance > 0)),
-            )
-        )
-        assert negatives == 0
-        accounts = {
-            (p, k): b
-            for p, k, b in await session.execute(
-                select(Account.patient_id, Account.kind, Account.balance).where(Account.patient_id.is_not(None))
-            )
-        }
-        lots: dict[tuple[Any, str], int] = {}
-        for p, status, remaining in await session.execute(
-            select(Lot.patient_id, Lot.status, func.sum(Lot.remaining)).group_by(Lot.patient_id, Lot.status)
-        ):
-            lots[(p, status)] = int(remaining)
-        for (patient_id, kind), balance in accounts.items():
-            if kind == AccountKind.AVAILABLE:
-                assert balance == lots.get((patient_id, LotStatus.AVAILABLE), 0), (patient_id, balance)
-            if kind == AccountKind.PENDING:
-                assert balance == lots.get((patient_id, LotStatus.PENDING), 0), (patient_id, balance)
 
 
 def days(n: float) -> timedelta:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from api.relay import parse_uuid_id, to_global_id
 from core import clock
 from core.db import unit_of_work
-from tests.loyalty_support import check_ledger_invariants, days, give_points, make_reward, record_visit, site_id
+from tests.factories import check_ledger_invariants
+from tests.loyalty.support import days, give_points, make_reward, record_visit, site_id
 from tests.support import count_statements, data, gql, patient_session, staff_session
 
 ME = """{ me { ... on Patient { referralCode lifecycleStage

@@ -15,23 +15,21 @@ from sqlalchemy import func, select
 
 from core import security
 from core.db import unit_of_work
-from core.identity import SYSTEM
 from core.settings import get_settings
 from loyalty.models import Entry, Visit
-from patients import service as patient_service
 from patients.models import Patient
-from tests.loyalty_support import check_ledger_invariants, next_phone
+from tests.factories import make_site, next_phone
 
 HOOK = "/hooks/his/visits"
 VISITED_AT = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0).isoformat()
 
 
+pytestmark = pytest.mark.usefixtures("ledger_invariants")
+
+
 @pytest.fixture(autouse=True)
-async def _site_and_invariants():
-    async with unit_of_work() as session:
-        await patient_service.create_site(session, SYSTEM, code="KN-MAIN", name="康宁医院总院区", kind="campus")
-    yield
-    await check_ledger_invariants()
+async def _site() -> None:
+    await make_site("KN-MAIN", "康宁医院总院区")
 
 
 def _body(phone: str, external_id: str, /, **changes: Any) -> dict[str, Any]:

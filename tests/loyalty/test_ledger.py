@@ -15,22 +15,10 @@ from core.identity import Actor, ActorKind, Role
 from core.outbox import OutboxMessage
 from loyalty import earning, errors, jobs, service
 from loyalty.models import Entry, Lot, LotStatus
-from tests.loyalty_support import (
-    as_patient,
-    award,
-    balances,
-    check_ledger_invariants,
-    days,
-    give_points,
-    new_member,
-    record_visit,
-)
+from tests.factories import as_patient, new_member
+from tests.loyalty.support import award, balances, days, give_points, record_visit
 
-
-@pytest.fixture(autouse=True)
-async def _invariants():
-    yield
-    await check_ledger_invariants()
+pytestmark = pytest.mark.usefixtures("ledger_invariants")
 
 
 async def test_visit_points_are_pending_then_settle():
@@ -91,7 +79,7 @@ async def test_refund_after_settlement_reverses_and_spent_points_become_clawback
     await record_visit(member, "HIS-C1", consultation_fen=50_000)  # 50 + 50 = 100
     clock.clock.advance(days(8))
     await jobs.settle_due()
-    from tests.loyalty_support import make_reward
+    from tests.loyalty.support import make_reward
 
     reward = await make_reward(cost=80, stock=None)
     from loyalty import rewards
@@ -123,7 +111,7 @@ async def test_fifo_expiry_across_lots_and_notice():
     clock.clock.freeze(start + days(60))
     await give_points(member, 50)  # lot B expires 2027-03-11
     from loyalty import rewards
-    from tests.loyalty_support import make_reward
+    from tests.loyalty.support import make_reward
 
     reward = await make_reward(cost=30, stock=None)
     async with unit_of_work() as session:

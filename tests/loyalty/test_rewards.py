@@ -15,25 +15,13 @@ from core.errors import DomainError, PermissionDenied
 from core.identity import Actor, ActorKind, Role
 from loyalty import errors, jobs, rewards
 from loyalty.models import LotUse, Redemption, RedemptionStatus
-from tests.loyalty_support import (
-    as_patient,
-    balances,
-    check_ledger_invariants,
-    days,
-    give_points,
-    make_reward,
-    new_member,
-    site_id,
-    stock_of,
-)
+from tests.factories import as_patient, new_member
+from tests.loyalty.support import balances, days, give_points, make_reward, site_id, stock_of
 
 CLINIC = Actor(kind=ActorKind.STAFF, id=uuid.uuid4(), roles=frozenset({Role.CLINIC_STAFF}))
 
 
-@pytest.fixture(autouse=True)
-async def _invariants():
-    yield
-    await check_ledger_invariants()
+pytestmark = pytest.mark.usefixtures("ledger_invariants")
 
 
 async def _redeem(member: uuid.UUID, reward: uuid.UUID, key: str) -> Redemption | DomainError:

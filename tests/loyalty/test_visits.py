@@ -18,24 +18,14 @@ from loyalty import jobs, lifecycle, referrals, tiers
 from loyalty.models import Entry, LifecycleChange, MemberTier, PatientLifecycle, Referral, TierChange
 from patients import service as patient_service
 from patients.models import AuthSession, Staff
-from tests.loyalty_support import (
-    balances,
-    check_ledger_invariants,
-    days,
-    give_points,
-    new_member,
-    next_phone,
-    record_visit,
-)
+from tests.factories import new_member, next_phone
+from tests.loyalty.support import balances, days, give_points, record_visit
 from tests.support import REQUEST_CODE, data, gql, last_code
 
 HOOK = "/hooks/his/visits"
 
 
-@pytest.fixture(autouse=True)
-async def _invariants():
-    yield
-    await check_ledger_invariants()
+pytestmark = pytest.mark.usefixtures("ledger_invariants")
 
 
 def _signed(body: bytes, *, ts: int | None = None, secret: str | None = None) -> dict[str, str]:

@@ -28,7 +28,8 @@ from messaging import engagement, templates
 from messaging.delivery import DeliveryResult, Outgoing, deliver
 from messaging.models import InboxMessage, MessageDelivery
 from patients import service as patient_service
-from tests.loyalty_support import as_patient, give_points, new_member
+from tests.factories import as_patient, new_member
+from tests.loyalty.support import give_points
 from workers.settings import build_worker
 
 # --- helpers --------------------------------------------------------------------------------------
@@ -329,7 +330,7 @@ async def test_in_app_notices_from_send_later_land_in_the_inbox_once():
 async def test_community_and_loyalty_notices_reach_the_patients_inbox():
     from community import events
     from core.identity import Role
-    from tests.community_support import staff
+    from tests.factories import staff
 
     marketer = staff(Role.MARKETER)
     going = await new_member()

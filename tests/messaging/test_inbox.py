@@ -18,7 +18,7 @@ from core.identity import Actor
 from core.outbox import OutboxMessage
 from messaging import engagement
 from messaging.delivery import Outgoing, deliver
-from tests.loyalty_support import as_patient, new_member
+from tests.factories import as_patient, new_member
 from tests.support import count_statements, data, gql, patient_session, staff_session
 
 INBOX = """query($first: Int, $after: String) {

@@ -25,8 +25,8 @@ from messaging.config import reset_messaging_settings
 from messaging.delivery import Outgoing, deliver
 from messaging.models import MessageDelivery, SmsReply, SmsReport
 from patients.models import Consent, ConsentEvent
-from tests.campaigns_support import approved_campaign, deliveries, make_patient, run
-from tests.loyalty_support import new_member, next_phone
+from tests.campaigns.support import approved_campaign, deliveries, make_patient, run
+from tests.factories import new_member, next_phone
 from tests.provider_servers import AliyunSms, TencentSms
 from tests.support import REQUEST_CODE, data, gql
 

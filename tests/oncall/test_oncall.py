@@ -25,14 +25,14 @@ from community import checkins
 from core import clock
 from core.db import unit_of_work
 from core.errors import DomainError
-from core.identity import ANONYMOUS, SYSTEM, Actor, ActorKind, Role
+from core.identity import ANONYMOUS, Actor, ActorKind, Role
 from core.outbox import OutboxMessage
 from oncall import jobs, service
 from oncall.models import Fallback, Page, PageEvent, PageRecipient
 from patients import service as patient_service
 from patients.models import Staff
-from tests.community_support import make_group, member_of
-from tests.loyalty_support import as_patient, new_member
+from tests import factories
+from tests.factories import as_patient, make_group, member_of, new_member
 from tests.support import data, gql, patient_session, staff_session
 
 ESCALATE = timedelta(minutes=5)  # the default PORTAL_PAGE_ESCALATE_AFTER_MINUTES
@@ -46,28 +46,16 @@ def _next() -> int:
 
 
 async def make_site(code: str) -> uuid.UUID:
-    async with unit_of_work() as session:
-        site = await patient_service.create_site(session, SYSTEM, code=code, name=f"{code}院区", kind="campus")
-    return site.id
+    return await factories.make_site(code, f"{code}院区")
 
 
 async def make_staff(
     *roles: Role, site: uuid.UUID | None = None, phone: str | None = None, active: bool = True
 ) -> uuid.UUID:
     n = _next()
-    async with unit_of_work() as session:
-        staff = await patient_service.create_staff(
-            session,
-            SYSTEM,
-            email=f"oncall{n}@example.cn",
-            name=f"值班{n}",
-            password="Test-password-1",
-            roles=[r.value for r in roles],
-            site_id=site,
-        )
-        staff.phone = phone
-        staff.active = active
-    return staff.id
+    return await factories.make_staff(
+        f"oncall{n}@example.cn", list(roles), site, name=f"值班{n}", phone=phone, active=active
+    )
 
 
 def as_staff(staff_id: uuid.UUID, *roles: Role) -> Actor:

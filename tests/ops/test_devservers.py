@@ -19,7 +19,7 @@ import redis
 
 from core.devservers import ServerHandle, start_postgres, start_redis
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # Starts one server, reports its pid, then blocks until the test SIGKILLs it.
 OWNER = """

@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import _with_database
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _top_level_packages() -> set[str]:

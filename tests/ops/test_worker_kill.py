@@ -17,7 +17,7 @@ import asyncpg
 
 from campaigns import runner
 from core import queue
-from tests.campaigns_support import approved_campaign, delivery_count, make_patient
+from tests.campaigns.support import approved_campaign, delivery_count, make_patient
 from tests.live_server import ROOT
 
 LEASE_SECONDS = 4
@@ -119,7 +119,8 @@ async def test_worker_killed_mid_settlement_leaves_the_same_totals_after_the_nex
     from datetime import timedelta
 
     from core import clock
-    from tests.loyalty_support import check_ledger_invariants, new_member, record_visit
+    from tests.factories import check_ledger_invariants, new_member
+    from tests.loyalty.support import record_visit
 
     members = [await new_member() for _ in range(12)]
     for i, member in enumerate(members):  # long past their cooling-off: every lot is due now
