@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import structlog
@@ -124,8 +124,9 @@ class PortalGraphQL(GraphQL[Context, None]):
         # Parse errors leave strawberry before the ErrorFormatting extension sees them: every error
         # still carries a code clients can switch on.
         for error in answer.get("errors") or ():
-            extensions = error.setdefault("extensions", {})
-            extensions.setdefault("code", "BAD_REQUEST")
+            if isinstance(error, dict):  # always, once formatted
+                extensions = error.setdefault("extensions", {})
+                extensions.setdefault("code", "BAD_REQUEST")
         return answer
 
     def decode_json(self, data: str | bytes) -> object:
@@ -414,7 +415,7 @@ async def lifespan(_: Starlette) -> AsyncIterator[None]:
 
 
 def create_app() -> Starlette:
-    graphiql = "graphiql" if get_settings().graphiql_enabled else None
+    graphiql: Literal["graphiql"] | None = "graphiql" if get_settings().graphiql_enabled else None
     graphql_app = PortalGraphQL(
         schema, graphql_ide=graphiql, allow_queries_via_get=True, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL]
     )

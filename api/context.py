@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -16,7 +15,13 @@ from strawberry.types import Info as StrawberryInfo
 from core.db import RequestDB
 from core.identity import Actor
 
-BatchFn = Callable[[AsyncSession, Sequence[Any]], Awaitable[dict[Any, Any]]]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# A batch function: (session, the keys) -> what it found by key; a key it leaves out loads as None
+# (or as an empty list for a `many` loader). Its keys parameter is typed by each function (a list of
+# UUIDs, of tuples, ...), so it is Any here.
+BatchFn = Callable[[AsyncSession, Any], Awaitable[Mapping[K, V]]]
 
 
 class Loaders:
@@ -26,7 +31,7 @@ class Loaders:
         self._db = db
         self._loaders: dict[Hashable, DataLoader[Any, Any]] = {}
 
-    def get(self, fn: BatchFn, *, many: bool = False, extra: Hashable = None) -> DataLoader[Any, Any]:
+    def get(self, fn: BatchFn[K, Any], *, many: bool = False, extra: Hashable = None) -> DataLoader[K, Any]:
         key = (fn, many, extra)
         loader = self._loaders.get(key)
         if loader is None:
@@ -55,11 +60,20 @@ class Context:
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)
 
-    async def load(self, fn: BatchFn, key: uuid.UUID | str) -> Any:
-        return await self.loaders.get(fn).load(key)
+    async def load(self, fn: BatchFn[K, V], key: K) -> V | None:
+        found: V | None = await self.loaders.get(fn).load(key)
+        return found
 
-    async def load_many(self, fn: BatchFn, key: uuid.UUID | str) -> list[Any]:
-        return await self.loaders.get(fn, many=True).load(key)  # type: ignore[no-any-return]
+    async def load_found(self, fn: BatchFn[K, V], key: K) -> V:
+        """`load` for a batch function that answers every key (a balance, a progress): None is a bug."""
+        found = await self.load(fn, key)
+        if found is None:
+            raise LookupError(f"{getattr(fn, '__qualname__', fn)} left out {key!r}")
+        return found
+
+    async def load_many(self, fn: BatchFn[K, Sequence[V]], key: K) -> list[V]:
+        found: list[V] = await self.loaders.get(fn, many=True).load(key)
+        return found
 
 
 Info = StrawberryInfo[Context, None]

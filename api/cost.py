@@ -48,6 +48,7 @@ from graphql import (
 from graphql.language import DocumentNode, OperationType
 from graphql.utilities import type_from_ast
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
 from core.settings import get_settings
 
@@ -293,8 +294,6 @@ class QueryCostLimiter(SchemaExtension):
         context = self.execution_context
         if context.pre_execution_errors is None:
             # No validation ran before this extension: validate first, so only valid documents are costed.
-            from strawberry.schema.schema import validate_document
-
             assert context.graphql_document is not None
             context.pre_execution_errors = validate_document(
                 context.schema._schema, context.graphql_document, context.validation_rules

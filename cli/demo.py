@@ -222,10 +222,10 @@ async def _seed_community(session: AsyncSession) -> None:
     if await session.scalar(select(Group.id).limit(1)) is not None:
         return
     staff = {s.email: s for s in await session.scalars(select(Staff))}
-    moderator = Actor(
-        kind=ActorKind.STAFF, id=staff["moderator@demo.kangning.cn"].id, roles=frozenset({Role.MODERATOR})
-    )
-    doctor = Actor(kind=ActorKind.STAFF, id=staff["doctor@demo.kangning.cn"].id, roles=frozenset({Role.DOCTOR}))
+    moderator_id = staff["moderator@demo.kangning.cn"].id
+    doctor_id = staff["doctor@demo.kangning.cn"].id
+    moderator = Actor(kind=ActorKind.STAFF, id=moderator_id, roles=frozenset({Role.MODERATOR}))
+    doctor = Actor(kind=ActorKind.STAFF, id=doctor_id, roles=frozenset({Role.DOCTOR}))
     marketer = Actor(kind=ActorKind.STAFF, id=staff["marketer@demo.kangning.cn"].id, roles=frozenset({Role.MARKETER}))
     members = [await patient_by_phone(session, phone) for phone, *_ in PATIENTS]
     by_slug: dict[str, Group] = {}
@@ -246,10 +246,10 @@ async def _seed_community(session: AsyncSession) -> None:
             ),
         )
         await groups.set_role(
-            session, moderator, by_slug[slug].id, account_kind="staff", account_id=moderator.id, role="moderator"
+            session, moderator, by_slug[slug].id, account_kind="staff", account_id=moderator_id, role="moderator"
         )
     await groups.set_role(
-        session, moderator, by_slug["tangyou"].id, account_kind="staff", account_id=doctor.id, role="expert"
+        session, moderator, by_slug["tangyou"].id, account_kind="staff", account_id=doctor_id, role="expert"
     )
     for i, (_, _, _, _, _, conditions, _) in enumerate(PATIENTS):
         member = members[i]
@@ -291,10 +291,12 @@ async def _seed_community(session: AsyncSession) -> None:
     asker = Actor(kind=ActorKind.PATIENT, id=question.author_id)
     await posts.accept_answer(session, asker, post_id=question.id, comment_id=answer.item.id)
     share = created["控糖三个月，糖化从8.5降到6.9"]
+    commenter = members[10]
+    assert commenter is not None
     await posts.create_comment(
         session,
-        Actor(kind=ActorKind.PATIENT, id=members[10].id),
-        post_id=share.id,  # type: ignore[union-attr]
+        Actor(kind=ActorKind.PATIENT, id=commenter.id),
+        post_id=share.id,
         body="太厉害了！请问杂粮饭怎么搭配？",
     )
     await posts.react(session, asker, target_kind="post", target_id=share.id, kind="like")

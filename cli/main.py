@@ -40,7 +40,8 @@ def schema_sdl() -> str:
 def cmd_run(_: argparse.Namespace) -> int:
     from cli import supervisor
 
-    return supervisor.run() or 0
+    supervisor.run()
+    return 0
 
 
 def api_app() -> object:

@@ -12,10 +12,11 @@ from api.campaigns.types import AudienceKind, CampaignClass, CampaignType, Segme
 from api.context import Info
 from api.errors import UserError
 from api.identity.types import PatientType
-from api.mutations import perform
+from api.mutations import mutate
 from api.relay import optional_id, require_id
 from campaigns import segments, service
 from campaigns.models import AudienceKind as DomainAudience
+from campaigns.models import Campaign
 from core.identity import Actor
 from patients import service as patient_service
 
@@ -55,12 +56,12 @@ class SegmentDeletePayload:
 @strawberry.input(description="活动内容：模板变量如 {nickname}；短信与微信正文不得出现病种名称")
 class CampaignInput:
     name: str
-    kind: CampaignClass  # type: ignore[valid-type]
+    kind: CampaignClass
     channels: list[str] = strawberry.field(description="渠道顺序，如 [wechat, sms, in_app]")
     body: str
     subject: str | None = None
     link: str | None = None
-    audience_kind: AudienceKind = DomainAudience.SEGMENT  # type: ignore[valid-type]
+    audience_kind: AudienceKind = DomainAudience.SEGMENT
     segment_id: strawberry.ID | None = None
     event_id: strawberry.ID | None = None
     event_audience: str | None = strawberry.field(default=None, description="invited | registered | both")
@@ -123,28 +124,26 @@ def _campaign_id(value: strawberry.ID) -> object:
     return require_id(value, "Campaign", "campaignId")
 
 
-async def _campaign(info: Info, work) -> CampaignPayload:  # type: ignore[no-untyped-def]
-    outcome = await perform(info, work)
-    return CampaignPayload(campaign=CampaignType(model=outcome.value) if outcome.value else None, errors=outcome.errors)
+def _campaign_payload(campaign: Campaign) -> CampaignPayload:
+    return CampaignPayload(campaign=CampaignType.from_model(campaign), errors=[])
 
 
 @strawberry.type
 class CampaignMutation:
     @strawberry.mutation(description="新建人群（营销运营）")
     async def segment_create(self, info: Info, input: SegmentCreateInput) -> SegmentPayload:
-        async def work(session: AsyncSession, actor: Actor):  # type: ignore[no-untyped-def]
+        async def work(session: AsyncSession, actor: Actor):
             return await segments.create_segment(
                 session, actor, name=input.name, description=input.description, criteria=input.criteria.to_domain()
             )
 
-        outcome = await perform(info, work)
-        return SegmentPayload(
-            segment=SegmentType(model=outcome.value) if outcome.value else None, errors=outcome.errors
+        return await mutate(
+            info, SegmentPayload, work, lambda v: SegmentPayload(segment=SegmentType.from_model(v), errors=[])
         )
 
     @strawberry.mutation(description="修改人群；进行中的活动使用开始时冻结的条件，不受影响")
     async def segment_update(self, info: Info, input: SegmentUpdateInput) -> SegmentPayload:
-        async def work(session: AsyncSession, actor: Actor):  # type: ignore[no-untyped-def]
+        async def work(session: AsyncSession, actor: Actor):
             return await segments.update_segment(
                 session,
                 actor,
@@ -154,9 +153,8 @@ class CampaignMutation:
                 criteria=input.criteria.to_domain() if input.criteria else None,
             )
 
-        outcome = await perform(info, work)
-        return SegmentPayload(
-            segment=SegmentType(model=outcome.value) if outcome.value else None, errors=outcome.errors
+        return await mutate(
+            info, SegmentPayload, work, lambda v: SegmentPayload(segment=SegmentType.from_model(v), errors=[])
         )
 
     @strawberry.mutation(description="删除人群（未结束的活动正在使用时不可删除）")
@@ -165,73 +163,98 @@ class CampaignMutation:
             await segments.delete_segment(session, actor, require_id(input.segment_id, "Segment", "segmentId"))
             return True
 
-        outcome = await perform(info, work)
-        return SegmentDeletePayload(deleted=bool(outcome.value), errors=outcome.errors)
+        return await mutate(info, SegmentDeletePayload, work, lambda _: SegmentDeletePayload(deleted=True, errors=[]))
 
     @strawberry.mutation(description="新建活动草稿（营销运营）")
     async def campaign_create(self, info: Info, input: CampaignInput) -> CampaignPayload:
-        return await _campaign(info, lambda s, a: service.create_campaign(s, a, input.to_domain()))
+        return await mutate(
+            info,
+            CampaignPayload,
+            lambda s, a: service.create_campaign(s, a, input.to_domain()),
+            _campaign_payload,
+        )
 
     @strawberry.mutation(description="修改活动；已审批的活动修改后需重新提交审批")
     async def campaign_update(self, info: Info, input: CampaignUpdateInput) -> CampaignPayload:
-        return await _campaign(
+        return await mutate(
             info,
+            CampaignPayload,
             lambda s, a: service.update_campaign(
                 s, a, require_id(input.campaign_id, "Campaign", "campaignId"), input.campaign.to_domain()
             ),
+            _campaign_payload,
         )
 
     @strawberry.mutation(description="提交审批")
     async def campaign_submit(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
-        return await _campaign(
-            info, lambda s, a: service.submit(s, a, require_id(input.campaign_id, "Campaign", "campaignId"))
+        return await mutate(
+            info,
+            CampaignPayload,
+            lambda s, a: service.submit(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
+            _campaign_payload,
         )
 
     @strawberry.mutation(description="审批通过（审核员或管理员，不能审批自己创建的活动）；未设定时间则立即开始发送")
     async def campaign_approve(self, info: Info, input: CampaignReviewInput) -> CampaignPayload:
-        return await _campaign(
+        return await mutate(
             info,
+            CampaignPayload,
             lambda s, a: service.approve(
                 s, a, require_id(input.campaign_id, "Campaign", "campaignId"), comment=input.comment
             ),
+            _campaign_payload,
         )
 
     @strawberry.mutation(description="驳回（需填写意见），活动回到草稿")
     async def campaign_reject(self, info: Info, input: CampaignReviewInput) -> CampaignPayload:
-        return await _campaign(
+        return await mutate(
             info,
+            CampaignPayload,
             lambda s, a: service.reject(
                 s, a, require_id(input.campaign_id, "Campaign", "campaignId"), comment=input.comment or ""
             ),
+            _campaign_payload,
         )
 
     @strawberry.mutation(description="立即发送已审批的定时活动；未审批的活动不能发送")
     async def campaign_send_now(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
-        return await _campaign(
-            info, lambda s, a: service.send_now(s, a, require_id(input.campaign_id, "Campaign", "campaignId"))
+        return await mutate(
+            info,
+            CampaignPayload,
+            lambda s, a: service.send_now(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
+            _campaign_payload,
         )
 
     @strawberry.mutation(description="暂停发送")
     async def campaign_pause(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
-        return await _campaign(
-            info, lambda s, a: service.pause(s, a, require_id(input.campaign_id, "Campaign", "campaignId"))
+        return await mutate(
+            info,
+            CampaignPayload,
+            lambda s, a: service.pause(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
+            _campaign_payload,
         )
 
     @strawberry.mutation(description="恢复发送")
     async def campaign_resume(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
-        return await _campaign(
-            info, lambda s, a: service.resume(s, a, require_id(input.campaign_id, "Campaign", "campaignId"))
+        return await mutate(
+            info,
+            CampaignPayload,
+            lambda s, a: service.resume(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
+            _campaign_payload,
         )
 
     @strawberry.mutation(description="取消活动：未发送的投递不再发送")
     async def campaign_cancel(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
-        return await _campaign(
-            info, lambda s, a: service.cancel(s, a, require_id(input.campaign_id, "Campaign", "campaignId"))
+        return await mutate(
+            info,
+            CampaignPayload,
+            lambda s, a: service.cancel(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
+            _campaign_payload,
         )
 
     @strawberry.mutation(description="设置患者屏蔽标记：退订全部营销（营销运营或医护）、住院与身故（仅医护）")
     async def patient_suppression_set(self, info: Info, input: PatientSuppressionInput) -> PatientSuppressionPayload:
-        async def work(session: AsyncSession, actor: Actor):  # type: ignore[no-untyped-def]
+        async def work(session: AsyncSession, actor: Actor):
             return await patient_service.set_suppression(
                 session,
                 actor,
@@ -241,7 +264,9 @@ class CampaignMutation:
                 admitted=input.admitted,
             )
 
-        outcome = await perform(info, work)
-        return PatientSuppressionPayload(
-            patient=PatientType(model=outcome.value) if outcome.value else None, errors=outcome.errors
+        return await mutate(
+            info,
+            PatientSuppressionPayload,
+            work,
+            lambda v: PatientSuppressionPayload(patient=PatientType.from_model(v), errors=[]),
         )

@@ -27,7 +27,7 @@ class CampaignQuery:
     async def segments(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[SegmentType]:
         async with info.context.db.read() as session:
             page = await segments.segments_page(session, info.context.actor, first=first, after=after)
-        return connection(page, lambda s: SegmentType(model=s))
+        return connection(page, SegmentType.from_model)
 
     @strawberry.field(description="人群预览：按条件（或已保存人群）计算人数与样例；屏蔽规则总是生效")
     async def segment_preview(
@@ -35,7 +35,7 @@ class CampaignQuery:
         info: Info,
         criteria: SegmentCriteriaInput | None = None,
         segment_id: strawberry.ID | None = None,
-        kind: CampaignClass = DomainClass.MARKETING,  # type: ignore[valid-type]
+        kind: CampaignClass = DomainClass.MARKETING,
         channels: list[str] | None = None,
     ) -> SegmentPreviewType:
         async with info.context.db.read() as session:
@@ -55,7 +55,7 @@ class CampaignQuery:
     async def campaigns(
         self,
         info: Info,
-        status: CampaignStatus | None = None,  # type: ignore[valid-type]
+        status: CampaignStatus | None = None,
         first: int | None = 20,
         after: str | None = None,
     ) -> Connection[CampaignType]:
@@ -63,14 +63,14 @@ class CampaignQuery:
             page = await service.campaigns_page(
                 session, info.context.actor, status=status.value if status else None, first=first, after=after
             )
-        return connection(page, lambda c: CampaignType(model=c))
+        return connection(page, CampaignType.from_model)
 
     @strawberry.field(description="一次活动的投递记录（含说明），按患者编号排序")
     async def campaign_deliveries(
         self,
         info: Info,
         campaign_id: strawberry.ID,
-        status: DeliveryStatus | None = None,  # type: ignore[valid-type]
+        status: DeliveryStatus | None = None,
         first: int | None = 20,
         after: str | None = None,
     ) -> Connection[DeliveryType]:
@@ -79,7 +79,7 @@ class CampaignQuery:
             page = await service.deliveries_page(
                 session, info.context.actor, raw, status=status.value if status else None, first=first, after=after
             )
-        return connection(page, lambda d: DeliveryType(model=d))
+        return connection(page, DeliveryType.from_model)
 
     @strawberry.field(description="活动效果：人数、发送、送达、打开、转化、转化率与积分成本")
     async def campaign_stats(self, info: Info, campaign_id: strawberry.ID) -> StatsType | None:

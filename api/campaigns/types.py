@@ -13,16 +13,21 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.identity.types import PatientType
 from api.relay import Node, node_fetcher, raw_uuids, require_id, to_global_id
+from api.views import view
 from campaigns import models as m
 from campaigns import segments, service
 from campaigns.segments import READ_ROLES, ConsentRequirement, SegmentCriteria
 from campaigns.stats import CampaignConversion
 from patients.queries import patients_by_ids
 
-CampaignClass = strawberry.enum(m.CampaignClass, name="CampaignClass")
-CampaignStatus = strawberry.enum(m.CampaignStatus, name="CampaignStatus")
-AudienceKind = strawberry.enum(m.AudienceKind, name="CampaignAudienceKind")
-DeliveryStatus = strawberry.enum(m.DeliveryStatus, name="CampaignDeliveryStatus")
+CampaignClass = m.CampaignClass
+strawberry.enum(CampaignClass, name="CampaignClass")
+CampaignStatus = m.CampaignStatus
+strawberry.enum(CampaignStatus, name="CampaignStatus")
+AudienceKind = m.AudienceKind
+strawberry.enum(AudienceKind, name="CampaignAudienceKind")
+DeliveryStatus = m.DeliveryStatus
+strawberry.enum(DeliveryStatus, name="CampaignDeliveryStatus")
 
 SKIP_TEXT = {
     "suppressed": "已屏蔽",
@@ -115,24 +120,13 @@ class SegmentCriteriaType:
 
     @classmethod
     def of(cls, c: SegmentCriteria) -> SegmentCriteriaType:
-        return cls(
-            stages=c.stages,
-            tiers=c.tiers,
+        return view(
+            cls,
+            c,
             condition_codes=c.conditions,
             group_ids=[to_global_id("Group", g) for g in c.group_ids],
-            last_visit_before=c.last_visit_before,
-            last_visit_after=c.last_visit_after,
-            visits_since=c.visits_since,
-            visits_until=c.visits_until,
-            visits_min=c.visits_min,
-            visits_max=c.visits_max,
             site_ids=[to_global_id("Site", s) for s in c.site_ids],
-            age_min=c.age_min,
-            age_max=c.age_max,
-            genders=c.genders,
             consents=[ConsentRequirementType(channel=r.channel, purpose=r.purpose) for r in c.consents],
-            points_min=c.points_min,
-            points_max=c.points_max,
         )
 
 
@@ -140,25 +134,20 @@ class SegmentCriteriaType:
 class SegmentType(Node):
     model: strawberry.Private[m.Segment]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Segment", self.model.id)
+    name: str
+    description: str
+    criteria: SegmentCriteriaType
+    updated_at: datetime
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.model.name
-
-    @strawberry.field
-    def description(self) -> str:
-        return self.model.description
-
-    @strawberry.field
-    def criteria(self) -> SegmentCriteriaType:
-        return SegmentCriteriaType.of(SegmentCriteria.from_json(self.model.criteria))
-
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self.model.updated_at
+    @classmethod
+    def from_model(cls, row: m.Segment) -> SegmentType:
+        return view(
+            cls,
+            row,
+            model=row,
+            id=to_global_id("Segment", row.id),
+            criteria=SegmentCriteriaType.of(SegmentCriteria.from_json(row.criteria)),
+        )
 
 
 @strawberry.type(name="SegmentPreview", description="人群预览：人数（已排除屏蔽患者）与样例")
@@ -170,7 +159,7 @@ class SegmentPreviewType:
     @strawberry.field(description="样例患者（按编号排序的前若干位）")
     async def sample(self, info: Info) -> list[PatientType]:
         found = await info.context.loaders.get(patients_by_ids).load_many(self.sample_ids)
-        return [PatientType(model=p) for p in found if p is not None]
+        return [PatientType.from_model(p) for p in found if p is not None]
 
 
 @strawberry.type(name="CampaignStats", description="活动效果：转化为消息送达后30天内完成就诊（末次触达归因）")
@@ -185,115 +174,59 @@ class StatsType:
 
     @classmethod
     def of(cls, s: CampaignConversion) -> StatsType:
-        return cls(
-            audience=s.audience,
-            sent=s.sent,
-            delivered=s.delivered,
-            opened=s.opened,
-            converted=s.converted,
-            conversion_rate=s.conversion_rate,
-            points_cost=s.points_cost,
-        )
+        return view(cls, s)
+
+
+async def _campaign_segment(root: CampaignType, info: Info) -> SegmentType | None:
+    if root.model.segment_id is None:
+        return None
+    found = await info.context.load(segments.segments_by_ids, root.model.segment_id)
+    return SegmentType.from_model(found) if found else None
 
 
 @strawberry.type(name="Campaign", description="营销或关怀活动（员工可见，患者不可见）")
 class CampaignType(Node):
     model: strawberry.Private[m.Campaign]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Campaign", self.model.id)
+    name: str
+    kind: CampaignClass
+    status: CampaignStatus
+    audience_kind: AudienceKind
+    segment: SegmentType | None = strawberry.field(resolver=_campaign_segment)
+    event_id: strawberry.ID | None
+    event_audience: str | None
+    channels: list[str] = strawberry.field(description="渠道顺序：无授权或无联系方式时依次改用下一个")
+    subject: str | None
+    body: str
+    link: str | None
+    scheduled_at: datetime | None
+    journey_key: str | None = strawberry.field(description="自动旅程的活动：旅程编码与日期")
+    created_by: strawberry.ID | None
+    reviewed_by: strawberry.ID | None
+    reviewed_at: datetime | None
+    review_comment: str | None
+    criteria_snapshot: JSON | None = strawberry.field(description="开始发送时冻结的人群条件")
+    started_at: datetime | None
+    finished_at: datetime | None
+    audience_count: int = strawberry.field(description="已生成的投递记录数（含跳过）")
+    created_at: datetime
 
-    @strawberry.field
-    def name(self) -> str:
-        return self.model.name
-
-    @strawberry.field
-    def kind(self) -> CampaignClass:  # type: ignore[valid-type]
-        return m.CampaignClass(self.model.kind)
-
-    @strawberry.field
-    def status(self) -> CampaignStatus:  # type: ignore[valid-type]
-        return m.CampaignStatus(self.model.status)
-
-    @strawberry.field
-    def audience_kind(self) -> AudienceKind:  # type: ignore[valid-type]
-        return m.AudienceKind(self.model.audience_kind)
-
-    @strawberry.field
-    async def segment(self, info: Info) -> SegmentType | None:
-        if self.model.segment_id is None:
-            return None
-        found = await info.context.load(segments.segments_by_ids, self.model.segment_id)
-        return SegmentType(model=found) if found else None
-
-    @strawberry.field
-    def event_id(self) -> strawberry.ID | None:
-        return to_global_id("Event", self.model.event_id) if self.model.event_id else None
-
-    @strawberry.field
-    def event_audience(self) -> str | None:
-        return self.model.event_audience
-
-    @strawberry.field(description="渠道顺序：无授权或无联系方式时依次改用下一个")
-    def channels(self) -> list[str]:
-        return list(self.model.channels)
-
-    @strawberry.field
-    def subject(self) -> str | None:
-        return self.model.subject
-
-    @strawberry.field
-    def body(self) -> str:
-        return self.model.body
-
-    @strawberry.field
-    def link(self) -> str | None:
-        return self.model.link
-
-    @strawberry.field
-    def scheduled_at(self) -> datetime | None:
-        return self.model.scheduled_at
-
-    @strawberry.field(description="自动旅程的活动：旅程编码与日期")
-    def journey_key(self) -> str | None:
-        return self.model.journey_key
-
-    @strawberry.field
-    def created_by(self) -> strawberry.ID | None:
-        return to_global_id("Staff", self.model.created_by) if self.model.created_by else None
-
-    @strawberry.field
-    def reviewed_by(self) -> strawberry.ID | None:
-        return to_global_id("Staff", self.model.reviewed_by) if self.model.reviewed_by else None
-
-    @strawberry.field
-    def reviewed_at(self) -> datetime | None:
-        return self.model.reviewed_at
-
-    @strawberry.field
-    def review_comment(self) -> str | None:
-        return self.model.review_comment
-
-    @strawberry.field(description="开始发送时冻结的人群条件")
-    def criteria_snapshot(self) -> JSON | None:
-        return self.model.criteria_snapshot
-
-    @strawberry.field
-    def started_at(self) -> datetime | None:
-        return self.model.started_at
-
-    @strawberry.field
-    def finished_at(self) -> datetime | None:
-        return self.model.finished_at
-
-    @strawberry.field(description="已生成的投递记录数（含跳过）")
-    def audience_count(self) -> int:
-        return self.model.audience_count
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
+    @classmethod
+    def from_model(cls, row: m.Campaign) -> CampaignType:
+        return view(
+            cls,
+            row,
+            model=row,
+            id=to_global_id("Campaign", row.id),
+            kind=m.CampaignClass(row.kind),
+            status=m.CampaignStatus(row.status),
+            audience_kind=m.AudienceKind(row.audience_kind),
+            event_id=to_global_id("Event", row.event_id) if row.event_id else None,
+            channels=list(row.channels),
+            created_by=to_global_id("Staff", row.created_by) if row.created_by else None,
+            reviewed_by=to_global_id("Staff", row.reviewed_by) if row.reviewed_by else None,
+            criteria_snapshot=JSON(row.criteria_snapshot) if row.criteria_snapshot is not None else None,
+        )
 
 
 @strawberry.type(name="ConsentSnapshot", description="允许本次发送的授权（发送时的快照）")
@@ -351,65 +284,44 @@ def explain(delivery: m.Delivery, campaign: m.Campaign | None) -> ExplanationTyp
     return ExplanationType(
         summary=summary,
         chosen_because=chosen,
-        criteria=campaign.criteria_snapshot if campaign else None,
+        criteria=JSON(campaign.criteria_snapshot) if campaign and campaign.criteria_snapshot is not None else None,
         consent=consent,
         skipped_because=skipped,
-        detail=reason,
+        detail=JSON(reason),
     )
+
+
+async def _delivery_patient(root: DeliveryType, info: Info) -> PatientType | None:
+    found = await info.context.load(patients_by_ids, root.model.patient_id)
+    return PatientType.from_model(found) if found else None
 
 
 @strawberry.type(name="CampaignDelivery", description="一位患者在一次活动中的投递记录与说明")
 class DeliveryType(Node):
     model: strawberry.Private[m.Delivery]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("CampaignDelivery", self.model.id)
+    patient: PatientType | None = strawberry.field(resolver=_delivery_patient)
+    campaign_id: strawberry.ID
+    channel: str | None
+    status: DeliveryStatus
+    skip_reason: str | None
+    not_before: datetime = strawberry.field(description="最早发送时间（免打扰时段会推迟）")
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    opened_at: datetime | None
+    clicked_at: datetime | None
+    error: str | None
 
-    @strawberry.field
-    async def patient(self, info: Info) -> PatientType | None:
-        found = await info.context.load(patients_by_ids, self.model.patient_id)
-        return PatientType(model=found) if found else None
-
-    @strawberry.field
-    def campaign_id(self) -> strawberry.ID:
-        return to_global_id("Campaign", self.model.campaign_id)
-
-    @strawberry.field
-    def channel(self) -> str | None:
-        return self.model.channel
-
-    @strawberry.field
-    def status(self) -> DeliveryStatus:  # type: ignore[valid-type]
-        return m.DeliveryStatus(self.model.status)
-
-    @strawberry.field
-    def skip_reason(self) -> str | None:
-        return self.model.skip_reason
-
-    @strawberry.field(description="最早发送时间（免打扰时段会推迟）")
-    def not_before(self) -> datetime:
-        return self.model.not_before
-
-    @strawberry.field
-    def sent_at(self) -> datetime | None:
-        return self.model.sent_at
-
-    @strawberry.field
-    def delivered_at(self) -> datetime | None:
-        return self.model.delivered_at
-
-    @strawberry.field
-    def opened_at(self) -> datetime | None:
-        return self.model.opened_at
-
-    @strawberry.field
-    def clicked_at(self) -> datetime | None:
-        return self.model.clicked_at
-
-    @strawberry.field
-    def error(self) -> str | None:
-        return self.model.error
+    @classmethod
+    def from_model(cls, row: m.Delivery) -> DeliveryType:
+        return view(
+            cls,
+            row,
+            model=row,
+            id=to_global_id("CampaignDelivery", row.id),
+            campaign_id=to_global_id("Campaign", row.campaign_id),
+            status=m.DeliveryStatus(row.status),
+        )
 
     @strawberry.field
     async def explanation(self, info: Info) -> ExplanationType:
@@ -432,14 +344,14 @@ async def _fetch(info: Info, raw: Sequence[str], fn: Any, wrap: Any) -> list[Any
 
 @node_fetcher("Segment")
 async def _fetch_segments(info: Info, raw: Sequence[str]) -> list[Any]:
-    return await _fetch(info, raw, segments.segments_by_ids, lambda x: SegmentType(model=x))
+    return await _fetch(info, raw, segments.segments_by_ids, SegmentType.from_model)
 
 
 @node_fetcher("Campaign")
 async def _fetch_campaigns(info: Info, raw: Sequence[str]) -> list[Any]:
-    return await _fetch(info, raw, service.campaigns_by_ids, lambda x: CampaignType(model=x))
+    return await _fetch(info, raw, service.campaigns_by_ids, CampaignType.from_model)
 
 
 @node_fetcher("CampaignDelivery")
 async def _fetch_deliveries(info: Info, raw: Sequence[str]) -> list[Any]:
-    return await _fetch(info, raw, service.deliveries_by_ids, lambda x: DeliveryType(model=x))
+    return await _fetch(info, raw, service.deliveries_by_ids, DeliveryType.from_model)

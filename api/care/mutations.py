@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.care.types import ComplaintType, SurveyType, wrap_complaint
 from api.context import Info
 from api.errors import UserError
-from api.mutations import perform
+from api.mutations import mutate
 from api.relay import optional_id, require_id
 from care import complaints, surveys
 from care.models import Complaint
@@ -60,10 +62,8 @@ class ComplaintPayload:
     errors: list[UserError]
 
 
-async def _complaint_step(info: Info, work) -> ComplaintPayload:  # type: ignore[no-untyped-def]
-    outcome = await perform(info, work)
-    value: Complaint | None = outcome.value
-    return ComplaintPayload(complaint=wrap_complaint(value, info) if value else None, errors=outcome.errors)
+def _complaint_payload(info: Info) -> Callable[[Complaint], ComplaintPayload]:
+    return lambda complaint: ComplaintPayload(complaint=wrap_complaint(complaint, info), errors=[])
 
 
 @strawberry.type
@@ -74,15 +74,16 @@ class CareMutation:
             survey_id = require_id(input.survey_id, "Survey", "surveyId")
             return await surveys.answer(session, actor, survey_id, input.score, input.comment)
 
-        outcome = await perform(info, work)
-        if outcome.value is None:
-            return SurveyAnswerPayload(errors=outcome.errors)
-        answer = outcome.value
-        return SurveyAnswerPayload(
-            survey=SurveyType(model=answer.survey),
-            points_awarded=answer.points,
-            complaint=wrap_complaint(answer.complaint, info) if answer.complaint else None,
-            errors=[],
+        return await mutate(
+            info,
+            SurveyAnswerPayload,
+            work,
+            lambda answer: SurveyAnswerPayload(
+                survey=SurveyType.from_model(answer.survey),
+                points_awarded=answer.points,
+                complaint=wrap_complaint(answer.complaint, info) if answer.complaint else None,
+                errors=[],
+            ),
         )
 
     @strawberry.mutation(description="患者直接投诉")
@@ -91,7 +92,7 @@ class CareMutation:
             visit_id = optional_id(input.visit_id, "Visit", "visitId")
             return await complaints.file(session, actor, body=input.body, visit_id=visit_id)
 
-        return await _complaint_step(info, work)
+        return await mutate(info, ComplaintPayload, work, _complaint_payload(info))
 
     @strawberry.mutation(description="指派投诉负责人（该院区门诊前台、健康管理师或管理员）")
     async def complaint_assign(self, info: Info, input: ComplaintAssignInput) -> ComplaintPayload:
@@ -100,7 +101,7 @@ class CareMutation:
             staff_id = require_id(input.staff_id, "Staff", "staffId")
             return await complaints.assign(session, actor, complaint_id, staff_id)
 
-        return await _complaint_step(info, work)
+        return await mutate(info, ComplaintPayload, work, _complaint_payload(info))
 
     @strawberry.mutation(description="回复投诉（站内信通知患者，记录首次回复时间）")
     async def complaint_respond(self, info: Info, input: ComplaintRespondInput) -> ComplaintPayload:
@@ -108,7 +109,7 @@ class CareMutation:
             complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
             return await complaints.respond(session, actor, complaint_id, input.message)
 
-        return await _complaint_step(info, work)
+        return await mutate(info, ComplaintPayload, work, _complaint_payload(info))
 
     @strawberry.mutation(description="标记投诉已解决")
     async def complaint_resolve(self, info: Info, input: ComplaintNoteInput) -> ComplaintPayload:
@@ -116,7 +117,7 @@ class CareMutation:
             complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
             return await complaints.resolve(session, actor, complaint_id, input.note)
 
-        return await _complaint_step(info, work)
+        return await mutate(info, ComplaintPayload, work, _complaint_payload(info))
 
     @strawberry.mutation(description="关闭投诉工单")
     async def complaint_close(self, info: Info, input: ComplaintNoteInput) -> ComplaintPayload:
@@ -124,4 +125,4 @@ class CareMutation:
             complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
             return await complaints.close(session, actor, complaint_id, input.note)
 
-        return await _complaint_step(info, work)
+        return await mutate(info, ComplaintPayload, work, _complaint_payload(info))

@@ -18,7 +18,7 @@ class CareQuery:
     ) -> Connection[SurveyType]:
         async with info.context.db.read() as session:
             page = await surveys.my_surveys(session, info.context.actor, pending_only=pending, first=first, after=after)
-        return connection(page, lambda s: SurveyType(model=s))
+        return connection(page, SurveyType.from_model)
 
     @strawberry.field(description="按编号取满意度调查；不是本人的调查为 null")
     async def survey(self, info: Info, id: strawberry.ID) -> SurveyType | None:
@@ -27,7 +27,7 @@ class CareQuery:
             return None
         async with info.context.db.read() as session:
             found = await surveys.get_survey(session, info.context.actor, raw)
-        return SurveyType(model=found) if found else None
+        return SurveyType.from_model(found) if found else None
 
     @strawberry.field(description="我的投诉，最新在前")
     async def my_complaints(
@@ -41,7 +41,7 @@ class CareQuery:
     async def complaints(
         self,
         info: Info,
-        status: ComplaintStatus | None = None,  # type: ignore[valid-type]
+        status: ComplaintStatus | None = None,
         mine: bool = False,
         overdue: bool = False,
         first: int | None = 20,

@@ -16,16 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.errors import UserError
-from api.mutations import perform
+from api.mutations import mutate
 from api.relay import Connection, InvalidId, Node, connection, node_fetcher, parse_uuid_id, to_global_id
+from api.views import view
 from community import checkins, models
 from community import errors as community_errors
 from core.errors import NotFound
 from core.identity import Actor
 from patients import queries as patient_queries
 
-CheckInKind = strawberry.enum(models.CheckInKind, name="CheckInKind", description="打卡类型")
-GlucoseContext = strawberry.enum(checkins.GlucoseContext, name="GlucoseContext", description="血糖测量时段")
+CheckInKind = models.CheckInKind
+strawberry.enum(CheckInKind, name="CheckInKind", description="打卡类型")
+GlucoseContext = checkins.GlucoseContext
+strawberry.enum(GlucoseContext, name="GlucoseContext", description="血糖测量时段")
 
 
 def _id(value: Any, type_name: str, field: str) -> uuid.UUID:
@@ -48,6 +51,49 @@ def _uuids(raw: Sequence[str]) -> list[uuid.UUID | None]:
 # --- types ------------------------------------------------------------------------------------
 
 
+def _check_in_glucose_mmol(root: CheckInType) -> float | None:
+    value = root._value("mmol")
+    return float(value) if value is not None else None
+
+
+def _check_in_glucose_context(root: CheckInType) -> GlucoseContext | None:
+    value = root._value("context")
+    return checkins.GlucoseContext(value) if value else None
+
+
+def _check_in_systolic(root: CheckInType) -> int | None:
+    return root._value("systolic")
+
+
+def _check_in_diastolic(root: CheckInType) -> int | None:
+    return root._value("diastolic")
+
+
+def _check_in_pulse(root: CheckInType) -> int | None:
+    return root._value("pulse")
+
+
+def _check_in_weight_kg(root: CheckInType) -> float | None:
+    value = root._value("kg")
+    return float(value) if value is not None else None
+
+
+def _check_in_exercise_minutes(root: CheckInType) -> int | None:
+    return root._value("minutes")
+
+
+def _check_in_exercise_type(root: CheckInType) -> str | None:
+    return root._value("type")
+
+
+def _check_in_medication_taken(root: CheckInType) -> bool | None:
+    return root._value("taken")
+
+
+def _check_in_medication_name(root: CheckInType) -> str | None:
+    return root._value("name")
+
+
 @strawberry.type(name="CheckIn", description="一次健康打卡；读数仅本人和医护团队可见")
 class CheckInType(Node):
     model: strawberry.Private[models.CheckIn]
@@ -55,80 +101,34 @@ class CheckInType(Node):
     def _value(self, key: str) -> Any:
         return (self.model.value or {}).get(key)
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("CheckIn", self.model.id)
+    kind: CheckInKind
+    local_date: dt.date = strawberry.field(description="打卡所属的当地日期（打卡时本人所在时区）")
+    timezone: str
+    glucose_mmol: float | None = strawberry.field(resolver=_check_in_glucose_mmol, description="血糖（mmol/L）")
+    glucose_context: GlucoseContext | None = strawberry.field(resolver=_check_in_glucose_context)
+    systolic: int | None = strawberry.field(resolver=_check_in_systolic, description="收缩压（mmHg）")
+    diastolic: int | None = strawberry.field(resolver=_check_in_diastolic, description="舒张压（mmHg）")
+    pulse: int | None = strawberry.field(resolver=_check_in_pulse, description="心率（次/分）")
+    weight_kg: float | None = strawberry.field(resolver=_check_in_weight_kg, description="体重（公斤）")
+    exercise_minutes: int | None = strawberry.field(resolver=_check_in_exercise_minutes, description="运动时长（分钟）")
+    exercise_type: str | None = strawberry.field(resolver=_check_in_exercise_type)
+    medication_taken: bool | None = strawberry.field(resolver=_check_in_medication_taken, description="是否已按时用药")
+    medication_name: str | None = strawberry.field(resolver=_check_in_medication_name)
+    note: str | None
+    out_of_range: bool = strawberry.field(description="读数超出安全范围")
+    group_id: strawberry.ID | None = strawberry.field(description="打卡展示在哪个社群的打卡榜")
+    created_at: dt.datetime
 
-    @strawberry.field
-    def kind(self) -> CheckInKind:  # type: ignore[valid-type]
-        return models.CheckInKind(self.model.kind)
-
-    @strawberry.field(description="打卡所属的当地日期（打卡时本人所在时区）")
-    def local_date(self) -> dt.date:
-        return self.model.local_date
-
-    @strawberry.field
-    def timezone(self) -> str:
-        return self.model.timezone
-
-    @strawberry.field(description="血糖（mmol/L）")
-    def glucose_mmol(self) -> float | None:
-        value = self._value("mmol")
-        return float(value) if value is not None else None
-
-    @strawberry.field
-    def glucose_context(self) -> GlucoseContext | None:  # type: ignore[valid-type]
-        value = self._value("context")
-        return checkins.GlucoseContext(value) if value else None
-
-    @strawberry.field(description="收缩压（mmHg）")
-    def systolic(self) -> int | None:
-        return self._value("systolic")
-
-    @strawberry.field(description="舒张压（mmHg）")
-    def diastolic(self) -> int | None:
-        return self._value("diastolic")
-
-    @strawberry.field(description="心率（次/分）")
-    def pulse(self) -> int | None:
-        return self._value("pulse")
-
-    @strawberry.field(description="体重（公斤）")
-    def weight_kg(self) -> float | None:
-        value = self._value("kg")
-        return float(value) if value is not None else None
-
-    @strawberry.field(description="运动时长（分钟）")
-    def exercise_minutes(self) -> int | None:
-        return self._value("minutes")
-
-    @strawberry.field
-    def exercise_type(self) -> str | None:
-        return self._value("type")
-
-    @strawberry.field(description="是否已按时用药")
-    def medication_taken(self) -> bool | None:
-        return self._value("taken")
-
-    @strawberry.field
-    def medication_name(self) -> str | None:
-        return self._value("name")
-
-    @strawberry.field
-    def note(self) -> str | None:
-        return self.model.note
-
-    @strawberry.field(description="读数超出安全范围")
-    def out_of_range(self) -> bool:
-        return self.model.out_of_range
-
-    @strawberry.field(description="打卡展示在哪个社群的打卡榜")
-    def group_id(self) -> strawberry.ID | None:
-        return to_global_id("Group", self.model.group_id) if self.model.group_id else None
-
-    @strawberry.field
-    def created_at(self) -> dt.datetime:
-        return self.model.created_at
+    @classmethod
+    def from_model(cls, row: models.CheckIn) -> CheckInType:
+        return view(
+            cls,
+            row,
+            model=row,
+            id=to_global_id("CheckIn", row.id),
+            kind=models.CheckInKind(row.kind),
+            group_id=to_global_id("Group", row.group_id) if row.group_id else None,
+        )
 
 
 @strawberry.type(name="CheckInStreak", description="连续打卡天数")
@@ -140,7 +140,7 @@ class StreakType:
 
     @classmethod
     def of(cls, s: checkins.Streak) -> StreakType:
-        return cls(current=s.current, longest=s.longest, last_date=s.last_date, start_date=s.start_date)
+        return view(cls, s)
 
 
 @strawberry.type(name="CheckInMilestone", description="本次打卡达成的连续打卡里程碑")
@@ -149,51 +149,41 @@ class MilestoneType:
     points: int = strawberry.field(description="获得的积分；规则停用或达到上限时为0")
 
 
+async def _health_alert_patient_nickname(root: HealthAlertType, info: Info) -> str | None:
+    patient = await info.context.load(patient_queries.patients_by_ids, root.model.patient_id)
+    return patient.nickname if patient else None
+
+
+async def _health_alert_check_in(root: HealthAlertType, info: Info) -> CheckInType | None:
+    found = await info.context.load(checkins.check_ins_by_ids, root.model.checkin_id)
+    return CheckInType.from_model(found) if found else None
+
+
 @strawberry.type(name="HealthAlert", description="读数超出安全范围的健康预警（医护团队处理）")
 class HealthAlertType(Node):
     model: strawberry.Private[models.HealthAlert]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("HealthAlert", self.model.id)
+    kind: CheckInKind
+    reading: str
+    message: str
+    patient_id: strawberry.ID
+    patient_nickname: str | None = strawberry.field(resolver=_health_alert_patient_nickname)
+    check_in: CheckInType | None = strawberry.field(resolver=_health_alert_check_in)
+    created_at: dt.datetime
+    acknowledged_at: dt.datetime | None
+    acknowledged_by_id: strawberry.ID | None
 
-    @strawberry.field
-    def kind(self) -> CheckInKind:  # type: ignore[valid-type]
-        return models.CheckInKind(self.model.kind)
-
-    @strawberry.field
-    def reading(self) -> str:
-        return self.model.reading
-
-    @strawberry.field
-    def message(self) -> str:
-        return self.model.message
-
-    @strawberry.field
-    def patient_id(self) -> strawberry.ID:
-        return to_global_id("Patient", self.model.patient_id)
-
-    @strawberry.field
-    async def patient_nickname(self, info: Info) -> str | None:
-        patient = await info.context.load(patient_queries.patients_by_ids, self.model.patient_id)
-        return patient.nickname if patient else None
-
-    @strawberry.field
-    async def check_in(self, info: Info) -> CheckInType | None:
-        found = await info.context.load(checkins.check_ins_by_ids, self.model.checkin_id)
-        return CheckInType(model=found) if found else None
-
-    @strawberry.field
-    def created_at(self) -> dt.datetime:
-        return self.model.created_at
-
-    @strawberry.field
-    def acknowledged_at(self) -> dt.datetime | None:
-        return self.model.acknowledged_at
-
-    @strawberry.field
-    def acknowledged_by_id(self) -> strawberry.ID | None:
-        return to_global_id("Staff", self.model.acknowledged_by) if self.model.acknowledged_by else None
+    @classmethod
+    def from_model(cls, row: models.HealthAlert) -> HealthAlertType:
+        return view(
+            cls,
+            row,
+            model=row,
+            id=to_global_id("HealthAlert", row.id),
+            kind=models.CheckInKind(row.kind),
+            patient_id=to_global_id("Patient", row.patient_id),
+            acknowledged_by_id=to_global_id("Staff", row.acknowledged_by) if row.acknowledged_by else None,
+        )
 
 
 @strawberry.type(name="CheckInBoardMember")
@@ -219,7 +209,7 @@ async def _fetch_check_ins(info: Info, raw: Sequence[str]) -> list[Any]:
     for i in ids:
         model = by_id.get(i) if i else None
         visible = model is not None and checkins.can_read_values(actor, model.patient_id)
-        out.append(CheckInType(model=model) if visible else None)
+        out.append(CheckInType.from_model(model) if model is not None and visible else None)
     return out
 
 
@@ -231,7 +221,7 @@ async def _fetch_alerts(info: Info, raw: Sequence[str]) -> list[Any]:
     wanted = [i for i in ids if i]
     found = await info.context.loaders.get(checkins.alerts_by_ids).load_many(wanted)
     by_id = dict(zip(wanted, found, strict=True))
-    return [HealthAlertType(model=by_id[i]) if i and by_id.get(i) else None for i in ids]
+    return [HealthAlertType.from_model(by_id[i]) if i and by_id.get(i) else None for i in ids]
 
 
 # --- queries ----------------------------------------------------------------------------------
@@ -244,13 +234,13 @@ class CheckInQuery:
         self,
         info: Info,
         days: int = 30,
-        kind: CheckInKind | None = None,  # type: ignore[valid-type]
+        kind: CheckInKind | None = None,
     ) -> list[CheckInType]:
         async with info.context.db.read() as session:
             rows = await checkins.my_check_ins(
                 session, info.context.actor, days=days, kind=kind.value if kind else None
             )
-        return [CheckInType(model=r) for r in rows]
+        return [CheckInType.from_model(r) for r in rows]
 
     @strawberry.field(description="患者的打卡记录（医生、健康管理师）")
     async def patient_check_ins(
@@ -258,7 +248,7 @@ class CheckInQuery:
         info: Info,
         patient_id: strawberry.ID,
         days: int = 30,
-        kind: CheckInKind | None = None,  # type: ignore[valid-type]
+        kind: CheckInKind | None = None,
     ) -> list[CheckInType]:
         target = parse_uuid_id(str(patient_id), "Patient")
         if target is None:
@@ -267,7 +257,7 @@ class CheckInQuery:
             rows = await checkins.patient_check_ins(
                 session, info.context.actor, target, days=days, kind=kind.value if kind else None
             )
-        return [CheckInType(model=r) for r in rows]
+        return [CheckInType.from_model(r) for r in rows]
 
     @strawberry.field(description="我的连续打卡天数（漏打一天后当前天数归零）")
     async def my_check_in_streak(self, info: Info) -> StreakType:
@@ -292,7 +282,7 @@ class CheckInQuery:
     ) -> Connection[HealthAlertType]:
         async with info.context.db.read() as session:
             page = await checkins.open_alerts(session, info.context.actor, first=first, after=after)
-        return connection(page, lambda m: HealthAlertType(model=m))
+        return connection(page, HealthAlertType.from_model)
 
 
 # --- mutations --------------------------------------------------------------------------------
@@ -300,9 +290,9 @@ class CheckInQuery:
 
 @strawberry.input(description="打卡：按 kind 填写对应读数，其余留空")
 class CheckInInput:
-    kind: CheckInKind  # type: ignore[valid-type]
+    kind: CheckInKind
     glucose_mmol: float | None = strawberry.field(default=None, description="血糖 mmol/L（1.0到35.0）")
-    glucose_context: GlucoseContext | None = None  # type: ignore[valid-type]
+    glucose_context: GlucoseContext | None = None
     systolic: int | None = strawberry.field(default=None, description="收缩压 mmHg（60到260）")
     diastolic: int | None = strawberry.field(default=None, description="舒张压 mmHg（30到160）")
     pulse: int | None = strawberry.field(default=None, description="心率 次/分（可选）")
@@ -361,28 +351,31 @@ class CheckInMutation:
                 s, a, kind=input.kind.value, value=input.value(), note=input.note, group_id=group_id
             )
 
-        out = await perform(info, work)
-        if out.value is None:
-            return CheckInPayload(errors=out.errors)
-        result = out.value
-        return CheckInPayload(
-            check_in=CheckInType(model=result.check_in),
-            streak=StreakType.of(result.streak),
-            milestone_awarded=MilestoneType(days=result.milestone.days, points=result.milestone.points)
-            if result.milestone
-            else None,
-            alert=HealthAlertType(model=result.alert) if result.alert else None,
-            updated=result.updated,
-            errors=[],
+        return await mutate(
+            info,
+            CheckInPayload,
+            work,
+            lambda result: CheckInPayload(
+                check_in=CheckInType.from_model(result.check_in),
+                streak=StreakType.of(result.streak),
+                milestone_awarded=(
+                    MilestoneType(days=result.milestone.days, points=result.milestone.points)
+                    if result.milestone
+                    else None
+                ),
+                alert=HealthAlertType.from_model(result.alert) if result.alert else None,
+                updated=result.updated,
+                errors=[],
+            ),
         )
 
     @strawberry.mutation(description="确认已处理健康预警（医生、健康管理师）")
     async def health_alert_acknowledge(
         self, info: Info, input: HealthAlertAcknowledgeInput
     ) -> HealthAlertAcknowledgePayload:
-        out = await perform(
-            info, lambda s, a: checkins.acknowledge_alert(s, a, _id(input.alert_id, "HealthAlert", "alertId"))
-        )
-        return HealthAlertAcknowledgePayload(
-            alert=HealthAlertType(model=out.value) if out.value else None, errors=out.errors
+        return await mutate(
+            info,
+            HealthAlertAcknowledgePayload,
+            lambda s, a: checkins.acknowledge_alert(s, a, _id(input.alert_id, "HealthAlert", "alertId")),
+            lambda v: HealthAlertAcknowledgePayload(alert=HealthAlertType.from_model(v), errors=[]),
         )

@@ -18,16 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.errors import UserError
-from api.mutations import perform
+from api.mutations import mutate
 from api.relay import Connection, InvalidId, Node, connection, node_fetcher, parse_uuid_id, to_global_id
+from api.views import view
 from community import events, invitations
 from community import models as cm
 from core import clock
 from core.identity import Actor
 
-EventKind = strawberry.enum(cm.EventKind, name="EventKind")
-EventStatus = strawberry.enum(events.EventStatus, name="EventStatus")
-EventRsvpStatus = strawberry.enum(cm.RsvpStatus, name="EventRsvpStatus", description="going/waitlisted/offered ...")
+EventKind = cm.EventKind
+strawberry.enum(EventKind, name="EventKind")
+EventStatus = events.EventStatus
+strawberry.enum(EventStatus, name="EventStatus")
+EventRsvpStatus = cm.RsvpStatus
+strawberry.enum(EventRsvpStatus, name="EventRsvpStatus", description="going/waitlisted/offered ...")
 
 
 @strawberry.enum(name="EventRsvpResponse")
@@ -55,113 +59,73 @@ async def _viewer_rsvp(info: Info, event_id: uuid.UUID) -> cm.EventRsvp | None:
     return rsvp
 
 
+async def _event_rsvp_waitlist_position(root: EventRsvpType, info: Info) -> int | None:
+    if root.model.status != cm.RsvpStatus.WAITLISTED:
+        return None
+    place: int | None = await info.context.loaders.get(events.waitlist_positions).load(root.model.id)
+    return place
+
+
 @strawberry.type(name="EventRsvp", description="我的报名状态")
 class EventRsvpType:
     model: strawberry.Private[cm.EventRsvp]
 
-    @strawberry.field
-    def status(self) -> EventRsvpStatus:  # type: ignore[valid-type]
-        return cm.RsvpStatus(self.model.status)
+    status: EventRsvpStatus
+    waitlist_position: int | None = strawberry.field(
+        resolver=_event_rsvp_waitlist_position, description="候补排位（从1开始）；不在候补名单时为 null"
+    )
+    offer_expires_at: datetime | None = strawberry.field(description="为我保留的名额的截止时间（状态为 OFFERED 时）")
+    checked_in_at: datetime | None
+    responded_at: datetime
 
-    @strawberry.field(description="候补排位（从1开始）；不在候补名单时为 null")
-    async def waitlist_position(self, info: Info) -> int | None:
-        if self.model.status != cm.RsvpStatus.WAITLISTED:
-            return None
-        place: int | None = await info.context.loaders.get(events.waitlist_positions).load(self.model.id)
-        return place
-
-    @strawberry.field(description="为我保留的名额的截止时间（状态为 OFFERED 时）")
-    def offer_expires_at(self) -> datetime | None:
-        return self.model.offer_expires_at if self.model.status == cm.RsvpStatus.OFFERED else None
-
-    @strawberry.field
-    def checked_in_at(self) -> datetime | None:
-        return self.model.checked_in_at
-
-    @strawberry.field
-    def responded_at(self) -> datetime:
-        return self.model.updated_at
+    @classmethod
+    def from_model(cls, row: cm.EventRsvp) -> EventRsvpType:
+        return cls(
+            model=row,
+            status=cm.RsvpStatus(row.status),
+            offer_expires_at=row.offer_expires_at if row.status == cm.RsvpStatus.OFFERED else None,
+            checked_in_at=row.checked_in_at,
+            responded_at=row.updated_at,
+        )
 
 
 @strawberry.type(name="Event", description="社群活动：线上讲座、直播、线下活动、义诊")
 class EventType(Node):
     model: strawberry.Private[cm.Event]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Event", self.model.id)
+    kind: EventKind
+    kind_label: str = strawberry.field(description="类型中文名")
+    title: str
+    description: str
+    host_name: str | None
+    location: str | None = strawberry.field(description="线下地点")
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int | None = strawberry.field(description="名额；null 表示不限")
+    registration_deadline: datetime | None
+    offer_hold_hours: int = strawberry.field(description="候补名额保留小时数")
+    status: EventStatus
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+    group_id: strawberry.ID | None = strawberry.field(description="所属社群；全院活动为 null")
+    site_id: strawberry.ID | None = strawberry.field(description="举办院区")
+    series_id: str | None = strawberry.field(description="同一系列（每周重复）的场次共享此编号")
+    going_count: int = strawberry.field(description="已确认参加人数")
 
-    @strawberry.field
-    def kind(self) -> EventKind:  # type: ignore[valid-type]
-        return cm.EventKind(self.model.kind)
-
-    @strawberry.field(description="类型中文名")
-    def kind_label(self) -> str:
-        return events.KIND_LABELS.get(self.model.kind, self.model.kind)
-
-    @strawberry.field
-    def title(self) -> str:
-        return self.model.title
-
-    @strawberry.field
-    def description(self) -> str:
-        return self.model.description
-
-    @strawberry.field
-    def host_name(self) -> str | None:
-        return self.model.host_name
-
-    @strawberry.field(description="线下地点")
-    def location(self) -> str | None:
-        return self.model.location
-
-    @strawberry.field
-    def starts_at(self) -> datetime:
-        return self.model.starts_at
-
-    @strawberry.field
-    def ends_at(self) -> datetime:
-        return self.model.ends_at
-
-    @strawberry.field(description="名额；null 表示不限")
-    def capacity(self) -> int | None:
-        return self.model.capacity
-
-    @strawberry.field
-    def registration_deadline(self) -> datetime | None:
-        return self.model.registration_deadline
-
-    @strawberry.field(description="候补名额保留小时数")
-    def offer_hold_hours(self) -> int:
-        return self.model.offer_hold_hours
-
-    @strawberry.field
-    def status(self) -> EventStatus:  # type: ignore[valid-type]
-        return events.EventStatus(self.model.status)
-
-    @strawberry.field
-    def cancelled_at(self) -> datetime | None:
-        return self.model.cancelled_at
-
-    @strawberry.field
-    def cancel_reason(self) -> str | None:
-        return self.model.cancel_reason
-
-    @strawberry.field(description="所属社群；全院活动为 null")
-    def group_id(self) -> strawberry.ID | None:
-        return to_global_id("Group", self.model.group_id) if self.model.group_id else None
-
-    @strawberry.field(description="举办院区")
-    def site_id(self) -> strawberry.ID | None:
-        return to_global_id("Site", self.model.site_id) if self.model.site_id else None
-
-    @strawberry.field(description="同一系列（每周重复）的场次共享此编号")
-    def series_id(self) -> str | None:
-        return str(self.model.series_id) if self.model.series_id else None
-
-    @strawberry.field(description="已确认参加人数")
-    def going_count(self) -> int:
-        return self.model.going_count
+    @classmethod
+    def from_model(cls, row: cm.Event) -> EventType:
+        return view(
+            cls,
+            row,
+            model=row,
+            id=to_global_id("Event", row.id),
+            kind=cm.EventKind(row.kind),
+            kind_label=events.KIND_LABELS.get(row.kind, row.kind),
+            status=events.EventStatus(row.status),
+            group_id=to_global_id("Group", row.group_id) if row.group_id else None,
+            site_id=to_global_id("Site", row.site_id) if row.site_id else None,
+            series_id=str(row.series_id) if row.series_id else None,
+        )
 
     @strawberry.field(description="剩余名额（保留给候补者的名额不算剩余）；不限名额时为 null")
     async def seats_left(self, info: Info) -> int | None:
@@ -189,7 +153,7 @@ class EventType(Node):
     @strawberry.field(description="我的报名；未报名或非患者时为 null")
     async def viewer_rsvp(self, info: Info) -> EventRsvpType | None:
         rsvp = await _viewer_rsvp(info, self.model.id)
-        return EventRsvpType(model=rsvp) if rsvp else None
+        return EventRsvpType.from_model(rsvp) if rsvp else None
 
     @strawberry.field(description="线上参会链接：仅对已确认参加者显示")
     async def online_link(self, info: Info) -> str | None:
@@ -207,25 +171,15 @@ class EventType(Node):
 class EventInvitationRunType:
     model: strawberry.Private[cm.InvitationRun]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("EventInvitationRun", self.model.id)
+    id: strawberry.ID
+    status: str = strawberry.field(description="queued / running / done")
+    invited: int = strawberry.field(description="已发出的邀请数")
+    created_at: datetime
+    finished_at: datetime | None
 
-    @strawberry.field(description="queued / running / done")
-    def status(self) -> str:
-        return self.model.status
-
-    @strawberry.field(description="已发出的邀请数")
-    def invited(self) -> int:
-        return self.model.invited
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
-
-    @strawberry.field
-    def finished_at(self) -> datetime | None:
-        return self.model.finished_at
+    @classmethod
+    def from_model(cls, row: cm.InvitationRun) -> EventInvitationRunType:
+        return view(cls, row, model=row, id=to_global_id("EventInvitationRun", row.id))
 
 
 @node_fetcher("Event")
@@ -238,7 +192,7 @@ async def _fetch_events(info: Info, raw: Sequence[str]) -> list[EventType | None
             ids.append(None)
     async with info.context.db.read() as session:
         found = await events.visible_events(session, info.context.actor, [i for i in ids if i is not None])
-    return [EventType(model=found[i]) if i is not None and i in found else None for i in ids]
+    return [EventType.from_model(found[i]) if i is not None and i in found else None for i in ids]
 
 
 # --- queries ----------------------------------------------------------------------------------------
@@ -262,7 +216,7 @@ class EventQuery:
             page = await events.events_page(
                 session, info.context.actor, group_id=group, first=first, after=after, past=past
             )
-        return connection(page, lambda m: EventType(model=m))
+        return connection(page, EventType.from_model)
 
     @strawberry.field(description="按编号取活动；无权查看时为 null")
     async def event(self, info: Info, id: strawberry.ID) -> EventType | None:
@@ -271,7 +225,7 @@ class EventQuery:
             return None
         async with info.context.db.read() as session:
             found = await events.visible_events(session, info.context.actor, [event_id])
-        return EventType(model=found[event_id]) if event_id in found else None
+        return EventType.from_model(found[event_id]) if event_id in found else None
 
 
 # --- mutations --------------------------------------------------------------------------------------
@@ -279,7 +233,7 @@ class EventQuery:
 
 @strawberry.input
 class EventCreateInput:
-    kind: EventKind  # type: ignore[valid-type]
+    kind: EventKind
     title: str
     starts_at: datetime
     ends_at: datetime
@@ -361,10 +315,15 @@ class EventInvitePayload:
     errors: list[UserError]
 
 
-def _rsvp_payload(value: tuple[cm.Event, cm.EventRsvp] | None, errors: list[UserError]) -> EventRsvpPayload:
-    if value is None:
-        return EventRsvpPayload(errors=errors)
-    return EventRsvpPayload(event=EventType(model=value[0]), rsvp=EventRsvpType(model=value[1]), errors=[])
+def _rsvp_payload(value: tuple[cm.Event, cm.EventRsvp]) -> EventRsvpPayload:
+    return EventRsvpPayload(event=EventType.from_model(value[0]), rsvp=EventRsvpType.from_model(value[1]), errors=[])
+
+
+def _created(found: list[cm.Event]) -> EventCreatePayload:
+    if not found:
+        return EventCreatePayload(errors=[])
+    wrapped = [EventType.from_model(e) for e in found]
+    return EventCreatePayload(event=wrapped[0], occurrences=wrapped, errors=[])
 
 
 @strawberry.type
@@ -389,19 +348,16 @@ class EventMutation:
             )
             return await events.create_event(s, a, data, repeat_weekly=input.repeat_weekly)
 
-        out = await perform(info, work)
-        if not out.value:
-            return EventCreatePayload(errors=out.errors)
-        wrapped = [EventType(model=e) for e in out.value]
-        return EventCreatePayload(event=wrapped[0], occurrences=wrapped, errors=[])
+        return await mutate(info, EventCreatePayload, work, _created)
 
     @strawberry.mutation(description="取消活动（市场运营、社区版主）：通知所有已报名、候补者")
     async def event_cancel(self, info: Info, input: EventCancelInput) -> EventPayload:
-        out = await perform(
+        return await mutate(
             info,
+            EventPayload,
             lambda s, a: events.cancel_event(s, a, _id(input.event_id, "Event", "eventId"), reason=input.reason),
+            lambda v: EventPayload(event=EventType.from_model(v), errors=[]),
         )
-        return EventPayload(event=EventType(model=out.value) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="报名（GOING，满员时进入候补）或不参加（DECLINED，已报名者即取消报名）")
     async def event_rsvp(self, info: Info, input: EventRsvpInput) -> EventRsvpPayload:
@@ -412,8 +368,7 @@ class EventMutation:
             assert event is not None
             return event, rsvp
 
-        out = await perform(info, work)
-        return _rsvp_payload(out.value, out.errors)
+        return await mutate(info, EventRsvpPayload, work, _rsvp_payload)
 
     @strawberry.mutation(description="接受为我保留的候补名额")
     async def event_offer_accept(self, info: Info, input: EventOfferAcceptInput) -> EventRsvpPayload:
@@ -424,8 +379,7 @@ class EventMutation:
             assert event is not None
             return event, rsvp
 
-        out = await perform(info, work)
-        return _rsvp_payload(out.value, out.errors)
+        return await mutate(info, EventRsvpPayload, work, _rsvp_payload)
 
     @strawberry.mutation(description="活动签到：患者输入现场签到码，或门诊员工为患者签到；签到后发放参加活动积分")
     async def event_check_in(self, info: Info, input: EventCheckInInput) -> EventCheckInPayload:
@@ -437,22 +391,24 @@ class EventMutation:
             assert event is not None
             return event, result
 
-        out = await perform(info, work)
-        if out.value is None:
-            return EventCheckInPayload(errors=out.errors)
-        event, result = out.value
-        return EventCheckInPayload(
-            event=EventType(model=event),
-            rsvp=EventRsvpType(model=result.rsvp),
-            points_awarded=result.points,
-            already_checked_in=result.already,
-            errors=[],
+        return await mutate(
+            info,
+            EventCheckInPayload,
+            work,
+            lambda v: EventCheckInPayload(
+                event=EventType.from_model(v[0]),
+                rsvp=EventRsvpType.from_model(v[1].rsvp),
+                points_awarded=v[1].points,
+                already_checked_in=v[1].already,
+                errors=[],
+            ),
         )
 
     @strawberry.mutation(description="邀请社群成员或指定患者参加活动（后台分批发送）")
     async def event_invite(self, info: Info, input: EventInviteInput) -> EventInvitePayload:
-        out = await perform(
+        return await mutate(
             info,
+            EventInvitePayload,
             lambda s, a: invitations.start_invitation(
                 s,
                 a,
@@ -460,5 +416,5 @@ class EventMutation:
                 group_ids=_ids(input.group_ids, "Group", "groupIds"),
                 patient_ids=_ids(input.patient_ids, "Patient", "patientIds"),
             ),
+            lambda v: EventInvitePayload(run=EventInvitationRunType.from_model(v), errors=[]),
         )
-        return EventInvitePayload(run=EventInvitationRunType(model=out.value) if out.value else None, errors=out.errors)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -22,9 +23,10 @@ from api.community.types import (
 )
 from api.context import Info
 from api.errors import UserError
-from api.mutations import perform
-from api.relay import Connection, InvalidId, connection, parse_uuid_id, require_id
+from api.mutations import mutate
+from api.relay import Connection, InvalidId, connection, parse_uuid_id, require_id, to_global_id
 from community import access, groups, posts
+from community.models import Membership, Post
 from core.identity import Actor
 
 
@@ -32,8 +34,8 @@ from core.identity import Actor
 class GroupCreateInput:
     slug: str
     name: str
-    visibility: GroupVisibility  # type: ignore[valid-type]
-    join_policy: JoinPolicy  # type: ignore[valid-type]
+    visibility: GroupVisibility
+    join_policy: JoinPolicy
     condition_code: str | None = None
     description: str = ""
     rules_text: str = ""
@@ -56,8 +58,8 @@ class GroupJoinInput:
 
 @strawberry.type
 class MembershipPayload:
-    state: MemberState | None = None  # type: ignore[valid-type]
-    role: MemberRole | None = None  # type: ignore[valid-type]
+    state: MemberState | None = None
+    role: MemberRole | None = None
     errors: list[UserError]
 
 
@@ -78,13 +80,13 @@ class GroupInviteInput:
 class GroupSetRoleInput:
     group_id: strawberry.ID
     account_id: strawberry.ID = strawberry.field(description="Patient 或 Staff 的全局编号")
-    role: MemberRole  # type: ignore[valid-type]
+    role: MemberRole
 
 
 @strawberry.input
 class PostCreateInput:
     group_id: strawberry.ID
-    kind: PostKind  # type: ignore[valid-type]
+    kind: PostKind
     title: str
     body: str = strawberry.field(description="Markdown")
     image_urls: list[str] = strawberry.field(default_factory=list)
@@ -137,7 +139,7 @@ class CommentPayload:
 @strawberry.input
 class ReactInput:
     target_id: strawberry.ID = strawberry.field(description="Post 或 Comment 的全局编号")
-    kind: ReactionKind  # type: ignore[valid-type]
+    kind: ReactionKind
     on: bool = True
 
 
@@ -187,7 +189,7 @@ class CommunityQuery:
     async def groups(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[GroupType]:
         async with info.context.db.read() as session:
             page = await groups.groups_page(session, info.context.actor, first=first, after=after)
-        return connection(page, lambda g: GroupType(model=g))
+        return connection(page, GroupType.from_model)
 
     @strawberry.field(description="按标识取社群；看不到的社群为 null")
     async def group(self, info: Info, slug: str) -> GroupType | None:
@@ -196,7 +198,7 @@ class CommunityQuery:
                 group, member = await access.group_by_slug(session, info.context.actor, slug)
             except groups.errors.GroupNotFound:
                 return None
-        return GroupType(model=group, member=member)
+        return GroupType.from_model(group, member=member)
 
 
 @strawberry.type
@@ -215,25 +217,36 @@ class CommunityMutation:
             allow_anonymous=input.allow_anonymous,
             alias_prefix=input.alias_prefix,
         )
-        out = await perform(info, lambda s, a: groups.create_group(s, a, data))
-        return GroupPayload(group=GroupType(model=out.value) if out.value else None, errors=out.errors)
+        return await mutate(
+            info,
+            GroupPayload,
+            lambda s, a: groups.create_group(s, a, data),
+            lambda v: GroupPayload(group=GroupType.from_model(v), errors=[]),
+        )
 
     @strawberry.mutation(description="加入社群：开放群立即加入，审核群提交申请")
     async def group_join(self, info: Info, input: GroupJoinInput) -> MembershipPayload:
-        out = await perform(
-            info, lambda s, a: groups.join(s, a, require_id(input.group_id, "Group", "groupId"), note=input.note)
+        return await mutate(
+            info,
+            MembershipPayload,
+            lambda s, a: groups.join(s, a, require_id(input.group_id, "Group", "groupId"), note=input.note),
+            _membership,
         )
-        return _membership(out)
 
     @strawberry.mutation(description="退出社群")
     async def group_leave(self, info: Info, input: GroupJoinInput) -> MembershipPayload:
-        out = await perform(info, lambda s, a: groups.leave(s, a, require_id(input.group_id, "Group", "groupId")))
-        return _membership(out)
+        return await mutate(
+            info,
+            MembershipPayload,
+            lambda s, a: groups.leave(s, a, require_id(input.group_id, "Group", "groupId")),
+            _membership,
+        )
 
     @strawberry.mutation(description="审批入群申请（版主；确诊群由医护人员确认诊断）")
     async def group_request_decide(self, info: Info, input: GroupRequestDecideInput) -> MembershipPayload:
-        out = await perform(
+        return await mutate(
             info,
+            MembershipPayload,
             lambda s, a: groups.decide_request(
                 s,
                 a,
@@ -241,21 +254,22 @@ class CommunityMutation:
                 approve=input.approve,
                 reason=input.reason,
             ),
+            _membership,
         )
-        return _membership(out)
 
     @strawberry.mutation(description="邀请患者加入社群（版主）")
     async def group_invite(self, info: Info, input: GroupInviteInput) -> MembershipPayload:
-        out = await perform(
+        return await mutate(
             info,
+            MembershipPayload,
             lambda s, a: groups.invite(
                 s,
                 a,
                 require_id(input.group_id, "Group", "groupId"),
                 require_id(input.patient_id, "Patient", "patientId"),
             ),
+            _membership,
         )
-        return _membership(out)
 
     @strawberry.mutation(description="设置群内角色（群主或平台版主）")
     async def group_set_role(self, info: Info, input: GroupSetRoleInput) -> MembershipPayload:
@@ -270,12 +284,13 @@ class CommunityMutation:
                 role=input.role.value,
             )
 
-        return _membership(await perform(info, work))
+        return await mutate(info, MembershipPayload, work, _membership)
 
     @strawberry.mutation(description="发帖")
     async def post_create(self, info: Info, input: PostCreateInput) -> PostPayload:
-        out = await perform(
+        return await mutate(
             info,
+            PostPayload,
             lambda s, a: posts.create_post(
                 s,
                 a,
@@ -286,15 +301,14 @@ class CommunityMutation:
                 image_urls=input.image_urls,
                 anonymous=input.anonymous,
             ),
+            _created_post(info),
         )
-        if out.value is None:
-            return PostPayload(errors=out.errors)
-        return PostPayload(post=post_view(out.value.item, info), help_text=out.value.help_text, errors=[])  # type: ignore[arg-type]
 
     @strawberry.mutation(description="编辑自己的帖子（保留修改历史）")
     async def post_edit(self, info: Info, input: PostEditInput) -> PostPayload:
-        out = await perform(
+        return await mutate(
             info,
+            PostPayload,
             lambda s, a: posts.edit_post(
                 s,
                 a,
@@ -303,20 +317,23 @@ class CommunityMutation:
                 body=input.body,
                 image_urls=input.image_urls,
             ),
+            _created_post(info),
         )
-        if out.value is None:
-            return PostPayload(errors=out.errors)
-        return PostPayload(post=post_view(out.value.item, info), help_text=out.value.help_text, errors=[])  # type: ignore[arg-type]
 
     @strawberry.mutation(description="删除自己的帖子")
     async def post_delete(self, info: Info, input: PostIdInput) -> PostPayload:
-        out = await perform(info, lambda s, a: posts.delete_post(s, a, require_id(input.post_id, "Post", "postId")))
-        return PostPayload(post=post_view(out.value, info) if out.value else None, errors=out.errors)
+        return await mutate(
+            info,
+            PostPayload,
+            lambda s, a: posts.delete_post(s, a, require_id(input.post_id, "Post", "postId")),
+            lambda v: PostPayload(post=post_view(v, info), errors=[]),
+        )
 
     @strawberry.mutation(description="置顶或锁定帖子（版主）")
     async def post_set_flags(self, info: Info, input: PostFlagsInput) -> PostPayload:
-        out = await perform(
+        return await mutate(
             info,
+            PostPayload,
             lambda s, a: posts.set_flags(
                 s,
                 a,
@@ -325,13 +342,14 @@ class CommunityMutation:
                 locked=input.locked,
                 reason=input.reason,
             ),
+            lambda v: PostPayload(post=post_view(v, info), errors=[]),
         )
-        return PostPayload(post=post_view(out.value, info) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="评论或回复")
     async def comment_create(self, info: Info, input: CommentCreateInput) -> CommentPayload:
-        out = await perform(
+        return await mutate(
             info,
+            CommentPayload,
             lambda s, a: posts.create_comment(
                 s,
                 a,
@@ -340,13 +358,11 @@ class CommunityMutation:
                 parent_id=require_id(input.parent_id, "Comment", "parentId") if input.parent_id else None,
                 anonymous=input.anonymous,
             ),
-        )
-        if out.value is None:
-            return CommentPayload(errors=out.errors)
-        return CommentPayload(
-            comment=CommentType(model=out.value.item, group_id=out.value.group_id),  # type: ignore[arg-type]
-            help_text=out.value.help_text,
-            errors=[],
+            lambda v: CommentPayload(
+                comment=CommentType.from_model(v.item, group_id=v.group_id),  # type: ignore[arg-type]
+                help_text=v.help_text,
+                errors=[],
+            ),
         )
 
     @strawberry.mutation(description="表情：点赞、有帮助、抱抱；每种每人一次")
@@ -356,34 +372,35 @@ class CommunityMutation:
             await posts.react(s, a, target_kind=kind, target_id=target_id, kind=input.kind.value, on=input.on)
             return True
 
-        out = await perform(info, work)
-        return ReactPayload(ok=bool(out.value), errors=out.errors)
+        return await mutate(info, ReactPayload, work, lambda _: ReactPayload(ok=True, errors=[]))
 
     @strawberry.mutation(description="认证回答（本群专家：医生或健康管理师）")
     async def answer_verify(self, info: Info, input: AnswerInput) -> PostPayload:
-        out = await perform(
+        return await mutate(
             info,
+            PostPayload,
             lambda s, a: posts.verify_answer(
                 s,
                 a,
                 post_id=require_id(input.post_id, "Post", "postId"),
                 comment_id=require_id(input.comment_id, "Comment", "commentId"),
             ),
+            lambda v: PostPayload(post=post_view(v, info), errors=[]),
         )
-        return PostPayload(post=post_view(out.value, info) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="采纳回答（提问者）")
     async def answer_accept(self, info: Info, input: AnswerInput) -> PostPayload:
-        out = await perform(
+        return await mutate(
             info,
+            PostPayload,
             lambda s, a: posts.accept_answer(
                 s,
                 a,
                 post_id=require_id(input.post_id, "Post", "postId"),
                 comment_id=require_id(input.comment_id, "Comment", "commentId"),
             ),
+            lambda v: PostPayload(post=post_view(v, info), errors=[]),
         )
-        return PostPayload(post=post_view(out.value, info) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="查看匿名作者的真实身份（管理员，须填写理由并记入审计日志）")
     async def author_reveal(self, info: Info, input: AuthorRevealInput) -> AuthorRevealPayload:
@@ -391,21 +408,23 @@ class CommunityMutation:
             kind, target_id = _target(input.target_id)
             return await posts.reveal_author(s, a, target_kind=kind, target_id=target_id, reason=input.reason)
 
-        out = await perform(info, work)
-        if out.value is None:
-            return AuthorRevealPayload(errors=out.errors)
-        from api.relay import to_global_id
-
-        kind, account_id = out.value
-        return AuthorRevealPayload(
-            account_id=to_global_id("Patient" if kind == "patient" else "Staff", account_id), errors=[]
+        return await mutate(
+            info,
+            AuthorRevealPayload,
+            work,
+            lambda v: AuthorRevealPayload(
+                account_id=to_global_id("Patient" if v[0] == "patient" else "Staff", v[1]), errors=[]
+            ),
         )
 
 
-def _membership(out: Any) -> MembershipPayload:
-    if out.value is None:
-        return MembershipPayload(errors=out.errors)
-    from community.models import MemberRole as Role
-    from community.models import MemberState as State
+def _created_post(info: Info) -> Callable[[posts.Created], PostPayload]:
+    def done(created: posts.Created) -> PostPayload:
+        assert isinstance(created.item, Post)  # create_post and edit_post answer with the post
+        return PostPayload(post=post_view(created.item, info), help_text=created.help_text, errors=[])
 
-    return MembershipPayload(state=State(out.value.state), role=Role(out.value.role), errors=[])
+    return done
+
+
+def _membership(membership: Membership) -> MembershipPayload:
+    return MembershipPayload(state=MemberState(membership.state), role=MemberRole(membership.role), errors=[])

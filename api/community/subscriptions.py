@@ -42,4 +42,4 @@ class CommunitySubscription:
             async with info.context.db.read() as session:
                 entry = (await moderation.items_by_ids(session, info.context.actor, [item_id]))[0]
             if entry is not None:
-                yield ModerationItemType(entry=entry)
+                yield ModerationItemType.from_entry(entry)

@@ -12,16 +12,24 @@ import strawberry
 from api.context import Info
 from api.identity.types import Condition
 from api.relay import Connection, Node, connection, node_fetcher, raw_uuids, to_global_id
+from api.views import view
 from community import access, groups, models, posts
 from patients import queries as patient_queries
 
-GroupVisibility = strawberry.enum(models.GroupVisibility, name="GroupVisibility")
-JoinPolicy = strawberry.enum(models.JoinPolicy, name="JoinPolicy")
-MemberRole = strawberry.enum(models.MemberRole, name="MemberRole")
-MemberState = strawberry.enum(models.MemberState, name="MemberState")
-PostKind = strawberry.enum(models.PostKind, name="PostKind")
-ContentStatus = strawberry.enum(models.ContentStatus, name="ContentStatus")
-ReactionKind = strawberry.enum(models.ReactionKind, name="ReactionKind")
+GroupVisibility = models.GroupVisibility
+strawberry.enum(GroupVisibility, name="GroupVisibility")
+JoinPolicy = models.JoinPolicy
+strawberry.enum(JoinPolicy, name="JoinPolicy")
+MemberRole = models.MemberRole
+strawberry.enum(MemberRole, name="MemberRole")
+MemberState = models.MemberState
+strawberry.enum(MemberState, name="MemberState")
+PostKind = models.PostKind
+strawberry.enum(PostKind, name="PostKind")
+ContentStatus = models.ContentStatus
+strawberry.enum(ContentStatus, name="ContentStatus")
+ReactionKind = models.ReactionKind
+strawberry.enum(ReactionKind, name="ReactionKind")
 
 
 # --- batch loaders ----------------------------------------------------------------------------
@@ -60,8 +68,8 @@ def viewer_loader(info: Info, name: str, factory: Any) -> Any:
 
 @strawberry.type
 class ViewerMembership:
-    role: MemberRole  # type: ignore[valid-type]
-    state: MemberState  # type: ignore[valid-type]
+    role: MemberRole
+    state: MemberState
     muted_until: datetime | None
     banned_until: datetime | None
     notification_level: str
@@ -124,25 +132,22 @@ class CommentType(Node):
     model: strawberry.Private[models.Comment]
     group_id: strawberry.Private[uuid.UUID]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Comment", self.model.id)
+    body_html: str
+    status: ContentStatus
+    parent_id: strawberry.ID | None
+    created_at: datetime
 
-    @strawberry.field
-    def body_html(self) -> str:
-        return self.model.body_html
-
-    @strawberry.field
-    def status(self) -> ContentStatus:  # type: ignore[valid-type]
-        return models.ContentStatus(self.model.status)
-
-    @strawberry.field
-    def parent_id(self) -> strawberry.ID | None:
-        return to_global_id("Comment", self.model.parent_id) if self.model.parent_id else None
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
+    @classmethod
+    def from_model(cls, row: models.Comment, *, group_id: uuid.UUID) -> CommentType:
+        return view(
+            cls,
+            row,
+            model=row,
+            group_id=group_id,
+            id=to_global_id("Comment", row.id),
+            status=models.ContentStatus(row.status),
+            parent_id=to_global_id("Comment", row.parent_id) if row.parent_id else None,
+        )
 
     @strawberry.field
     async def author(self, info: Info) -> Author:
@@ -154,7 +159,7 @@ class CommentType(Node):
         return await _counts(info, "comment", self.model.id)
 
     @strawberry.field(description="我对这条评论的表情")
-    async def viewer_reactions(self, info: Info) -> list[ReactionKind]:  # type: ignore[valid-type]
+    async def viewer_reactions(self, info: Info) -> list[ReactionKind]:
         return await _mine(info, self.model.id)
 
 
@@ -178,13 +183,11 @@ class Later:
 @strawberry.type(name="Post", description="帖子")
 class PostType(Node):
     id: strawberry.ID
-    kind: PostKind  # type: ignore[valid-type]
+    kind: PostKind
     title: str
     body_html: str = strawberry.field(description="已净化的 HTML")
     image_urls: list[str]
-    status: ContentStatus = strawberry.field(  # type: ignore[valid-type]
-        description="PUBLISHED 以外的状态只有作者和版主能看到"
-    )
+    status: ContentStatus = strawberry.field(description="PUBLISHED 以外的状态只有作者和版主能看到")
     pinned: bool
     locked: bool
     comment_count: int
@@ -192,9 +195,7 @@ class PostType(Node):
     edited_at: datetime | None
     author: Author
     reaction_counts: ReactionCounts
-    viewer_reactions: list[ReactionKind] = strawberry.field(  # type: ignore[valid-type]
-        description="我对这篇帖子的表情"
-    )
+    viewer_reactions: list[ReactionKind] = strawberry.field(description="我对这篇帖子的表情")
     raw_id: strawberry.Private[uuid.UUID]
     group_id: strawberry.Private[uuid.UUID]
     verified_answer_id: strawberry.Private[uuid.UUID | None]
@@ -205,31 +206,31 @@ class PostType(Node):
         if self.verified_answer_id is None:
             return None
         c = await info.context.load(posts.comments_by_ids, self.verified_answer_id)
-        return CommentType(model=c, group_id=self.group_id) if c else None
+        return CommentType.from_model(c, group_id=self.group_id) if c else None
 
     @strawberry.field(description="提问者采纳的回答")
     async def accepted_answer(self, info: Info) -> CommentType | None:
         if self.accepted_answer_id is None:
             return None
         c = await info.context.load(posts.comments_by_ids, self.accepted_answer_id)
-        return CommentType(model=c, group_id=self.group_id) if c else None
+        return CommentType.from_model(c, group_id=self.group_id) if c else None
 
     @strawberry.field
     async def comments(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[CommentType]:
         async with info.context.db.read() as session:
             page = await posts.comments_page(session, info.context.actor, self.raw_id, first=first, after=after)
-        return connection(page, lambda c: CommentType(model=c, group_id=self.group_id))
+        return connection(page, lambda c: CommentType.from_model(c, group_id=self.group_id))
 
 
 def post_view(m: models.Post, info: Info) -> PostType:
     """A post loaded on its own; author, counts and the viewer's reactions come through the DataLoaders."""
     return PostType(
         id=to_global_id("Post", m.id),
-        kind=m.kind,
+        kind=models.PostKind(m.kind),
         title=m.title,
         body_html=m.body_html,
         image_urls=list(m.image_urls),
-        status=m.status,
+        status=models.ContentStatus(m.status),
         pinned=m.pinned,
         locked=m.locked,
         comment_count=m.comment_count,
@@ -294,13 +295,16 @@ class GroupFeed:
 class MemberType:
     model: strawberry.Private[models.Membership]
 
-    @strawberry.field
-    def role(self) -> MemberRole:  # type: ignore[valid-type]
-        return models.MemberRole(self.model.role)
+    role: MemberRole
+    joined_at: datetime | None
 
-    @strawberry.field
-    def joined_at(self) -> datetime | None:
-        return self.model.joined_at
+    @classmethod
+    def from_model(cls, row: models.Membership) -> MemberType:
+        return cls(
+            model=row,
+            role=models.MemberRole(row.role),
+            joined_at=row.joined_at,
+        )
 
     @strawberry.field
     async def display_name(self, info: Info) -> str:
@@ -312,58 +316,41 @@ class MemberType:
 NOT_LOADED: Any = object()
 
 
+async def _group_condition(root: GroupType, info: Info) -> Condition | None:
+    if not root.model.condition_code:
+        return None
+    c = await info.context.load(_conditions, root.model.condition_code)
+    return Condition.of(c) if c else None
+
+
 @strawberry.type(name="Group", description="病友社群")
 class GroupType(Node):
     model: strawberry.Private[models.Group | access.GroupRow]
     # The viewer's membership when it came with the group (group(slug:)), else NOT_LOADED.
     member: strawberry.Private[Any] = NOT_LOADED
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Group", self.model.id)
+    slug: str
+    name: str
+    condition: Condition | None = strawberry.field(resolver=_group_condition)
+    description: str
+    rules_text: str
+    cover_url: str | None
+    visibility: GroupVisibility
+    join_policy: JoinPolicy
+    allow_anonymous: bool
+    member_count: int
 
-    @strawberry.field
-    def slug(self) -> str:
-        return self.model.slug
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.model.name
-
-    @strawberry.field
-    async def condition(self, info: Info) -> Condition | None:
-        if not self.model.condition_code:
-            return None
-        c = await info.context.load(_conditions, self.model.condition_code)
-        return Condition.of(c) if c else None
-
-    @strawberry.field
-    def description(self) -> str:
-        return self.model.description
-
-    @strawberry.field
-    def rules_text(self) -> str:
-        return self.model.rules_text
-
-    @strawberry.field
-    def cover_url(self) -> str | None:
-        return self.model.cover_url
-
-    @strawberry.field
-    def visibility(self) -> GroupVisibility:  # type: ignore[valid-type]
-        return models.GroupVisibility(self.model.visibility)
-
-    @strawberry.field
-    def join_policy(self) -> JoinPolicy:  # type: ignore[valid-type]
-        return models.JoinPolicy(self.model.join_policy)
-
-    @strawberry.field
-    def allow_anonymous(self) -> bool:
-        return self.model.allow_anonymous
-
-    @strawberry.field
-    def member_count(self) -> int:
-        return self.model.member_count
+    @classmethod
+    def from_model(cls, row: models.Group | access.GroupRow, *, member: Any = NOT_LOADED) -> GroupType:
+        return view(
+            cls,
+            row,
+            model=row,
+            member=member,
+            id=to_global_id("Group", row.id),
+            visibility=models.GroupVisibility(row.visibility),
+            join_policy=models.JoinPolicy(row.join_policy),
+        )
 
     @strawberry.field(description="我在本群的身份；未加入时为 null")
     async def viewer_membership(self, info: Info) -> ViewerMembership | None:
@@ -385,6 +372,7 @@ class GroupType(Node):
     async def feed(self, info: Info, first: int | None = 20, after: str | None = None) -> GroupFeed:
         actor = info.context.actor
         async with info.context.db.read() as session:
+            group: access.AnyGroup
             if self.member is NOT_LOADED:
                 group, member = await access.require_reader(session, actor, self.model.id)
             else:  # loaded with the group in this request: the same check, no second read
@@ -400,7 +388,7 @@ class GroupType(Node):
     async def members(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[MemberType]:
         async with info.context.db.read() as session:
             page = await groups.members_page(session, info.context.actor, self.model.id, first=first, after=after)
-        return connection(page, lambda m: MemberType(model=m))
+        return connection(page, MemberType.from_model)
 
 
 @node_fetcher("Group")
@@ -412,7 +400,7 @@ async def _fetch_groups(info: Info, raw: Sequence[str]) -> list[Any]:
                 group, _ = await access.get_group(session, info.context.actor, gid) if gid else (None, None)
             except access.errors.GroupNotFound:
                 group = None
-            out.append(GroupType(model=group) if group else None)
+            out.append(GroupType.from_model(group) if group else None)
     return out
 
 

@@ -20,7 +20,7 @@ from api.content.types import (
 )
 from api.context import Info
 from api.errors import UserError
-from api.mutations import perform
+from api.mutations import mutate
 from api.relay import optional_id, require_id
 from content import compliance, engagement, service
 from content.models import ContentItem, Gate
@@ -29,7 +29,7 @@ from core.identity import Actor
 
 @strawberry.input
 class ContentInput:
-    kind: ContentKind  # type: ignore[valid-type]
+    kind: ContentKind
     title: str
     summary: str = ""
     body: str = strawberry.field(default="", description="Markdown")
@@ -42,7 +42,7 @@ class ContentInput:
     audience_group_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
     audience_tiers: list[str] = strawberry.field(default_factory=list)
     audience_stages: list[str] = strawberry.field(default_factory=list)
-    gate: ContentGate = Gate.PUBLIC  # type: ignore[valid-type]
+    gate: ContentGate = Gate.PUBLIC
     gate_min_tier_rank: int | None = None
     story_patient_id: strawberry.ID | None = None
 
@@ -166,8 +166,12 @@ def _item_id(value: strawberry.ID) -> object:
 class ContentMutation:
     @strawberry.mutation(description="新建内容草稿（市场运营）")
     async def content_create(self, info: Info, input: ContentInput) -> ContentItemPayload:
-        out = await perform(info, lambda s, a: service.create_item(s, a, input.to_domain()))
-        return ContentItemPayload(item=wrap(out.value, info) if out.value else None, errors=out.errors)
+        return await mutate(
+            info,
+            ContentItemPayload,
+            lambda s, a: service.create_item(s, a, input.to_domain()),
+            lambda v: ContentItemPayload(item=wrap(v, info), errors=[]),
+        )
 
     @strawberry.mutation(description="修改内容；已发布内容会生成新的草稿版本，原版本保持上线")
     async def content_update(self, info: Info, input: ContentUpdateInput) -> ContentItemPayload:
@@ -176,8 +180,12 @@ class ContentMutation:
             await service.update_item(s, a, item_id, input.content.to_domain())
             return await service.get_for_staff(s, a, item_id)
 
-        out = await perform(info, work)
-        return ContentItemPayload(item=wrap(out.value, info) if out.value else None, errors=out.errors)
+        return await mutate(
+            info,
+            ContentItemPayload,
+            work,
+            lambda v: ContentItemPayload(item=wrap(v, info), errors=[]),
+        )
 
     @strawberry.mutation(description="提交审核，返回合规检查结果")
     async def content_submit(self, info: Info, input: ContentItemInput) -> ContentSubmitPayload:
@@ -186,16 +194,20 @@ class ContentMutation:
             findings = await service.submit(s, a, item_id)
             return await service.get_for_staff(s, a, item_id), findings
 
-        out = await perform(info, work)
-        if out.value is None:
-            return ContentSubmitPayload(errors=out.errors)
-        item, findings = out.value
-        return ContentSubmitPayload(item=wrap(item, info), findings=[FindingType.of(f) for f in findings], errors=[])
+        return await mutate(
+            info,
+            ContentSubmitPayload,
+            work,
+            lambda v: ContentSubmitPayload(
+                item=wrap(v[0], info), findings=[FindingType.of(f) for f in v[1]], errors=[]
+            ),
+        )
 
     @strawberry.mutation(description="审核通过（内容审核，不能审核自己的内容；提醒项需逐条确认）")
     async def content_approve(self, info: Info, input: ContentApproveInput) -> ContentItemPayload:
-        out = await perform(
+        return await mutate(
             info,
+            ContentItemPayload,
             lambda s, a: service.approve(
                 s,
                 a,
@@ -203,57 +215,67 @@ class ContentMutation:
                 comment=input.comment,
                 acknowledged=list(input.acknowledged_findings),
             ),
+            lambda v: ContentItemPayload(item=wrap(v, info), errors=[]),
         )
-        return ContentItemPayload(item=wrap(out.value, info) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="驳回（内容审核，须填写意见）")
     async def content_reject(self, info: Info, input: ContentRejectInput) -> ContentItemPayload:
-        out = await perform(
+        return await mutate(
             info,
+            ContentItemPayload,
             lambda s, a: service.reject(
                 s, a, require_id(input.item_id, "ContentItem", "itemId"), comment=input.comment
             ),
+            lambda v: ContentItemPayload(item=wrap(v, info), errors=[]),
         )
-        return ContentItemPayload(item=wrap(out.value, info) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="发布已通过审核的内容：立即或定时")
     async def content_publish(self, info: Info, input: ContentPublishInput) -> ContentItemPayload:
-        out = await perform(
+        return await mutate(
             info,
+            ContentItemPayload,
             lambda s, a: service.publish(s, a, require_id(input.item_id, "ContentItem", "itemId"), at=input.publish_at),
+            lambda v: ContentItemPayload(item=wrap(v, info), errors=[]),
         )
-        return ContentItemPayload(item=wrap(out.value, info) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="归档下线")
     async def content_archive(self, info: Info, input: ContentItemInput) -> ContentItemPayload:
-        out = await perform(
-            info, lambda s, a: service.archive(s, a, require_id(input.item_id, "ContentItem", "itemId"))
+        return await mutate(
+            info,
+            ContentItemPayload,
+            lambda s, a: service.archive(s, a, require_id(input.item_id, "ContentItem", "itemId")),
+            lambda v: ContentItemPayload(item=wrap(v, info), errors=[]),
         )
-        return ContentItemPayload(item=wrap(out.value, info) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="当事患者授权发布自己的故事")
     async def content_story_consent_grant(self, info: Info, input: ContentItemInput) -> StoryConsentPayload:
-        out = await perform(
-            info, lambda s, a: service.grant_story_consent(s, a, require_id(input.item_id, "ContentItem", "itemId"))
+        return await mutate(
+            info,
+            StoryConsentPayload,
+            lambda s, a: service.grant_story_consent(s, a, require_id(input.item_id, "ContentItem", "itemId")),
+            lambda _: StoryConsentPayload(granted=True, errors=[]),
         )
-        return StoryConsentPayload(granted=True if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="当事患者撤回授权：故事立即在所有位置下线")
     async def content_story_consent_withdraw(self, info: Info, input: ContentItemInput) -> StoryConsentPayload:
-        out = await perform(
-            info, lambda s, a: service.withdraw_story_consent(s, a, require_id(input.item_id, "ContentItem", "itemId"))
+        return await mutate(
+            info,
+            StoryConsentPayload,
+            lambda s, a: service.withdraw_story_consent(s, a, require_id(input.item_id, "ContentItem", "itemId")),
+            lambda _: StoryConsentPayload(granted=False, errors=[]),
         )
-        return StoryConsentPayload(granted=False if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="记录浏览、读完或分享；读完文章按规则奖励积分（每日上限）")
     async def content_engage(self, info: Info, input: ContentEngageInput) -> ContentEngagePayload:
         async def work(s: AsyncSession, a: Actor) -> engagement.Engagement:
             return await engagement.record(s, a, require_id(input.item_id, "ContentItem", "itemId"), input.kind.value)
 
-        out = await perform(info, work)
-        if out.value is None:
-            return ContentEngagePayload(errors=out.errors)
-        return ContentEngagePayload(recorded=out.value.recorded, points_awarded=out.value.points_awarded, errors=[])
+        return await mutate(
+            info,
+            ContentEngagePayload,
+            work,
+            lambda v: ContentEngagePayload(recorded=v.recorded, points_awarded=v.points_awarded, errors=[]),
+        )
 
     @strawberry.mutation(description="点赞或收藏（on=false 取消）")
     async def content_react(self, info: Info, input: ContentReactInput) -> ContentEngagePayload:
@@ -262,10 +284,12 @@ class ContentMutation:
                 s, a, require_id(input.item_id, "ContentItem", "itemId"), input.kind.value, on=input.on
             )
 
-        out = await perform(info, work)
-        if out.value is None:
-            return ContentEngagePayload(errors=out.errors)
-        return ContentEngagePayload(recorded=out.value.recorded, errors=[])
+        return await mutate(
+            info,
+            ContentEngagePayload,
+            work,
+            lambda v: ContentEngagePayload(recorded=v.recorded, errors=[]),
+        )
 
     @strawberry.mutation(description="新增合规词条（管理员）")
     async def compliance_term_add(self, info: Info, input: ComplianceTermInput) -> ComplianceTermPayload:
@@ -277,15 +301,20 @@ class ContentMutation:
             note=input.note,
             allowed_contexts=tuple(input.allowed_contexts),
         )
-        out = await perform(info, lambda s, a: compliance.add_term(s, a, data))
-        return ComplianceTermPayload(term=TermType(model=out.value) if out.value else None, errors=out.errors)
+        return await mutate(
+            info,
+            ComplianceTermPayload,
+            lambda s, a: compliance.add_term(s, a, data),
+            lambda v: ComplianceTermPayload(term=TermType.from_model(v), errors=[]),
+        )
 
     @strawberry.mutation(description="停用合规词条（管理员）")
     async def compliance_term_deactivate(
         self, info: Info, input: ComplianceTermDeactivateInput
     ) -> ComplianceTermPayload:
-        out = await perform(
+        return await mutate(
             info,
+            ComplianceTermPayload,
             lambda s, a: compliance.deactivate_term(s, a, require_id(input.term_id, "ComplianceTerm", "termId")),
+            lambda v: ComplianceTermPayload(term=TermType.from_model(v), errors=[]),
         )
-        return ComplianceTermPayload(term=TermType(model=out.value) if out.value else None, errors=out.errors)

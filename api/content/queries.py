@@ -67,7 +67,7 @@ class ContentQuery:
     async def content_items(
         self,
         info: Info,
-        status: ContentStatus | None = None,  # type: ignore[valid-type]
+        status: ContentStatus | None = None,
         mine: bool = False,
         first: int | None = 20,
         after: str | None = None,
@@ -98,4 +98,4 @@ class ContentQuery:
     @strawberry.field(description="合规词库（内容运营、审核与管理员）")
     async def compliance_terms(self, info: Info) -> list[TermType]:
         async with info.context.db.read() as session:
-            return [TermType(model=t) for t in await compliance.list_terms(session, info.context.actor)]
+            return [TermType.from_model(t) for t in await compliance.list_terms(session, info.context.actor)]

@@ -13,16 +13,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.relay import Node, node_fetcher, raw_uuids, to_global_id
+from api.views import view
 from content import access, bodies, cards, engagement, service
 from content import models as m
 from content.compliance import Finding
 from content.feed import FeedItem
 
-ContentKind = strawberry.enum(m.ContentKind, name="ContentKind")
-ContentStatus = strawberry.enum(m.ContentStatus, name="ContentItemStatus")
-RevisionStatus = strawberry.enum(m.RevisionStatus, name="ContentRevisionStatus")
-ContentGate = strawberry.enum(m.Gate, name="ContentGate")
-FindingSeverity = strawberry.enum(m.Severity, name="ComplianceSeverity")
+ContentKind = m.ContentKind
+strawberry.enum(ContentKind, name="ContentKind")
+ContentStatus = m.ContentStatus
+strawberry.enum(ContentStatus, name="ContentItemStatus")
+RevisionStatus = m.RevisionStatus
+strawberry.enum(RevisionStatus, name="ContentRevisionStatus")
+ContentGate = m.Gate
+strawberry.enum(ContentGate, name="ContentGate")
+FindingSeverity = m.Severity
+strawberry.enum(FindingSeverity, name="ComplianceSeverity")
 
 
 @strawberry.enum(name="ContentEngagementKind")
@@ -45,7 +51,7 @@ class FindingType:
     id: str
     rule: str
     category: str
-    severity: FindingSeverity  # type: ignore[valid-type]
+    severity: FindingSeverity
     field: str | None
     start: int | None
     end: int | None
@@ -56,88 +62,44 @@ class FindingType:
 
     @classmethod
     def of(cls, f: Finding) -> FindingType:
-        return cls(
-            id=f.id,
-            rule=f.rule,
-            category=f.category,
-            severity=m.Severity(f.severity),
-            field=f.field,
-            start=f.start,
-            end=f.end,
-            line=f.line,
-            column=f.column,
-            excerpt=f.excerpt,
-            message=f.message,
-        )
+        return view(cls, f, severity=m.Severity(f.severity))
 
 
 @strawberry.type(name="ContentRevision", description="内容的一个版本")
 class RevisionType:
     model: strawberry.Private[m.ContentRevision]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("ContentRevision", self.model.id)
+    id: strawberry.ID
+    number: int
+    status: RevisionStatus
+    title: str
+    summary: str
+    body: str = strawberry.field(description="Markdown 原文")
+    body_html: str = strawberry.field(description="净化后的 HTML")
+    cover_url: str | None
+    video_url: str | None
+    condition_codes: list[str]
+    topics: list[str]
+    findings: list[FindingType]
+    checked_at: datetime | None
+    review_comment: str | None
+    acknowledged_findings: list[str]
+    created_at: datetime
 
-    @strawberry.field
-    def number(self) -> int:
-        return self.model.number
-
-    @strawberry.field
-    def status(self) -> RevisionStatus:  # type: ignore[valid-type]
-        return m.RevisionStatus(self.model.status)
-
-    @strawberry.field
-    def title(self) -> str:
-        return self.model.title
-
-    @strawberry.field
-    def summary(self) -> str:
-        return self.model.summary
-
-    @strawberry.field(description="Markdown 原文")
-    def body(self) -> str:
-        return self.model.body
-
-    @strawberry.field(description="净化后的 HTML")
-    def body_html(self) -> str:
-        return bodies.body_html(self.model.id, self.model.body)
-
-    @strawberry.field
-    def cover_url(self) -> str | None:
-        return self.model.cover_url
-
-    @strawberry.field
-    def video_url(self) -> str | None:
-        return self.model.video_url
-
-    @strawberry.field
-    def condition_codes(self) -> list[str]:
-        return list(self.model.condition_codes)
-
-    @strawberry.field
-    def topics(self) -> list[str]:
-        return list(self.model.topics)
-
-    @strawberry.field
-    def findings(self) -> list[FindingType]:
-        return [FindingType.of(Finding.from_json(f)) for f in self.model.findings or []]
-
-    @strawberry.field
-    def checked_at(self) -> datetime | None:
-        return self.model.checked_at
-
-    @strawberry.field
-    def review_comment(self) -> str | None:
-        return self.model.review_comment
-
-    @strawberry.field
-    def acknowledged_findings(self) -> list[str]:
-        return list(self.model.acknowledged or [])
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
+    @classmethod
+    def from_model(cls, row: m.ContentRevision) -> RevisionType:
+        return view(
+            cls,
+            row,
+            model=row,
+            id=to_global_id("ContentRevision", row.id),
+            status=m.RevisionStatus(row.status),
+            body_html=bodies.body_html(row.id, row.body),
+            condition_codes=list(row.condition_codes),
+            topics=list(row.topics),
+            findings=[FindingType.of(Finding.from_json(f)) for f in row.findings or []],
+            acknowledged_findings=list(row.acknowledged or []),
+        )
 
 
 @strawberry.type(name="ContentTransition", description="一次流程变更：谁、何时、从何状态到何状态")
@@ -209,25 +171,25 @@ async def _revision_of(root: ContentItemType, info: Info) -> m.ContentRevision |
     rev_id = root.model.live_revision_id or (root.model.working_revision_id if root.staff_view else None)
     if rev_id is None:
         return None
-    return await info.context.load(service.revisions_by_ids, rev_id)  # type: ignore[no-any-return]
+    return await info.context.load(service.revisions_by_ids, rev_id)
 
 
 async def _revision(root: ContentItemType, info: Info) -> RevisionType | None:
     rev = await _revision_of(root, info)
-    return RevisionType(model=rev) if rev else None
+    return RevisionType.from_model(rev) if rev else None
 
 
 async def _working_revision(root: ContentItemType, info: Info) -> RevisionType | None:
     if not root.staff_view or root.model.working_revision_id is None:
         return None
     rev = await info.context.load(service.revisions_by_ids, root.model.working_revision_id)
-    return RevisionType(model=rev) if rev else None
+    return RevisionType.from_model(rev) if rev else None
 
 
 async def _revisions(root: ContentItemType, info: Info) -> list[RevisionType]:
     if not root.staff_view:
         return []
-    return [RevisionType(model=r) for r in await info.context.load_many(service.revisions_by_item, root.model.id)]
+    return [RevisionType.from_model(r) for r in await info.context.load_many(service.revisions_by_item, root.model.id)]
 
 
 async def _transitions(root: ContentItemType, info: Info) -> list[TransitionType]:
@@ -256,13 +218,13 @@ class ContentItemType(Node):
     model: strawberry.Private[m.ContentItem | FeedItem]  # FeedItem: a feed row, the same names
     staff_view: strawberry.Private[bool] = False
     id: strawberry.ID
-    kind: ContentKind  # type: ignore[valid-type]
-    status: ContentStatus = strawberry.field(description="流程状态（工作版本）")  # type: ignore[valid-type]
+    kind: ContentKind
+    status: ContentStatus = strawberry.field(description="流程状态（工作版本）")
     language: str
     live: bool = strawberry.field(description="是否在线（读者可见的已发布版本）")
     published_at: datetime | None
     publish_at: datetime | None = strawberry.field(description="定时发布时间")
-    gate: ContentGate  # type: ignore[valid-type]
+    gate: ContentGate
     gate_min_tier_rank: int | None
     audience: AudienceType = strawberry.field(resolver=_audience)
     counts: CountsType
@@ -316,7 +278,7 @@ async def _mine(info: Info, item_id: uuid.UUID) -> set[str]:
     actor = info.context.actor
     if not actor.is_patient or actor.id is None:
         return set()
-    return await info.context.loaders.get(_reactions).load((actor.id, item_id))  # type: ignore[no-any-return]
+    return await info.context.loaders.get(_reactions).load((actor.id, item_id))
 
 
 def wrap(item: m.ContentItem, info: Info) -> ContentItemType:
@@ -379,15 +341,15 @@ async def wrap_page(items: Sequence[m.ContentItem], info: Info) -> dict[uuid.UUI
     out: dict[uuid.UUID, ContentItemType] = {}
     for item in items:
         row = found.get(item.id)
-        has_rev = row is not None and row["title"] is not None
+        rev = row if row is not None and row["title"] is not None else None
         mine = (row["mine"] if row is not None else None) or ()
         card = ContentItemType(
             **_item_fields(item, staff),
-            title=row["title"] if has_rev else item.title,
-            summary=row["summary"] if has_rev else "",
+            title=rev["title"] if rev is not None else item.title,
+            summary=rev["summary"] if rev is not None else "",
             body_html=None,  # type: ignore[arg-type]
-            cover_url=row["cover_url"] if has_rev else None,
-            video_url=row["video_url"] if has_rev else None,
+            cover_url=rev["cover_url"] if rev is not None else None,
+            video_url=rev["video_url"] if rev is not None else None,
             viewer_has_liked="like" in mine,
             viewer_has_bookmarked="bookmark" in mine,
         )
@@ -405,8 +367,8 @@ def wrap_feed(items: Sequence[FeedItem], info: Info) -> list[ContentItemType]:
         mine = item.mine or ()
         card = ContentItemType(
             **_item_fields(item, staff),
-            title=item.card_title if has_rev else item.title,
-            summary=item.card_summary if has_rev else "",
+            title=item.card_title if item.card_title is not None else item.title,
+            summary=(item.card_summary or "") if has_rev else "",  # a revision's summary is NOT NULL
             body_html=None,  # type: ignore[arg-type]
             cover_url=item.card_cover_url if has_rev else None,
             video_url=item.card_video_url if has_rev else None,
@@ -464,34 +426,22 @@ class DayStatsType:
 class TermType:
     model: strawberry.Private[m.ComplianceTerm]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("ComplianceTerm", self.model.id)
+    id: strawberry.ID
+    pattern: str
+    match: str
+    category: str
+    severity: FindingSeverity
+    note: str
+    allowed_contexts: list[str]
+    active: bool
 
-    @strawberry.field
-    def pattern(self) -> str:
-        return self.model.pattern
-
-    @strawberry.field
-    def match(self) -> str:
-        return self.model.match
-
-    @strawberry.field
-    def category(self) -> str:
-        return self.model.category
-
-    @strawberry.field
-    def severity(self) -> FindingSeverity:  # type: ignore[valid-type]
-        return m.Severity(self.model.severity)
-
-    @strawberry.field
-    def note(self) -> str:
-        return self.model.note
-
-    @strawberry.field
-    def allowed_contexts(self) -> list[str]:
-        return list(self.model.allowed_contexts or [])
-
-    @strawberry.field
-    def active(self) -> bool:
-        return self.model.active
+    @classmethod
+    def from_model(cls, row: m.ComplianceTerm) -> TermType:
+        return view(
+            cls,
+            row,
+            model=row,
+            id=to_global_id("ComplianceTerm", row.id),
+            severity=m.Severity(row.severity),
+            allowed_contexts=list(row.allowed_contexts or []),
+        )

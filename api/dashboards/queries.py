@@ -17,7 +17,8 @@ from api.relay import optional_id, to_global_id
 from dashboards import service
 from patients import queries as patient_queries
 
-DashboardPeriod = strawberry.enum(service.Period, name="DashboardPeriod")
+DashboardPeriod = service.Period
+strawberry.enum(DashboardPeriod, name="DashboardPeriod")
 
 
 @strawberry.type(description="复诊率：本期在该院区有完成就诊的患者中，此前N天内（任一院区）已有完成就诊者的占比")
@@ -33,7 +34,7 @@ class ReturnVisitRate:
         if self.site_id is None:
             return None
         site = await info.context.load(patient_queries.sites_by_ids, self.site_id)
-        return SiteType(model=site) if site else None
+        return SiteType.from_model(site) if site else None
 
 
 @strawberry.type(description="生命周期阶段人数（当前）")
@@ -97,7 +98,7 @@ def _site(value: strawberry.ID | None) -> uuid.UUID | None:
     return optional_id(value, "Site", "siteId")
 
 
-async def _run(info: Info, fn, **kw):  # type: ignore[no-untyped-def]
+async def _run(info: Info, fn, **kw):
     """Domain errors (not allowed, bad range) become GraphQL errors with their code (api/errors.py)."""
     async with info.context.db.read() as session:
         return await fn(session, info.context.actor, **kw)
@@ -109,7 +110,7 @@ class DashboardQuery:
     async def dashboard_return_visit_rate(
         self,
         info: Info,
-        period: DashboardPeriod,  # type: ignore[valid-type]
+        period: DashboardPeriod,
         since: date,
         until: date,
         site_id: strawberry.ID | None = None,
@@ -138,7 +139,7 @@ class DashboardQuery:
     async def dashboard_lifecycle_movement(
         self,
         info: Info,
-        period: DashboardPeriod,  # type: ignore[valid-type]
+        period: DashboardPeriod,
         since: date,
         until: date,
     ) -> list[LifecycleMovement]:

@@ -20,8 +20,9 @@ from api.identity.types import (
     StaffRole,
     StaffType,
 )
-from api.mutations import perform
+from api.mutations import mutate
 from api.relay import optional_id
+from api.views import view
 from core.errors import NotFound
 from core.identity import Actor
 from loyalty import onboarding
@@ -40,12 +41,7 @@ class AuthTokens:
 
     @classmethod
     def of(cls, t: auth.Tokens) -> AuthTokens:
-        return cls(
-            access_token=t.access_token,
-            access_token_expires_at=t.access_expires_at,
-            refresh_token=t.refresh_token,
-            refresh_token_expires_at=t.refresh_expires_at,
-        )
+        return view(cls, t, access_token_expires_at=t.access_expires_at, refresh_token_expires_at=t.refresh_expires_at)
 
 
 @strawberry.input
@@ -120,7 +116,7 @@ class ProfileUpdateInput:
     birth_year: int | None = strawberry.UNSET
     birth_date: date | None = strawberry.field(default=strawberry.UNSET, description="生日（用于生日祝福）")
     email: str | None = strawberry.field(default=strawberry.UNSET, description="电子邮箱（邮件通知）")
-    gender: Gender | None = strawberry.UNSET  # type: ignore[valid-type]
+    gender: Gender | None = strawberry.UNSET
     timezone: str | None = strawberry.UNSET
     condition_codes: list[str] | None = strawberry.UNSET
     home_site_id: strawberry.ID | None = strawberry.UNSET
@@ -134,8 +130,8 @@ class ProfileUpdatePayload:
 
 @strawberry.input
 class ConsentItemInput:
-    channel: ConsentChannel  # type: ignore[valid-type]
-    purpose: ConsentPurpose  # type: ignore[valid-type]
+    channel: ConsentChannel
+    purpose: ConsentPurpose
     granted: bool
 
 
@@ -157,7 +153,7 @@ class StaffCreateInput:
     email: str
     name: str
     password: str
-    roles: list[StaffRole]  # type: ignore[valid-type]
+    roles: list[StaffRole]
     site_id: strawberry.ID | None = None
 
 
@@ -170,7 +166,7 @@ class StaffCreatePayload:
 @strawberry.input
 class StaffSetRolesInput:
     staff_id: strawberry.ID
-    roles: list[StaffRole]  # type: ignore[valid-type]
+    roles: list[StaffRole]
 
 
 @strawberry.input
@@ -185,10 +181,12 @@ async def _set_staff_active(info: Info, input: StaffActiveInput, *, active: bool
             raise NotFound("员工不存在", field="staffId")
         return await service.set_staff_active(s, a, staff_id, active=active)
 
-    out = await perform(info, work)
-    if out.value is None:
-        return StaffCreatePayload(errors=out.errors)
-    return StaffCreatePayload(staff=StaffType(model=out.value), errors=[])
+    return await mutate(
+        info,
+        StaffCreatePayload,
+        work,
+        lambda v: StaffCreatePayload(staff=StaffType.from_model(v), errors=[]),
+    )
 
 
 @strawberry.input
@@ -215,32 +213,33 @@ class IdentityMutation:
     @strawberry.mutation(description="向手机号发送登录验证码（每分钟1次，每天10次）")
     async def auth_request_code(self, info: Info, input: AuthRequestCodeInput) -> AuthRequestCodePayload:
         client = client_address(info)
-        out = await perform(info, lambda s, _a: auth.request_code(s, phone=input.phone, client=client))
-        if out.value is None:
-            return AuthRequestCodePayload(errors=out.errors)
-        return AuthRequestCodePayload(
-            masked_phone=mask_phone(out.value.phone),
-            expires_at=out.value.expires_at,
-            resend_after=out.value.resend_after,
-            errors=[],
+        return await mutate(
+            info,
+            AuthRequestCodePayload,
+            lambda s, _a: auth.request_code(s, phone=input.phone, client=client),
+            lambda v: AuthRequestCodePayload(
+                masked_phone=mask_phone(v.phone),
+                expires_at=v.expires_at,
+                resend_after=v.resend_after,
+                errors=[],
+            ),
         )
 
     @strawberry.mutation(description="手机号+验证码登录；首次登录即注册")
     async def auth_sign_in(self, info: Info, input: AuthSignInInput) -> AuthSignInPayload:
         device = input.device_id or info.context.request.headers.get(DEVICE_HEADER)
-        out = await perform(
+        return await mutate(
             info,
+            AuthSignInPayload,
             lambda s, _a: onboarding.sign_in(
                 s, phone=input.phone, code=input.code, device_id=device, referral_code=input.referral_code
             ),
-        )
-        if out.value is None:
-            return AuthSignInPayload(errors=out.errors)
-        return AuthSignInPayload(
-            tokens=AuthTokens.of(out.value.tokens),
-            patient=PatientType(model=out.value.patient),
-            registered=out.value.registered,
-            errors=[],
+            lambda v: AuthSignInPayload(
+                tokens=AuthTokens.of(v.tokens),
+                patient=PatientType.from_model(v.patient),
+                registered=v.registered,
+                errors=[],
+            ),
         )
 
     @strawberry.mutation(description="员工邮箱+密码登录")
@@ -252,23 +251,30 @@ class IdentityMutation:
             assert tokens.actor.id is not None
             return tokens, await s.get(models.Staff, tokens.actor.id)
 
-        out = await perform(info, work)
-        if out.value is None:
-            return AuthStaffSignInPayload(errors=out.errors)
-        tokens, staff = out.value
-        return AuthStaffSignInPayload(tokens=AuthTokens.of(tokens), staff=StaffType(model=staff), errors=[])
+        return await mutate(
+            info,
+            AuthStaffSignInPayload,
+            work,
+            lambda v: AuthStaffSignInPayload(tokens=AuthTokens.of(v[0]), staff=StaffType.from_model(v[1]), errors=[]),
+        )
 
     @strawberry.mutation(description="用刷新令牌换取新的令牌（刷新令牌只能使用一次）")
     async def auth_refresh(self, info: Info, input: AuthRefreshInput) -> AuthRefreshPayload:
-        out = await perform(info, lambda s, _a: auth.refresh(s, refresh_token=input.refresh_token))
-        if out.value is None:
-            return AuthRefreshPayload(errors=out.errors)
-        return AuthRefreshPayload(tokens=AuthTokens.of(out.value), errors=[])
+        return await mutate(
+            info,
+            AuthRefreshPayload,
+            lambda s, _a: auth.refresh(s, refresh_token=input.refresh_token),
+            lambda v: AuthRefreshPayload(tokens=AuthTokens.of(v), errors=[]),
+        )
 
     @strawberry.mutation(description="退出登录")
     async def auth_sign_out(self, info: Info, input: AuthSignOutInput) -> AuthSignOutPayload:
-        out = await perform(info, lambda s, a: auth.sign_out(s, a, refresh_token=input.refresh_token))
-        return AuthSignOutPayload(signed_out=not out.errors, errors=out.errors)
+        return await mutate(
+            info,
+            AuthSignOutPayload,
+            lambda s, a: auth.sign_out(s, a, refresh_token=input.refresh_token),
+            lambda _: AuthSignOutPayload(signed_out=True, errors=[]),
+        )
 
     @strawberry.mutation(description="修改患者资料")
     async def profile_update(self, info: Info, input: ProfileUpdateInput) -> ProfileUpdatePayload:
@@ -293,10 +299,12 @@ class IdentityMutation:
                 s, a, changes, patient_id=optional_id(input.patient_id, "Patient", "patientId")
             )
 
-        out = await perform(info, work)
-        if out.value is None:
-            return ProfileUpdatePayload(errors=out.errors)
-        return ProfileUpdatePayload(patient=PatientType(model=out.value), errors=[])
+        return await mutate(
+            info,
+            ProfileUpdatePayload,
+            work,
+            lambda v: ProfileUpdatePayload(patient=PatientType.from_model(v), errors=[]),
+        )
 
     @strawberry.mutation(description="修改各渠道、各用途的授权")
     async def consent_update(self, info: Info, input: ConsentUpdateInput) -> ConsentUpdatePayload:
@@ -310,15 +318,18 @@ class IdentityMutation:
             )
             return await s.get(models.Patient, patient_id)
 
-        out = await perform(info, work)
-        if out.value is None:
-            return ConsentUpdatePayload(errors=out.errors)
-        return ConsentUpdatePayload(patient=PatientType(model=out.value), errors=[])
+        return await mutate(
+            info,
+            ConsentUpdatePayload,
+            work,
+            lambda v: ConsentUpdatePayload(patient=PatientType.from_model(v), errors=[]),
+        )
 
     @strawberry.mutation(description="新建员工账号（管理员）")
     async def staff_create(self, info: Info, input: StaffCreateInput) -> StaffCreatePayload:
-        out = await perform(
+        return await mutate(
             info,
+            StaffCreatePayload,
             lambda s, a: service.create_staff(
                 s,
                 a,
@@ -328,10 +339,8 @@ class IdentityMutation:
                 roles=[r.value for r in input.roles],
                 site_id=optional_id(input.site_id, "Site", "siteId"),
             ),
+            lambda v: StaffCreatePayload(staff=StaffType.from_model(v), errors=[]),
         )
-        if out.value is None:
-            return StaffCreatePayload(errors=out.errors)
-        return StaffCreatePayload(staff=StaffType(model=out.value), errors=[])
 
     @strawberry.mutation(description="设置员工角色（管理员）；该员工需重新登录")
     async def staff_set_roles(self, info: Info, input: StaffSetRolesInput) -> StaffCreatePayload:
@@ -341,10 +350,12 @@ class IdentityMutation:
                 raise NotFound("员工不存在", field="staffId")
             return await service.set_staff_roles(s, a, staff_id, [r.value for r in input.roles])
 
-        out = await perform(info, work)
-        if out.value is None:
-            return StaffCreatePayload(errors=out.errors)
-        return StaffCreatePayload(staff=StaffType(model=out.value), errors=[])
+        return await mutate(
+            info,
+            StaffCreatePayload,
+            work,
+            lambda v: StaffCreatePayload(staff=StaffType.from_model(v), errors=[]),
+        )
 
     @strawberry.mutation(description="停用员工账号（管理员）：其全部登录立即失效")
     async def staff_disable(self, info: Info, input: StaffActiveInput) -> StaffCreatePayload:
@@ -356,12 +367,11 @@ class IdentityMutation:
 
     @strawberry.mutation(description="新建院区或门诊部（管理员）")
     async def site_create(self, info: Info, input: SiteCreateInput) -> SiteCreatePayload:
-        out = await perform(
+        return await mutate(
             info,
+            SiteCreatePayload,
             lambda s, a: service.create_site(
                 s, a, code=input.code, name=input.name, kind=input.kind.value, address=input.address, phone=input.phone
             ),
+            lambda v: SiteCreatePayload(site=SiteType.from_model(v), errors=[]),
         )
-        if out.value is None:
-            return SiteCreatePayload(errors=out.errors)
-        return SiteCreatePayload(site=SiteType(model=out.value), errors=[])

@@ -19,10 +19,10 @@ class IdentityQuery:
             return None
         if actor.is_patient:
             patient = await info.context.load(queries.patients_by_ids, actor.id)
-            return PatientType(model=patient) if patient else None
+            return PatientType.from_model(patient) if patient else None
         if actor.is_staff:
             staff = await info.context.load(queries.staff_by_ids, actor.id)
-            return StaffType(model=staff) if staff else None
+            return StaffType.from_model(staff) if staff else None
         return None
 
     @strawberry.field(description="病种目录")
@@ -34,7 +34,7 @@ class IdentityQuery:
     async def sites(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[SiteType]:
         async with info.context.db.read() as session:
             page = await queries.page_sites(session, first=first, after=after)
-        return connection(page, lambda m: SiteType(model=m))
+        return connection(page, SiteType.from_model)
 
     @strawberry.field(description="患者列表（员工可见，按注册时间倒序）")
     async def patients(
@@ -44,7 +44,7 @@ class IdentityQuery:
             page = await queries.page_patients(
                 session, info.context.actor, first=first, after=after, condition_code=condition_code
             )
-        return connection(page, lambda m: PatientType(model=m))
+        return connection(page, PatientType.from_model)
 
     @strawberry.field(description="员工列表（仅管理员）")
     async def staff_members(
@@ -52,4 +52,4 @@ class IdentityQuery:
     ) -> Connection[StaffType]:
         async with info.context.db.read() as session:
             page = await queries.page_staff(session, info.context.actor, first=first, after=after)
-        return connection(page, lambda m: StaffType(model=m))
+        return connection(page, StaffType.from_model)

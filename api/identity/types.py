@@ -12,14 +12,19 @@ import strawberry
 from api.context import Info
 from api.loyalty.points_types import PatientLoyaltyFields
 from api.relay import Node, node_fetcher, raw_uuids, to_global_id
+from api.views import view
 from core.identity import ROLE_LABELS_ZH, Role
-from patients import models, queries
-from patients.service import SITE_KINDS, can_view_private, can_view_profile
+from patients import models, queries, visibility
+from patients.service import SITE_KINDS
 
-Gender = strawberry.enum(models.Gender, name="Gender")
-ConsentChannel = strawberry.enum(models.ConsentChannel, name="ConsentChannel")
-ConsentPurpose = strawberry.enum(models.ConsentPurpose, name="ConsentPurpose")
-StaffRole = strawberry.enum(Role, name="StaffRole")
+Gender = models.Gender
+strawberry.enum(Gender, name="Gender")
+ConsentChannel = models.ConsentChannel
+strawberry.enum(ConsentChannel, name="ConsentChannel")
+ConsentPurpose = models.ConsentPurpose
+strawberry.enum(ConsentPurpose, name="ConsentPurpose")
+StaffRole = Role
+strawberry.enum(StaffRole, name="StaffRole")
 
 
 @strawberry.enum
@@ -35,122 +40,106 @@ class Condition:
 
     @classmethod
     def of(cls, m: models.Condition) -> Condition:
-        return cls(code=m.code, name=m.name)
+        return view(cls, m)
 
 
 @strawberry.type(name="Site", description="A campus (院区) or clinic (门诊部) of the hospital group.")
 class SiteType(Node):
     model: strawberry.Private[models.Site]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Site", self.model.id)
+    code: str
+    name: str
+    kind: SiteKind
+    kind_label: str = strawberry.field(description="类型中文名")
+    address: str | None
+    phone: str | None
+    timezone: str
 
-    @strawberry.field
-    def code(self) -> str:
-        return self.model.code
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.model.name
-
-    @strawberry.field
-    def kind(self) -> SiteKind:
-        return SiteKind(self.model.kind)
-
-    @strawberry.field(description="类型中文名")
-    def kind_label(self) -> str:
-        return SITE_KINDS.get(self.model.kind, self.model.kind)
-
-    @strawberry.field
-    def address(self) -> str | None:
-        return self.model.address
-
-    @strawberry.field
-    def phone(self) -> str | None:
-        return self.model.phone
-
-    @strawberry.field
-    def timezone(self) -> str:
-        return self.model.timezone
+    @classmethod
+    def from_model(cls, row: models.Site) -> SiteType:
+        return view(
+            cls,
+            row,
+            model=row,
+            id=to_global_id("Site", row.id),
+            kind=SiteKind(row.kind),
+            kind_label=SITE_KINDS.get(row.kind, row.kind),
+        )
 
 
 @strawberry.type(description="The current consent for one channel and purpose.")
 class Consent:
-    channel: ConsentChannel  # type: ignore[valid-type]
-    purpose: ConsentPurpose  # type: ignore[valid-type]
+    channel: ConsentChannel
+    purpose: ConsentPurpose
     granted: bool
     source: str
     changed_at: datetime
 
     @classmethod
     def of(cls, m: models.Consent) -> Consent:
-        return cls(
-            channel=models.ConsentChannel(m.channel),
-            purpose=models.ConsentPurpose(m.purpose),
-            granted=m.granted,
-            source=m.source,
-            changed_at=m.changed_at,
-        )
+        return view(cls, m, channel=models.ConsentChannel(m.channel), purpose=models.ConsentPurpose(m.purpose))
+
+
+# Who sees which field of a patient is decided in patients/visibility.py (the console and workers
+# ask the same functions).
+def _patient_real_name(root: PatientType, info: Info) -> str | None:
+    return visibility.private_field(info.context.actor, root.model.id, root.model.real_name)
+
+
+def _patient_phone(root: PatientType, info: Info) -> str:
+    return visibility.phone_seen_by(info.context.actor, root.model.id, root.model.phone)
+
+
+def _patient_birth_year(root: PatientType, info: Info) -> int | None:
+    return visibility.private_field(info.context.actor, root.model.id, root.model.birth_year)
+
+
+def _patient_birth_date(root: PatientType, info: Info) -> date | None:
+    return visibility.private_field(info.context.actor, root.model.id, root.model.birth_date)
+
+
+def _patient_email(root: PatientType, info: Info) -> str | None:
+    return visibility.private_field(info.context.actor, root.model.id, root.model.email)
+
+
+def _patient_gender(root: PatientType, info: Info) -> Gender | None:
+    if not visibility.sees_private(info.context.actor, root.model.id):
+        return None
+    return models.Gender(root.model.gender)
 
 
 @strawberry.type(name="Patient", description="A member. Private fields are null for viewers without access.")
 class PatientType(PatientLoyaltyFields, Node):
     model: strawberry.Private[models.Patient]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Patient", self.model.id)
+    nickname: str = strawberry.field(description="社区昵称（公开）")
+    real_name: str | None = strawberry.field(
+        resolver=_patient_real_name, description="真实姓名（仅本人与诊疗团队可见）"
+    )
+    phone: str = strawberry.field(
+        resolver=_patient_phone, description="手机号：本人与诊疗团队看到完整号码，其他员工看到脱敏号码"
+    )
+    birth_year: int | None = strawberry.field(resolver=_patient_birth_year)
+    birth_date: date | None = strawberry.field(resolver=_patient_birth_date, description="生日（仅本人与诊疗团队可见）")
+    email: str | None = strawberry.field(resolver=_patient_email, description="电子邮箱（仅本人与诊疗团队可见）")
+    gender: Gender | None = strawberry.field(resolver=_patient_gender)
+    timezone: str
+    created_at: datetime
 
-    @strawberry.field(description="社区昵称（公开）")
-    def nickname(self) -> str:
-        return self.model.nickname
-
-    @strawberry.field(description="真实姓名（仅本人与诊疗团队可见）")
-    def real_name(self, info: Info) -> str | None:
-        return self.model.real_name if can_view_private(info.context.actor, self.model.id) else None
-
-    @strawberry.field(description="手机号：本人与诊疗团队看到完整号码，其他员工看到脱敏号码")
-    def phone(self, info: Info) -> str:
-        phone = self.model.phone
-        return phone if can_view_private(info.context.actor, self.model.id) else f"{phone[:3]}****{phone[-4:]}"
-
-    @strawberry.field
-    def birth_year(self, info: Info) -> int | None:
-        return self.model.birth_year if can_view_private(info.context.actor, self.model.id) else None
-
-    @strawberry.field(description="生日（仅本人与诊疗团队可见）")
-    def birth_date(self, info: Info) -> date | None:
-        return self.model.birth_date if can_view_private(info.context.actor, self.model.id) else None
-
-    @strawberry.field(description="电子邮箱（仅本人与诊疗团队可见）")
-    def email(self, info: Info) -> str | None:
-        return self.model.email if can_view_private(info.context.actor, self.model.id) else None
-
-    @strawberry.field
-    def gender(self, info: Info) -> Gender | None:  # type: ignore[valid-type]
-        if not can_view_private(info.context.actor, self.model.id):
-            return None
-        return models.Gender(self.model.gender)
-
-    @strawberry.field
-    def timezone(self) -> str:
-        return self.model.timezone
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
+    @classmethod
+    def from_model(cls, row: models.Patient) -> PatientType:
+        return view(cls, row, model=row, id=to_global_id("Patient", row.id))
 
     @strawberry.field(description="所患病种（健康信息，仅本人与诊疗团队可见）")
     async def conditions(self, info: Info) -> list[Condition]:
-        if not can_view_private(info.context.actor, self.model.id):
+        if not visibility.sees_private(info.context.actor, self.model.id):
             return []
         rows = await info.context.load_many(queries.conditions_by_patient, self.model.id)
         return [Condition.of(c) for c in rows]
 
     @strawberry.field(description="各渠道授权（仅本人与诊疗团队可见）")
     async def consents(self, info: Info) -> list[Consent]:
-        if not can_view_private(info.context.actor, self.model.id):
+        if not visibility.sees_private(info.context.actor, self.model.id):
             return []
         rows = await info.context.load_many(queries.consents_by_patient, self.model.id)
         return [Consent.of(c) for c in rows]
@@ -160,31 +149,23 @@ class PatientType(PatientLoyaltyFields, Node):
         if self.model.home_site_id is None:
             return None
         site = await info.context.load(queries.sites_by_ids, self.model.home_site_id)
-        return SiteType(model=site) if site else None
+        return SiteType.from_model(site) if site else None
 
 
 @strawberry.type(name="Staff", description="A staff account of the hospital group.")
 class StaffType(Node):
     model: strawberry.Private[models.Staff]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("Staff", self.model.id)
+    name: str
+    email: str
+    active: bool
+
+    @classmethod
+    def from_model(cls, row: models.Staff) -> StaffType:
+        return view(cls, row, model=row, id=to_global_id("Staff", row.id))
 
     @strawberry.field
-    def name(self) -> str:
-        return self.model.name
-
-    @strawberry.field
-    def email(self) -> str:
-        return self.model.email
-
-    @strawberry.field
-    def active(self) -> bool:
-        return self.model.active
-
-    @strawberry.field
-    async def roles(self, info: Info) -> list[StaffRole]:  # type: ignore[valid-type]
+    async def roles(self, info: Info) -> list[StaffRole]:
         return [Role(r) for r in await info.context.load_many(queries.roles_by_staff, self.model.id)]
 
     @strawberry.field(description="角色中文名")
@@ -196,7 +177,7 @@ class StaffType(Node):
         if self.model.site_id is None:
             return None
         site = await info.context.load(queries.sites_by_ids, self.model.site_id)
-        return SiteType(model=site) if site else None
+        return SiteType.from_model(site) if site else None
 
 
 Viewer = Annotated[PatientType | StaffType, strawberry.union("Viewer", description="The signed-in account.")]
@@ -213,7 +194,7 @@ async def _fetch(info: Info, raw: Sequence[str], fn: Any, allowed: Any, wrap: An
 async def _fetch_patients(info: Info, raw: Sequence[str]) -> list[Any]:
     actor = info.context.actor
     return await _fetch(
-        info, raw, queries.patients_by_ids, lambda i: can_view_profile(actor, i), lambda m: PatientType(model=m)
+        info, raw, queries.patients_by_ids, lambda i: visibility.sees_profile(actor, i), PatientType.from_model
     )
 
 
@@ -224,11 +205,11 @@ async def _fetch_staff(info: Info, raw: Sequence[str]) -> list[Any]:
         info,
         raw,
         queries.staff_by_ids,
-        lambda i: actor.has_role(Role.ADMIN) or (actor.is_staff and actor.id == i),
-        lambda m: StaffType(model=m),
+        lambda i: visibility.sees_staff(actor, i),
+        StaffType.from_model,
     )
 
 
 @node_fetcher("Site")
 async def _fetch_sites(info: Info, raw: Sequence[str]) -> list[Any]:
-    return await _fetch(info, raw, queries.sites_by_ids, lambda i: True, lambda m: SiteType(model=m))
+    return await _fetch(info, raw, queries.sites_by_ids, lambda i: True, SiteType.from_model)

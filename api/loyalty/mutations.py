@@ -12,10 +12,11 @@ from api.errors import UserError
 from api.loyalty.points_types import PointsEntryType
 from api.loyalty.queries import EarningRule
 from api.loyalty.types import RedemptionType, RewardType, VisitStatus, VisitType
-from api.mutations import perform, perform_at_once
+from api.mutations import mutate, perform_at_once
 from api.relay import parse_uuid_id, require_id
 from core.identity import Actor
 from loyalty import earning, rewards, service, visits
+from loyalty.models import Entry, Redemption, Reward
 from loyalty.models import VisitStatus as VisitStatusModel
 
 
@@ -35,7 +36,7 @@ class VisitRecordInput:
     items: list[VisitItemInput]
     patient_id: strawberry.ID | None = None
     phone: str | None = None
-    status: VisitStatus = VisitStatusModel.COMPLETED  # type: ignore[valid-type]
+    status: VisitStatus = VisitStatusModel.COMPLETED
 
 
 @strawberry.type
@@ -145,6 +146,18 @@ class EarningRulePayload:
     errors: list[UserError]
 
 
+def _reward_payload(reward: Reward) -> RewardPayload:
+    return RewardPayload(reward=RewardType.from_model(reward), errors=[])
+
+
+def _redemption_payload(redemption: Redemption) -> RedemptionPayload:
+    return RedemptionPayload(redemption=RedemptionType.from_model(redemption), errors=[])
+
+
+def _entry_payload(entry: Entry) -> PointsAdjustPayload:
+    return PointsAdjustPayload(entry=PointsEntryType.from_model(entry), errors=[])
+
+
 @strawberry.type
 class LoyaltyMutation:
     @strawberry.mutation(description="登记就诊（门诊员工）；同一外部编号重复提交不会重复计分")
@@ -162,25 +175,29 @@ class LoyaltyMutation:
             )
             return await visits.record(s, a, data, source="staff")
 
-        out = await perform(info, work)
-        if out.value is None:
-            return VisitRecordPayload(errors=out.errors)
-        return VisitRecordPayload(visit=VisitType(model=out.value.visit), result=out.value.result, errors=[])
+        return await mutate(
+            info,
+            VisitRecordPayload,
+            work,
+            lambda v: VisitRecordPayload(visit=VisitType.from_model(v.visit), result=v.result, errors=[]),
+        )
 
     @strawberry.mutation(description="新建奖品（市场运营）")
     async def reward_create(self, info: Info, input: RewardInput) -> RewardPayload:
-        out = await perform(info, lambda s, a: rewards.create_reward(s, a, input.to_domain()))
-        return RewardPayload(reward=RewardType(model=out.value) if out.value else None, errors=out.errors)
+        return await mutate(
+            info, RewardPayload, lambda s, a: rewards.create_reward(s, a, input.to_domain()), _reward_payload
+        )
 
     @strawberry.mutation(description="修改奖品（市场运营）")
     async def reward_update(self, info: Info, input: RewardUpdateInput) -> RewardPayload:
-        out = await perform(
+        return await mutate(
             info,
+            RewardPayload,
             lambda s, a: rewards.update_reward(
                 s, a, require_id(input.reward_id, "Reward", "rewardId"), input.reward.to_domain()
             ),
+            _reward_payload,
         )
-        return RewardPayload(reward=RewardType(model=out.value) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="积分兑换奖品；同一幂等键重试返回同一笔兑换")
     async def reward_redeem(self, info: Info, input: RewardRedeemInput) -> RedemptionPayload:
@@ -188,26 +205,31 @@ class LoyaltyMutation:
         if reward_id is not None:  # the common case in one statement; else the locked path decides
             done = await perform_at_once(info, lambda a: rewards.redeem_at_once(a, reward_id, input.idempotency_key))
             if done is not None:
-                return RedemptionPayload(redemption=RedemptionType(model=done), errors=[])
-        out = await perform(
+                return _redemption_payload(done)
+        return await mutate(
             info,
+            RedemptionPayload,
             lambda s, a: rewards.redeem(s, a, require_id(input.reward_id, "Reward", "rewardId"), input.idempotency_key),
+            _redemption_payload,
         )
-        return RedemptionPayload(redemption=RedemptionType(model=out.value) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="核销兑换券（门诊员工）")
     async def redemption_fulfil(self, info: Info, input: RedemptionFulfilInput) -> RedemptionPayload:
-        out = await perform(
-            info, lambda s, a: rewards.fulfil(s, a, input.voucher_code, require_id(input.site_id, "Site", "siteId"))
+        return await mutate(
+            info,
+            RedemptionPayload,
+            lambda s, a: rewards.fulfil(s, a, input.voucher_code, require_id(input.site_id, "Site", "siteId")),
+            _redemption_payload,
         )
-        return RedemptionPayload(redemption=RedemptionType(model=out.value) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="取消未核销的兑换（本人或门诊员工），积分退回")
     async def redemption_cancel(self, info: Info, input: RedemptionCancelInput) -> RedemptionPayload:
-        out = await perform(
-            info, lambda s, a: rewards.cancel(s, a, require_id(input.redemption_id, "Redemption", "redemptionId"))
+        return await mutate(
+            info,
+            RedemptionPayload,
+            lambda s, a: rewards.cancel(s, a, require_id(input.redemption_id, "Redemption", "redemptionId")),
+            _redemption_payload,
         )
-        return RedemptionPayload(redemption=RedemptionType(model=out.value) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="人工调整积分（管理员，须填写原因）")
     async def points_adjust(self, info: Info, input: PointsAdjustInput) -> PointsAdjustPayload:
@@ -220,9 +242,10 @@ class LoyaltyMutation:
                 ),
             )
             if entry is not None:
-                return PointsAdjustPayload(entry=PointsEntryType(model=entry), errors=[])
-        out = await perform(
+                return _entry_payload(entry)
+        return await mutate(
             info,
+            PointsAdjustPayload,
             lambda s, a: service.adjust(
                 s,
                 a,
@@ -231,8 +254,8 @@ class LoyaltyMutation:
                 reason=input.reason,
                 idempotency_key=input.idempotency_key,
             ),
+            _entry_payload,
         )
-        return PointsAdjustPayload(entry=PointsEntryType(model=out.value) if out.value else None, errors=out.errors)
 
     @strawberry.mutation(description="修改积分规则（管理员）")
     async def earning_rule_update(self, info: Info, input: EarningRuleUpdateInput) -> EarningRulePayload:
@@ -248,5 +271,9 @@ class LoyaltyMutation:
             excluded_categories=input.excluded_categories,
             active=input.active,
         )
-        out = await perform(info, lambda s, a: earning.update_rule(s, a, input.code, changes))
-        return EarningRulePayload(rule=EarningRule.of(out.value) if out.value else None, errors=out.errors)
+        return await mutate(
+            info,
+            EarningRulePayload,
+            lambda s, a: earning.update_rule(s, a, input.code, changes),
+            lambda r: EarningRulePayload(rule=EarningRule.of(r), errors=[]),
+        )

@@ -11,10 +11,13 @@ import strawberry
 
 from api.context import Info
 from api.relay import Connection, Node, connection, to_global_id
-from loyalty import lifecycle, models, referrals, service, tiers
+from api.views import view
+from loyalty import lifecycle, models, referrals, service, tiers, visibility
 
-LifecycleStage = strawberry.enum(models.LifecycleStage, name="LifecycleStage")
-PointsEntryKind = strawberry.enum(models.EntryKind, name="PointsEntryKind")
+LifecycleStage = models.LifecycleStage
+strawberry.enum(LifecycleStage, name="LifecycleStage")
+PointsEntryKind = models.EntryKind
+strawberry.enum(PointsEntryKind, name="PointsEntryKind")
 
 
 @strawberry.type
@@ -33,12 +36,8 @@ class PointsBalance:
 
     @classmethod
     def of(cls, s: service.PointsSummary) -> PointsBalance:
-        return cls(
-            available=s.available,
-            pending=s.pending,
-            owed=s.owed,
-            lifetime_earned=s.lifetime_earned,
-            expiring_soon=[ExpiringPoints(amount=e.amount, expires_at=e.expires_at) for e in s.expiring_soon],
+        return view(
+            cls, s, expiring_soon=[ExpiringPoints(amount=e.amount, expires_at=e.expires_at) for e in s.expiring_soon]
         )
 
 
@@ -52,7 +51,7 @@ class TierType:
 
     @classmethod
     def of(cls, t: models.Tier) -> TierType:
-        return cls(code=t.code, name=t.name, rank=t.rank, min_points=t.min_points, benefits=list(t.benefits))
+        return view(cls, t, benefits=list(t.benefits))
 
 
 @strawberry.type
@@ -93,35 +92,21 @@ class MemberTier:
 class PointsEntryType(Node):
     model: strawberry.Private[models.Entry]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("PointsEntry", self.model.id)
+    kind: PointsEntryKind
+    amount: int = strawberry.field(description="对可用或待入账积分的变动")
+    memo: str
+    rule_code: str | None
+    created_at: datetime
 
-    @strawberry.field
-    def kind(self) -> PointsEntryKind:  # type: ignore[valid-type]
-        return models.EntryKind(self.model.kind)
-
-    @strawberry.field(description="对可用或待入账积分的变动")
-    def amount(self) -> int:
-        return self.model.amount
-
-    @strawberry.field
-    def memo(self) -> str:
-        return self.model.memo
-
-    @strawberry.field
-    def rule_code(self) -> str | None:
-        return self.model.rule_code
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
+    @classmethod
+    def from_model(cls, row: models.Entry) -> PointsEntryType:
+        return view(cls, row, model=row, id=to_global_id("PointsEntry", row.id), kind=models.EntryKind(row.kind))
 
 
 @strawberry.type
 class LifecycleChange:
-    from_stage: LifecycleStage | None  # type: ignore[valid-type]
-    to_stage: LifecycleStage  # type: ignore[valid-type]
+    from_stage: LifecycleStage | None
+    to_stage: LifecycleStage
     reason: str
     changed_at: datetime
 
@@ -148,34 +133,32 @@ class PatientLoyaltyFields:
 
     @strawberry.field(description="积分（本人与诊疗、前台员工可见）")
     async def points(self, info: Info) -> PointsBalance | None:
-        if not service.can_read_points(info.context.actor, self.model.id):
+        if not visibility.sees_points(info.context.actor, self.model.id):
             return None
-        return PointsBalance.of(await info.context.load(summaries_by_patient, self.model.id))
+        return PointsBalance.of(await info.context.load_found(summaries_by_patient, self.model.id))
 
     @strawberry.field(description="会员等级与升级进度")
     async def tier(self, info: Info) -> MemberTier | None:
-        if not service.can_read_points(info.context.actor, self.model.id):
+        if not visibility.sees_points(info.context.actor, self.model.id):
             return None
-        return MemberTier.of(await info.context.load(progress_by_patient, self.model.id))
+        return MemberTier.of(await info.context.load_found(progress_by_patient, self.model.id))
 
     @strawberry.field(description="我的推荐码（仅本人可见）")
     async def referral_code(self, info: Info) -> str | None:
-        actor = info.context.actor
-        if not (actor.is_patient and actor.id == self.model.id):
+        if not visibility.sees_referral_code(info.context.actor, self.model.id):
             return None
         return await info.context.load(referrals.codes_by_patient, self.model.id)
 
     @strawberry.field(description="生命周期阶段（员工与本人可见）")
-    async def lifecycle_stage(self, info: Info) -> LifecycleStage | None:  # type: ignore[valid-type]
-        actor = info.context.actor
-        if not (actor.is_staff or actor.id == self.model.id):
+    async def lifecycle_stage(self, info: Info) -> LifecycleStage | None:
+        if not visibility.sees_lifecycle_stage(info.context.actor, self.model.id):
             return None
         row = await info.context.load(lifecycle.stages_by_patient, self.model.id)
         return models.LifecycleStage(row.stage) if row else models.LifecycleStage.ACQUISITION
 
     @strawberry.field(description="生命周期变化历史（员工可见）")
     async def lifecycle_history(self, info: Info) -> list[LifecycleChange]:
-        if not info.context.actor.is_staff:
+        if not visibility.sees_lifecycle_history(info.context.actor, self.model.id):
             return []
         rows = await info.context.load_many(lifecycle.history_by_patient, self.model.id)
         return [
@@ -194,4 +177,4 @@ class PatientLoyaltyFields:
     ) -> Connection[PointsEntryType]:
         async with info.context.db.read() as session:
             page = await service.history(session, info.context.actor, self.model.id, first=first, after=after)
-        return connection(page, lambda m: PointsEntryType(model=m))
+        return connection(page, PointsEntryType.from_model)

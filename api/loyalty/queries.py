@@ -10,9 +10,9 @@ from api.context import Info
 from api.loyalty.points_types import PointsEntryType, TierType
 from api.loyalty.types import LoyaltyLiability, RedemptionType, ReferralType, RewardType
 from api.relay import Connection, connection, parse_uuid_id
+from api.views import view
 from core.errors import NotFound
-from core.identity import Role
-from loyalty import models, service, tiers
+from loyalty import models, service, tiers, visibility
 
 
 @strawberry.type(description="积分规则")
@@ -31,19 +31,7 @@ class EarningRule:
 
     @classmethod
     def of(cls, r: models.EarningRule) -> EarningRule:
-        return cls(
-            code=r.code,
-            name=r.name,
-            description=r.description,
-            points=r.points,
-            fen_per_point=r.fen_per_point,
-            daily_cap=r.daily_cap,
-            monthly_cap=r.monthly_cap,
-            pending_days=r.pending_days,
-            excluded_categories=list(r.excluded_categories or []),
-            active=r.active,
-            updated_at=r.updated_at,
-        )
+        return view(cls, r, excluded_categories=list(r.excluded_categories or []))
 
 
 @strawberry.type
@@ -55,7 +43,7 @@ class LoyaltyQuery:
 
     @strawberry.field(description="积分规则（员工可见）")
     async def earning_rules(self, info: Info) -> list[EarningRule]:
-        info.context.actor.require_role(*service.POINTS_READERS, Role.MARKETER)
+        visibility.require_earning_rules_reader(info.context.actor)
         async with info.context.db.read() as session:
             return [EarningRule.of(r) for r in await service.all_rules(session)]
 
@@ -77,7 +65,7 @@ class LoyaltyQuery:
                 category=category,
                 include_inactive=include_inactive,
             )
-        return connection(page, lambda m: RewardType(model=m))
+        return connection(page, RewardType.from_model)
 
     @strawberry.field(description="我的兑换记录")
     async def my_redemptions(
@@ -85,7 +73,7 @@ class LoyaltyQuery:
     ) -> Connection[RedemptionType]:
         async with info.context.db.read() as session:
             page = await service.redemptions_page(session, info.context.actor, first=first, after=after)
-        return connection(page, lambda m: RedemptionType(model=m))
+        return connection(page, RedemptionType.from_model)
 
     @strawberry.field(description="我推荐的好友")
     async def my_referrals(
@@ -93,7 +81,7 @@ class LoyaltyQuery:
     ) -> Connection[ReferralType]:
         async with info.context.db.read() as session:
             page = await service.referrals_page(session, info.context.actor, first=first, after=after)
-        return connection(page, lambda m: ReferralType(model=m))
+        return connection(page, ReferralType.from_model)
 
     @strawberry.field(description="积分流水：默认本人；员工可传 patientId 查看患者的流水")
     async def points_history(
@@ -109,7 +97,7 @@ class LoyaltyQuery:
             target = parsed
         async with info.context.db.read() as session:
             page = await service.history(session, actor, target, first=first, after=after)
-        return connection(page, lambda m: PointsEntryType(model=m))
+        return connection(page, PointsEntryType.from_model)
 
     @strawberry.field(description="积分负债：未兑换的可用、待入账积分与即将到期积分（运营与管理员）")
     async def loyalty_liability(self, info: Info) -> LoyaltyLiability:

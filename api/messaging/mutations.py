@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.errors import UserError, user_errors
 from api.messaging.types import InboxMessageType, WechatAppEnum, WechatBindingType, WechatSubscriptionType
-from api.mutations import perform
+from api.mutations import mutate
 from api.relay import require_id
 from core.errors import DomainError
 from core.identity import Actor
@@ -51,12 +51,12 @@ class InboxOpenLinkPayload:
 )
 class WechatBindInput:
     code: str
-    app: WechatAppEnum = WechatApp.MINI_PROGRAM  # type: ignore[valid-type]
+    app: WechatAppEnum = WechatApp.MINI_PROGRAM
 
 
 @strawberry.input
 class WechatUnbindInput:
-    app: WechatAppEnum = WechatApp.MINI_PROGRAM  # type: ignore[valid-type]
+    app: WechatAppEnum = WechatApp.MINI_PROGRAM
 
 
 @strawberry.input(description="wx.requestSubscribeMessage 中用户同意（accept）的模板，每个一次授权")
@@ -98,27 +98,33 @@ class MessagingMutation:
             message = await inbox.mark_read(s, a, _id(input.id))
             return message, await inbox.unread_count(s, a)
 
-        out = await perform(info, work)
-        if out.value is None:
-            return InboxMessagePayload(errors=out.errors)
-        return InboxMessagePayload(message=InboxMessageType(model=out.value[0]), unread_count=out.value[1], errors=[])
+        return await mutate(
+            info,
+            InboxMessagePayload,
+            work,
+            lambda v: InboxMessagePayload(message=InboxMessageType.from_model(v[0]), unread_count=v[1], errors=[]),
+        )
 
     @strawberry.mutation(description="全部标记为已读")
     async def inbox_mark_all_read(self, info: Info) -> InboxMarkAllReadPayload:
         async def work(s: AsyncSession, a: Actor) -> int:
             return await inbox.mark_all_read(s, a)
 
-        out = await perform(info, work)
-        if out.value is None:
-            return InboxMarkAllReadPayload(errors=out.errors)
-        return InboxMarkAllReadPayload(marked=out.value, unread_count=0, errors=[])
+        return await mutate(
+            info,
+            InboxMarkAllReadPayload,
+            work,
+            lambda v: InboxMarkAllReadPayload(marked=v, unread_count=0, errors=[]),
+        )
 
     @strawberry.mutation(description="打开站内信中的链接（记录点击），返回要跳转的地址")
     async def inbox_open_link(self, info: Info, input: InboxMessageInput) -> InboxOpenLinkPayload:
-        out = await perform(info, lambda s, a: inbox.open_link(s, a, _id(input.id)))
-        if out.value is None:
-            return InboxOpenLinkPayload(errors=out.errors)
-        return InboxOpenLinkPayload(link=out.value.link, message=InboxMessageType(model=out.value), errors=[])
+        return await mutate(
+            info,
+            InboxOpenLinkPayload,
+            lambda s, a: inbox.open_link(s, a, _id(input.id)),
+            lambda v: InboxOpenLinkPayload(link=v.link, message=InboxMessageType.from_model(v), errors=[]),
+        )
 
     @strawberry.mutation(description="绑定微信：小程序登录后上报 code，服务端换取 openid")
     async def wechat_bind(self, info: Info, input: WechatBindInput) -> WechatBindPayload:
@@ -135,10 +141,12 @@ class MessagingMutation:
         async def work(s: AsyncSession, a: Actor) -> WechatBinding:
             return await wechat_service.bind(s, a, identity)
 
-        out = await perform(info, work)
-        if out.value is None:
-            return WechatBindPayload(errors=out.errors)
-        return WechatBindPayload(binding=WechatBindingType(model=out.value), errors=[])
+        return await mutate(
+            info,
+            WechatBindPayload,
+            work,
+            lambda v: WechatBindPayload(binding=WechatBindingType.from_model(v), errors=[]),
+        )
 
     @strawberry.mutation(description="解除微信绑定（小程序解绑时未用的订阅授权一并作废）")
     async def wechat_unbind(self, info: Info, input: WechatUnbindInput) -> WechatUnbindPayload:
@@ -146,14 +154,15 @@ class MessagingMutation:
             await wechat_service.unbind(s, a, app=WechatApp(input.app).value)
             return True
 
-        out = await perform(info, work)
-        return WechatUnbindPayload(unbound=bool(out.value), errors=out.errors)
+        return await mutate(info, WechatUnbindPayload, work, lambda _: WechatUnbindPayload(unbound=True, errors=[]))
 
     @strawberry.mutation(description="上报小程序订阅消息授权：每个同意的模板记一次，每发一条消息用掉一次")
     async def wechat_subscriptions_grant(
         self, info: Info, input: WechatSubscriptionsGrantInput
     ) -> WechatSubscriptionsPayload:
-        out = await perform(info, lambda s, a: wechat_service.record_grants(s, a, input.template_ids))
-        if out.value is None:
-            return WechatSubscriptionsPayload(errors=out.errors)
-        return WechatSubscriptionsPayload(subscriptions=_subscriptions(out.value), errors=[])
+        return await mutate(
+            info,
+            WechatSubscriptionsPayload,
+            lambda s, a: wechat_service.record_grants(s, a, input.template_ids),
+            lambda v: WechatSubscriptionsPayload(subscriptions=_subscriptions(v), errors=[]),
+        )

@@ -24,7 +24,7 @@ class TemplateVariableInput:
 
 @strawberry.input
 class MessageTemplatePreviewInput:
-    channel: MessageChannel  # type: ignore[valid-type]
+    channel: MessageChannel
     subject: str | None = None
     body: str
     patient_id: strawberry.ID
@@ -39,7 +39,7 @@ class MessagingQuery:
     ) -> Connection[InboxMessageType]:
         async with info.context.db.read() as session:
             page = await inbox.page(session, info.context.actor, first=first, after=after, unread_only=unread_only)
-        return connection(page, lambda m: InboxMessageType(model=m))
+        return connection(page, InboxMessageType.from_model)
 
     @strawberry.field(description="我的未读站内信数量")
     async def inbox_unread_count(self, info: Info) -> int:
@@ -65,7 +65,7 @@ class MessagingQuery:
     async def my_wechat_bindings(self, info: Info) -> list[WechatBindingType]:
         async with info.context.db.read() as session:
             rows = await wechat_service.my_bindings(session, info.context.actor)
-        return [WechatBindingType(model=r) for r in rows]
+        return [WechatBindingType.from_model(r) for r in rows]
 
     @strawberry.field(description="我的小程序订阅消息授权余量（每个模板）")
     async def my_wechat_subscriptions(self, info: Info) -> list[WechatSubscriptionType]:

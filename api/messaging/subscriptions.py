@@ -26,4 +26,4 @@ class MessagingSubscription:
             async with info.context.db.read() as session:
                 found = await inbox.messages_by_ids(session, info.context.actor, [message_id])
             if message_id in found:
-                yield InboxMessageType(model=found[message_id])
+                yield InboxMessageType.from_model(found[message_id])

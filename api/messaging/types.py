@@ -9,46 +9,31 @@ import strawberry
 
 from api.context import Info
 from api.relay import Node, node_fetcher, raw_uuids, to_global_id
+from api.views import view
 from core.channels import ChannelName
 from messaging import inbox
 from messaging.models import InboxMessage, WechatBinding
 from messaging.templates import RenderedMessage, TemplateIssue
 from messaging.wechat_service import WechatApp
 
-MessageChannel = strawberry.enum(ChannelName, name="MessageChannel")
+MessageChannel = ChannelName
+strawberry.enum(MessageChannel, name="MessageChannel")
 
 
 @strawberry.type(name="InboxMessage", description="站内信：服务通知与活动消息")
 class InboxMessageType(Node):
     model: strawberry.Private[InboxMessage]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("InboxMessage", self.model.id)
+    subject: str | None
+    body: str
+    link: str | None = strawberry.field(description="详情链接；请通过 inboxOpenLink 打开（记录点击）")
+    created_at: datetime
+    read_at: datetime | None
+    is_read: bool
 
-    @strawberry.field
-    def subject(self) -> str | None:
-        return self.model.subject
-
-    @strawberry.field
-    def body(self) -> str:
-        return self.model.body
-
-    @strawberry.field(description="详情链接；请通过 inboxOpenLink 打开（记录点击）")
-    def link(self) -> str | None:
-        return self.model.link
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
-
-    @strawberry.field
-    def read_at(self) -> datetime | None:
-        return self.model.read_at
-
-    @strawberry.field
-    def is_read(self) -> bool:
-        return self.model.read_at is not None
+    @classmethod
+    def from_model(cls, row: InboxMessage) -> InboxMessageType:
+        return view(cls, row, model=row, id=to_global_id("InboxMessage", row.id), is_read=row.read_at is not None)
 
 
 @node_fetcher("InboxMessage")
@@ -56,7 +41,7 @@ async def _fetch_nodes(info: Info, raw: Sequence[str]) -> list[InboxMessageType 
     ids = raw_uuids(raw)
     async with info.context.db.read() as session:
         found = await inbox.messages_by_ids(session, info.context.actor, [i for i in ids if i is not None])
-    return [InboxMessageType(model=found[i]) if i is not None and i in found else None for i in ids]
+    return [InboxMessageType.from_model(found[i]) if i is not None and i in found else None for i in ids]
 
 
 @strawberry.type(name="MessageTemplateIssue", description="模板问题：位置为该字段文本中的字符偏移（从0开始）")
@@ -69,40 +54,39 @@ class TemplateIssueType:
 
     @classmethod
     def of(cls, issue: TemplateIssue) -> TemplateIssueType:
-        return cls(code=issue.code, message=issue.message, field=issue.field, start=issue.start, end=issue.end)
+        return view(cls, issue)
 
 
 @strawberry.type(name="MessagePreview", description="按某位患者渲染后的消息及模板问题")
 class MessagePreviewType:
-    channel: MessageChannel  # type: ignore[valid-type]
+    channel: MessageChannel
     subject: str | None
     body: str
     issues: list[TemplateIssueType]
 
     @classmethod
     def of(cls, rendered: RenderedMessage) -> MessagePreviewType:
-        return cls(
-            channel=rendered.channel,
-            subject=rendered.subject,
-            body=rendered.body,
-            issues=[TemplateIssueType.of(i) for i in rendered.issues],
-        )
+        return view(cls, rendered, issues=[TemplateIssueType.of(i) for i in rendered.issues])
 
 
-WechatAppEnum = strawberry.enum(WechatApp, name="WechatApp", description="微信应用：小程序或公众号")
+WechatAppEnum = WechatApp
+strawberry.enum(WechatAppEnum, name="WechatApp", description="微信应用：小程序或公众号")
 
 
 @strawberry.type(name="WechatBinding", description="我的微信绑定（不返回 openid）")
 class WechatBindingType:
     model: strawberry.Private[WechatBinding]
 
-    @strawberry.field
-    def app(self) -> WechatAppEnum:  # type: ignore[valid-type]
-        return WechatApp(self.model.app)
+    app: WechatAppEnum
+    bound_at: datetime = strawberry.field(description="绑定时间")
 
-    @strawberry.field(description="绑定时间")
-    def bound_at(self) -> datetime:
-        return self.model.created_at
+    @classmethod
+    def from_model(cls, row: WechatBinding) -> WechatBindingType:
+        return cls(
+            model=row,
+            app=WechatApp(row.app),
+            bound_at=row.created_at,
+        )
 
 
 @strawberry.type(name="WechatSubscription", description="小程序订阅消息：某模板尚余的一次性授权次数")

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.errors import UserError
 from api.identity.types import StaffRole
-from api.mutations import perform
+from api.mutations import mutate
 from api.oncall.types import DutyShiftType, StaffPageType
 from api.relay import optional_id, require_id
 from core.identity import Actor
@@ -20,7 +20,7 @@ from oncall import models, service
 @strawberry.input
 class DutyShiftCreateInput:
     staff_id: strawberry.ID
-    role: StaffRole  # type: ignore[valid-type]
+    role: StaffRole
     starts_at: datetime
     ends_at: datetime = strawberry.field(description="晚于开始时间，单次最长7天")
     site_id: strawberry.ID | None = strawberry.field(default=None, description="省略表示全部院区")
@@ -69,24 +69,33 @@ class OncallMutation:
                 ends_at=input.ends_at,
             )
 
-        outcome = await perform(info, work)
-        shift = outcome.value
-        return DutyShiftCreatePayload(shift=DutyShiftType(model=shift) if shift else None, errors=outcome.errors)
+        return await mutate(
+            info,
+            DutyShiftCreatePayload,
+            work,
+            lambda shift: DutyShiftCreatePayload(shift=DutyShiftType.from_model(shift), errors=[]),
+        )
 
     @strawberry.mutation(description="取消一段值班（仅管理员）")
     async def duty_shift_remove(self, info: Info, input: DutyShiftRemoveInput) -> DutyShiftRemovePayload:
         async def work(session: AsyncSession, actor: Actor) -> models.DutyShift:
             return await service.remove_shift(session, actor, require_id(input.shift_id, "DutyShift", "shiftId"))
 
-        outcome = await perform(info, work)
-        removed = input.shift_id if outcome.value is not None else None
-        return DutyShiftRemovePayload(removed_shift_id=removed, errors=outcome.errors)
+        return await mutate(
+            info,
+            DutyShiftRemovePayload,
+            work,
+            lambda _: DutyShiftRemovePayload(removed_shift_id=input.shift_id, errors=[]),
+        )
 
     @strawberry.mutation(description="确认收到值班提醒（收件人或管理员）；重复确认无副作用，升级随即停止")
     async def page_acknowledge(self, info: Info, input: PageAcknowledgeInput) -> PageAcknowledgePayload:
         async def work(session: AsyncSession, actor: Actor) -> models.Page:
             return await service.acknowledge(session, actor, require_id(input.page_id, "StaffPage", "pageId"))
 
-        outcome = await perform(info, work)
-        page = outcome.value
-        return PageAcknowledgePayload(page=StaffPageType(model=page) if page else None, errors=outcome.errors)
+        return await mutate(
+            info,
+            PageAcknowledgePayload,
+            work,
+            lambda page: PageAcknowledgePayload(page=StaffPageType.from_model(page), errors=[]),
+        )

@@ -27,19 +27,19 @@ class OncallQuery:
         site = optional_id(site_id, "Site", "siteId")
         async with info.context.db.read() as session:
             shifts = await service.roster(session, info.context.actor, site_id=site, start=from_, end=to)
-        return [DutyShiftType(model=s) for s in shifts]
+        return [DutyShiftType.from_model(s) for s in shifts]
 
     @strawberry.field(description="此刻在该院区（省略则任意院区）以该角色值班的员工")
     async def on_duty_now(
         self,
         info: Info,
-        role: StaffRole,  # type: ignore[valid-type]
+        role: StaffRole,
         site_id: strawberry.ID | None = None,
     ) -> list[StaffType]:
         site = optional_id(site_id, "Site", "siteId")
         async with info.context.db.read() as session:
             staff = await service.on_duty_now(session, info.context.actor, site_id=site, role=role.value)
-        return [StaffType(model=s) for s in staff]
+        return [StaffType.from_model(s) for s in staff]
 
     @strawberry.field(description="我的值班提醒，最新在前")
     async def my_pages(
@@ -53,11 +53,11 @@ class OncallQuery:
             page = await service.my_pages(
                 session, info.context.actor, first=first, after=after, unacknowledged_only=unacknowledged_only
             )
-        return connection(page, lambda p: StaffPageType(model=p))
+        return connection(page, StaffPageType.from_model)
 
     @strawberry.field(description="值班提醒的全部记录：创建、通知、升级、确认（仅管理员）")
     async def page_events(self, info: Info, page_id: strawberry.ID) -> list[StaffPageEventType]:
         pid = require_id(page_id, "StaffPage", "pageId")
         async with info.context.db.read() as session:
             events = await service.page_events(session, info.context.actor, pid)
-        return [StaffPageEventType(model=e) for e in events]
+        return [StaffPageEventType.from_model(e) for e in events]

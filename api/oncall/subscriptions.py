@@ -32,4 +32,4 @@ class OncallSubscription:
             async with info.context.db.read() as session:
                 found = await service.my_pages_by_ids(session, info.context.actor, [page_id])
             if page_id in found:
-                yield StaffPageType(model=found[page_id])
+                yield StaffPageType.from_model(found[page_id])

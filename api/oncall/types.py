@@ -12,152 +12,136 @@ import strawberry
 from api.context import Info
 from api.identity.types import SiteType, StaffRole, StaffType
 from api.relay import Node, node_fetcher, raw_uuids, to_global_id
+from api.views import view
 from core.identity import ROLE_LABELS_ZH, Role
 from oncall import models as m
 from oncall import service
 from oncall.service import page_number
 from patients import queries
 
-StaffPageKind = strawberry.enum(m.PageKind, name="StaffPageKind")
-StaffPageFallback = strawberry.enum(m.Fallback, name="StaffPageFallback")
-StaffPageEventKind = strawberry.enum(m.PageEventKind, name="StaffPageEventKind")
+StaffPageKind = m.PageKind
+strawberry.enum(StaffPageKind, name="StaffPageKind")
+StaffPageFallback = m.Fallback
+strawberry.enum(StaffPageFallback, name="StaffPageFallback")
+StaffPageEventKind = m.PageEventKind
+strawberry.enum(StaffPageEventKind, name="StaffPageEventKind")
 
 
 async def _staff(info: Info, staff_id: object) -> StaffType | None:
     if staff_id is None:
         return None
     found = await info.context.load(queries.staff_by_ids, staff_id)  # type: ignore[arg-type]
-    return StaffType(model=found) if found else None
+    return StaffType.from_model(found) if found else None
 
 
 async def _site(info: Info, site_id: object) -> SiteType | None:
     if site_id is None:
         return None
     found = await info.context.load(queries.sites_by_ids, site_id)  # type: ignore[arg-type]
-    return SiteType(model=found) if found else None
+    return SiteType.from_model(found) if found else None
+
+
+async def _duty_shift_staff(root: DutyShiftType, info: Info) -> StaffType | None:
+    return await _staff(info, root.model.staff_id)
+
+
+async def _duty_shift_site(root: DutyShiftType, info: Info) -> SiteType | None:
+    return await _site(info, root.model.site_id)
 
 
 @strawberry.type(name="DutyShift", description="一段值班：某员工在某院区（或全部院区）以某角色值班")
 class DutyShiftType(Node):
     model: strawberry.Private[m.DutyShift]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("DutyShift", self.model.id)
+    staff: StaffType | None = strawberry.field(resolver=_duty_shift_staff)
+    site: SiteType | None = strawberry.field(resolver=_duty_shift_site, description="院区；为 null 表示全部院区")
+    role: StaffRole
+    role_label: str = strawberry.field(description="角色中文名")
+    starts_at: datetime
+    ends_at: datetime
 
-    @strawberry.field
-    async def staff(self, info: Info) -> StaffType | None:
-        return await _staff(info, self.model.staff_id)
+    @classmethod
+    def from_model(cls, row: m.DutyShift) -> DutyShiftType:
+        return view(
+            cls,
+            row,
+            model=row,
+            id=to_global_id("DutyShift", row.id),
+            role=Role(row.role),
+            role_label=ROLE_LABELS_ZH[Role(row.role)],
+        )
 
-    @strawberry.field(description="院区；为 null 表示全部院区")
-    async def site(self, info: Info) -> SiteType | None:
-        return await _site(info, self.model.site_id)
 
-    @strawberry.field
-    def role(self) -> StaffRole:  # type: ignore[valid-type]
-        return Role(self.model.role)
-
-    @strawberry.field(description="角色中文名")
-    def role_label(self) -> str:
-        return ROLE_LABELS_ZH[Role(self.model.role)]
-
-    @strawberry.field
-    def starts_at(self) -> datetime:
-        return self.model.starts_at
-
-    @strawberry.field
-    def ends_at(self) -> datetime:
-        return self.model.ends_at
+async def _staff_page_site(root: StaffPageType, info: Info) -> SiteType | None:
+    return await _site(info, root.model.site_id)
 
 
 @strawberry.type(name="StaffPage", description="一条值班提醒（紧急帖子、健康预警、投诉超时），需值班人员确认")
 class StaffPageType(Node):
     model: strawberry.Private[m.Page]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return to_global_id("StaffPage", self.model.id)
+    number: str = strawberry.field(description="提醒编号（短信中只出现此编号）")
+    kind: StaffPageKind
+    subject: str
+    body: str = strawberry.field(description="详细内容（仅登录后可见，不进短信）")
+    role: StaffRole
+    site: SiteType | None = strawberry.field(resolver=_staff_page_site, description="院区；为 null 表示全部院区")
+    level: int = strawberry.field(description="升级级别：1 值班人员，2 院区同角色全员与院区管理员，3 全部管理员")
+    fallback: StaffPageFallback | None = strawberry.field(description="无人值班时的兜底方式；有人值班时为 null")
+    created_at: datetime
+    escalates_at: datetime | None = strawberry.field(description="下次升级时间；已确认或已到最高级别时为 null")
+    acknowledged_at: datetime | None
 
-    @strawberry.field(description="提醒编号（短信中只出现此编号）")
-    def number(self) -> str:
-        return page_number(self.model.id)
-
-    @strawberry.field
-    def kind(self) -> StaffPageKind:  # type: ignore[valid-type]
-        return m.PageKind(self.model.kind)
-
-    @strawberry.field
-    def subject(self) -> str:
-        return self.model.subject
-
-    @strawberry.field(description="详细内容（仅登录后可见，不进短信）")
-    def body(self) -> str:
-        return self.model.body
-
-    @strawberry.field
-    def role(self) -> StaffRole:  # type: ignore[valid-type]
-        return Role(self.model.role)
-
-    @strawberry.field(description="院区；为 null 表示全部院区")
-    async def site(self, info: Info) -> SiteType | None:
-        return await _site(info, self.model.site_id)
-
-    @strawberry.field(description="升级级别：1 值班人员，2 院区同角色全员与院区管理员，3 全部管理员")
-    def level(self) -> int:
-        return self.model.level
-
-    @strawberry.field(description="无人值班时的兜底方式；有人值班时为 null")
-    def fallback(self) -> StaffPageFallback | None:  # type: ignore[valid-type]
-        return m.Fallback(self.model.fallback) if self.model.fallback else None
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
-
-    @strawberry.field(description="下次升级时间；已确认或已到最高级别时为 null")
-    def escalates_at(self) -> datetime | None:
-        return self.model.escalate_at
-
-    @strawberry.field
-    def acknowledged_at(self) -> datetime | None:
-        return self.model.acknowledged_at
+    @classmethod
+    def from_model(cls, row: m.Page) -> StaffPageType:
+        return view(
+            cls,
+            row,
+            model=row,
+            id=to_global_id("StaffPage", row.id),
+            number=page_number(row.id),
+            kind=m.PageKind(row.kind),
+            role=Role(row.role),
+            fallback=m.Fallback(row.fallback) if row.fallback else None,
+            escalates_at=row.escalate_at,
+        )
 
     @strawberry.field
     async def acknowledged_by(self, info: Info) -> StaffType | None:
         return await _staff(info, self.model.acknowledged_by)
 
 
+async def _staff_page_event_actor(root: StaffPageEventType, info: Info) -> StaffType | None:
+    return await _staff(info, root.model.actor_id)
+
+
+async def _staff_page_event_recipient(root: StaffPageEventType, info: Info) -> StaffType | None:
+    return await _staff(info, root.model.staff_id)
+
+
 @strawberry.type(name="StaffPageEvent", description="值班提醒的一条记录（只增不改）")
 class StaffPageEventType:
     model: strawberry.Private[m.PageEvent]
 
-    @strawberry.field
-    def kind(self) -> StaffPageEventKind:  # type: ignore[valid-type]
-        return m.PageEventKind(self.model.kind)
+    kind: StaffPageEventKind
+    level: int
+    actor_kind: str = strawberry.field(description="谁做的：staff 或 system")
+    actor: StaffType | None = strawberry.field(resolver=_staff_page_event_actor)
+    recipient: StaffType | None = strawberry.field(
+        resolver=_staff_page_event_recipient, description="被通知的员工（notified 记录）"
+    )
+    detail: str = strawberry.field(description="详情（JSON 文本）")
+    created_at: datetime
 
-    @strawberry.field
-    def level(self) -> int:
-        return self.model.level
-
-    @strawberry.field(description="谁做的：staff 或 system")
-    def actor_kind(self) -> str:
-        return self.model.actor_kind
-
-    @strawberry.field
-    async def actor(self, info: Info) -> StaffType | None:
-        return await _staff(info, self.model.actor_id)
-
-    @strawberry.field(description="被通知的员工（notified 记录）")
-    async def recipient(self, info: Info) -> StaffType | None:
-        return await _staff(info, self.model.staff_id)
-
-    @strawberry.field(description="详情（JSON 文本）")
-    def detail(self) -> str:
-        return json.dumps(self.model.detail, ensure_ascii=False, sort_keys=True)
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
+    @classmethod
+    def from_model(cls, row: m.PageEvent) -> StaffPageEventType:
+        return view(
+            cls,
+            row,
+            model=row,
+            kind=m.PageEventKind(row.kind),
+            detail=json.dumps(row.detail, ensure_ascii=False, sort_keys=True),
+        )
 
 
 @node_fetcher("StaffPage")
@@ -169,4 +153,4 @@ async def _fetch_pages(info: Info, raw: Sequence[str]) -> list[Any]:
     ids = raw_uuids(raw)
     async with info.context.db.read() as session:
         found = await service.my_pages_by_ids(session, actor, [i for i in ids if i is not None])
-    return [StaffPageType(model=found[i]) if i in found else None for i in ids]
+    return [StaffPageType.from_model(found[i]) if i in found else None for i in ids]

@@ -1,0 +1,37 @@
+"""Exposing a domain row as a GraphQL type: the one way, a type's `from_model` calling `view`.
+
+A type lists its fields once, as annotations; `view` sets each of them, as a plain attribute, from
+the row's attribute of the same name (a column), unless `from_model` gives it (the global id, an
+enum, a label, private fields). Plain attributes are what graphql-core reads without a resolver
+call (api/plain.py); a field that needs the DataLoaders or an access check stays a resolver, which
+`view` leaves alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+_COPIED: dict[type, tuple[str, ...]] = {}
+
+
+def _copied(cls: type) -> tuple[str, ...]:
+    """The fields of `cls` set at construction with no default (resolvers and defaults are not)."""
+    names = _COPIED.get(cls)
+    if names is None:
+        names = _COPIED[cls] = tuple(
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        )
+    return names
+
+
+def view(cls: type[T], row: object, **given: Any) -> T:
+    """`cls` built from `row`: `given` as given, every other field the row's attribute of its name
+    (a missing one raises AttributeError: a field that is no column must be given)."""
+    values = {name: getattr(row, name) for name in _copied(cls) if name not in given}
+    return cls(**values, **given)
