@@ -23,9 +23,10 @@ $(STAMP): pyproject.toml
 run: venv
 	$(BIN)/portal run
 
-# Tests start their own throwaway PostgreSQL and Redis (tests/conftest.py).
+# Tests start their own throwaway PostgreSQL and Redis, one of each per xdist worker (tests/conftest.py).
+# -n auto: one worker per core; `$(BIN)/python -m pytest -q` runs the same tests serially.
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: venv
 	$(BIN)/ruff check .
