@@ -42,6 +42,7 @@ from api.messaging.hooks import ROUTES as sms_hook_routes
 from api.messaging.tracking import track_click, track_open
 from api.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from api.schema import schema
+from api.ws import PortalTransportWSHandler
 from core import queue
 from core.db import RequestDB, dispose_engine, get_sessionmaker, has_replica, is_unavailable
 from core.errors import DomainError
@@ -98,6 +99,8 @@ def _max_nesting(text: str) -> int:
 
 
 class PortalGraphQL(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = PortalTransportWSHandler  # errors with codes, as over HTTP
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)

@@ -33,7 +33,8 @@ class CommunitySubscription:
 
     @strawberry.subscription(description="审核队列新条目（版主与医护；逐条校验能否处理）")
     async def moderation_queue(self, info: Info) -> AsyncGenerator[ModerationItemType, None]:
-        info.context.actor.require_authenticated()
+        async with info.context.db.read() as session:
+            await moderation.require_queue_reader(session, info.context.actor)
         async for message in pubsub.listen(moderation.QUEUE_CHANNEL):
             try:
                 item_id = uuid.UUID(message["item_id"])

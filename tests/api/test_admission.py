@@ -23,7 +23,7 @@ GROUPS = "{ groups(first: 5) { edges { node { id name } } } }"
 
 
 def _slots(gate: RequestGate) -> Any:
-    return gate._slots  # noqa: SLF001 - the semaphore's count is what these tests check
+    return gate._slots
 
 
 async def test_turns_are_given_in_arrival_order() -> None:

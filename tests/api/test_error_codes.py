@@ -11,7 +11,7 @@ import re
 
 from core.errors import ErrorCode
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOMAINS = [
     "core",
     "patients",
