@@ -10,7 +10,8 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,7 +36,7 @@ from community.models import (
     ReactionKind,
 )
 from core import clock, pubsub, rawsql
-from core.errors import CoreCode, PermissionDenied, Validator
+from core.errors import CoreCode, DomainError, PermissionDenied, Validator
 from core.identity import Actor, ActorKind, Role
 from core.ids import new_id
 from core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor, keyset_page, page_size
@@ -90,6 +91,22 @@ async def _alias(session: AsyncSession, group_id: uuid.UUID, account_id: uuid.UU
     raise RuntimeError("no free alias number")
 
 
+@asynccontextmanager
+async def _crisis_help_on_refusal(
+    session: AsyncSession, actor: Actor, group_id: uuid.UUID | None, crisis: bool
+) -> AsyncIterator[None]:
+    """A crisis text refused where it cannot be kept (not a member, no such group or post): help the
+    author and page the on-duty doctor anyway, and commit that with the refusal."""
+    try:
+        yield
+    except DomainError as refusal:
+        if not crisis:
+            raise
+        await moderation.help_refused_crisis(session, actor, group_id=group_id)
+        refusal.keep_changes = True
+        raise
+
+
 async def create_post(
     session: AsyncSession,
     actor: Actor,
@@ -101,14 +118,18 @@ async def create_post(
     image_urls: list[str] | None = None,
     anonymous: bool = False,
 ) -> Created:
-    group, member = await access.require_participant(session, actor, group_id)
     images = list(image_urls or [])
     _validate_post(kind, title, body, images)
-    if anonymous and not group.allow_anonymous:
-        raise errors.AnonymousNotAllowed(field="anonymous")
-    await moderation.check_posting_limit(session, actor, member, kind="post")
     # The stripped text is what is stored and what the length checks counted (padding is not screened).
-    screening = await moderation.screen(session, actor, group_id=group_id, text=f"{title.strip()}\n{body.strip()}")
+    text = f"{title.strip()}\n{body.strip()}"
+    # Crisis first: before membership, mute, ban and limits decide, so a person at risk is never just refused.
+    crisis = await moderation.is_crisis(session, actor, text)
+    async with _crisis_help_on_refusal(session, actor, group_id, crisis):
+        group, member = await access.require_participant(session, actor, group_id, crisis=crisis)
+    if anonymous and not group.allow_anonymous and not crisis:
+        raise errors.AnonymousNotAllowed(field="anonymous")
+    await moderation.check_posting_limit(session, actor, member, kind="post", crisis=crisis)
+    screening = await moderation.screen(session, actor, group_id=group_id, text=text)
     author_kind, author_id = access.account_of(actor)
     now = clock.now()
     post = Post(
@@ -266,23 +287,28 @@ async def create_comment(
     parent_id: uuid.UUID | None = None,
     anonymous: bool = False,
 ) -> Created:
-    post, group, _ = await get_post(session, actor, post_id)
-    if post.status != ContentStatus.PUBLISHED:
-        raise errors.PostNotFound()
-    _, member = await access.require_participant(session, actor, post.group_id)
-    if post.locked:
-        raise errors.PostLocked()
     v = Validator()
     v.check(1 <= len(body.strip()) <= 2000, "body", CoreCode.BODY_LENGTH, "评论需为1到2000个字符")
     v.raise_if_any()
-    if anonymous and not group.allow_anonymous:
+    # Crisis first (see create_post): a crisis comment on a locked post, or by a muted member, is kept
+    # visible to its author and staff only, and help comes.
+    crisis = await moderation.is_crisis(session, actor, body.strip())
+    async with _crisis_help_on_refusal(session, actor, None, crisis):
+        post, group, _ = await get_post(session, actor, post_id)
+        if post.status != ContentStatus.PUBLISHED:
+            raise errors.PostNotFound()
+    async with _crisis_help_on_refusal(session, actor, post.group_id, crisis):
+        _, member = await access.require_participant(session, actor, post.group_id, crisis=crisis)
+    if post.locked and not crisis:
+        raise errors.PostLocked()
+    if anonymous and not group.allow_anonymous and not crisis:
         raise errors.AnonymousNotAllowed(field="anonymous")
     if parent_id is not None:
         parent = await session.get(Comment, parent_id)
         if parent is None or parent.post_id != post_id:
             raise errors.CommentNotFound(field="parentId")
         parent_id = parent.parent_id or parent.id  # one reply level: replies to a reply join its thread
-    await moderation.check_posting_limit(session, actor, member, kind="comment")
+    await moderation.check_posting_limit(session, actor, member, kind="comment", crisis=crisis)
     screening = await moderation.screen(session, actor, group_id=post.group_id, text=body.strip())
     author_kind, author_id = access.account_of(actor)
     now = clock.now()

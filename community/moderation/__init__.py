@@ -77,7 +77,14 @@ from community.moderation.rules import (
     STAFF_WEIGHT,
     TARGET_KINDS,
 )
-from community.moderation.screening import Screening, after_create, check_posting_limit, screen
+from community.moderation.screening import (
+    Screening,
+    after_create,
+    check_posting_limit,
+    help_refused_crisis,
+    is_crisis,
+    screen,
+)
 from community.moderation.words import (
     add_exception,
     add_word,
@@ -127,6 +134,8 @@ __all__ = [
     "claim",
     "decide",
     "entries_for",
+    "help_refused_crisis",
+    "is_crisis",
     "items_by_ids",
     "queue_page",
     "remove_exception",

@@ -83,9 +83,9 @@ async def test_moderation_queue_subscription_only_for_moderators():
     await _post(alice, group, "私信加我微信了解")  # held: opens a queue item
     result = await asyncio.wait_for(for_moderator, timeout=5)
     assert result.data["moderationQueue"]["targetKind"] == "post"
-    await asyncio.sleep(0.5)
-    assert not for_patient.done()  # the patient is told nothing
-    for_patient.cancel()
+    # The patient moderates nothing: refused at once with a code (it used to stay silent forever).
+    refused = await asyncio.wait_for(for_patient, timeout=5)
+    assert refused.errors and refused.errors[0].original_error.code == "PERMISSION_DENIED"
     await moderator_stream.aclose()
 
 
