@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from care import errors, notify
 from care.errors import CareCode as Code
 from care.models import Complaint, ComplaintAction, ComplaintSource, ComplaintStatus, Survey
+from community import moderation
 from core import clock, jobs
 from core.channels import ChannelName, Message, send_later
 from core.db import unit_of_work
@@ -165,9 +166,17 @@ async def file(session: AsyncSession, actor: Actor, *, body: str, visit_id: uuid
         site_id = await session.scalar(_VISIT_OF, {"id": visit_id, "patient": patient_id})
         if site_id is None:
             issues.append(FieldIssue(code=Code.VISIT_NOT_FOUND, message="就诊记录不存在", field="visitId"))
+    # Crisis first: an emergency word brings help and a page even when the complaint itself is refused.
+    crisis = await moderation.is_crisis(session, actor, cleaned)
     if issues:
-        raise ValidationFailed(issues)
-    return await _open(
+        if crisis:
+            await moderation.help_in_crisis(
+                session, actor, where="投诉", ref=f"complaint:{patient_id}:{cleaned}", kept=False
+            )
+        refusal = ValidationFailed(issues)
+        refusal.keep_changes = crisis
+        raise refusal
+    complaint = await _open(
         session,
         patient_id=patient_id,
         source=ComplaintSource.PATIENT,
@@ -177,6 +186,9 @@ async def file(session: AsyncSession, actor: Actor, *, body: str, visit_id: uuid
         visit_id=visit_id,
         site_id=site_id,
     )
+    if crisis:
+        await moderation.help_in_crisis(session, actor, where="投诉", ref=f"complaint:{complaint.id}", kept=True)
+    return complaint
 
 
 # --- staff steps ------------------------------------------------------------------------------

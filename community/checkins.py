@@ -38,7 +38,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from community import access, errors
+from community import access, errors, moderation
 from community.errors import CommunityCode as Code
 from community.models import CheckIn, CheckInKind, CheckInStreak, HealthAlert, Membership, MemberState
 from core import clock
@@ -515,9 +515,18 @@ async def check_in(
     members only)."""
     patient_id = actor.require_patient()
     the_kind, clean, clean_note = validate(kind, value, note)
+    # Crisis first: an emergency word in the note brings help and a page, before the group check decides.
+    crisis = await moderation.is_crisis(session, actor, clean_note)
     if group_id is not None:
         _, m = await access.get_group(session, actor, group_id)
         if not access.is_active(m):
+            if crisis:
+                await moderation.help_in_crisis(
+                    session, actor, where="健康打卡备注", ref=f"checkin:{patient_id}:{clean_note}", kept=False
+                )
+                refusal = errors.NotMember("加入社群后才能在社群打卡")
+                refusal.keep_changes = True  # the help and the page commit with the refusal
+                raise refusal
             raise errors.NotMember("加入社群后才能在社群打卡")
     patient = await _patient(session, patient_id)
     now = clock.now()
@@ -555,6 +564,10 @@ async def check_in(
             record.group_id = group_id
     await session.flush()
 
+    if crisis:
+        await moderation.help_in_crisis(
+            session, actor, where="健康打卡备注", ref=f"checkin:{record.id}:{clean_note}", kept=True
+        )
     streak, milestone = await _advance_streak(session, row, today, tz, now)
     alert = await _raise_alert(session, patient, record, assessment, now) if assessment else None
     return CheckInResult(record, streak, milestone, alert, updated=existing is not None)

@@ -207,10 +207,13 @@ async def edit_post(
     post = await session.get(Post, post_id, with_for_update=True)
     if post is None or post.author_id != actor.id or post.status == ContentStatus.REMOVED:
         raise errors.PostNotFound()
-    await access.require_participant(session, actor, post.group_id)
     images = list(post.image_urls if image_urls is None else image_urls)
     _validate_post(post.kind, title, body, images)
-    screening = await moderation.screen(session, actor, group_id=post.group_id, text=f"{title.strip()}\n{body.strip()}")
+    text = f"{title.strip()}\n{body.strip()}"
+    crisis = await moderation.is_crisis(session, actor, text)  # crisis first, as in create_post
+    async with _crisis_help_on_refusal(session, actor, post.group_id, crisis):
+        await access.require_participant(session, actor, post.group_id, crisis=crisis)
+    screening = await moderation.screen(session, actor, group_id=post.group_id, text=text)
     now = clock.now()
     session.add(
         PostRevision(
@@ -221,7 +224,9 @@ async def edit_post(
     post.image_urls = images
     post.edited_at = now
     post.updated_at = now
-    if post.status == ContentStatus.PUBLISHED and screening.status != ContentStatus.PUBLISHED:
+    # A crisis edit escalates whatever the post's state (held, hidden): someone must see it now.
+    escalate = screening.status == ContentStatus.AUTHOR_ONLY and post.status != ContentStatus.AUTHOR_ONLY
+    if escalate or (post.status == ContentStatus.PUBLISHED and screening.status != ContentStatus.PUBLISHED):
         post.status = screening.status
         await moderation.after_create(
             session, actor, group_id=post.group_id, target_kind="post", target_id=post.id, screening=screening

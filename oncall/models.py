@@ -18,6 +18,7 @@ class PageKind(enum.StrEnum):
     EMERGENCY_POST = "emergency_post"
     HEALTH_ALERT = "health_alert"
     COMPLAINT_OVERDUE = "complaint_overdue"
+    CRISIS_TEXT = "crisis_text"  # an emergency word in a check-in note, a complaint or a refused post
 
 
 class Fallback(enum.StrEnum):

@@ -52,6 +52,7 @@ from community.errors import (
 )
 from community.models import Decision, ItemReason, ReportReason, ReportStatus
 from community.moderation.audit_log import audit_page, visible_detail
+from community.moderation.crisis import help_in_crisis, help_refused_crisis, is_crisis
 from community.moderation.decisions import decide
 from community.moderation.items import QUEUE_CHANNEL
 from community.moderation.queue import QueueEntry, claim, entries_for, items_by_ids, queue_page, require_queue_reader
@@ -77,14 +78,7 @@ from community.moderation.rules import (
     STAFF_WEIGHT,
     TARGET_KINDS,
 )
-from community.moderation.screening import (
-    Screening,
-    after_create,
-    check_posting_limit,
-    help_refused_crisis,
-    is_crisis,
-    screen,
-)
+from community.moderation.screening import Screening, after_create, check_posting_limit, screen
 from community.moderation.words import (
     add_exception,
     add_word,
@@ -134,6 +128,7 @@ __all__ = [
     "claim",
     "decide",
     "entries_for",
+    "help_in_crisis",
     "help_refused_crisis",
     "is_crisis",
     "items_by_ids",

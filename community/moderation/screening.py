@@ -15,7 +15,6 @@ from community import access, audit, errors, wordfilter
 from community.models import (
     Comment,
     ContentStatus,
-    Group,
     ItemReason,
     MemberRole,
     Membership,
@@ -34,11 +33,8 @@ from community.moderation.rules import (
 )
 from core import clock
 from core.channels import ChannelName, Message, send_later
-from core.identity import SYSTEM, Actor, Role
-from core.ids import new_id
+from core.identity import SYSTEM, Actor
 from core.settings import get_settings
-from oncall import service as oncall
-from oncall.models import PageKind
 
 
 @dataclass
@@ -68,51 +64,6 @@ async def screen(session: AsyncSession, actor: Actor, *, group_id: uuid.UUID, te
     if not trusted and (result.has(WordCategory.HOLD) or result.has(WordCategory.AD)):
         return Screening(ContentStatus.HELD, result.matches, None)
     return Screening(ContentStatus.PUBLISHED, result.matches, None)
-
-
-async def is_crisis(session: AsyncSession, actor: Actor, text: str) -> bool:
-    """A patient's text with an emergency word (胸痛, 想自杀 ...). Checked before any limit, mute, ban or
-    lock: whatever happens to the text next, its author gets help and the on-duty doctor is paged."""
-    if _trusted_author(actor):
-        return False
-    return (await wordfilter.load(session)).scan(text).has(WordCategory.EMERGENCY)
-
-
-async def help_refused_crisis(session: AsyncSession, actor: Actor, *, group_id: uuid.UUID | None) -> None:
-    """A crisis text that cannot be kept anywhere (not a member, no such group or post): the author still
-    gets the help reply and the on-duty doctor is paged, naming the patient so someone can reach them.
-    The caller raises its refusal with `keep_changes`, so this commits."""
-    author_kind, author_id = access.account_of(actor)
-    await send_later(session, Message(ChannelName.IN_APP, str(author_id), HELP_TEXT, subject="紧急求助提示"))
-    group = await session.get(Group, group_id) if group_id is not None else None
-    where = f"社群「{group.name}」" if group is not None else "社区"
-    body = (
-        f"【紧急求助】{where}中有用户写下了紧急情况关键词，但内容未能发布（如未入群）。"
-        f"请值班医护人员尽快联系该用户（患者编号 {author_id}）。"
-    )
-    await send_later(
-        session, Message(ChannelName.IN_APP, CARE_TEAM_RECIPIENT, body, subject="社区紧急求助提醒"), sensitive=True
-    )
-    page_ref = new_id()
-    await oncall.page(
-        session,
-        kind=PageKind.EMERGENCY_POST,
-        ref=f"refused:{page_ref}",
-        site_id=None,
-        role=Role.DOCTOR,
-        subject="社区紧急求助提醒",
-        body=body,
-    )
-    await audit.record(
-        session,
-        SYSTEM,
-        "emergency_escalate",
-        target_kind="patient" if author_kind == "patient" else author_kind,
-        target_id=author_id,
-        group_id=group_id,
-        reason=ITEM_REASON_LABELS[ItemReason.EMERGENCY],
-        detail={"refused": True, "page_ref": str(page_ref), "help_sent_to_author": True, "emergency": True},
-    )
 
 
 def _day_start_utc(now: datetime) -> datetime:

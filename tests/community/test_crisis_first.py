@@ -51,9 +51,8 @@ async def _help_messages(patient_id: uuid.UUID) -> int:
 
 async def _pages() -> int:
     async with unit_of_work() as session:
-        return int(
-            await session.scalar(select(func.count()).select_from(Page).where(Page.kind == "emergency_post")) or 0
-        )
+        kinds = ["emergency_post", "crisis_text"]
+        return int(await session.scalar(select(func.count()).select_from(Page).where(Page.kind.in_(kinds))) or 0)
 
 
 async def _restrict(group_id: uuid.UUID, patient_id: uuid.UUID, **values: Any) -> None:
@@ -131,3 +130,62 @@ async def test_a_non_member_in_crisis_is_refused_but_helped_and_the_doctor_is_pa
     assert [e["code"] for e in answer["postCreate"]["errors"]] == ["NOT_A_MEMBER"]
     assert await _help_messages(patient_id) == 1  # committed with the refusal
     assert await _pages() == pages_before + 1
+
+
+EDIT = """mutation($p: ID!, $title: String!, $body: String!) {
+  postEdit(input: {postId: $p, title: $title, body: $body}) { post { status } helpText errors { code } } }"""
+CHECK_IN = """mutation($note: String, $g: ID) {
+  checkIn(input: {kind: WEIGHT, weightKg: 70.5, note: $note, groupId: $g}) { errors { code } } }"""
+COMPLAINT = """mutation($body: String!) { complaintFile(input: {body: $body}) { errors { code } } }"""
+
+
+async def test_editing_a_held_post_into_a_crisis_escalates_it_even_while_muted(client: Any) -> None:
+    group_id = await make_group(f"crisis-{uuid.uuid4().hex[:8]}")
+    session, patient_id = await _patient(client)
+    await member_of(group_id, patient_id)
+    gid = to_global_id("Group", group_id)
+    held = data(await gql(client, POST, {"g": gid, "title": "咨询", "body": "私信加我微信了解"}, token=session.access))
+    assert held["postCreate"]["post"]["status"] == "HELD"
+    await _restrict(group_id, patient_id, muted_until=clock.now() + timedelta(days=1))
+    pages_before = await _pages()
+    variables = {"p": held["postCreate"]["post"]["id"], "title": "咨询", "body": CRISIS}
+    edited = data(await gql(client, EDIT, variables, token=session.access))
+    assert edited["postEdit"]["errors"] == []
+    assert edited["postEdit"]["post"]["status"] == "AUTHOR_ONLY"
+    assert edited["postEdit"]["helpText"] == moderation.HELP_TEXT
+    assert await _pages() == pages_before + 1
+
+
+async def test_a_crisis_in_a_check_in_note_pages_the_doctor_once(client: Any) -> None:
+    session, patient_id = await _patient(client)
+    pages_before = await _pages()
+    first = data(await gql(client, CHECK_IN, {"note": "胸痛得厉害，喘不上气"}, token=session.access))
+    assert first["checkIn"]["errors"] == []
+    assert await _help_messages(patient_id) == 1
+    assert await _pages() == pages_before + 1
+    again = data(await gql(client, CHECK_IN, {"note": "胸痛得厉害，喘不上气"}, token=session.access))
+    assert again["checkIn"]["errors"] == []  # the same note replaces today's check-in: answered once
+    assert await _pages() == pages_before + 1
+    calm = data(await gql(client, CHECK_IN, {"note": "今天感觉不错"}, token=session.access))
+    assert calm["checkIn"]["errors"] == [] and await _pages() == pages_before + 1
+
+
+async def test_a_crisis_check_in_for_a_group_the_patient_is_not_in_is_refused_and_answered(client: Any) -> None:
+    group_id = await make_group(f"crisis-{uuid.uuid4().hex[:8]}")
+    session, patient_id = await _patient(client)
+    variables = {"note": "我想自杀", "g": to_global_id("Group", group_id)}
+    refused = data(await gql(client, CHECK_IN, variables, token=session.access))
+    assert [e["code"] for e in refused["checkIn"]["errors"]] == ["NOT_A_MEMBER"]
+    assert await _help_messages(patient_id) == 1
+
+
+async def test_a_crisis_in_a_complaint_pages_the_doctor_even_when_the_complaint_is_refused(client: Any) -> None:
+    session, patient_id = await _patient(client)
+    pages_before = await _pages()
+    filed = data(await gql(client, COMPLAINT, {"body": "医生态度差，我不想活了"}, token=session.access))
+    assert filed["complaintFile"]["errors"] == []
+    assert await _pages() == pages_before + 1
+    too_short = data(await gql(client, COMPLAINT, {"body": "想自杀"}, token=session.access))
+    assert [e["code"] for e in too_short["complaintFile"]["errors"]] == ["COMPLAINT_BODY_LENGTH"]
+    assert await _help_messages(patient_id) == 2
+    assert await _pages() == pages_before + 2
