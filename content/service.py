@@ -323,9 +323,10 @@ async def approve(
 
 
 async def reject(session: AsyncSession, actor: Actor, item_id: uuid.UUID, *, comment: str) -> ContentItem:
+    """Only reviewers, never on their own item (a rejection is a review decision like an approval)."""
     item = await _locked(session, item_id)
     rev = await _working(session, item)
-    actor.require_role(*REVIEW_ROLES)
+    _require_reviewer(actor, item, rev)
     _require(item, ContentStatus.IN_REVIEW)
     v = Validator()
     v.check(0 < len(comment.strip()) <= 2000, "comment", Code.CONTENT_COMMENT_REQUIRED, "驳回时请填写审核意见")
