@@ -52,11 +52,37 @@ def _today() -> date:
 WEIGHTS = {EngagementKind.READ_END: 1, EngagementKind.LIKE: 2, EngagementKind.BOOKMARK: 3, EngagementKind.SHARE: 3}
 
 
-async def _bump(session: AsyncSession, item_id: uuid.UUID, kind: str, delta: int) -> None:
+async def _lock_rank_credit(session: AsyncSession, item_id: uuid.UUID, patient_id: uuid.UUID, kind: str) -> None:
+    """Serialises one patient's events of one kind on one item (held to commit), so that `_first_today`
+    sees the others: twenty shares at once still rank as one."""
+    key = func.hashtextextended(f"content-rank:{item_id}:{patient_id}:{kind}", 0)
+    await session.execute(select(func.pg_advisory_xact_lock(key)))
+
+
+async def _first_today(session: AsyncSession, item_id: uuid.UUID, patient_id: uuid.UUID, kind: str) -> bool:
+    """Whether the event just recorded is this patient's first of its kind on this item today."""
+    await session.flush()
+    count = await session.scalar(
+        select(func.count())
+        .select_from(EngagementEvent)
+        .where(
+            EngagementEvent.item_id == item_id,
+            EngagementEvent.patient_id == patient_id,
+            EngagementEvent.kind == kind,
+            EngagementEvent.day == _today(),
+        )
+    )
+    return count == 1
+
+
+async def _bump(session: AsyncSession, item_id: uuid.UUID, kind: str, delta: int, *, ranks: bool) -> None:
+    """Counters count every event; the feed's ranking weight only a patient's first event of a kind on an
+    item per day (`ranks`): one patient sharing an article twenty times, or liking it on and off, must not
+    push it up the feed."""
     column = _COUNTERS[EngagementKind(kind)]
     values: dict[str, Any] = {column.key: func.greatest(column + delta, 0)}
     weight = WEIGHTS.get(EngagementKind(kind), 0)
-    if delta > 0 and weight:
+    if delta > 0 and weight and ranks:
         values["engagement_weight"] = ContentItem.engagement_weight + weight * delta
     await session.execute(
         update(ContentItem).where(ContentItem.id == item_id).values(values).execution_options(synchronize_session=False)
@@ -76,6 +102,8 @@ async def record(session: AsyncSession, actor: Actor, item_id: uuid.UUID, kind: 
     if kind not in (EngagementKind.VIEW, EngagementKind.READ_END, EngagementKind.SHARE):
         raise errors.InvalidTransition("不支持的互动类型", field="kind")
     patient_id, _ = await _reader(session, actor, item_id)
+    if kind in WEIGHTS:
+        await _lock_rank_credit(session, item_id, patient_id, kind)
     now = clock.now()
     stmt = insert(EngagementEvent).values(
         id=new_id(), item_id=item_id, patient_id=patient_id, kind=kind, day=_today(), occurred_at=now
@@ -87,7 +115,7 @@ async def record(session: AsyncSession, actor: Actor, item_id: uuid.UUID, kind: 
     inserted = (await session.execute(stmt.returning(EngagementEvent.id))).scalar_one_or_none() is not None
     if not inserted:
         return Engagement(item_id, kind, recorded=False)
-    await _bump(session, item_id, kind, 1)
+    await _bump(session, item_id, kind, 1, ranks=await _first_today(session, item_id, patient_id, kind))
     points = 0
     if kind == EngagementKind.READ_END:
         item_kind = await session.scalar(select(ContentItem.kind).where(ContentItem.id == item_id))
@@ -106,6 +134,7 @@ async def react(session: AsyncSession, actor: Actor, item_id: uuid.UUID, kind: s
     patient_id, _ = await _reader(session, actor, item_id)
     now = clock.now()
     if on:
+        await _lock_rank_credit(session, item_id, patient_id, kind)
         done = (
             await session.execute(
                 insert(Reaction)
@@ -129,7 +158,8 @@ async def react(session: AsyncSession, actor: Actor, item_id: uuid.UUID, kind: s
             )
         ).scalar_one_or_none() is not None
     if done:
-        await _bump(session, item_id, kind, 1 if on else -1)
+        ranks = on and await _first_today(session, item_id, patient_id, kind)
+        await _bump(session, item_id, kind, 1 if on else -1, ranks=ranks)
     return Engagement(item_id, kind, recorded=done)
 
 
