@@ -33,8 +33,7 @@ from community.models import Event, Membership
 from core import clock, jobs
 from core.db import after_commit, unit_of_work
 from core.ids import new_id
-from core.settings import get_settings
-from loyalty.models import LifecycleStage, Lot, PatientLifecycle, Visit
+from loyalty.models import LifecycleStage, PatientLifecycle, Visit
 from patients.models import Patient
 
 JOURNEYS_RUN = jobs.register("campaigns.journeys", "Run the automated journeys (follow-ups, birthdays, ...)")
@@ -83,26 +82,6 @@ def _leap(year: int) -> bool:
     return True
 
 
-def _points_expiring(now: datetime) -> Select[Any]:
-    horizon = now + timedelta(days=get_settings().points_expiry_notice_days)
-    tz = get_settings().default_timezone
-    first = func.min(Lot.expires_at)
-    return (
-        select(
-            Lot.patient_id,
-            (literal("expiry:") + func.to_char(func.timezone("UTC", first), "YYYY-MM-DD")).label("occasion"),
-            func.jsonb_build_object(
-                "expiring_points",
-                cast(func.sum(Lot.remaining), String),
-                "expiry_date",
-                func.to_char(func.timezone(tz, first), "YYYY-MM-DD"),
-            ).label("extra"),
-        )
-        .where(Lot.status == "available", Lot.remaining > 0, Lot.expires_at > now, Lot.expires_at <= horizon)
-        .group_by(Lot.patient_id)
-    )
-
-
 def _event_promotion(now: datetime) -> Select[Any]:
     return (
         select(
@@ -134,6 +113,8 @@ class Journey:
 
 
 # Lock-screen channels (SMS, WeChat) get no condition or event names: the texts below are generic.
+# Points about to expire are announced by loyalty alone (`loyalty.jobs.notify_expiring`, once per lot,
+# in the nightly expiry run): a journey for them sent every patient a second notice.
 JOURNEYS = {
     j.code: j
     for j in (
@@ -166,15 +147,6 @@ JOURNEYS = {
             "生日快乐",
             "{nickname}，{brand}祝您生日快乐，身体健康，万事如意！",
             _birthday,
-        ),
-        Journey(
-            "points_expiring",
-            "积分到期提醒",
-            CampaignClass.CARE,
-            ("in_app", "sms"),
-            "积分即将到期",
-            "{nickname}您好，您有{expiring_points}积分将于{expiry_date}起陆续到期，欢迎前往积分商城兑换。",
-            _points_expiring,
         ),
         Journey(
             "event_promotion",

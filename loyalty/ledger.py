@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -226,9 +226,30 @@ async def spend_lots(session: AsyncSession, patient_id: uuid.UUID, amount: int) 
     return uses
 
 
-async def restore_lots(session: AsyncSession, spend_entry_id: uuid.UUID) -> list[tuple[uuid.UUID, int]]:
-    """Puts spent points back into the lots they came from. A lot that expired meanwhile is reopened
-    with its old expiry, so the next expiry run takes it again: a refund never extends validity."""
+@dataclass
+class GiveBack:
+    """Where the points of a cancelled spending entry go: first `repaid` to what the member owes, then
+    back into the lots they came from (`restored`), and what came from a lot voided meanwhile (its
+    visit refunded) into new lots with that lot's dates (`reissued`), since a voided lot never reopens."""
+
+    total: int
+    repaid: int
+    restored: list[tuple[uuid.UUID, int]]
+    reissued: list[tuple[Lot, int]]
+
+    @property
+    def to_available(self) -> int:
+        return self.total - self.repaid
+
+
+async def restore_lots(session: AsyncSession, member: MemberAccounts, spend_entry_id: uuid.UUID) -> GiveBack:
+    """Gives back the points a spending entry took. Points returned repay an open clawback first, as every
+    credit does: taken from the uses of voided lots first (those are the points the refund found spent),
+    then from lots soonest to expire. The rest goes back into the lots it came from; a lot that expired
+    meanwhile is reopened with its old expiry, so the next expiry run takes it again (a cancellation never
+    extends validity); a voided lot is never reopened: what it would get back comes in a new lot with its
+    dates. The caller posts `total` (`repaid` to the clawback, `to_available` to available), then calls
+    `reissue_lots` with the entry."""
     uses = (await session.scalars(select(LotUse).where(LotUse.entry_id == spend_entry_id))).all()
     lots = {
         lot.id: lot
@@ -236,12 +257,68 @@ async def restore_lots(session: AsyncSession, spend_entry_id: uuid.UUID) -> list
             select(Lot).where(Lot.id.in_([u.lot_id for u in uses])).order_by(Lot.id).with_for_update()
         )
     }
-    for use in uses:
+    total = sum(u.amount for u in uses)
+    owed = -member.clawback.balance
+    repay_left = min(total, max(owed, 0))
+    now = clock.now()
+
+    def repay_order(use: LotUse) -> tuple[int, int, datetime, uuid.UUID]:
         lot = lots[use.lot_id]
-        lot.remaining += use.amount
+        return (lot.status != LotStatus.VOIDED, lot.expires_at > now, lot.expires_at, lot.id)
+
+    restored: list[tuple[uuid.UUID, int]] = []
+    reissued: list[tuple[Lot, int]] = []
+    for use in sorted(uses, key=repay_order):
+        lot = lots[use.lot_id]
+        repay = min(use.amount, repay_left)
+        repay_left -= repay
+        back = use.amount - repay
+        if back == 0:
+            continue
+        if lot.status == LotStatus.VOIDED:
+            reissued.append((lot, back))
+            continue
+        lot.remaining += back
         if lot.status == LotStatus.EXPIRED:
             lot.status = LotStatus.AVAILABLE
-    return [(u.lot_id, u.amount) for u in uses]
+        restored.append((lot.id, back))
+    return GiveBack(total=total, repaid=min(total, max(owed, 0)), restored=restored, reissued=reissued)
+
+
+REISSUE_REF_PREFIX = "redemption:"
+
+
+def earned_lots() -> Any:
+    """SQL condition: the lot holds earned points, not points given back by a cancellation (`reissue_lots`)."""
+    return or_(Lot.source_ref.is_(None), ~Lot.source_ref.startswith(REISSUE_REF_PREFIX))
+
+
+async def reissue_lots(session: AsyncSession, member: MemberAccounts, entry: Entry, give_back: GiveBack) -> None:
+    """New available lots for the points `restore_lots` could not put back into voided lots."""
+    now = clock.now()
+    merged: dict[tuple[datetime, datetime, datetime], int] = {}  # one new lot per set of dates
+    for voided, points in give_back.reissued:
+        dates = (voided.earned_at, voided.settles_at, voided.expires_at)
+        merged[dates] = merged.get(dates, 0) + points
+    for (earned_at, settles_at, expires_at), points in merged.items():
+        session.add(
+            Lot(
+                id=new_id(),
+                patient_id=member.patient_id,
+                source_entry_id=entry.id,
+                rule_code=None,  # the points were earned once: they qualify for no tier again
+                source_ref=entry.source_ref,  # redemption:<id>: not counted as earned again either
+                amount=points,
+                remaining=points,
+                status=LotStatus.AVAILABLE,
+                earned_at=earned_at,
+                settles_at=settles_at,
+                expires_at=expires_at,
+                settled_at=now,
+            )
+        )
+    if give_back.reissued:
+        await session.flush()
 
 
 async def run_at_once(sql: str, params: tuple[Any, ...]) -> Any:

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import clock
 from core.ids import new_id
 from core.settings import get_settings
-from loyalty import earning
+from loyalty import earning, reversals
 from loyalty.models import Lot, LotStatus, Referral, ReferralCode, ReferralStatus, Visit, VisitStatus
 from patients import queries as patient_queries
 
+REFUNDED_AFTER_REWARD = "visit_refunded"  # reject reason: the first visit was refunded after the rewards
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I/L look-alikes
 
 
@@ -127,16 +128,31 @@ async def on_completed_visit(session: AsyncSession, patient_id: uuid.UUID, visit
 
 
 async def on_visit_refunded(session: AsyncSession, visit_id: uuid.UUID) -> None:
-    """A refunded first visit no longer converts; the next completed visit may."""
+    """A refunded first visit no longer converts; the next completed visit may. When the referral was
+    already rewarded, both bonuses (referrer's and referee's) are taken back, as a refunded visit's own
+    points are, and the referral is rejected for good (`visit_refunded`): exactly once, since the
+    referral leaves `rewarded` in the same transaction and each lot is reversed under its own key."""
     referral = await session.scalar(
         select(Referral)
-        .where(Referral.visit_id == visit_id, Referral.status == ReferralStatus.CONVERTED)
+        .where(
+            Referral.visit_id == visit_id,
+            Referral.status.in_([ReferralStatus.CONVERTED, ReferralStatus.REWARDED]),
+        )
         .with_for_update()
     )
-    if referral is not None:
+    if referral is None:
+        return
+    if referral.status == ReferralStatus.CONVERTED:
         referral.status = ReferralStatus.ATTRIBUTED
         referral.visit_id = None
         referral.converted_at = None
+        return
+    ref = f"referral:{referral.id}"
+    # The referee's accounts are already locked by the visit refund; the referrer's come second.
+    await reversals.reverse_source(session, referral.referee_id, ref, reason="推荐就诊退费")
+    await reversals.reverse_source(session, referral.referrer_id, ref, reason="推荐就诊退费")
+    referral.status = ReferralStatus.REJECTED
+    referral.reject_reason = REFUNDED_AFTER_REWARD
 
 
 def _month_start(now: datetime) -> datetime:

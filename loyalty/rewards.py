@@ -377,24 +377,30 @@ async def cancel(
     assert redemption is not None
     if redemption.status != RedemptionStatus.ISSUED:
         raise errors.RedemptionClosed(field="redemptionId")
-    restored = await ledger.restore_lots(session, redemption.entry_id)
-    returned = sum(n for _, n in restored)
+    # Points owed after a refund (clawback) are repaid first; a voided lot is never reopened.
+    give_back = await ledger.restore_lots(session, member, redemption.entry_id)
     label = "兑换券过期" if status == RedemptionStatus.EXPIRED else "取消兑换"
-    await ledger.post(
+    memo = f"{label}，积分退回" + (f"（其中{give_back.repaid}分抵扣欠扣积分）" if give_back.repaid else "")
+    entry = await ledger.post(
         session,
         ledger.Posting(
             key=f"redeem_refund:{redemption.id}",
             digest="",
             kind=EntryKind.REDEEM_REFUND,
             patient_id=redemption.patient_id,
-            amount=returned,
-            memo=f"{label}，积分退回",
-            lines=[(ledger.system_account(AccountKind.REDEEMED), -returned), (member.available.id, returned)],
-            source_ref=f"redemption:{redemption.id}",
+            amount=give_back.total,
+            memo=memo,
+            lines=[
+                (ledger.system_account(AccountKind.REDEEMED), -give_back.total),
+                (member.clawback.id, give_back.repaid),
+                (member.available.id, give_back.to_available),
+            ],
+            source_ref=f"{ledger.REISSUE_REF_PREFIX}{redemption.id}",
             actor_id=actor.id,
         ),
         member,
     )
+    await ledger.reissue_lots(session, member, entry, give_back)
     await session.execute(
         update(Reward)
         .where(Reward.id == redemption.reward_id, Reward.stock.is_not(None))

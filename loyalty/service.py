@@ -71,7 +71,7 @@ async def summaries(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uui
         (
             await session.execute(
                 select(Lot.patient_id, func.sum(Lot.amount))
-                .where(Lot.patient_id.in_(ids), Lot.status != LotStatus.VOIDED)
+                .where(Lot.patient_id.in_(ids), Lot.status != LotStatus.VOIDED, ledger.earned_lots())
                 .group_by(Lot.patient_id)
             )
         ).all()

@@ -22,9 +22,9 @@ from core import clock
 from core.errors import Conflict, CoreCode, FieldIssue, Validator
 from core.identity import SYSTEM, Actor, Role
 from core.ids import new_id
-from loyalty import earning, errors, ledger, lifecycle, referrals, tiers
+from loyalty import earning, errors, lifecycle, referrals, reversals
 from loyalty.errors import LoyaltyCode as Code
-from loyalty.models import AccountKind, EntryKind, Lot, LotStatus, Visit, VisitStatus
+from loyalty.models import Visit, VisitStatus
 from patients import queries as patient_queries
 from patients import service as patient_service
 from patients.errors import InvalidPhone
@@ -225,65 +225,5 @@ async def refund(session: AsyncSession, visit: Visit) -> None:
 
 
 async def refund_points(session: AsyncSession, patient_id: uuid.UUID, source_ref: str) -> None:
-    member = await ledger.lock_member(session, patient_id)
-    lots = (
-        await session.scalars(
-            select(Lot)
-            .where(Lot.patient_id == patient_id, Lot.source_ref == source_ref)
-            .order_by(Lot.id)
-            .with_for_update()
-        )
-    ).all()
-    issued = ledger.system_account(AccountKind.ISSUED)
-    for lot in lots:
-        key = f"refund:{lot.id}"
-        if lot.status == LotStatus.PENDING:
-            lines = [(member.pending.id, -lot.amount), (issued, lot.amount)]
-            kind, memo = EntryKind.VOID, "就诊退费，待入账积分作废"
-        elif lot.status == LotStatus.AVAILABLE:
-            own = lot.remaining
-            lot.remaining = 0
-            await session.flush()
-            uses = await ledger.spend_lots(session, patient_id, lot.amount - own)
-            others = sum(n for _, n in uses)
-            shortfall = lot.amount - own - others
-            lines = [(member.available.id, -(own + others)), (member.clawback.id, -shortfall), (issued, lot.amount)]
-            lot.status = LotStatus.VOIDED
-            memo = "就诊退费，已入账积分冲回" + (f"（欠扣{shortfall}分）" if shortfall else "")
-            await ledger.post(
-                session,
-                ledger.Posting(
-                    key=key,
-                    digest="",
-                    kind=EntryKind.REVERSAL,
-                    patient_id=patient_id,
-                    amount=-lot.amount,
-                    memo=memo,
-                    lines=lines,
-                    rule_code=lot.rule_code,
-                    source_ref=source_ref,
-                ),
-                member,
-                lot_uses=uses,
-            )
-            continue
-        else:
-            continue  # already voided, or expired long ago: nothing left to take back
-        lot.status = LotStatus.VOIDED
-        lot.remaining = 0
-        await ledger.post(
-            session,
-            ledger.Posting(
-                key=key,
-                digest="",
-                kind=kind,
-                patient_id=patient_id,
-                amount=-lot.amount,
-                memo=memo,
-                lines=lines,
-                rule_code=lot.rule_code,
-                source_ref=source_ref,
-            ),
-            member,
-        )
-    await tiers.evaluate(session, patient_id, reason="refund")
+    """Takes back the points of `source_ref` (see `reversals.reverse_source`)."""
+    await reversals.reverse_source(session, patient_id, source_ref, reason="就诊退费")
