@@ -24,9 +24,10 @@ run: venv
 	$(BIN)/portal run
 
 # Tests start their own throwaway PostgreSQL and Redis, one of each per xdist worker (tests/conftest.py).
-# -n auto: one worker per core; `$(BIN)/python -m pytest -q` runs the same tests serially.
+# -n auto: one worker per core; --dist loadscope: whole modules to a worker, the slow ones first
+# (tests/conftest.py). `$(BIN)/python -m pytest -q` runs the same tests serially.
 test: venv
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist loadscope
 
 lint: venv
 	$(BIN)/ruff check .

@@ -231,3 +231,33 @@ async def client(servers: dict[str, str]) -> AsyncIterator[object]:
 @pytest.fixture
 def unique_phone() -> Iterator[str]:
     yield "139" + str(uuid.uuid4().int)[:8]
+
+
+# Modules that take longest (measured with --durations), longest first: `make test` distributes whole
+# modules (--dist loadscope, so a module's live servers and fixtures start once) to whichever worker
+# runs low, and starting the long ones first lets the workers finish together.
+SLOW_MODULES_FIRST = [
+    "tests/api/test_fuzz.py",
+    "tests/ops/test_packaging.py",
+    "tests/ops/test_supervisor.py",
+    "tests/api/test_serving.py",
+    "tests/ops/test_worker_kill.py",
+    "tests/campaigns/test_runs.py",
+    "tests/api/test_multiprocess.py",
+    "tests/api/test_client_mistakes.py",
+    "tests/community/test_checkins.py",
+    "tests/identity/test_wechat.py",
+    "tests/api/test_input_bounds.py",
+    "tests/api/test_admission.py",
+    "tests/identity/test_consent_race.py",
+    "tests/api/test_read_replica.py",
+    "tests/content/test_reading.py",
+    "tests/api/test_graphql.py",
+]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(SLOW_MODULES_FIRST)}
+    root = config.rootpath
+    # sort() is stable: tests keep their order within a module, other modules their collection order.
+    items.sort(key=lambda item: rank.get(item.path.relative_to(root).as_posix(), len(rank)))

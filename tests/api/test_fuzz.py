@@ -12,9 +12,13 @@ session's event loop, which Hypothesis cannot drive example by example. Drawing 
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import graphql
@@ -130,9 +134,33 @@ async def _send_all(client: Any, operations: list[str], token: str | None) -> li
     return failures
 
 
+def _cached_draw(cache: pytest.Cache | None, kind: str, draw: Callable[[], list[str]]) -> list[str]:
+    """Drawing takes seconds and, derandomized, gives the same operations for the same schema,
+    strategies (this file) and library versions: the pytest cache keeps them under that key."""
+    if cache is None:
+        return draw()
+    key = hashlib.sha256(
+        "\x1f".join(
+            [kind, _schema_sdl(), Path(__file__).read_text(encoding="utf-8"), str(EXAMPLES)]
+            + [importlib.metadata.version(d) for d in ("hypothesis", "hypothesis-graphql", "graphql-core")]
+        ).encode()
+    ).hexdigest()
+    path = f"portal/fuzz-{kind}"
+    stored = cache.get(path, None)
+    if isinstance(stored, dict) and stored.get("key") == key:
+        return list(stored["operations"])
+    operations = draw()
+    cache.set(path, {"key": key, "operations": operations})
+    return operations
+
+
 @pytest.fixture(scope="module")
-def fuzzed_queries() -> list[str]:
-    return _draw(queries(_schema_sdl(), custom_scalars=CUSTOM_SCALARS))
+def fuzzed_queries(request: pytest.FixtureRequest) -> list[str]:
+    return _cached_draw(
+        getattr(request.config, "cache", None),
+        "queries",
+        lambda: _draw(queries(_schema_sdl(), custom_scalars=CUSTOM_SCALARS)),
+    )
 
 
 def _mutation_fields() -> list[str]:
@@ -143,8 +171,12 @@ def _mutation_fields() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def fuzzed_mutations() -> list[str]:
-    return _draw(mutations(_schema_sdl(), fields=_mutation_fields(), custom_scalars=CUSTOM_SCALARS))
+def fuzzed_mutations(request: pytest.FixtureRequest) -> list[str]:
+    return _cached_draw(
+        getattr(request.config, "cache", None),
+        "mutations",
+        lambda: _draw(mutations(_schema_sdl(), fields=_mutation_fields(), custom_scalars=CUSTOM_SCALARS)),
+    )
 
 
 def _report(failures: list[str]) -> str:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from api.app import app
+from core import clock
 from core.settings import reset_settings
 from tests.support import REFRESH, REQUEST_CODE, STAFF_PASSWORD, STAFF_SIGN_IN, data, gql, staff_session
 
@@ -38,6 +39,9 @@ def production_limits(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("PORTAL_OTP_PER_CLIENT_PER_HOUR", "30")
     monkeypatch.setenv("PORTAL_OTP_GLOBAL_PER_MINUTE", "600")
     reset_settings()
+    # The windows are fixed minutes of the one clock: held still, a slow run (a loaded machine,
+    # parallel workers) cannot cross into the next minute half-way and reset the counters.
+    clock.clock.freeze(clock.now())
     yield
     monkeypatch.undo()
     reset_settings()
