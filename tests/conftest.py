@@ -112,18 +112,27 @@ class Database:
     Every write transaction, from this process, a `portal serve` child or a worker, takes a
     transaction id. The probe takes one too (txid_current()), so when the next probe's id is exactly
     one more, nothing else wrote in between and the tables are as the last clean-up left them.
+
+    The clean-up empties the tables that hold rows (one statement finds them) and puts back the
+    seeded defaults (loyalty tiers, rules and system accounts, the word lists, compliance terms) only
+    where a test changed them: their contents are compared with a fingerprint taken after seeding.
     """
 
     def __init__(self, conn: Any) -> None:
         self.conn = conn
         self.tables: list[str] = []
+        self.seeded: dict[str, str] = {}  # seeded table -> fingerprint of its contents
         self.last_xid = 0
 
     async def start(self) -> None:
         from migrations.metadata import metadata
 
-        self.tables = [t.name for t in reversed(metadata.sorted_tables) if t.name not in KEEP_TABLES]
-        await self.reset()
+        self.tables = [t.name for t in metadata.sorted_tables if t.name not in KEEP_TABLES]
+        await self._empty(self.tables)
+        await self._seed()
+        occupied = await self._occupied()
+        self.seeded = await self._fingerprints(occupied)
+        await self.dirty()
 
     async def dirty(self) -> bool:
         xid = await self.conn.fetchval("SELECT txid_current()")
@@ -132,31 +141,57 @@ class Database:
         return not clean
 
     async def reset(self) -> None:
+        occupied = await self._occupied()
+        now = await self._fingerprints([t for t in self.seeded if t in occupied])
+        changed = [t for t, print_ in self.seeded.items() if now.get(t) != print_]
+        truncated = await self._empty([t for t in occupied if t not in self.seeded or t in changed])
+        if changed or truncated:  # TRUNCATE ... CASCADE may have emptied seeded tables too
+            await self._seed()
+            self.seeded = await self._fingerprints(list(self.seeded))
+        await self.dirty()  # the clean state's transaction id
+
+    async def _occupied(self) -> list[str]:
+        probes = " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT FROM \"{t}\")" for t in self.tables)
+        return [r[0] for r in await self.conn.fetch(probes)]
+
+    async def _fingerprints(self, tables: list[str]) -> dict[str, str]:
+        if not tables:
+            return {}
+        probes = " UNION ALL ".join(
+            f"SELECT '{t}', md5(string_agg(x::text, '|' ORDER BY x::text)) FROM \"{t}\" x" for t in tables
+        )
+        return {r[0]: r[1] for r in await self.conn.fetch(probes)}
+
+    async def _empty(self, tables: list[str]) -> bool:
+        """Empties the tables; True when some were big enough for TRUNCATE."""
+        if not tables:
+            return False
+        rows = await self.conn.fetch(
+            "SELECT relname, pg_relation_size(oid) AS size FROM pg_class"
+            " WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace AND relname = ANY($1::text[])",
+            tables,
+        )
+        sizes = {r["relname"]: r["size"] for r in rows}
+        big = [t for t in tables if sizes.get(t, 0) > _TRUNCATE_BYTES]
+        # Replica role: no foreign-key checks and no triggers (the append-only audit tables refuse DELETE).
+        script = ["BEGIN", "SET LOCAL session_replication_role = replica"]
+        script += [f'DELETE FROM "{t}"' for t in tables if t not in big]
+        if big:
+            script.append("TRUNCATE " + ", ".join(f'"{t}"' for t in big) + " CASCADE")
+        script.append("COMMIT")
+        await self.conn.execute(";\n".join(script))
+        return bool(big)
+
+    async def _seed(self) -> None:
         from community.wordlist import ensure_default_words
         from content.compliance import ensure_default_terms
         from core.db import unit_of_work
         from loyalty.defaults import ensure_defaults
 
-        rows = await self.conn.fetch(
-            "SELECT relname, pg_relation_size(oid) AS size FROM pg_class"
-            " WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace AND relname = ANY($1::text[])",
-            self.tables,
-        )
-        sizes = {r["relname"]: r["size"] for r in rows}
-        big = [t for t in self.tables if sizes.get(t, 0) > _TRUNCATE_BYTES]
-        small = [t for t in self.tables if 0 < sizes.get(t, 0) <= _TRUNCATE_BYTES]
-        # Replica role: no foreign-key checks and no triggers (the append-only audit tables refuse DELETE).
-        script = ["BEGIN", "SET LOCAL session_replication_role = replica"]
-        script += [f'DELETE FROM "{t}"' for t in small]
-        if big:
-            script.append("TRUNCATE " + ", ".join(f'"{t}"' for t in big) + " CASCADE")
-        script.append("COMMIT")
-        await self.conn.execute(";\n".join(script))
         async with unit_of_work() as session:
             await ensure_defaults(session)
             await ensure_default_words(session)
             await ensure_default_terms(session)
-        await self.dirty()  # the clean state's transaction id
 
 
 @pytest.fixture(scope="session")
