@@ -2,8 +2,9 @@
 
 Stock is taken with a conditional UPDATE (never below zero, never oversold), as the last statement
 so the hot reward row stays locked only until commit; points with the member's accounts locked and
-a guarded balance update. A cancelled or expired voucher puts the points back into the lots they
-came from and the item back into stock.
+a guarded balance update. A cancelled or expired voucher gives its points back (first repaying what
+the member owes after a refund, then into the lots they came from; see `ledger.restore_lots`) and
+the item back into stock.
 """
 
 from __future__ import annotations
