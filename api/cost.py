@@ -190,6 +190,25 @@ def query_cost(
 ) -> int | None:
     """The cost of the operation that would run; None when no single operation is chosen (execution
     refuses that itself)."""
+    counted = _count(
+        schema,
+        document,
+        operation_name,
+        variables,
+        max_page_size if max_page_size is not None else get_settings().max_page_size,
+    )
+    return None if counted is None else counted[0]
+
+
+def _count(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+    max_page_size: int,
+) -> tuple[int, _Counter] | None:
+    """The cost of the chosen operation and the counter that walked it (which variables it used);
+    None when no single operation is chosen."""
     operation = _operation(document, operation_name)
     if operation is None:
         return None
@@ -199,13 +218,8 @@ def query_cost(
         OperationType.SUBSCRIPTION: schema.subscription_type,
     }[operation.operation]
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    counter = _Counter(
-        schema,
-        fragments,
-        _variables(schema, operation, variables),
-        max_page_size if max_page_size is not None else get_settings().max_page_size,
-    )
-    return counter.selection_cost(operation.selection_set, root, None)
+    counter = _Counter(schema, fragments, _variables(schema, operation, variables), max_page_size)
+    return counter.selection_cost(operation.selection_set, root, None), counter
 
 
 _MISSING = object()
@@ -246,17 +260,10 @@ def cached_query_cost(
             return query_cost(schema, document, variables=variables, operation_name=operation_name)
         if key in entry[2]:
             return entry[2][key]
-    operation = _operation(document, operation_name)
-    if operation is None:
+    counted = _count(schema, document, operation_name, variables, page_size)
+    if counted is None:
         return None
-    root = {
-        OperationType.QUERY: schema.query_type,
-        OperationType.MUTATION: schema.mutation_type,
-        OperationType.SUBSCRIPTION: schema.subscription_type,
-    }[operation.operation]
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    counter = _Counter(schema, fragments, _variables(schema, operation, variables), page_size)
-    cost = counter.selection_cost(operation.selection_set, root, None)
+    cost, counter = counted
     names = tuple(sorted(counter.used))
     try:
         key = tuple(_frozen(given.get(name, _MISSING)) for name in names)

@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
-from api.errors import user_errors
+from api.errors import UserError, user_errors
 from core.db import unit_of_work
 from core.errors import DomainError
 from core.identity import Actor
 
 T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
 P = TypeVar("P")
+P_co = TypeVar("P_co", covariant=True)
 
 Work = Callable[[AsyncSession, Actor], Awaitable[T]]
 
 
-async def mutate(info: Info, payload: Callable[..., P], work: Work[T], done: Callable[[T], P]) -> P:
+class PayloadType(Protocol[T_contra, P_co]):
+    """A mutation payload type: built with only `errors` when the work raised a DomainError, and by
+    its classmethod `of` from what the work returned (wrapped as GraphQL types; with the request's
+    Info for types that load through the DataLoaders). Each payload type says once how it is filled."""
+
+    def __call__(self, *, errors: list[UserError]) -> P_co: ...
+
+    def of(self, value: T_contra, info: Info, /) -> P_co: ...
+
+
+async def mutate(info: Info, payload: PayloadType[T, P], work: Work[T]) -> P:
     """The one way to run a mutation: `work` in one unit of work, committed when it returns and
     rolled back when it raises (nothing half-written); a DomainError becomes `payload(errors=...)`,
-    a result becomes `done(result)`, the payload with the result wrapped as a GraphQL type.
+    a result `payload.of(result, info)`.
 
     The request's read connection goes back to the pool first: holding it while waiting for the
     unit of work's connection is how 31 concurrent mutations once deadlocked a pool of 30.
@@ -35,7 +47,7 @@ async def mutate(info: Info, payload: Callable[..., P], work: Work[T], done: Cal
             value = await work(session, info.context.actor)
     except DomainError as exc:
         return payload(errors=user_errors(exc))
-    return done(value)
+    return payload.of(value, info)
 
 
 async def perform_at_once(info: Info, work: Callable[[Actor], Awaitable[T | None]]) -> T | None:

@@ -9,12 +9,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.context import Info
+from api.context import BatchFn, Info
 from core.errors import FieldIssue, ValidationFailed
+from core.identity import Actor
 from core.pagination import Page, check_id_count
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def to_global_id(type_name: str, raw_id: uuid.UUID | str) -> strawberry.ID:
@@ -111,6 +114,16 @@ def connection(page: Page[Any], wrap: Callable[[Any], T]) -> Connection[T]:
     )
 
 
+async def read_page(
+    info: Info, fetch: Callable[[AsyncSession, Actor], Awaitable[Page[R]]], wrap: Callable[[R], T]
+) -> Connection[T]:
+    """A connection field: one page read as the viewer (on the request's read connection), each row
+    wrapped as its GraphQL type."""
+    async with info.context.db.read() as session:
+        page = await fetch(session, info.context.actor)
+    return connection(page, wrap)
+
+
 class InvalidId(ValidationFailed):
     """A malformed global id, or one of another type: ID_INVALID as a payload error in mutations
     and, the same code, as the GraphQL error of a query (a plain ValidationFailed says INVALID_INPUT)."""
@@ -129,6 +142,20 @@ def require_id(value: object, type_name: str, field: str) -> uuid.UUID:
     return parsed
 
 
+def require_ids(values: Sequence[object] | None, type_name: str, field: str) -> list[uuid.UUID]:
+    """`require_id` for each of a list of global ids (None is an empty list)."""
+    return [require_id(v, type_name, field) for v in values or []]
+
+
+def require_id_of(value: object, kinds: dict[str, str], field: str) -> tuple[str, uuid.UUID]:
+    """A global id of one of several types, e.g. {"post": "Post", "comment": "Comment"}: the kind it
+    is (the key) and its UUID; anything else is a validation error on `field`."""
+    for kind, type_name in kinds.items():
+        if value is not None and (parsed := parse_uuid_id(str(value), type_name)) is not None:
+            return kind, parsed
+    raise InvalidId(field)
+
+
 def optional_id(value: object, type_name: str, field: str) -> uuid.UUID | None:
     """Like `require_id`, but None and UNSET pass through as None."""
     if value is None or value is strawberry.UNSET:
@@ -144,4 +171,25 @@ def raw_uuids(raw: Sequence[str]) -> list[uuid.UUID | None]:
             out.append(uuid.UUID(r))
         except ValueError:
             out.append(None)
+    return out
+
+
+async def load_nodes(
+    info: Info,
+    raw: Sequence[str],
+    fn: BatchFn[uuid.UUID, R],
+    wrap: Callable[[R], T],
+    *,
+    allowed: Callable[[uuid.UUID], bool] | None = None,
+    visible: Callable[[R], bool] | None = None,
+) -> list[T | None]:
+    """A node fetcher through a DataLoader: the rows of the raw ids `allowed` (all by default) that
+    exist and are `visible` to the viewer (all by default) wrapped, None for the others."""
+    ids = raw_uuids(raw)
+    wanted = [i for i in ids if i is not None and (allowed is None or allowed(i))]
+    found = dict(zip(wanted, await info.context.loaders.get(fn).load_many(wanted), strict=True))
+    out: list[T | None] = []
+    for i in ids:
+        row = found.get(i) if i is not None else None
+        out.append(wrap(row) if row is not None and (visible is None or visible(row)) else None)
     return out

@@ -10,9 +10,17 @@ call (api/plain.py); a field that needs the DataLoaders or an access check stays
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from strawberry.types.base import get_object_definition
+
+from api.context import BatchFn, Info
+from api.relay import to_global_id
+
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+R = TypeVar("R")
 
 
 _COPIED: dict[type, tuple[str, ...]] = {}
@@ -35,3 +43,19 @@ def view(cls: type[T], row: object, **given: Any) -> T:
     (a missing one raises AttributeError: a field that is no column must be given)."""
     values = {name: getattr(row, name) for name in _copied(cls) if name not in given}
     return cls(**values, **given)
+
+
+async def related(info: Info, fn: BatchFn[K, R], key: K | None, wrap: Callable[[R], T]) -> T | None:
+    """A to-one relation through the request's DataLoader for `fn`: the row of `key` wrapped, None
+    when there is no key or no such row."""
+    if key is None:
+        return None
+    found = await info.context.load(fn, key)
+    return wrap(found) if found is not None else None
+
+
+def node_view(cls: type[T], row: Any, **given: Any) -> T:
+    """`view` for a Node type over a row with an `id`: the row kept as `model`, the global id made
+    of the GraphQL type's name and the row's id."""
+    name = get_object_definition(cls, strict=True).name
+    return view(cls, row, model=row, id=to_global_id(name, row.id), **given)

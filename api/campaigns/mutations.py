@@ -16,9 +16,10 @@ from api.mutations import mutate
 from api.relay import optional_id, require_id
 from campaigns import segments, service
 from campaigns.models import AudienceKind as DomainAudience
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Segment
 from core.identity import Actor
 from patients import service as patient_service
+from patients.models import Patient
 
 
 @strawberry.input
@@ -46,11 +47,19 @@ class SegmentPayload:
     segment: SegmentType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: Segment, _info: Info) -> SegmentPayload:
+        return cls(segment=SegmentType.from_model(v), errors=[])
+
 
 @strawberry.type
 class SegmentDeletePayload:
     deleted: bool = False
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, deleted: bool, _info: Info) -> SegmentDeletePayload:
+        return cls(deleted=deleted, errors=[])
 
 
 @strawberry.input(description="活动内容：模板变量如 {nickname}；短信与微信正文不得出现病种名称")
@@ -105,6 +114,10 @@ class CampaignPayload:
     campaign: CampaignType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: Campaign, _info: Info) -> CampaignPayload:
+        return cls(campaign=CampaignType.from_model(v), errors=[])
+
 
 @strawberry.input(description="患者屏蔽标记：为空表示不变")
 class PatientSuppressionInput:
@@ -119,13 +132,9 @@ class PatientSuppressionPayload:
     patient: PatientType | None = None
     errors: list[UserError]
 
-
-def _campaign_id(value: strawberry.ID) -> object:
-    return require_id(value, "Campaign", "campaignId")
-
-
-def _campaign_payload(campaign: Campaign) -> CampaignPayload:
-    return CampaignPayload(campaign=CampaignType.from_model(campaign), errors=[])
+    @classmethod
+    def of(cls, v: Patient, _info: Info) -> PatientSuppressionPayload:
+        return cls(patient=PatientType.from_model(v), errors=[])
 
 
 @strawberry.type
@@ -137,9 +146,7 @@ class CampaignMutation:
                 session, actor, name=input.name, description=input.description, criteria=input.criteria.to_domain()
             )
 
-        return await mutate(
-            info, SegmentPayload, work, lambda v: SegmentPayload(segment=SegmentType.from_model(v), errors=[])
-        )
+        return await mutate(info, SegmentPayload, work)
 
     @strawberry.mutation(description="修改人群；进行中的活动使用开始时冻结的条件，不受影响")
     async def segment_update(self, info: Info, input: SegmentUpdateInput) -> SegmentPayload:
@@ -153,9 +160,7 @@ class CampaignMutation:
                 criteria=input.criteria.to_domain() if input.criteria else None,
             )
 
-        return await mutate(
-            info, SegmentPayload, work, lambda v: SegmentPayload(segment=SegmentType.from_model(v), errors=[])
-        )
+        return await mutate(info, SegmentPayload, work)
 
     @strawberry.mutation(description="删除人群（未结束的活动正在使用时不可删除）")
     async def segment_delete(self, info: Info, input: SegmentDeleteInput) -> SegmentDeletePayload:
@@ -163,16 +168,11 @@ class CampaignMutation:
             await segments.delete_segment(session, actor, require_id(input.segment_id, "Segment", "segmentId"))
             return True
 
-        return await mutate(info, SegmentDeletePayload, work, lambda _: SegmentDeletePayload(deleted=True, errors=[]))
+        return await mutate(info, SegmentDeletePayload, work)
 
     @strawberry.mutation(description="新建活动草稿（营销运营）")
     async def campaign_create(self, info: Info, input: CampaignInput) -> CampaignPayload:
-        return await mutate(
-            info,
-            CampaignPayload,
-            lambda s, a: service.create_campaign(s, a, input.to_domain()),
-            _campaign_payload,
-        )
+        return await mutate(info, CampaignPayload, lambda s, a: service.create_campaign(s, a, input.to_domain()))
 
     @strawberry.mutation(description="修改活动；已审批的活动修改后需重新提交审批")
     async def campaign_update(self, info: Info, input: CampaignUpdateInput) -> CampaignPayload:
@@ -182,7 +182,6 @@ class CampaignMutation:
             lambda s, a: service.update_campaign(
                 s, a, require_id(input.campaign_id, "Campaign", "campaignId"), input.campaign.to_domain()
             ),
-            _campaign_payload,
         )
 
     @strawberry.mutation(description="提交审批")
@@ -191,7 +190,6 @@ class CampaignMutation:
             info,
             CampaignPayload,
             lambda s, a: service.submit(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
-            _campaign_payload,
         )
 
     @strawberry.mutation(description="审批通过（审核员或管理员，不能审批自己创建的活动）；未设定时间则立即开始发送")
@@ -202,7 +200,6 @@ class CampaignMutation:
             lambda s, a: service.approve(
                 s, a, require_id(input.campaign_id, "Campaign", "campaignId"), comment=input.comment
             ),
-            _campaign_payload,
         )
 
     @strawberry.mutation(description="驳回（需填写意见），活动回到草稿")
@@ -213,7 +210,6 @@ class CampaignMutation:
             lambda s, a: service.reject(
                 s, a, require_id(input.campaign_id, "Campaign", "campaignId"), comment=input.comment or ""
             ),
-            _campaign_payload,
         )
 
     @strawberry.mutation(description="立即发送已审批的定时活动；未审批的活动不能发送")
@@ -222,7 +218,6 @@ class CampaignMutation:
             info,
             CampaignPayload,
             lambda s, a: service.send_now(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
-            _campaign_payload,
         )
 
     @strawberry.mutation(description="暂停发送")
@@ -231,7 +226,6 @@ class CampaignMutation:
             info,
             CampaignPayload,
             lambda s, a: service.pause(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
-            _campaign_payload,
         )
 
     @strawberry.mutation(description="恢复发送")
@@ -240,7 +234,6 @@ class CampaignMutation:
             info,
             CampaignPayload,
             lambda s, a: service.resume(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
-            _campaign_payload,
         )
 
     @strawberry.mutation(description="取消活动：未发送的投递不再发送")
@@ -249,7 +242,6 @@ class CampaignMutation:
             info,
             CampaignPayload,
             lambda s, a: service.cancel(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
-            _campaign_payload,
         )
 
     @strawberry.mutation(description="设置患者屏蔽标记：退订全部营销（营销运营或医护）、住院与身故（仅医护）")
@@ -264,9 +256,4 @@ class CampaignMutation:
                 admitted=input.admitted,
             )
 
-        return await mutate(
-            info,
-            PatientSuppressionPayload,
-            work,
-            lambda v: PatientSuppressionPayload(patient=PatientType.from_model(v), errors=[]),
-        )
+        return await mutate(info, PatientSuppressionPayload, work)

@@ -16,7 +16,7 @@ from api.campaigns.types import (
     StatsType,
 )
 from api.context import Info
-from api.relay import Connection, connection, require_id
+from api.relay import Connection, read_page, require_id
 from campaigns import segments, service, stats
 from campaigns.models import CampaignClass as DomainClass
 
@@ -25,9 +25,9 @@ from campaigns.models import CampaignClass as DomainClass
 class CampaignQuery:
     @strawberry.field(description="已保存的人群，按名称排序")
     async def segments(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[SegmentType]:
-        async with info.context.db.read() as session:
-            page = await segments.segments_page(session, info.context.actor, first=first, after=after)
-        return connection(page, SegmentType.from_model)
+        return await read_page(
+            info, lambda s, a: segments.segments_page(s, a, first=first, after=after), SegmentType.from_model
+        )
 
     @strawberry.field(description="人群预览：按条件（或已保存人群）计算人数与样例；屏蔽规则总是生效")
     async def segment_preview(
@@ -59,11 +59,13 @@ class CampaignQuery:
         first: int | None = 20,
         after: str | None = None,
     ) -> Connection[CampaignType]:
-        async with info.context.db.read() as session:
-            page = await service.campaigns_page(
-                session, info.context.actor, status=status.value if status else None, first=first, after=after
-            )
-        return connection(page, CampaignType.from_model)
+        return await read_page(
+            info,
+            lambda s, a: service.campaigns_page(
+                s, a, status=status.value if status else None, first=first, after=after
+            ),
+            CampaignType.from_model,
+        )
 
     @strawberry.field(description="一次活动的投递记录（含说明），按患者编号排序")
     async def campaign_deliveries(
@@ -75,11 +77,13 @@ class CampaignQuery:
         after: str | None = None,
     ) -> Connection[DeliveryType]:
         raw = require_id(campaign_id, "Campaign", "campaignId")
-        async with info.context.db.read() as session:
-            page = await service.deliveries_page(
-                session, info.context.actor, raw, status=status.value if status else None, first=first, after=after
-            )
-        return connection(page, DeliveryType.from_model)
+        return await read_page(
+            info,
+            lambda s, a: service.deliveries_page(
+                s, a, raw, status=status.value if status else None, first=first, after=after
+            ),
+            DeliveryType.from_model,
+        )
 
     @strawberry.field(description="活动效果：人数、发送、送达、打开、转化、转化率与积分成本")
     async def campaign_stats(self, info: Info, campaign_id: strawberry.ID) -> StatsType | None:

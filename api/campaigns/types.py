@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.scalars import JSON
 
-from api.context import Info
+from api.context import BatchFn, Info
 from api.identity.types import PatientType
-from api.relay import Node, node_fetcher, raw_uuids, require_id, to_global_id
-from api.views import view
+from api.relay import Node, load_nodes, node_fetcher, require_id, to_global_id
+from api.views import node_view, related, view
 from campaigns import models as m
 from campaigns import segments, service
 from campaigns.segments import READ_ROLES, ConsentRequirement, SegmentCriteria
 from campaigns.stats import CampaignConversion
 from patients.queries import patients_by_ids
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 CampaignClass = m.CampaignClass
 strawberry.enum(CampaignClass, name="CampaignClass")
@@ -141,13 +144,7 @@ class SegmentType(Node):
 
     @classmethod
     def from_model(cls, row: m.Segment) -> SegmentType:
-        return view(
-            cls,
-            row,
-            model=row,
-            id=to_global_id("Segment", row.id),
-            criteria=SegmentCriteriaType.of(SegmentCriteria.from_json(row.criteria)),
-        )
+        return node_view(cls, row, criteria=SegmentCriteriaType.of(SegmentCriteria.from_json(row.criteria)))
 
 
 @strawberry.type(name="SegmentPreview", description="人群预览：人数（已排除屏蔽患者）与样例")
@@ -178,10 +175,7 @@ class StatsType:
 
 
 async def _campaign_segment(root: CampaignType, info: Info) -> SegmentType | None:
-    if root.model.segment_id is None:
-        return None
-    found = await info.context.load(segments.segments_by_ids, root.model.segment_id)
-    return SegmentType.from_model(found) if found else None
+    return await related(info, segments.segments_by_ids, root.model.segment_id, SegmentType.from_model)
 
 
 @strawberry.type(name="Campaign", description="营销或关怀活动（员工可见，患者不可见）")
@@ -213,11 +207,9 @@ class CampaignType(Node):
 
     @classmethod
     def from_model(cls, row: m.Campaign) -> CampaignType:
-        return view(
+        return node_view(
             cls,
             row,
-            model=row,
-            id=to_global_id("Campaign", row.id),
             kind=m.CampaignClass(row.kind),
             status=m.CampaignStatus(row.status),
             audience_kind=m.AudienceKind(row.audience_kind),
@@ -292,8 +284,7 @@ def explain(delivery: m.Delivery, campaign: m.Campaign | None) -> ExplanationTyp
 
 
 async def _delivery_patient(root: DeliveryType, info: Info) -> PatientType | None:
-    found = await info.context.load(patients_by_ids, root.model.patient_id)
-    return PatientType.from_model(found) if found else None
+    return await related(info, patients_by_ids, root.model.patient_id, PatientType.from_model)
 
 
 @strawberry.type(name="CampaignDelivery", description="一位患者在一次活动中的投递记录与说明")
@@ -314,13 +305,8 @@ class DeliveryType(Node):
 
     @classmethod
     def from_model(cls, row: m.Delivery) -> DeliveryType:
-        return view(
-            cls,
-            row,
-            model=row,
-            id=to_global_id("CampaignDelivery", row.id),
-            campaign_id=to_global_id("Campaign", row.campaign_id),
-            status=m.DeliveryStatus(row.status),
+        return node_view(
+            cls, row, campaign_id=to_global_id("Campaign", row.campaign_id), status=m.DeliveryStatus(row.status)
         )
 
     @strawberry.field
@@ -333,13 +319,11 @@ def can_read(info: Info) -> bool:
     return info.context.actor.has_role(*READ_ROLES)
 
 
-async def _fetch(info: Info, raw: Sequence[str], fn: Any, wrap: Any) -> list[Any]:
+async def _fetch(info: Info, raw: Sequence[str], fn: BatchFn[uuid.UUID, R], wrap: Callable[[R], T]) -> list[T | None]:
+    """Segments, campaigns and deliveries are for the marketing staff (READ_ROLES) only."""
     if not can_read(info):
         return [None] * len(raw)
-    ids = raw_uuids(raw)
-    valid = [i for i in ids if i is not None]
-    found = dict(zip(valid, await info.context.loaders.get(fn).load_many(valid), strict=True))
-    return [wrap(found[i]) if i is not None and found.get(i) is not None else None for i in ids]
+    return await load_nodes(info, raw, fn, wrap)
 
 
 @node_fetcher("Segment")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +28,11 @@ class SurveyAnswerPayload:
     points_awarded: int = 0
     complaint: ComplaintType | None = strawberry.field(default=None, description="低分或投诉内容自动生成的工单")
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, v: surveys.Answer, info: Info) -> SurveyAnswerPayload:
+        complaint = wrap_complaint(v.complaint, info) if v.complaint else None
+        return cls(survey=SurveyType.from_model(v.survey), points_awarded=v.points, complaint=complaint, errors=[])
 
 
 @strawberry.input
@@ -61,9 +64,9 @@ class ComplaintPayload:
     complaint: ComplaintType | None = None
     errors: list[UserError]
 
-
-def _complaint_payload(info: Info) -> Callable[[Complaint], ComplaintPayload]:
-    return lambda complaint: ComplaintPayload(complaint=wrap_complaint(complaint, info), errors=[])
+    @classmethod
+    def of(cls, v: Complaint, info: Info) -> ComplaintPayload:
+        return cls(complaint=wrap_complaint(v, info), errors=[])
 
 
 @strawberry.type
@@ -74,17 +77,7 @@ class CareMutation:
             survey_id = require_id(input.survey_id, "Survey", "surveyId")
             return await surveys.answer(session, actor, survey_id, input.score, input.comment)
 
-        return await mutate(
-            info,
-            SurveyAnswerPayload,
-            work,
-            lambda answer: SurveyAnswerPayload(
-                survey=SurveyType.from_model(answer.survey),
-                points_awarded=answer.points,
-                complaint=wrap_complaint(answer.complaint, info) if answer.complaint else None,
-                errors=[],
-            ),
-        )
+        return await mutate(info, SurveyAnswerPayload, work)
 
     @strawberry.mutation(description="患者直接投诉")
     async def complaint_file(self, info: Info, input: ComplaintFileInput) -> ComplaintPayload:
@@ -92,7 +85,7 @@ class CareMutation:
             visit_id = optional_id(input.visit_id, "Visit", "visitId")
             return await complaints.file(session, actor, body=input.body, visit_id=visit_id)
 
-        return await mutate(info, ComplaintPayload, work, _complaint_payload(info))
+        return await mutate(info, ComplaintPayload, work)
 
     @strawberry.mutation(description="指派投诉负责人（该院区门诊前台、健康管理师或管理员）")
     async def complaint_assign(self, info: Info, input: ComplaintAssignInput) -> ComplaintPayload:
@@ -101,7 +94,7 @@ class CareMutation:
             staff_id = require_id(input.staff_id, "Staff", "staffId")
             return await complaints.assign(session, actor, complaint_id, staff_id)
 
-        return await mutate(info, ComplaintPayload, work, _complaint_payload(info))
+        return await mutate(info, ComplaintPayload, work)
 
     @strawberry.mutation(description="回复投诉（站内信通知患者，记录首次回复时间）")
     async def complaint_respond(self, info: Info, input: ComplaintRespondInput) -> ComplaintPayload:
@@ -109,7 +102,7 @@ class CareMutation:
             complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
             return await complaints.respond(session, actor, complaint_id, input.message)
 
-        return await mutate(info, ComplaintPayload, work, _complaint_payload(info))
+        return await mutate(info, ComplaintPayload, work)
 
     @strawberry.mutation(description="标记投诉已解决")
     async def complaint_resolve(self, info: Info, input: ComplaintNoteInput) -> ComplaintPayload:
@@ -117,7 +110,7 @@ class CareMutation:
             complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
             return await complaints.resolve(session, actor, complaint_id, input.note)
 
-        return await mutate(info, ComplaintPayload, work, _complaint_payload(info))
+        return await mutate(info, ComplaintPayload, work)
 
     @strawberry.mutation(description="关闭投诉工单")
     async def complaint_close(self, info: Info, input: ComplaintNoteInput) -> ComplaintPayload:
@@ -125,4 +118,4 @@ class CareMutation:
             complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
             return await complaints.close(session, actor, complaint_id, input.note)
 
-        return await mutate(info, ComplaintPayload, work, _complaint_payload(info))
+        return await mutate(info, ComplaintPayload, work)

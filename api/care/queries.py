@@ -6,7 +6,7 @@ import strawberry
 
 from api.care.types import ComplaintStatus, ComplaintType, SurveyType, wrap_complaint
 from api.context import Info
-from api.relay import Connection, connection, parse_uuid_id
+from api.relay import Connection, parse_uuid_id, read_page
 from care import complaints, surveys
 
 
@@ -16,9 +16,11 @@ class CareQuery:
     async def my_surveys(
         self, info: Info, pending: bool = False, first: int | None = 20, after: str | None = None
     ) -> Connection[SurveyType]:
-        async with info.context.db.read() as session:
-            page = await surveys.my_surveys(session, info.context.actor, pending_only=pending, first=first, after=after)
-        return connection(page, SurveyType.from_model)
+        return await read_page(
+            info,
+            lambda s, a: surveys.my_surveys(s, a, pending_only=pending, first=first, after=after),
+            SurveyType.from_model,
+        )
 
     @strawberry.field(description="按编号取满意度调查；不是本人的调查为 null")
     async def survey(self, info: Info, id: strawberry.ID) -> SurveyType | None:
@@ -33,9 +35,11 @@ class CareQuery:
     async def my_complaints(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[ComplaintType]:
-        async with info.context.db.read() as session:
-            page = await complaints.my_complaints(session, info.context.actor, first=first, after=after)
-        return connection(page, lambda c: wrap_complaint(c, info))
+        return await read_page(
+            info,
+            lambda s, a: complaints.my_complaints(s, a, first=first, after=after),
+            lambda c: wrap_complaint(c, info),
+        )
 
     @strawberry.field(description="投诉工单队列（门诊前台、健康管理师与管理员），最早到期在前")
     async def complaints(
@@ -47,14 +51,10 @@ class CareQuery:
         first: int | None = 20,
         after: str | None = None,
     ) -> Connection[ComplaintType]:
-        async with info.context.db.read() as session:
-            page = await complaints.staff_page(
-                session,
-                info.context.actor,
-                status=status.value if status else None,
-                mine=mine,
-                overdue=overdue,
-                first=first,
-                after=after,
-            )
-        return connection(page, lambda c: wrap_complaint(c, info))
+        return await read_page(
+            info,
+            lambda s, a: complaints.staff_page(
+                s, a, status=status.value if status else None, mine=mine, overdue=overdue, first=first, after=after
+            ),
+            lambda c: wrap_complaint(c, info),
+        )

@@ -10,8 +10,8 @@ import strawberry
 
 from api.context import Info
 from api.identity.types import PatientType, SiteType, StaffType
-from api.relay import Node, node_fetcher, raw_uuids, to_global_id
-from api.views import view
+from api.relay import Node, load_nodes, node_fetcher
+from api.views import node_view, related, view
 from care import complaints, surveys
 from care import models as m
 from patients import queries as patient_queries
@@ -28,10 +28,7 @@ PATIENT_VISIBLE_ACTIONS = {"opened", "responded", "resolved", "closed"}
 
 
 async def _survey_site(root: SurveyType, info: Info) -> SiteType | None:
-    if root.model.site_id is None:
-        return None
-    site = await info.context.load(patient_queries.sites_by_ids, root.model.site_id)
-    return SiteType.from_model(site) if site else None
+    return await related(info, patient_queries.sites_by_ids, root.model.site_id, SiteType.from_model)
 
 
 @strawberry.type(name="Survey", description="就诊满意度调查（NPS 0-10分 + 意见）")
@@ -50,7 +47,7 @@ class SurveyType(Node):
 
     @classmethod
     def from_model(cls, row: m.Survey) -> SurveyType:
-        return view(cls, row, model=row, id=to_global_id("Survey", row.id), status=m.SurveyStatus(row.status))
+        return node_view(cls, row, status=m.SurveyStatus(row.status))
 
 
 @strawberry.type(name="ComplaintAction", description="投诉工单的一步处理记录")
@@ -79,18 +76,7 @@ class ComplaintActionType:
     async def actor(self, info: Info) -> StaffType | None:
         if not self.staff_view or self.model.actor_kind != "staff" or self.model.actor_id is None:
             return None
-        staff = await info.context.load(patient_queries.staff_by_ids, self.model.actor_id)
-        return StaffType.from_model(staff) if staff else None
-
-
-def _complaint_reasons(root: ComplaintType) -> list[str]:
-    return list(root.model.reasons) if root.staff_view else []
-
-
-def _complaint_first_response_seconds(root: ComplaintType) -> int | None:
-    if root.model.first_response_at is None:
-        return None
-    return int((root.model.first_response_at - root.model.created_at).total_seconds())
+        return await related(info, patient_queries.staff_by_ids, self.model.actor_id, StaffType.from_model)
 
 
 @strawberry.type(name="Complaint", description="投诉工单：24小时内首次回复，超时自动升级")
@@ -101,56 +87,47 @@ class ComplaintType(Node):
     status: ComplaintStatus
     source: ComplaintSource
     score: int | None = strawberry.field(description="来自满意度调查时的评分")
-    reasons: list[str] = strawberry.field(
-        resolver=_complaint_reasons, description="low_score / word:<投诉词> / filed（仅工作人员可见）"
-    )
+    reasons: list[str] = strawberry.field(description="low_score / word:<投诉词> / filed（仅工作人员可见）")
     body: str
     created_at: datetime
     due_at: datetime = strawberry.field(description="首次回复期限（创建后24小时）")
     first_response_at: datetime | None
-    first_response_seconds: int | None = strawberry.field(
-        resolver=_complaint_first_response_seconds, description="首次回复用时（秒）"
-    )
+    first_response_seconds: int | None = strawberry.field(description="首次回复用时（秒）")
     responded_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    escalated_at: datetime | None = strawberry.field(description="超时升级时间（仅工作人员可见）")
 
     @classmethod
     def from_model(cls, row: m.Complaint, *, staff_view: bool) -> ComplaintType:
-        return view(
+        """`staff_view`: the desk and care staff see the reasons and the escalation."""
+        first = row.first_response_at
+        return node_view(
             cls,
             row,
-            model=row,
             staff_view=staff_view,
-            id=to_global_id("Complaint", row.id),
             status=m.ComplaintStatus(row.status),
             source=m.ComplaintSource(row.source),
+            reasons=list(row.reasons) if staff_view else [],
+            first_response_seconds=int((first - row.created_at).total_seconds()) if first is not None else None,
+            escalated_at=row.escalated_at if staff_view else None,
         )
-
-    @strawberry.field(description="超时升级时间（仅工作人员可见）")
-    def escalated_at(self) -> datetime | None:
-        return self.model.escalated_at if self.staff_view else None
 
     @strawberry.field
     async def site(self, info: Info) -> SiteType | None:
-        if self.model.site_id is None:
-            return None
-        site = await info.context.load(patient_queries.sites_by_ids, self.model.site_id)
-        return SiteType.from_model(site) if site else None
+        return await related(info, patient_queries.sites_by_ids, self.model.site_id, SiteType.from_model)
 
     @strawberry.field(description="负责人（仅工作人员可见）")
     async def assignee(self, info: Info) -> StaffType | None:
         if not self.staff_view or self.model.assignee_id is None:
             return None
-        staff = await info.context.load(patient_queries.staff_by_ids, self.model.assignee_id)
-        return StaffType.from_model(staff) if staff else None
+        return await related(info, patient_queries.staff_by_ids, self.model.assignee_id, StaffType.from_model)
 
     @strawberry.field(description="投诉人（仅工作人员可见）")
     async def patient(self, info: Info) -> PatientType | None:
         if not self.staff_view:
             return None
-        patient = await info.context.load(patient_queries.patients_by_ids, self.model.patient_id)
-        return PatientType.from_model(patient) if patient else None
+        return await related(info, patient_queries.patients_by_ids, self.model.patient_id, PatientType.from_model)
 
     @strawberry.field(description="处理记录（患者只看到受理、回复、解决与关闭）")
     async def history(self, info: Info) -> list[ComplaintActionType]:
@@ -168,26 +145,19 @@ def wrap_complaint(model: m.Complaint, info: Info) -> ComplaintType:
 
 @node_fetcher("Survey")
 async def _fetch_surveys(info: Info, raw: Sequence[str]) -> list[Any]:
-    ids = raw_uuids(raw)
-    wanted = [i for i in ids if i is not None]
-    found = dict(zip(wanted, await info.context.loaders.get(surveys.surveys_by_ids).load_many(wanted), strict=True))
     actor = info.context.actor
-    out: list[Any] = []
-    for i in ids:
-        survey = found.get(i) if i is not None else None
-        out.append(SurveyType.from_model(survey) if survey is not None and surveys.can_read(actor, survey) else None)
-    return out
+    return await load_nodes(
+        info, raw, surveys.surveys_by_ids, SurveyType.from_model, visible=lambda s: surveys.can_read(actor, s)
+    )
 
 
 @node_fetcher("Complaint")
 async def _fetch_complaints(info: Info, raw: Sequence[str]) -> list[Any]:
-    ids = raw_uuids(raw)
-    wanted = [i for i in ids if i is not None]
-    loader = info.context.loaders.get(complaints.complaints_by_ids)
-    found = dict(zip(wanted, await loader.load_many(wanted), strict=True))
     actor = info.context.actor
-    out: list[Any] = []
-    for i in ids:
-        c = found.get(i) if i is not None else None
-        out.append(wrap_complaint(c, info) if c is not None and complaints.can_read(actor, c) else None)
-    return out
+    return await load_nodes(
+        info,
+        raw,
+        complaints.complaints_by_ids,
+        lambda c: wrap_complaint(c, info),
+        visible=lambda c: complaints.can_read(actor, c),
+    )

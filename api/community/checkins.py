@@ -7,7 +7,6 @@ Only maps: every rule (who may read values, what is out of range, streaks and po
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,8 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.errors import UserError
 from api.mutations import mutate
-from api.relay import Connection, InvalidId, Node, connection, node_fetcher, parse_uuid_id, to_global_id
-from api.views import view
+from api.relay import (
+    Connection,
+    Node,
+    load_nodes,
+    node_fetcher,
+    parse_uuid_id,
+    read_page,
+    require_id,
+    to_global_id,
+)
+from api.views import node_view, related, view
 from community import checkins, models
 from community import errors as community_errors
 from core.errors import NotFound
@@ -31,89 +39,26 @@ GlucoseContext = checkins.GlucoseContext
 strawberry.enum(GlucoseContext, name="GlucoseContext", description="血糖测量时段")
 
 
-def _id(value: Any, type_name: str, field: str) -> uuid.UUID:
-    parsed = parse_uuid_id(str(value), type_name) if value is not None else None
-    if parsed is None:
-        raise InvalidId(field)
-    return parsed
-
-
-def _uuids(raw: Sequence[str]) -> list[uuid.UUID | None]:
-    out: list[uuid.UUID | None] = []
-    for r in raw:
-        try:
-            out.append(uuid.UUID(r))
-        except ValueError:
-            out.append(None)
-    return out
-
-
 # --- types ------------------------------------------------------------------------------------
-
-
-def _check_in_glucose_mmol(root: CheckInType) -> float | None:
-    value = root._value("mmol")
-    return float(value) if value is not None else None
-
-
-def _check_in_glucose_context(root: CheckInType) -> GlucoseContext | None:
-    value = root._value("context")
-    return checkins.GlucoseContext(value) if value else None
-
-
-def _check_in_systolic(root: CheckInType) -> int | None:
-    return root._value("systolic")
-
-
-def _check_in_diastolic(root: CheckInType) -> int | None:
-    return root._value("diastolic")
-
-
-def _check_in_pulse(root: CheckInType) -> int | None:
-    return root._value("pulse")
-
-
-def _check_in_weight_kg(root: CheckInType) -> float | None:
-    value = root._value("kg")
-    return float(value) if value is not None else None
-
-
-def _check_in_exercise_minutes(root: CheckInType) -> int | None:
-    return root._value("minutes")
-
-
-def _check_in_exercise_type(root: CheckInType) -> str | None:
-    return root._value("type")
-
-
-def _check_in_medication_taken(root: CheckInType) -> bool | None:
-    return root._value("taken")
-
-
-def _check_in_medication_name(root: CheckInType) -> str | None:
-    return root._value("name")
 
 
 @strawberry.type(name="CheckIn", description="一次健康打卡；读数仅本人和医护团队可见")
 class CheckInType(Node):
     model: strawberry.Private[models.CheckIn]
 
-    def _value(self, key: str) -> Any:
-        return (self.model.value or {}).get(key)
-
     kind: CheckInKind
     local_date: dt.date = strawberry.field(description="打卡所属的当地日期（打卡时本人所在时区）")
     timezone: str
-    glucose_mmol: float | None = strawberry.field(resolver=_check_in_glucose_mmol, description="血糖（mmol/L）")
-    glucose_context: GlucoseContext | None = strawberry.field(resolver=_check_in_glucose_context)
-    systolic: int | None = strawberry.field(resolver=_check_in_systolic, description="收缩压（mmHg）")
-    diastolic: int | None = strawberry.field(resolver=_check_in_diastolic, description="舒张压（mmHg）")
-    pulse: int | None = strawberry.field(resolver=_check_in_pulse, description="心率（次/分）")
-    weight_kg: float | None = strawberry.field(resolver=_check_in_weight_kg, description="体重（公斤）")
-    exercise_minutes: int | None = strawberry.field(resolver=_check_in_exercise_minutes, description="运动时长（分钟）")
-    exercise_type: str | None = strawberry.field(resolver=_check_in_exercise_type)
-    medication_taken: bool | None = strawberry.field(resolver=_check_in_medication_taken, description="是否已按时用药")
-    medication_name: str | None = strawberry.field(resolver=_check_in_medication_name)
+    glucose_mmol: float | None = strawberry.field(description="血糖（mmol/L）")
+    glucose_context: GlucoseContext | None
+    systolic: int | None = strawberry.field(description="收缩压（mmHg）")
+    diastolic: int | None = strawberry.field(description="舒张压（mmHg）")
+    pulse: int | None = strawberry.field(description="心率（次/分）")
+    weight_kg: float | None = strawberry.field(description="体重（公斤）")
+    exercise_minutes: int | None = strawberry.field(description="运动时长（分钟）")
+    exercise_type: str | None
+    medication_taken: bool | None = strawberry.field(description="是否已按时用药")
+    medication_name: str | None
     note: str | None
     out_of_range: bool = strawberry.field(description="读数超出安全范围")
     group_id: strawberry.ID | None = strawberry.field(description="打卡展示在哪个社群的打卡榜")
@@ -121,12 +66,22 @@ class CheckInType(Node):
 
     @classmethod
     def from_model(cls, row: models.CheckIn) -> CheckInType:
-        return view(
+        value = row.value or {}  # the readings of its kind, by key
+        mmol, context, kg = value.get("mmol"), value.get("context"), value.get("kg")
+        return node_view(
             cls,
             row,
-            model=row,
-            id=to_global_id("CheckIn", row.id),
             kind=models.CheckInKind(row.kind),
+            glucose_mmol=float(mmol) if mmol is not None else None,
+            glucose_context=checkins.GlucoseContext(context) if context else None,
+            systolic=value.get("systolic"),
+            diastolic=value.get("diastolic"),
+            pulse=value.get("pulse"),
+            weight_kg=float(kg) if kg is not None else None,
+            exercise_minutes=value.get("minutes"),
+            exercise_type=value.get("type"),
+            medication_taken=value.get("taken"),
+            medication_name=value.get("name"),
             group_id=to_global_id("Group", row.group_id) if row.group_id else None,
         )
 
@@ -155,8 +110,7 @@ async def _health_alert_patient_nickname(root: HealthAlertType, info: Info) -> s
 
 
 async def _health_alert_check_in(root: HealthAlertType, info: Info) -> CheckInType | None:
-    found = await info.context.load(checkins.check_ins_by_ids, root.model.checkin_id)
-    return CheckInType.from_model(found) if found else None
+    return await related(info, checkins.check_ins_by_ids, root.model.checkin_id, CheckInType.from_model)
 
 
 @strawberry.type(name="HealthAlert", description="读数超出安全范围的健康预警（医护团队处理）")
@@ -175,11 +129,9 @@ class HealthAlertType(Node):
 
     @classmethod
     def from_model(cls, row: models.HealthAlert) -> HealthAlertType:
-        return view(
+        return node_view(
             cls,
             row,
-            model=row,
-            id=to_global_id("HealthAlert", row.id),
             kind=models.CheckInKind(row.kind),
             patient_id=to_global_id("Patient", row.patient_id),
             acknowledged_by_id=to_global_id("Staff", row.acknowledged_by) if row.acknowledged_by else None,
@@ -200,28 +152,21 @@ class BoardType:
 
 @node_fetcher("CheckIn")
 async def _fetch_check_ins(info: Info, raw: Sequence[str]) -> list[Any]:
-    ids = _uuids(raw)
-    wanted = [i for i in ids if i]
-    found = await info.context.loaders.get(checkins.check_ins_by_ids).load_many(wanted)
-    by_id = dict(zip(wanted, found, strict=True))
     actor = info.context.actor
-    out: list[Any] = []
-    for i in ids:
-        model = by_id.get(i) if i else None
-        visible = model is not None and checkins.can_read_values(actor, model.patient_id)
-        out.append(CheckInType.from_model(model) if model is not None and visible else None)
-    return out
+    return await load_nodes(
+        info,
+        raw,
+        checkins.check_ins_by_ids,
+        CheckInType.from_model,
+        visible=lambda c: checkins.can_read_values(actor, c.patient_id),
+    )
 
 
 @node_fetcher("HealthAlert")
 async def _fetch_alerts(info: Info, raw: Sequence[str]) -> list[Any]:
     if not checkins.is_care_team(info.context.actor):
         return [None] * len(raw)
-    ids = _uuids(raw)
-    wanted = [i for i in ids if i]
-    found = await info.context.loaders.get(checkins.alerts_by_ids).load_many(wanted)
-    by_id = dict(zip(wanted, found, strict=True))
-    return [HealthAlertType.from_model(by_id[i]) if i and by_id.get(i) else None for i in ids]
+    return await load_nodes(info, raw, checkins.alerts_by_ids, HealthAlertType.from_model)
 
 
 # --- queries ----------------------------------------------------------------------------------
@@ -280,9 +225,9 @@ class CheckInQuery:
     async def health_alerts(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[HealthAlertType]:
-        async with info.context.db.read() as session:
-            page = await checkins.open_alerts(session, info.context.actor, first=first, after=after)
-        return connection(page, HealthAlertType.from_model)
+        return await read_page(
+            info, lambda s, a: checkins.open_alerts(s, a, first=first, after=after), HealthAlertType.from_model
+        )
 
 
 # --- mutations --------------------------------------------------------------------------------
@@ -329,6 +274,19 @@ class CheckInPayload:
     updated: bool = strawberry.field(default=False, description="是否更正了今天同类型的打卡")
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: checkins.CheckInResult, _info: Info) -> CheckInPayload:
+        milestone = MilestoneType(days=v.milestone.days, points=v.milestone.points) if v.milestone else None
+        alert = HealthAlertType.from_model(v.alert) if v.alert else None
+        return cls(
+            check_in=CheckInType.from_model(v.check_in),
+            streak=StreakType.of(v.streak),
+            milestone_awarded=milestone,
+            alert=alert,
+            updated=v.updated,
+            errors=[],
+        )
+
 
 @strawberry.input
 class HealthAlertAcknowledgeInput:
@@ -340,34 +298,22 @@ class HealthAlertAcknowledgePayload:
     alert: HealthAlertType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: models.HealthAlert, _info: Info) -> HealthAlertAcknowledgePayload:
+        return cls(alert=HealthAlertType.from_model(v), errors=[])
+
 
 @strawberry.type
 class CheckInMutation:
     @strawberry.mutation(description="今日打卡；同一天同类型再次打卡会更正读数")
     async def check_in(self, info: Info, input: CheckInInput) -> CheckInPayload:
         async def work(s: AsyncSession, a: Actor) -> checkins.CheckInResult:
-            group_id = _id(input.group_id, "Group", "groupId") if input.group_id is not None else None
+            group_id = require_id(input.group_id, "Group", "groupId") if input.group_id is not None else None
             return await checkins.check_in(
                 s, a, kind=input.kind.value, value=input.value(), note=input.note, group_id=group_id
             )
 
-        return await mutate(
-            info,
-            CheckInPayload,
-            work,
-            lambda result: CheckInPayload(
-                check_in=CheckInType.from_model(result.check_in),
-                streak=StreakType.of(result.streak),
-                milestone_awarded=(
-                    MilestoneType(days=result.milestone.days, points=result.milestone.points)
-                    if result.milestone
-                    else None
-                ),
-                alert=HealthAlertType.from_model(result.alert) if result.alert else None,
-                updated=result.updated,
-                errors=[],
-            ),
-        )
+        return await mutate(info, CheckInPayload, work)
 
     @strawberry.mutation(description="确认已处理健康预警（医生、健康管理师）")
     async def health_alert_acknowledge(
@@ -376,6 +322,5 @@ class CheckInMutation:
         return await mutate(
             info,
             HealthAlertAcknowledgePayload,
-            lambda s, a: checkins.acknowledge_alert(s, a, _id(input.alert_id, "HealthAlert", "alertId")),
-            lambda v: HealthAlertAcknowledgePayload(alert=HealthAlertType.from_model(v), errors=[]),
+            lambda s, a: checkins.acknowledge_alert(s, a, require_id(input.alert_id, "HealthAlert", "alertId")),
         )

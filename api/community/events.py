@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Any
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,8 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.errors import UserError
 from api.mutations import mutate
-from api.relay import Connection, InvalidId, Node, connection, node_fetcher, parse_uuid_id, to_global_id
-from api.views import view
+from api.relay import (
+    Connection,
+    Node,
+    node_fetcher,
+    parse_uuid_id,
+    raw_uuids,
+    read_page,
+    require_id,
+    require_ids,
+    to_global_id,
+)
+from api.views import node_view
 from community import events, invitations
 from community import models as cm
 from core import clock
@@ -38,17 +47,6 @@ strawberry.enum(EventRsvpStatus, name="EventRsvpStatus", description="going/wait
 class EventRsvpResponse(Enum):
     GOING = "going"
     DECLINED = "declined"
-
-
-def _id(value: Any, type_name: str, field: str) -> uuid.UUID:
-    parsed = parse_uuid_id(str(value), type_name) if value is not None else None
-    if parsed is None:
-        raise InvalidId(field)
-    return parsed
-
-
-def _ids(values: Sequence[Any] | None, type_name: str, field: str) -> list[uuid.UUID]:
-    return [_id(v, type_name, field) for v in values or []]
 
 
 async def _viewer_rsvp(info: Info, event_id: uuid.UUID) -> cm.EventRsvp | None:
@@ -114,11 +112,9 @@ class EventType(Node):
 
     @classmethod
     def from_model(cls, row: cm.Event) -> EventType:
-        return view(
+        return node_view(
             cls,
             row,
-            model=row,
-            id=to_global_id("Event", row.id),
             kind=cm.EventKind(row.kind),
             kind_label=events.KIND_LABELS.get(row.kind, row.kind),
             status=events.EventStatus(row.status),
@@ -179,17 +175,12 @@ class EventInvitationRunType:
 
     @classmethod
     def from_model(cls, row: cm.InvitationRun) -> EventInvitationRunType:
-        return view(cls, row, model=row, id=to_global_id("EventInvitationRun", row.id))
+        return node_view(cls, row)
 
 
 @node_fetcher("Event")
 async def _fetch_events(info: Info, raw: Sequence[str]) -> list[EventType | None]:
-    ids: list[uuid.UUID | None] = []
-    for r in raw:
-        try:
-            ids.append(uuid.UUID(r))
-        except ValueError:
-            ids.append(None)
+    ids = raw_uuids(raw)
     async with info.context.db.read() as session:
         found = await events.visible_events(session, info.context.actor, [i for i in ids if i is not None])
     return [EventType.from_model(found[i]) if i is not None and i in found else None for i in ids]
@@ -211,12 +202,12 @@ class EventQuery:
         after: str | None = None,
         past: bool = False,
     ) -> Connection[EventType]:
-        group = _id(group_id, "Group", "groupId") if group_id is not None else None
-        async with info.context.db.read() as session:
-            page = await events.events_page(
-                session, info.context.actor, group_id=group, first=first, after=after, past=past
-            )
-        return connection(page, EventType.from_model)
+        group = require_id(group_id, "Group", "groupId") if group_id is not None else None
+        return await read_page(
+            info,
+            lambda s, a: events.events_page(s, a, group_id=group, first=first, after=after, past=past),
+            EventType.from_model,
+        )
 
     @strawberry.field(description="按编号取活动；无权查看时为 null")
     async def event(self, info: Info, id: strawberry.ID) -> EventType | None:
@@ -255,6 +246,13 @@ class EventCreatePayload:
     occurrences: list[EventType] = strawberry.field(default_factory=list, description="全部场次（每周重复时多场）")
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, found: list[cm.Event], _info: Info) -> EventCreatePayload:
+        if not found:
+            return cls(errors=[])
+        wrapped = [EventType.from_model(e) for e in found]
+        return cls(event=wrapped[0], occurrences=wrapped, errors=[])
+
 
 @strawberry.input
 class EventCancelInput:
@@ -266,6 +264,10 @@ class EventCancelInput:
 class EventPayload:
     event: EventType | None = None
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, v: cm.Event, _info: Info) -> EventPayload:
+        return cls(event=EventType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -285,6 +287,10 @@ class EventRsvpPayload:
     rsvp: EventRsvpType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: tuple[cm.Event, cm.EventRsvp], _info: Info) -> EventRsvpPayload:
+        return cls(event=EventType.from_model(v[0]), rsvp=EventRsvpType.from_model(v[1]), errors=[])
+
 
 @strawberry.input
 class EventCheckInInput:
@@ -301,6 +307,17 @@ class EventCheckInPayload:
     already_checked_in: bool = False
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: tuple[cm.Event, events.CheckInResult], _info: Info) -> EventCheckInPayload:
+        event, result = v
+        return cls(
+            event=EventType.from_model(event),
+            rsvp=EventRsvpType.from_model(result.rsvp),
+            points_awarded=result.points,
+            already_checked_in=result.already,
+            errors=[],
+        )
+
 
 @strawberry.input
 class EventInviteInput:
@@ -314,16 +331,9 @@ class EventInvitePayload:
     run: EventInvitationRunType | None = None
     errors: list[UserError]
 
-
-def _rsvp_payload(value: tuple[cm.Event, cm.EventRsvp]) -> EventRsvpPayload:
-    return EventRsvpPayload(event=EventType.from_model(value[0]), rsvp=EventRsvpType.from_model(value[1]), errors=[])
-
-
-def _created(found: list[cm.Event]) -> EventCreatePayload:
-    if not found:
-        return EventCreatePayload(errors=[])
-    wrapped = [EventType.from_model(e) for e in found]
-    return EventCreatePayload(event=wrapped[0], occurrences=wrapped, errors=[])
+    @classmethod
+    def of(cls, v: cm.InvitationRun, _info: Info) -> EventInvitePayload:
+        return cls(run=EventInvitationRunType.from_model(v), errors=[])
 
 
 @strawberry.type
@@ -336,8 +346,8 @@ class EventMutation:
                 title=input.title,
                 starts_at=input.starts_at,
                 ends_at=input.ends_at,
-                group_id=_id(input.group_id, "Group", "groupId") if input.group_id else None,
-                site_id=_id(input.site_id, "Site", "siteId") if input.site_id else None,
+                group_id=require_id(input.group_id, "Group", "groupId") if input.group_id else None,
+                site_id=require_id(input.site_id, "Site", "siteId") if input.site_id else None,
                 description=input.description,
                 host_name=input.host_name,
                 location=input.location,
@@ -348,61 +358,49 @@ class EventMutation:
             )
             return await events.create_event(s, a, data, repeat_weekly=input.repeat_weekly)
 
-        return await mutate(info, EventCreatePayload, work, _created)
+        return await mutate(info, EventCreatePayload, work)
 
     @strawberry.mutation(description="取消活动（市场运营、社区版主）：通知所有已报名、候补者")
     async def event_cancel(self, info: Info, input: EventCancelInput) -> EventPayload:
         return await mutate(
             info,
             EventPayload,
-            lambda s, a: events.cancel_event(s, a, _id(input.event_id, "Event", "eventId"), reason=input.reason),
-            lambda v: EventPayload(event=EventType.from_model(v), errors=[]),
+            lambda s, a: events.cancel_event(s, a, require_id(input.event_id, "Event", "eventId"), reason=input.reason),
         )
 
     @strawberry.mutation(description="报名（GOING，满员时进入候补）或不参加（DECLINED，已报名者即取消报名）")
     async def event_rsvp(self, info: Info, input: EventRsvpInput) -> EventRsvpPayload:
         async def work(s: AsyncSession, a: Actor) -> tuple[cm.Event, cm.EventRsvp]:
-            event_id = _id(input.event_id, "Event", "eventId")
+            event_id = require_id(input.event_id, "Event", "eventId")
             rsvp = await events.rsvp(s, a, event_id, input.response.value)
             event = await s.get(cm.Event, event_id)
             assert event is not None
             return event, rsvp
 
-        return await mutate(info, EventRsvpPayload, work, _rsvp_payload)
+        return await mutate(info, EventRsvpPayload, work)
 
     @strawberry.mutation(description="接受为我保留的候补名额")
     async def event_offer_accept(self, info: Info, input: EventOfferAcceptInput) -> EventRsvpPayload:
         async def work(s: AsyncSession, a: Actor) -> tuple[cm.Event, cm.EventRsvp]:
-            event_id = _id(input.event_id, "Event", "eventId")
+            event_id = require_id(input.event_id, "Event", "eventId")
             rsvp = await events.accept_offer(s, a, event_id)
             event = await s.get(cm.Event, event_id)
             assert event is not None
             return event, rsvp
 
-        return await mutate(info, EventRsvpPayload, work, _rsvp_payload)
+        return await mutate(info, EventRsvpPayload, work)
 
     @strawberry.mutation(description="活动签到：患者输入现场签到码，或门诊员工为患者签到；签到后发放参加活动积分")
     async def event_check_in(self, info: Info, input: EventCheckInInput) -> EventCheckInPayload:
         async def work(s: AsyncSession, a: Actor) -> tuple[cm.Event, events.CheckInResult]:
-            event_id = _id(input.event_id, "Event", "eventId")
-            patient = _id(input.patient_id, "Patient", "patientId") if input.patient_id else None
+            event_id = require_id(input.event_id, "Event", "eventId")
+            patient = require_id(input.patient_id, "Patient", "patientId") if input.patient_id else None
             result = await events.check_in(s, a, event_id, input.code, patient_id=patient)
             event = await s.get(cm.Event, event_id)
             assert event is not None
             return event, result
 
-        return await mutate(
-            info,
-            EventCheckInPayload,
-            work,
-            lambda v: EventCheckInPayload(
-                event=EventType.from_model(v[0]),
-                rsvp=EventRsvpType.from_model(v[1].rsvp),
-                points_awarded=v[1].points,
-                already_checked_in=v[1].already,
-                errors=[],
-            ),
-        )
+        return await mutate(info, EventCheckInPayload, work)
 
     @strawberry.mutation(description="邀请社群成员或指定患者参加活动（后台分批发送）")
     async def event_invite(self, info: Info, input: EventInviteInput) -> EventInvitePayload:
@@ -412,9 +410,8 @@ class EventMutation:
             lambda s, a: invitations.start_invitation(
                 s,
                 a,
-                _id(input.event_id, "Event", "eventId"),
-                group_ids=_ids(input.group_ids, "Group", "groupIds"),
-                patient_ids=_ids(input.patient_ids, "Patient", "patientIds"),
+                require_id(input.event_id, "Event", "eventId"),
+                group_ids=require_ids(input.group_ids, "Group", "groupIds"),
+                patient_ids=require_ids(input.patient_ids, "Patient", "patientIds"),
             ),
-            lambda v: EventInvitePayload(run=EventInvitationRunType.from_model(v), errors=[]),
         )

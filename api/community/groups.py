@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -24,9 +23,9 @@ from api.community.types import (
 from api.context import Info
 from api.errors import UserError
 from api.mutations import mutate
-from api.relay import Connection, InvalidId, connection, parse_uuid_id, require_id, to_global_id
+from api.relay import Connection, read_page, require_id, require_id_of, to_global_id
 from community import access, groups, posts
-from community.models import Membership, Post
+from community.models import Comment, Group, Membership, Post
 from core.identity import Actor
 
 
@@ -49,6 +48,10 @@ class GroupPayload:
     group: GroupType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: Group, _info: Info) -> GroupPayload:
+        return cls(group=GroupType.from_model(v), errors=[])
+
 
 @strawberry.input
 class GroupJoinInput:
@@ -61,6 +64,10 @@ class MembershipPayload:
     state: MemberState | None = None
     role: MemberRole | None = None
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, v: Membership, _info: Info) -> MembershipPayload:
+        return cls(state=MemberState(v.state), role=MemberRole(v.role), errors=[])
 
 
 @strawberry.input
@@ -99,6 +106,13 @@ class PostPayload:
     help_text: str | None = strawberry.field(default=None, description="紧急情况时立即给作者的求助信息")
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: Post | posts.Created, info: Info) -> PostPayload:
+        if isinstance(v, posts.Created):  # a new or edited post, with the help text an emergency needs
+            assert isinstance(v.item, Post)
+            return cls(post=post_view(v.item, info), help_text=v.help_text, errors=[])
+        return cls(post=post_view(v, info), errors=[])
+
 
 @strawberry.input
 class PostEditInput:
@@ -135,6 +149,11 @@ class CommentPayload:
     help_text: str | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: posts.Created, _info: Info) -> CommentPayload:
+        assert isinstance(v.item, Comment)  # create_comment answers with the comment
+        return cls(comment=CommentType.from_model(v.item, group_id=v.group_id), help_text=v.help_text, errors=[])
+
 
 @strawberry.input
 class ReactInput:
@@ -147,6 +166,10 @@ class ReactInput:
 class ReactPayload:
     ok: bool = False
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, ok: bool, _info: Info) -> ReactPayload:
+        return cls(ok=ok, errors=[])
 
 
 @strawberry.input
@@ -166,30 +189,23 @@ class AuthorRevealPayload:
     account_id: strawberry.ID | None = None
     errors: list[UserError]
 
-
-def _account(value: Any) -> tuple[str, uuid.UUID]:
-    if (pid := parse_uuid_id(str(value), "Patient")) is not None:
-        return "patient", pid
-    if (sid := parse_uuid_id(str(value), "Staff")) is not None:
-        return "staff", sid
-    raise InvalidId("accountId")
+    @classmethod
+    def of(cls, v: tuple[str, uuid.UUID], _info: Info) -> AuthorRevealPayload:
+        kind, account_id = v
+        return cls(account_id=to_global_id("Patient" if kind == "patient" else "Staff", account_id), errors=[])
 
 
-def _target(value: Any) -> tuple[str, uuid.UUID]:
-    if (pid := parse_uuid_id(str(value), "Post")) is not None:
-        return "post", pid
-    if (cid := parse_uuid_id(str(value), "Comment")) is not None:
-        return "comment", cid
-    raise InvalidId("targetId")
+_TARGETS = {"post": "Post", "comment": "Comment"}
+_ACCOUNTS = {"patient": "Patient", "staff": "Staff"}
 
 
 @strawberry.type
 class CommunityQuery:
     @strawberry.field(description="社群列表（私密社群仅成员可见）")
     async def groups(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[GroupType]:
-        async with info.context.db.read() as session:
-            page = await groups.groups_page(session, info.context.actor, first=first, after=after)
-        return connection(page, GroupType.from_model)
+        return await read_page(
+            info, lambda s, a: groups.groups_page(s, a, first=first, after=after), GroupType.from_model
+        )
 
     @strawberry.field(description="按标识取社群；看不到的社群为 null")
     async def group(self, info: Info, slug: str) -> GroupType | None:
@@ -217,12 +233,7 @@ class CommunityMutation:
             allow_anonymous=input.allow_anonymous,
             alias_prefix=input.alias_prefix,
         )
-        return await mutate(
-            info,
-            GroupPayload,
-            lambda s, a: groups.create_group(s, a, data),
-            lambda v: GroupPayload(group=GroupType.from_model(v), errors=[]),
-        )
+        return await mutate(info, GroupPayload, lambda s, a: groups.create_group(s, a, data))
 
     @strawberry.mutation(description="加入社群：开放群立即加入，审核群提交申请")
     async def group_join(self, info: Info, input: GroupJoinInput) -> MembershipPayload:
@@ -230,16 +241,12 @@ class CommunityMutation:
             info,
             MembershipPayload,
             lambda s, a: groups.join(s, a, require_id(input.group_id, "Group", "groupId"), note=input.note),
-            _membership,
         )
 
     @strawberry.mutation(description="退出社群")
     async def group_leave(self, info: Info, input: GroupJoinInput) -> MembershipPayload:
         return await mutate(
-            info,
-            MembershipPayload,
-            lambda s, a: groups.leave(s, a, require_id(input.group_id, "Group", "groupId")),
-            _membership,
+            info, MembershipPayload, lambda s, a: groups.leave(s, a, require_id(input.group_id, "Group", "groupId"))
         )
 
     @strawberry.mutation(description="审批入群申请（版主；确诊群由医护人员确认诊断）")
@@ -254,7 +261,6 @@ class CommunityMutation:
                 approve=input.approve,
                 reason=input.reason,
             ),
-            _membership,
         )
 
     @strawberry.mutation(description="邀请患者加入社群（版主）")
@@ -268,13 +274,12 @@ class CommunityMutation:
                 require_id(input.group_id, "Group", "groupId"),
                 require_id(input.patient_id, "Patient", "patientId"),
             ),
-            _membership,
         )
 
     @strawberry.mutation(description="设置群内角色（群主或平台版主）")
     async def group_set_role(self, info: Info, input: GroupSetRoleInput) -> MembershipPayload:
         async def work(s: AsyncSession, a: Actor) -> Any:
-            kind, account_id = _account(input.account_id)
+            kind, account_id = require_id_of(input.account_id, _ACCOUNTS, "accountId")
             return await groups.set_role(
                 s,
                 a,
@@ -284,7 +289,7 @@ class CommunityMutation:
                 role=input.role.value,
             )
 
-        return await mutate(info, MembershipPayload, work, _membership)
+        return await mutate(info, MembershipPayload, work)
 
     @strawberry.mutation(description="发帖")
     async def post_create(self, info: Info, input: PostCreateInput) -> PostPayload:
@@ -301,7 +306,6 @@ class CommunityMutation:
                 image_urls=input.image_urls,
                 anonymous=input.anonymous,
             ),
-            _created_post(info),
         )
 
     @strawberry.mutation(description="编辑自己的帖子（保留修改历史）")
@@ -317,16 +321,12 @@ class CommunityMutation:
                 body=input.body,
                 image_urls=input.image_urls,
             ),
-            _created_post(info),
         )
 
     @strawberry.mutation(description="删除自己的帖子")
     async def post_delete(self, info: Info, input: PostIdInput) -> PostPayload:
         return await mutate(
-            info,
-            PostPayload,
-            lambda s, a: posts.delete_post(s, a, require_id(input.post_id, "Post", "postId")),
-            lambda v: PostPayload(post=post_view(v, info), errors=[]),
+            info, PostPayload, lambda s, a: posts.delete_post(s, a, require_id(input.post_id, "Post", "postId"))
         )
 
     @strawberry.mutation(description="置顶或锁定帖子（版主）")
@@ -342,7 +342,6 @@ class CommunityMutation:
                 locked=input.locked,
                 reason=input.reason,
             ),
-            lambda v: PostPayload(post=post_view(v, info), errors=[]),
         )
 
     @strawberry.mutation(description="评论或回复")
@@ -358,21 +357,16 @@ class CommunityMutation:
                 parent_id=require_id(input.parent_id, "Comment", "parentId") if input.parent_id else None,
                 anonymous=input.anonymous,
             ),
-            lambda v: CommentPayload(
-                comment=CommentType.from_model(v.item, group_id=v.group_id),  # type: ignore[arg-type]
-                help_text=v.help_text,
-                errors=[],
-            ),
         )
 
     @strawberry.mutation(description="表情：点赞、有帮助、抱抱；每种每人一次")
     async def react(self, info: Info, input: ReactInput) -> ReactPayload:
         async def work(s: AsyncSession, a: Actor) -> bool:
-            kind, target_id = _target(input.target_id)
+            kind, target_id = require_id_of(input.target_id, _TARGETS, "targetId")
             await posts.react(s, a, target_kind=kind, target_id=target_id, kind=input.kind.value, on=input.on)
             return True
 
-        return await mutate(info, ReactPayload, work, lambda _: ReactPayload(ok=True, errors=[]))
+        return await mutate(info, ReactPayload, work)
 
     @strawberry.mutation(description="认证回答（本群专家：医生或健康管理师）")
     async def answer_verify(self, info: Info, input: AnswerInput) -> PostPayload:
@@ -385,7 +379,6 @@ class CommunityMutation:
                 post_id=require_id(input.post_id, "Post", "postId"),
                 comment_id=require_id(input.comment_id, "Comment", "commentId"),
             ),
-            lambda v: PostPayload(post=post_view(v, info), errors=[]),
         )
 
     @strawberry.mutation(description="采纳回答（提问者）")
@@ -399,32 +392,12 @@ class CommunityMutation:
                 post_id=require_id(input.post_id, "Post", "postId"),
                 comment_id=require_id(input.comment_id, "Comment", "commentId"),
             ),
-            lambda v: PostPayload(post=post_view(v, info), errors=[]),
         )
 
     @strawberry.mutation(description="查看匿名作者的真实身份（管理员，须填写理由并记入审计日志）")
     async def author_reveal(self, info: Info, input: AuthorRevealInput) -> AuthorRevealPayload:
         async def work(s: AsyncSession, a: Actor) -> tuple[str, uuid.UUID]:
-            kind, target_id = _target(input.target_id)
+            kind, target_id = require_id_of(input.target_id, _TARGETS, "targetId")
             return await posts.reveal_author(s, a, target_kind=kind, target_id=target_id, reason=input.reason)
 
-        return await mutate(
-            info,
-            AuthorRevealPayload,
-            work,
-            lambda v: AuthorRevealPayload(
-                account_id=to_global_id("Patient" if v[0] == "patient" else "Staff", v[1]), errors=[]
-            ),
-        )
-
-
-def _created_post(info: Info) -> Callable[[posts.Created], PostPayload]:
-    def done(created: posts.Created) -> PostPayload:
-        assert isinstance(created.item, Post)  # create_post and edit_post answer with the post
-        return PostPayload(post=post_view(created.item, info), help_text=created.help_text, errors=[])
-
-    return done
-
-
-def _membership(membership: Membership) -> MembershipPayload:
-    return MembershipPayload(state=MemberState(membership.state), role=MemberRole(membership.role), errors=[])
+        return await mutate(info, AuthorRevealPayload, work)

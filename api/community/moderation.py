@@ -18,10 +18,20 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.errors import UserError
 from api.mutations import mutate
-from api.relay import Connection, InvalidId, Node, connection, node_fetcher, parse_uuid_id, to_global_id
-from api.views import view
+from api.relay import (
+    Connection,
+    Node,
+    node_fetcher,
+    parse_uuid_id,
+    raw_uuids,
+    read_page,
+    require_id,
+    require_id_of,
+    to_global_id,
+)
+from api.views import node_view
 from community import moderation
-from community.models import AuditEntry, QueueStatus, Report, SensitiveWord, WordCategory, WordException
+from community.models import AuditEntry, Membership, QueueStatus, Report, SensitiveWord, WordCategory, WordException
 from core.errors import NotFound
 from core.identity import Actor
 
@@ -49,20 +59,7 @@ _TARGET_TYPES = {
 }
 
 
-def _require_id(value: Any, type_name: str, field: str) -> uuid.UUID:
-    parsed = parse_uuid_id(str(value), type_name) if value is not None else None
-    if parsed is None:
-        raise InvalidId(field)
-    return parsed
-
-
-def _content_id(value: Any, field: str) -> tuple[str, uuid.UUID]:
-    """A Post or Comment global id."""
-    if (post_id := parse_uuid_id(str(value), "Post")) is not None:
-        return "post", post_id
-    if (comment_id := parse_uuid_id(str(value), "Comment")) is not None:
-        return "comment", comment_id
-    raise InvalidId(field)
+_CONTENT = {"post": "Post", "comment": "Comment"}
 
 
 @strawberry.type(description="某一举报原因的次数")
@@ -193,7 +190,7 @@ class SensitiveWordType(Node):
 
     @classmethod
     def from_model(cls, row: SensitiveWord) -> SensitiveWordType:
-        return view(cls, row, model=row, id=to_global_id("SensitiveWord", row.id), category=WordCategory(row.category))
+        return node_view(cls, row, category=WordCategory(row.category))
 
 
 @strawberry.type(name="WordException", description="例外短语：包含敏感词但无害，其中的匹配会被忽略")
@@ -205,7 +202,7 @@ class WordExceptionType(Node):
 
     @classmethod
     def from_model(cls, row: WordException) -> WordExceptionType:
-        return view(cls, row, model=row, id=to_global_id("WordException", row.id))
+        return node_view(cls, row)
 
 
 @strawberry.type(name="ContentReport", description="我提交的举报")
@@ -218,19 +215,12 @@ class ContentReportType(Node):
 
     @classmethod
     def from_model(cls, row: Report) -> ContentReportType:
-        return view(
-            cls, row, model=row, id=to_global_id("ContentReport", row.id), reason=moderation.ReportReason(row.reason)
-        )
+        return node_view(cls, row, reason=moderation.ReportReason(row.reason))
 
 
 @node_fetcher("ModerationItem")
 async def _fetch_items(info: Info, raw_ids: Sequence[str]) -> Sequence[Any | None]:
-    ids: list[uuid.UUID | None] = []
-    for raw in raw_ids:
-        try:
-            ids.append(uuid.UUID(raw))
-        except ValueError:
-            ids.append(None)
+    ids = raw_uuids(raw_ids)
     wanted = [i for i in ids if i is not None]
     async with info.context.db.read() as session:
         found = await moderation.items_by_ids(session, info.context.actor, wanted)
@@ -258,27 +248,29 @@ class ModerationQuery:
         first: int | None = 20,
         after: str | None = None,
     ) -> Connection[ModerationItemType]:
-        async with info.context.db.read() as session:
-            page = await moderation.queue_page(
-                session,
-                info.context.actor,
+        return await read_page(
+            info,
+            lambda s, a: moderation.queue_page(
+                s,
+                a,
                 group_id=_optional_group(group_id),
                 status=status.value if status is not None else None,
                 first=first,
                 after=after,
-            )
-        return connection(page, ModerationItemType.from_entry)
+            ),
+            ModerationItemType.from_entry,
+        )
 
     @strawberry.field(description="审核日志（版主），最新的在前")
     async def audit_log(
         self, info: Info, group_id: strawberry.ID | None = None, first: int | None = 20, after: str | None = None
     ) -> Connection[AuditEntryType]:
         actor = info.context.actor
-        async with info.context.db.read() as session:
-            page = await moderation.audit_page(
-                session, actor, group_id=_optional_group(group_id), first=first, after=after
-            )
-        return connection(page, lambda e: AuditEntryType.from_entry(e, moderation.visible_detail(e, actor)))
+        return await read_page(
+            info,
+            lambda s, a: moderation.audit_page(s, a, group_id=_optional_group(group_id), first=first, after=after),
+            lambda e: AuditEntryType.from_entry(e, moderation.visible_detail(e, actor)),
+        )
 
     @strawberry.field(description="敏感词库（管理员）")
     async def sensitive_words(
@@ -289,16 +281,18 @@ class ModerationQuery:
         first: int | None = 50,
         after: str | None = None,
     ) -> Connection[SensitiveWordType]:
-        async with info.context.db.read() as session:
-            page = await moderation.words_page(
-                session,
-                info.context.actor,
+        return await read_page(
+            info,
+            lambda s, a: moderation.words_page(
+                s,
+                a,
                 category=category.value if category is not None else None,
                 include_inactive=include_inactive,
                 first=first,
                 after=after,
-            )
-        return connection(page, SensitiveWordType.from_model)
+            ),
+            SensitiveWordType.from_model,
+        )
 
     @strawberry.field(description="敏感词例外短语（管理员）")
     async def sensitive_word_exceptions(self, info: Info) -> list[WordExceptionType]:
@@ -322,6 +316,10 @@ class ReportPayload:
     report: ContentReportType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: Report, _info: Info) -> ReportPayload:
+        return cls(report=ContentReportType.from_model(v), errors=[])
+
 
 @strawberry.input
 class ModerationClaimInput:
@@ -344,6 +342,10 @@ class ModerationItemPayload:
     item: ModerationItemType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: moderation.QueueEntry, _info: Info) -> ModerationItemPayload:
+        return cls(item=ModerationItemType.from_entry(v), errors=[])
+
 
 @strawberry.input
 class MemberRestrictInput:
@@ -363,6 +365,16 @@ class MemberRestrictPayload:
     state: str | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, m: Membership, _info: Info) -> MemberRestrictPayload:
+        return cls(
+            membership_id=to_global_id("Membership", m.id),
+            muted_until=m.muted_until,
+            banned_until=m.banned_until,
+            state=m.state,
+            errors=[],
+        )
+
 
 @strawberry.input
 class SensitiveWordAddInput:
@@ -381,6 +393,10 @@ class SensitiveWordPayload:
     word: SensitiveWordType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: SensitiveWord, _info: Info) -> SensitiveWordPayload:
+        return cls(word=SensitiveWordType.from_model(v), errors=[])
+
 
 @strawberry.input
 class WordExceptionAddInput:
@@ -397,6 +413,10 @@ class WordExceptionPayload:
     exception: WordExceptionType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: WordException, _info: Info) -> WordExceptionPayload:
+        return cls(exception=WordExceptionType.from_model(v), errors=[])
+
 
 async def _item_entry(session: AsyncSession, actor: Actor, item: Any) -> moderation.QueueEntry:
     return (await moderation.entries_for(session, actor, [item]))[0]
@@ -407,30 +427,20 @@ class ModerationMutation:
     @strawberry.mutation(description="举报帖子或评论；多人举报达到阈值时内容自动隐藏，等待版主审核")
     async def report(self, info: Info, input: ReportInput) -> ReportPayload:
         async def work(s: AsyncSession, a: Actor) -> Report:
-            kind, target_id = _content_id(input.target_id, "targetId")
+            kind, target_id = require_id_of(input.target_id, _CONTENT, "targetId")
             return await moderation.report(
                 s, a, target_kind=kind, target_id=target_id, reason=input.reason.value, detail=input.detail
             )
 
-        return await mutate(
-            info,
-            ReportPayload,
-            work,
-            lambda v: ReportPayload(report=ContentReportType.from_model(v), errors=[]),
-        )
+        return await mutate(info, ReportPayload, work)
 
     @strawberry.mutation(description="认领审核条目（版主）")
     async def moderation_claim(self, info: Info, input: ModerationClaimInput) -> ModerationItemPayload:
         async def work(s: AsyncSession, a: Actor) -> moderation.QueueEntry:
-            item = await moderation.claim(s, a, _require_id(input.item_id, "ModerationItem", "itemId"), input.version)
+            item = await moderation.claim(s, a, require_id(input.item_id, "ModerationItem", "itemId"), input.version)
             return await _item_entry(s, a, item)
 
-        return await mutate(
-            info,
-            ModerationItemPayload,
-            work,
-            lambda v: ModerationItemPayload(item=ModerationItemType.from_entry(v), errors=[]),
-        )
+        return await mutate(info, ModerationItemPayload, work)
 
     @strawberry.mutation(description="处理审核条目（版主）：保留、隐藏、删除、警告、禁言或封禁")
     async def moderate(self, info: Info, input: ModerateInput) -> ModerationItemPayload:
@@ -438,7 +448,7 @@ class ModerationMutation:
             item = await moderation.decide(
                 s,
                 a,
-                _require_id(input.item_id, "ModerationItem", "itemId"),
+                require_id(input.item_id, "ModerationItem", "itemId"),
                 version=input.version,
                 decision=input.decision.value,
                 reason=input.reason,
@@ -447,12 +457,7 @@ class ModerationMutation:
             )
             return await _item_entry(s, a, item)
 
-        return await mutate(
-            info,
-            ModerationItemPayload,
-            work,
-            lambda v: ModerationItemPayload(item=ModerationItemType.from_entry(v), errors=[]),
-        )
+        return await mutate(info, ModerationItemPayload, work)
 
     @strawberry.mutation(description="直接禁言、封禁或解除（版主），须填写理由")
     async def member_restrict(self, info: Info, input: MemberRestrictInput) -> MemberRestrictPayload:
@@ -462,19 +467,12 @@ class ModerationMutation:
             lambda s, a: moderation.restrict_member(
                 s,
                 a,
-                _require_id(input.membership_id, "Membership", "membershipId"),
+                require_id(input.membership_id, "Membership", "membershipId"),
                 reason=input.reason,
                 mute_days=input.mute_days,
                 ban=input.ban,
                 ban_days=input.ban_days,
                 lift=input.lift,
-            ),
-            lambda m: MemberRestrictPayload(
-                membership_id=to_global_id("Membership", m.id),
-                muted_until=m.muted_until,
-                banned_until=m.banned_until,
-                state=m.state,
-                errors=[],
             ),
         )
 
@@ -484,7 +482,6 @@ class ModerationMutation:
             info,
             SensitiveWordPayload,
             lambda s, a: moderation.add_word(s, a, word=input.word, category=input.category.value, note=input.note),
-            lambda v: SensitiveWordPayload(word=SensitiveWordType.from_model(v), errors=[]),
         )
 
     @strawberry.mutation(description="停用敏感词（管理员）")
@@ -492,17 +489,13 @@ class ModerationMutation:
         return await mutate(
             info,
             SensitiveWordPayload,
-            lambda s, a: moderation.remove_word(s, a, _require_id(input.word_id, "SensitiveWord", "wordId")),
-            lambda v: SensitiveWordPayload(word=SensitiveWordType.from_model(v), errors=[]),
+            lambda s, a: moderation.remove_word(s, a, require_id(input.word_id, "SensitiveWord", "wordId")),
         )
 
     @strawberry.mutation(description="添加例外短语（管理员）")
     async def sensitive_word_exception_add(self, info: Info, input: WordExceptionAddInput) -> WordExceptionPayload:
         return await mutate(
-            info,
-            WordExceptionPayload,
-            lambda s, a: moderation.add_exception(s, a, phrase=input.phrase),
-            lambda v: WordExceptionPayload(exception=WordExceptionType.from_model(v), errors=[]),
+            info, WordExceptionPayload, lambda s, a: moderation.add_exception(s, a, phrase=input.phrase)
         )
 
     @strawberry.mutation(description="删除例外短语（管理员）")
@@ -513,7 +506,6 @@ class ModerationMutation:
             info,
             WordExceptionPayload,
             lambda s, a: moderation.remove_exception(
-                s, a, _require_id(input.exception_id, "WordException", "exceptionId")
+                s, a, require_id(input.exception_id, "WordException", "exceptionId")
             ),
-            lambda v: WordExceptionPayload(exception=WordExceptionType.from_model(v), errors=[]),
         )

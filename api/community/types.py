@@ -11,8 +11,8 @@ import strawberry
 
 from api.context import Info
 from api.identity.types import Condition
-from api.relay import Connection, Node, connection, node_fetcher, raw_uuids, to_global_id
-from api.views import view
+from api.relay import Connection, Node, connection, node_fetcher, raw_uuids, read_page, to_global_id
+from api.views import node_view, view
 from community import access, groups, models, posts
 from patients import queries as patient_queries
 
@@ -139,12 +139,10 @@ class CommentType(Node):
 
     @classmethod
     def from_model(cls, row: models.Comment, *, group_id: uuid.UUID) -> CommentType:
-        return view(
+        return node_view(
             cls,
             row,
-            model=row,
             group_id=group_id,
-            id=to_global_id("Comment", row.id),
             status=models.ContentStatus(row.status),
             parent_id=to_global_id("Comment", row.parent_id) if row.parent_id else None,
         )
@@ -217,9 +215,11 @@ class PostType(Node):
 
     @strawberry.field
     async def comments(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[CommentType]:
-        async with info.context.db.read() as session:
-            page = await posts.comments_page(session, info.context.actor, self.raw_id, first=first, after=after)
-        return connection(page, lambda c: CommentType.from_model(c, group_id=self.group_id))
+        return await read_page(
+            info,
+            lambda s, a: posts.comments_page(s, a, self.raw_id, first=first, after=after),
+            lambda c: CommentType.from_model(c, group_id=self.group_id),
+        )
 
 
 def post_view(m: models.Post, info: Info) -> PostType:
@@ -342,12 +342,10 @@ class GroupType(Node):
 
     @classmethod
     def from_model(cls, row: models.Group | access.GroupRow, *, member: Any = NOT_LOADED) -> GroupType:
-        return view(
+        return node_view(
             cls,
             row,
-            model=row,
             member=member,
-            id=to_global_id("Group", row.id),
             visibility=models.GroupVisibility(row.visibility),
             join_policy=models.JoinPolicy(row.join_policy),
         )
@@ -360,13 +358,7 @@ class GroupType(Node):
             m = await viewer_loader(info, "memberships", _viewer_memberships).load(self.model.id)
         if m is None:
             return None
-        return ViewerMembership(
-            role=models.MemberRole(m.role),
-            state=models.MemberState(m.state),
-            muted_until=m.muted_until,
-            banned_until=m.banned_until,
-            notification_level=m.notification_level,
-        )
+        return view(ViewerMembership, m, role=models.MemberRole(m.role), state=models.MemberState(m.state))
 
     @strawberry.field(description="群动态：置顶在前，其余按时间倒序")
     async def feed(self, info: Info, first: int | None = 20, after: str | None = None) -> GroupFeed:
@@ -386,9 +378,9 @@ class GroupType(Node):
 
     @strawberry.field(description="成员列表（仅成员可见）")
     async def members(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[MemberType]:
-        async with info.context.db.read() as session:
-            page = await groups.members_page(session, info.context.actor, self.model.id, first=first, after=after)
-        return connection(page, MemberType.from_model)
+        return await read_page(
+            info, lambda s, a: groups.members_page(s, a, self.model.id, first=first, after=after), MemberType.from_model
+        )
 
 
 @node_fetcher("Group")

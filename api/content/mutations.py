@@ -23,7 +23,8 @@ from api.errors import UserError
 from api.mutations import mutate
 from api.relay import optional_id, require_id
 from content import compliance, engagement, service
-from content.models import ContentItem, Gate
+from content.compliance import Finding
+from content.models import ComplianceTerm, ContentItem, Gate
 from core.identity import Actor
 
 
@@ -130,6 +131,10 @@ class ContentItemPayload:
     item: ContentItemType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: ContentItem, info: Info) -> ContentItemPayload:
+        return cls(item=wrap(v, info), errors=[])
+
 
 @strawberry.type
 class ContentSubmitPayload:
@@ -137,11 +142,20 @@ class ContentSubmitPayload:
     findings: list[FindingType] = strawberry.field(default_factory=list)
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: tuple[ContentItem, list[Finding]], info: Info) -> ContentSubmitPayload:
+        item, findings = v
+        return cls(item=wrap(item, info), findings=[FindingType.of(f) for f in findings], errors=[])
+
 
 @strawberry.type
 class StoryConsentPayload:
     granted: bool | None = None
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, granted: bool, _info: Info) -> StoryConsentPayload:
+        return cls(granted=granted, errors=[])
 
 
 @strawberry.type
@@ -151,27 +165,26 @@ class ContentEngagePayload:
     item: ContentItemType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: engagement.Engagement, _info: Info) -> ContentEngagePayload:
+        return cls(recorded=v.recorded, points_awarded=v.points_awarded, errors=[])
+
 
 @strawberry.type
 class ComplianceTermPayload:
     term: TermType | None = None
     errors: list[UserError]
 
-
-def _item_id(value: strawberry.ID) -> object:
-    return require_id(value, "ContentItem", "itemId")
+    @classmethod
+    def of(cls, v: ComplianceTerm, _info: Info) -> ComplianceTermPayload:
+        return cls(term=TermType.from_model(v), errors=[])
 
 
 @strawberry.type
 class ContentMutation:
     @strawberry.mutation(description="新建内容草稿（市场运营）")
     async def content_create(self, info: Info, input: ContentInput) -> ContentItemPayload:
-        return await mutate(
-            info,
-            ContentItemPayload,
-            lambda s, a: service.create_item(s, a, input.to_domain()),
-            lambda v: ContentItemPayload(item=wrap(v, info), errors=[]),
-        )
+        return await mutate(info, ContentItemPayload, lambda s, a: service.create_item(s, a, input.to_domain()))
 
     @strawberry.mutation(description="修改内容；已发布内容会生成新的草稿版本，原版本保持上线")
     async def content_update(self, info: Info, input: ContentUpdateInput) -> ContentItemPayload:
@@ -180,12 +193,7 @@ class ContentMutation:
             await service.update_item(s, a, item_id, input.content.to_domain())
             return await service.get_for_staff(s, a, item_id)
 
-        return await mutate(
-            info,
-            ContentItemPayload,
-            work,
-            lambda v: ContentItemPayload(item=wrap(v, info), errors=[]),
-        )
+        return await mutate(info, ContentItemPayload, work)
 
     @strawberry.mutation(description="提交审核，返回合规检查结果")
     async def content_submit(self, info: Info, input: ContentItemInput) -> ContentSubmitPayload:
@@ -194,14 +202,7 @@ class ContentMutation:
             findings = await service.submit(s, a, item_id)
             return await service.get_for_staff(s, a, item_id), findings
 
-        return await mutate(
-            info,
-            ContentSubmitPayload,
-            work,
-            lambda v: ContentSubmitPayload(
-                item=wrap(v[0], info), findings=[FindingType.of(f) for f in v[1]], errors=[]
-            ),
-        )
+        return await mutate(info, ContentSubmitPayload, work)
 
     @strawberry.mutation(description="审核通过（内容审核，不能审核自己的内容；提醒项需逐条确认）")
     async def content_approve(self, info: Info, input: ContentApproveInput) -> ContentItemPayload:
@@ -215,7 +216,6 @@ class ContentMutation:
                 comment=input.comment,
                 acknowledged=list(input.acknowledged_findings),
             ),
-            lambda v: ContentItemPayload(item=wrap(v, info), errors=[]),
         )
 
     @strawberry.mutation(description="驳回（内容审核，须填写意见）")
@@ -226,7 +226,6 @@ class ContentMutation:
             lambda s, a: service.reject(
                 s, a, require_id(input.item_id, "ContentItem", "itemId"), comment=input.comment
             ),
-            lambda v: ContentItemPayload(item=wrap(v, info), errors=[]),
         )
 
     @strawberry.mutation(description="发布已通过审核的内容：立即或定时")
@@ -235,7 +234,6 @@ class ContentMutation:
             info,
             ContentItemPayload,
             lambda s, a: service.publish(s, a, require_id(input.item_id, "ContentItem", "itemId"), at=input.publish_at),
-            lambda v: ContentItemPayload(item=wrap(v, info), errors=[]),
         )
 
     @strawberry.mutation(description="归档下线")
@@ -244,38 +242,30 @@ class ContentMutation:
             info,
             ContentItemPayload,
             lambda s, a: service.archive(s, a, require_id(input.item_id, "ContentItem", "itemId")),
-            lambda v: ContentItemPayload(item=wrap(v, info), errors=[]),
         )
 
     @strawberry.mutation(description="当事患者授权发布自己的故事")
     async def content_story_consent_grant(self, info: Info, input: ContentItemInput) -> StoryConsentPayload:
-        return await mutate(
-            info,
-            StoryConsentPayload,
-            lambda s, a: service.grant_story_consent(s, a, require_id(input.item_id, "ContentItem", "itemId")),
-            lambda _: StoryConsentPayload(granted=True, errors=[]),
-        )
+        async def work(s: AsyncSession, a: Actor) -> bool:
+            await service.grant_story_consent(s, a, require_id(input.item_id, "ContentItem", "itemId"))
+            return True  # granted
+
+        return await mutate(info, StoryConsentPayload, work)
 
     @strawberry.mutation(description="当事患者撤回授权：故事立即在所有位置下线")
     async def content_story_consent_withdraw(self, info: Info, input: ContentItemInput) -> StoryConsentPayload:
-        return await mutate(
-            info,
-            StoryConsentPayload,
-            lambda s, a: service.withdraw_story_consent(s, a, require_id(input.item_id, "ContentItem", "itemId")),
-            lambda _: StoryConsentPayload(granted=False, errors=[]),
-        )
+        async def work(s: AsyncSession, a: Actor) -> bool:
+            await service.withdraw_story_consent(s, a, require_id(input.item_id, "ContentItem", "itemId"))
+            return False  # no longer granted
+
+        return await mutate(info, StoryConsentPayload, work)
 
     @strawberry.mutation(description="记录浏览、读完或分享；读完文章按规则奖励积分（每日上限）")
     async def content_engage(self, info: Info, input: ContentEngageInput) -> ContentEngagePayload:
         async def work(s: AsyncSession, a: Actor) -> engagement.Engagement:
             return await engagement.record(s, a, require_id(input.item_id, "ContentItem", "itemId"), input.kind.value)
 
-        return await mutate(
-            info,
-            ContentEngagePayload,
-            work,
-            lambda v: ContentEngagePayload(recorded=v.recorded, points_awarded=v.points_awarded, errors=[]),
-        )
+        return await mutate(info, ContentEngagePayload, work)
 
     @strawberry.mutation(description="点赞或收藏（on=false 取消）")
     async def content_react(self, info: Info, input: ContentReactInput) -> ContentEngagePayload:
@@ -284,12 +274,7 @@ class ContentMutation:
                 s, a, require_id(input.item_id, "ContentItem", "itemId"), input.kind.value, on=input.on
             )
 
-        return await mutate(
-            info,
-            ContentEngagePayload,
-            work,
-            lambda v: ContentEngagePayload(recorded=v.recorded, errors=[]),
-        )
+        return await mutate(info, ContentEngagePayload, work)
 
     @strawberry.mutation(description="新增合规词条（管理员）")
     async def compliance_term_add(self, info: Info, input: ComplianceTermInput) -> ComplianceTermPayload:
@@ -301,12 +286,7 @@ class ContentMutation:
             note=input.note,
             allowed_contexts=tuple(input.allowed_contexts),
         )
-        return await mutate(
-            info,
-            ComplianceTermPayload,
-            lambda s, a: compliance.add_term(s, a, data),
-            lambda v: ComplianceTermPayload(term=TermType.from_model(v), errors=[]),
-        )
+        return await mutate(info, ComplianceTermPayload, lambda s, a: compliance.add_term(s, a, data))
 
     @strawberry.mutation(description="停用合规词条（管理员）")
     async def compliance_term_deactivate(
@@ -316,5 +296,4 @@ class ContentMutation:
             info,
             ComplianceTermPayload,
             lambda s, a: compliance.deactivate_term(s, a, require_id(input.term_id, "ComplianceTerm", "termId")),
-            lambda v: ComplianceTermPayload(term=TermType.from_model(v), errors=[]),
         )

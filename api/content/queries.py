@@ -19,7 +19,8 @@ from api.content.types import (
     wrap_page,
 )
 from api.context import Info
-from api.relay import Connection, connection, parse_uuid_id, require_id
+from api.relay import Connection, connection, parse_uuid_id, read_page, require_id
+from api.views import view
 from content import access, compliance, engagement, feed, search, service
 
 
@@ -72,16 +73,13 @@ class ContentQuery:
         first: int | None = 20,
         after: str | None = None,
     ) -> Connection[ContentItemType]:
-        async with info.context.db.read() as session:
-            page = await service.staff_page(
-                session,
-                info.context.actor,
-                status=status.value if status else None,
-                mine=mine,
-                first=first,
-                after=after,
-            )
-        return connection(page, lambda i: wrap(i, info))
+        return await read_page(
+            info,
+            lambda s, a: service.staff_page(
+                s, a, status=status.value if status else None, mine=mine, first=first, after=after
+            ),
+            lambda i: wrap(i, info),
+        )
 
     @strawberry.field(description="单篇内容按日统计（作者、审核与管理员）")
     async def content_stats(
@@ -90,10 +88,7 @@ class ContentQuery:
         raw = require_id(item_id, "ContentItem", "itemId")
         async with info.context.db.read() as session:
             rows = await engagement.stats_by_day(session, info.context.actor, raw, since=since)
-        return [
-            DayStatsType(day=r.day, views=r.views, reads=r.reads, likes=r.likes, bookmarks=r.bookmarks, shares=r.shares)
-            for r in rows
-        ]
+        return [view(DayStatsType, r) for r in rows]
 
     @strawberry.field(description="合规词库（内容运营、审核与管理员）")
     async def compliance_terms(self, info: Info) -> list[TermType]:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.relay import Node, node_fetcher, raw_uuids, to_global_id
-from api.views import view
+from api.views import node_view, related, view
 from content import access, bodies, cards, engagement, service
 from content import models as m
 from content.compliance import Finding
@@ -88,11 +88,9 @@ class RevisionType:
 
     @classmethod
     def from_model(cls, row: m.ContentRevision) -> RevisionType:
-        return view(
+        return node_view(
             cls,
             row,
-            model=row,
-            id=to_global_id("ContentRevision", row.id),
             status=m.RevisionStatus(row.status),
             body_html=bodies.body_html(row.id, row.body),
             condition_codes=list(row.condition_codes),
@@ -182,8 +180,7 @@ async def _revision(root: ContentItemType, info: Info) -> RevisionType | None:
 async def _working_revision(root: ContentItemType, info: Info) -> RevisionType | None:
     if not root.staff_view or root.model.working_revision_id is None:
         return None
-    rev = await info.context.load(service.revisions_by_ids, root.model.working_revision_id)
-    return RevisionType.from_model(rev) if rev else None
+    return await related(info, service.revisions_by_ids, root.model.working_revision_id, RevisionType.from_model)
 
 
 async def _revisions(root: ContentItemType, info: Info) -> list[RevisionType]:
@@ -196,17 +193,7 @@ async def _transitions(root: ContentItemType, info: Info) -> list[TransitionType
     if not root.staff_view:
         return []
     rows = await info.context.load_many(service.transitions_by_item, root.model.id)
-    return [
-        TransitionType(
-            from_status=t.from_status,
-            to_status=t.to_status,
-            actor_kind=t.actor_kind,
-            actor_id=str(t.actor_id) if t.actor_id else None,
-            comment=t.comment,
-            occurred_at=t.occurred_at,
-        )
-        for t in rows
-    ]
+    return [view(TransitionType, t, actor_id=str(t.actor_id) if t.actor_id else None) for t in rows]
 
 
 # Scalars are plain attributes (graphql-core reads them with getattr: no per-field coroutine or Info).
@@ -437,11 +424,4 @@ class TermType:
 
     @classmethod
     def from_model(cls, row: m.ComplianceTerm) -> TermType:
-        return view(
-            cls,
-            row,
-            model=row,
-            id=to_global_id("ComplianceTerm", row.id),
-            severity=m.Severity(row.severity),
-            allowed_contexts=list(row.allowed_contexts or []),
-        )
+        return node_view(cls, row, severity=m.Severity(row.severity), allowed_contexts=list(row.allowed_contexts or []))

@@ -14,6 +14,7 @@ from api.context import Info
 from api.identity.types import SiteType
 from api.loyalty.types import LoyaltyLiability
 from api.relay import optional_id, to_global_id
+from api.views import related, view
 from dashboards import service
 from patients import queries as patient_queries
 
@@ -31,10 +32,7 @@ class ReturnVisitRate:
 
     @strawberry.field(description="院区；null 为全部院区（每位患者每期只计一次）")
     async def site(self, info: Info) -> SiteType | None:
-        if self.site_id is None:
-            return None
-        site = await info.context.load(patient_queries.sites_by_ids, self.site_id)
-        return SiteType.from_model(site) if site else None
+        return await related(info, patient_queries.sites_by_ids, self.site_id, SiteType.from_model)
 
 
 @strawberry.type(description="生命周期阶段人数（当前）")
@@ -125,10 +123,7 @@ class DashboardQuery:
             site_id=_site(site_id),
             window_days=window_days,
         )
-        return [
-            ReturnVisitRate(period=r.period, site_id=r.site_id, patients=r.patients, returning=r.returning, rate=r.rate)
-            for r in rows
-        ]
+        return [view(ReturnVisitRate, r) for r in rows]
 
     @strawberry.field(description="生命周期漏斗：各阶段当前人数（运营与管理员）")
     async def dashboard_lifecycle_funnel(self, info: Info) -> list[LifecycleStageCount]:
@@ -146,80 +141,33 @@ class DashboardQuery:
         rows = await _run(
             info, service.lifecycle_movement, period=service.Period(period.value), since=since, until=until
         )
-        return [
-            LifecycleMovement(period=r.period, from_stage=r.from_stage, to_stage=r.to_stage, changes=r.changes)
-            for r in rows
-        ]
+        return [view(LifecycleMovement, r) for r in rows]
 
     @strawberry.field(description="NPS 月度趋势（运营与管理员）")
     async def dashboard_nps_trend(
         self, info: Info, since: date, until: date, site_id: strawberry.ID | None = None
     ) -> list[NpsMonth]:
         rows = await _run(info, service.nps_trend, since=since, until=until, site_id=_site(site_id))
-        return [
-            NpsMonth(
-                month=r.month,
-                answers=r.answers,
-                promoters=r.promoters,
-                passives=r.passives,
-                detractors=r.detractors,
-                nps=r.nps,
-            )
-            for r in rows
-        ]
+        return [view(NpsMonth, r) for r in rows]
 
     @strawberry.field(description="推荐转化，按月（运营与管理员）")
     async def dashboard_referral_conversion(
         self, info: Info, since: date, until: date
     ) -> list[ReferralConversionMonth]:
         rows = await _run(info, service.referral_conversion, since=since, until=until)
-        return [
-            ReferralConversionMonth(
-                month=r.month,
-                referrals=r.referrals,
-                rejected=r.rejected,
-                converted=r.converted,
-                conversion_rate=r.conversion_rate,
-            )
-            for r in rows
-        ]
+        return [view(ReferralConversionMonth, r) for r in rows]
 
     @strawberry.field(description="社区活跃度，按周（运营与管理员）")
     async def dashboard_community_activity(self, info: Info, since: date, until: date) -> list[CommunityActivityWeek]:
         rows = await _run(info, service.community_activity, since=since, until=until)
-        return [
-            CommunityActivityWeek(
-                week=r.week, active_members=r.active_members, posts=r.posts, comments=r.comments, checkins=r.checkins
-            )
-            for r in rows
-        ]
+        return [view(CommunityActivityWeek, r) for r in rows]
 
     @strawberry.field(description="营销活动转化（运营与管理员）")
     async def dashboard_campaign_conversion(self, info: Info, since: date, until: date) -> list[CampaignConversionRow]:
         rows = await _run(info, service.campaign_conversion, since=since, until=until)
-        return [
-            CampaignConversionRow(
-                campaign_id=to_global_id("Campaign", r.campaign_id),
-                name=r.name,
-                audience=r.audience,
-                sent=r.sent,
-                delivered=r.delivered,
-                opened=r.opened,
-                converted=r.converted,
-                conversion_rate=r.conversion_rate,
-                points_cost=r.points_cost,
-            )
-            for r in rows
-        ]
+        return [view(CampaignConversionRow, r, campaign_id=to_global_id("Campaign", r.campaign_id)) for r in rows]
 
     @strawberry.field(description="积分负债（运营与管理员）")
     async def dashboard_points_liability(self, info: Info) -> LoyaltyLiability:
         value = await _run(info, service.points_liability)
-        return LoyaltyLiability(
-            available=value.available,
-            pending=value.pending,
-            owed=value.owed,
-            expiring_30_days=value.expiring_30_days,
-            expiring_90_days=value.expiring_90_days,
-            members_with_points=value.members_with_points,
-        )
+        return view(LoyaltyLiability, value)

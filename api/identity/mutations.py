@@ -56,6 +56,10 @@ class AuthRequestCodePayload:
     resend_after: datetime | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: auth.CodeRequested, _info: Info) -> AuthRequestCodePayload:
+        return cls(masked_phone=mask_phone(v.phone), expires_at=v.expires_at, resend_after=v.resend_after, errors=[])
+
 
 @strawberry.input
 class AuthSignInInput:
@@ -72,6 +76,15 @@ class AuthSignInPayload:
     registered: bool = False
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: auth.PatientSignedIn, _info: Info) -> AuthSignInPayload:
+        return cls(
+            tokens=AuthTokens.of(v.tokens),
+            patient=PatientType.from_model(v.patient),
+            registered=v.registered,
+            errors=[],
+        )
+
 
 @strawberry.input
 class AuthStaffSignInInput:
@@ -85,6 +98,10 @@ class AuthStaffSignInPayload:
     staff: StaffType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: tuple[auth.Tokens, models.Staff], _info: Info) -> AuthStaffSignInPayload:
+        return cls(tokens=AuthTokens.of(v[0]), staff=StaffType.from_model(v[1]), errors=[])
+
 
 @strawberry.input
 class AuthRefreshInput:
@@ -96,6 +113,10 @@ class AuthRefreshPayload:
     tokens: AuthTokens | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: auth.Tokens, _info: Info) -> AuthRefreshPayload:
+        return cls(tokens=AuthTokens.of(v), errors=[])
+
 
 @strawberry.input
 class AuthSignOutInput:
@@ -106,6 +127,10 @@ class AuthSignOutInput:
 class AuthSignOutPayload:
     signed_out: bool = False
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, _: None, _info: Info) -> AuthSignOutPayload:
+        return cls(signed_out=True, errors=[])
 
 
 @strawberry.input
@@ -127,6 +152,10 @@ class ProfileUpdatePayload:
     patient: PatientType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: models.Patient, _info: Info) -> ProfileUpdatePayload:
+        return cls(patient=PatientType.from_model(v), errors=[])
+
 
 @strawberry.input
 class ConsentItemInput:
@@ -147,6 +176,10 @@ class ConsentUpdatePayload:
     patient: PatientType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: models.Patient, _info: Info) -> ConsentUpdatePayload:
+        return cls(patient=PatientType.from_model(v), errors=[])
+
 
 @strawberry.input
 class StaffCreateInput:
@@ -161,6 +194,10 @@ class StaffCreateInput:
 class StaffCreatePayload:
     staff: StaffType | None = None
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, v: models.Staff, _info: Info) -> StaffCreatePayload:
+        return cls(staff=StaffType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -181,12 +218,7 @@ async def _set_staff_active(info: Info, input: StaffActiveInput, *, active: bool
             raise NotFound("员工不存在", field="staffId")
         return await service.set_staff_active(s, a, staff_id, active=active)
 
-    return await mutate(
-        info,
-        StaffCreatePayload,
-        work,
-        lambda v: StaffCreatePayload(staff=StaffType.from_model(v), errors=[]),
-    )
+    return await mutate(info, StaffCreatePayload, work)
 
 
 @strawberry.input
@@ -203,6 +235,10 @@ class SiteCreatePayload:
     site: SiteType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: models.Site, _info: Info) -> SiteCreatePayload:
+        return cls(site=SiteType.from_model(v), errors=[])
+
 
 def _opt(value: Any) -> Any:
     return service.UNSET if value is strawberry.UNSET else value
@@ -214,15 +250,7 @@ class IdentityMutation:
     async def auth_request_code(self, info: Info, input: AuthRequestCodeInput) -> AuthRequestCodePayload:
         client = client_address(info)
         return await mutate(
-            info,
-            AuthRequestCodePayload,
-            lambda s, _a: auth.request_code(s, phone=input.phone, client=client),
-            lambda v: AuthRequestCodePayload(
-                masked_phone=mask_phone(v.phone),
-                expires_at=v.expires_at,
-                resend_after=v.resend_after,
-                errors=[],
-            ),
+            info, AuthRequestCodePayload, lambda s, _a: auth.request_code(s, phone=input.phone, client=client)
         )
 
     @strawberry.mutation(description="手机号+验证码登录；首次登录即注册")
@@ -233,12 +261,6 @@ class IdentityMutation:
             AuthSignInPayload,
             lambda s, _a: onboarding.sign_in(
                 s, phone=input.phone, code=input.code, device_id=device, referral_code=input.referral_code
-            ),
-            lambda v: AuthSignInPayload(
-                tokens=AuthTokens.of(v.tokens),
-                patient=PatientType.from_model(v.patient),
-                registered=v.registered,
-                errors=[],
             ),
         )
 
@@ -251,29 +273,16 @@ class IdentityMutation:
             assert tokens.actor.id is not None
             return tokens, await s.get(models.Staff, tokens.actor.id)
 
-        return await mutate(
-            info,
-            AuthStaffSignInPayload,
-            work,
-            lambda v: AuthStaffSignInPayload(tokens=AuthTokens.of(v[0]), staff=StaffType.from_model(v[1]), errors=[]),
-        )
+        return await mutate(info, AuthStaffSignInPayload, work)
 
     @strawberry.mutation(description="用刷新令牌换取新的令牌（刷新令牌只能使用一次）")
     async def auth_refresh(self, info: Info, input: AuthRefreshInput) -> AuthRefreshPayload:
-        return await mutate(
-            info,
-            AuthRefreshPayload,
-            lambda s, _a: auth.refresh(s, refresh_token=input.refresh_token),
-            lambda v: AuthRefreshPayload(tokens=AuthTokens.of(v), errors=[]),
-        )
+        return await mutate(info, AuthRefreshPayload, lambda s, _a: auth.refresh(s, refresh_token=input.refresh_token))
 
     @strawberry.mutation(description="退出登录")
     async def auth_sign_out(self, info: Info, input: AuthSignOutInput) -> AuthSignOutPayload:
         return await mutate(
-            info,
-            AuthSignOutPayload,
-            lambda s, a: auth.sign_out(s, a, refresh_token=input.refresh_token),
-            lambda _: AuthSignOutPayload(signed_out=True, errors=[]),
+            info, AuthSignOutPayload, lambda s, a: auth.sign_out(s, a, refresh_token=input.refresh_token)
         )
 
     @strawberry.mutation(description="修改患者资料")
@@ -299,12 +308,7 @@ class IdentityMutation:
                 s, a, changes, patient_id=optional_id(input.patient_id, "Patient", "patientId")
             )
 
-        return await mutate(
-            info,
-            ProfileUpdatePayload,
-            work,
-            lambda v: ProfileUpdatePayload(patient=PatientType.from_model(v), errors=[]),
-        )
+        return await mutate(info, ProfileUpdatePayload, work)
 
     @strawberry.mutation(description="修改各渠道、各用途的授权")
     async def consent_update(self, info: Info, input: ConsentUpdateInput) -> ConsentUpdatePayload:
@@ -318,12 +322,7 @@ class IdentityMutation:
             )
             return await s.get(models.Patient, patient_id)
 
-        return await mutate(
-            info,
-            ConsentUpdatePayload,
-            work,
-            lambda v: ConsentUpdatePayload(patient=PatientType.from_model(v), errors=[]),
-        )
+        return await mutate(info, ConsentUpdatePayload, work)
 
     @strawberry.mutation(description="新建员工账号（管理员）")
     async def staff_create(self, info: Info, input: StaffCreateInput) -> StaffCreatePayload:
@@ -339,7 +338,6 @@ class IdentityMutation:
                 roles=[r.value for r in input.roles],
                 site_id=optional_id(input.site_id, "Site", "siteId"),
             ),
-            lambda v: StaffCreatePayload(staff=StaffType.from_model(v), errors=[]),
         )
 
     @strawberry.mutation(description="设置员工角色（管理员）；该员工需重新登录")
@@ -350,12 +348,7 @@ class IdentityMutation:
                 raise NotFound("员工不存在", field="staffId")
             return await service.set_staff_roles(s, a, staff_id, [r.value for r in input.roles])
 
-        return await mutate(
-            info,
-            StaffCreatePayload,
-            work,
-            lambda v: StaffCreatePayload(staff=StaffType.from_model(v), errors=[]),
-        )
+        return await mutate(info, StaffCreatePayload, work)
 
     @strawberry.mutation(description="停用员工账号（管理员）：其全部登录立即失效")
     async def staff_disable(self, info: Info, input: StaffActiveInput) -> StaffCreatePayload:
@@ -373,5 +366,4 @@ class IdentityMutation:
             lambda s, a: service.create_site(
                 s, a, code=input.code, name=input.name, kind=input.kind.value, address=input.address, phone=input.phone
             ),
-            lambda v: SiteCreatePayload(site=SiteType.from_model(v), errors=[]),
         )

@@ -6,7 +6,8 @@ import strawberry
 
 from api.context import Info
 from api.identity.types import Condition, PatientType, SiteType, StaffType, Viewer
-from api.relay import Connection, connection
+from api.relay import Connection, connection, read_page
+from api.views import related
 from patients import queries
 
 
@@ -18,11 +19,9 @@ class IdentityQuery:
         if actor.id is None:
             return None
         if actor.is_patient:
-            patient = await info.context.load(queries.patients_by_ids, actor.id)
-            return PatientType.from_model(patient) if patient else None
+            return await related(info, queries.patients_by_ids, actor.id, PatientType.from_model)
         if actor.is_staff:
-            staff = await info.context.load(queries.staff_by_ids, actor.id)
-            return StaffType.from_model(staff) if staff else None
+            return await related(info, queries.staff_by_ids, actor.id, StaffType.from_model)
         return None
 
     @strawberry.field(description="病种目录")
@@ -40,16 +39,16 @@ class IdentityQuery:
     async def patients(
         self, info: Info, first: int | None = 20, after: str | None = None, condition_code: str | None = None
     ) -> Connection[PatientType]:
-        async with info.context.db.read() as session:
-            page = await queries.page_patients(
-                session, info.context.actor, first=first, after=after, condition_code=condition_code
-            )
-        return connection(page, PatientType.from_model)
+        return await read_page(
+            info,
+            lambda s, a: queries.page_patients(s, a, first=first, after=after, condition_code=condition_code),
+            PatientType.from_model,
+        )
 
     @strawberry.field(description="员工列表（仅管理员）")
     async def staff_members(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[StaffType]:
-        async with info.context.db.read() as session:
-            page = await queries.page_staff(session, info.context.actor, first=first, after=after)
-        return connection(page, StaffType.from_model)
+        return await read_page(
+            info, lambda s, a: queries.page_staff(s, a, first=first, after=after), StaffType.from_model
+        )

@@ -11,8 +11,8 @@ import strawberry
 
 from api.context import Info
 from api.loyalty.points_types import PatientLoyaltyFields
-from api.relay import Node, node_fetcher, raw_uuids, to_global_id
-from api.views import view
+from api.relay import Node, load_nodes, node_fetcher
+from api.views import node_view, related, view
 from core.identity import ROLE_LABELS_ZH, Role
 from patients import models, queries, visibility
 from patients.service import SITE_KINDS
@@ -57,14 +57,7 @@ class SiteType(Node):
 
     @classmethod
     def from_model(cls, row: models.Site) -> SiteType:
-        return view(
-            cls,
-            row,
-            model=row,
-            id=to_global_id("Site", row.id),
-            kind=SiteKind(row.kind),
-            kind_label=SITE_KINDS.get(row.kind, row.kind),
-        )
+        return node_view(cls, row, kind=SiteKind(row.kind), kind_label=SITE_KINDS.get(row.kind, row.kind))
 
 
 @strawberry.type(description="The current consent for one channel and purpose.")
@@ -128,7 +121,7 @@ class PatientType(PatientLoyaltyFields, Node):
 
     @classmethod
     def from_model(cls, row: models.Patient) -> PatientType:
-        return view(cls, row, model=row, id=to_global_id("Patient", row.id))
+        return node_view(cls, row)
 
     @strawberry.field(description="所患病种（健康信息，仅本人与诊疗团队可见）")
     async def conditions(self, info: Info) -> list[Condition]:
@@ -146,10 +139,7 @@ class PatientType(PatientLoyaltyFields, Node):
 
     @strawberry.field
     async def home_site(self, info: Info) -> SiteType | None:
-        if self.model.home_site_id is None:
-            return None
-        site = await info.context.load(queries.sites_by_ids, self.model.home_site_id)
-        return SiteType.from_model(site) if site else None
+        return await related(info, queries.sites_by_ids, self.model.home_site_id, SiteType.from_model)
 
 
 @strawberry.type(name="Staff", description="A staff account of the hospital group.")
@@ -162,7 +152,7 @@ class StaffType(Node):
 
     @classmethod
     def from_model(cls, row: models.Staff) -> StaffType:
-        return view(cls, row, model=row, id=to_global_id("Staff", row.id))
+        return node_view(cls, row)
 
     @strawberry.field
     async def roles(self, info: Info) -> list[StaffRole]:
@@ -174,42 +164,28 @@ class StaffType(Node):
 
     @strawberry.field
     async def site(self, info: Info) -> SiteType | None:
-        if self.model.site_id is None:
-            return None
-        site = await info.context.load(queries.sites_by_ids, self.model.site_id)
-        return SiteType.from_model(site) if site else None
+        return await related(info, queries.sites_by_ids, self.model.site_id, SiteType.from_model)
 
 
 Viewer = Annotated[PatientType | StaffType, strawberry.union("Viewer", description="The signed-in account.")]
 
 
-async def _fetch(info: Info, raw: Sequence[str], fn: Any, allowed: Any, wrap: Any) -> list[Any]:
-    ids = raw_uuids(raw)
-    visible = [i for i in ids if i is not None and allowed(i)]
-    found = dict(zip(visible, await info.context.loaders.get(fn).load_many(visible), strict=True))
-    return [wrap(found[i]) if i is not None and found.get(i) is not None else None for i in ids]
-
-
 @node_fetcher("Patient")
 async def _fetch_patients(info: Info, raw: Sequence[str]) -> list[Any]:
     actor = info.context.actor
-    return await _fetch(
-        info, raw, queries.patients_by_ids, lambda i: visibility.sees_profile(actor, i), PatientType.from_model
+    return await load_nodes(
+        info, raw, queries.patients_by_ids, PatientType.from_model, allowed=lambda i: visibility.sees_profile(actor, i)
     )
 
 
 @node_fetcher("Staff")
 async def _fetch_staff(info: Info, raw: Sequence[str]) -> list[Any]:
     actor = info.context.actor
-    return await _fetch(
-        info,
-        raw,
-        queries.staff_by_ids,
-        lambda i: visibility.sees_staff(actor, i),
-        StaffType.from_model,
+    return await load_nodes(
+        info, raw, queries.staff_by_ids, StaffType.from_model, allowed=lambda i: visibility.sees_staff(actor, i)
     )
 
 
 @node_fetcher("Site")
 async def _fetch_sites(info: Info, raw: Sequence[str]) -> list[Any]:
-    return await _fetch(info, raw, queries.sites_by_ids, lambda i: True, SiteType.from_model)
+    return await load_nodes(info, raw, queries.sites_by_ids, SiteType.from_model)

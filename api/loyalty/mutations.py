@@ -16,6 +16,7 @@ from api.mutations import mutate, perform_at_once
 from api.relay import parse_uuid_id, require_id
 from core.identity import Actor
 from loyalty import earning, rewards, service, visits
+from loyalty.models import EarningRule as EarningRuleRow
 from loyalty.models import Entry, Redemption, Reward
 from loyalty.models import VisitStatus as VisitStatusModel
 
@@ -44,6 +45,10 @@ class VisitRecordPayload:
     visit: VisitType | None = None
     result: str | None = strawberry.field(default=None, description="created / unchanged / refunded")
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, v: visits.VisitOutcome, _info: Info) -> VisitRecordPayload:
+        return cls(visit=VisitType.from_model(v.visit), result=v.result, errors=[])
 
 
 @strawberry.input
@@ -87,6 +92,10 @@ class RewardPayload:
     reward: RewardType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: Reward, _info: Info) -> RewardPayload:
+        return cls(reward=RewardType.from_model(v), errors=[])
+
 
 @strawberry.input
 class RewardRedeemInput:
@@ -110,6 +119,10 @@ class RedemptionPayload:
     redemption: RedemptionType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: Redemption, _info: Info) -> RedemptionPayload:
+        return cls(redemption=RedemptionType.from_model(v), errors=[])
+
 
 @strawberry.input
 class PointsAdjustInput:
@@ -123,6 +136,10 @@ class PointsAdjustInput:
 class PointsAdjustPayload:
     entry: PointsEntryType | None = None
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, v: Entry, _info: Info) -> PointsAdjustPayload:
+        return cls(entry=PointsEntryType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -145,17 +162,9 @@ class EarningRulePayload:
     rule: EarningRule | None = None
     errors: list[UserError]
 
-
-def _reward_payload(reward: Reward) -> RewardPayload:
-    return RewardPayload(reward=RewardType.from_model(reward), errors=[])
-
-
-def _redemption_payload(redemption: Redemption) -> RedemptionPayload:
-    return RedemptionPayload(redemption=RedemptionType.from_model(redemption), errors=[])
-
-
-def _entry_payload(entry: Entry) -> PointsAdjustPayload:
-    return PointsAdjustPayload(entry=PointsEntryType.from_model(entry), errors=[])
+    @classmethod
+    def of(cls, v: EarningRuleRow, _info: Info) -> EarningRulePayload:
+        return cls(rule=EarningRule.of(v), errors=[])
 
 
 @strawberry.type
@@ -175,18 +184,11 @@ class LoyaltyMutation:
             )
             return await visits.record(s, a, data, source="staff")
 
-        return await mutate(
-            info,
-            VisitRecordPayload,
-            work,
-            lambda v: VisitRecordPayload(visit=VisitType.from_model(v.visit), result=v.result, errors=[]),
-        )
+        return await mutate(info, VisitRecordPayload, work)
 
     @strawberry.mutation(description="新建奖品（市场运营）")
     async def reward_create(self, info: Info, input: RewardInput) -> RewardPayload:
-        return await mutate(
-            info, RewardPayload, lambda s, a: rewards.create_reward(s, a, input.to_domain()), _reward_payload
-        )
+        return await mutate(info, RewardPayload, lambda s, a: rewards.create_reward(s, a, input.to_domain()))
 
     @strawberry.mutation(description="修改奖品（市场运营）")
     async def reward_update(self, info: Info, input: RewardUpdateInput) -> RewardPayload:
@@ -196,7 +198,6 @@ class LoyaltyMutation:
             lambda s, a: rewards.update_reward(
                 s, a, require_id(input.reward_id, "Reward", "rewardId"), input.reward.to_domain()
             ),
-            _reward_payload,
         )
 
     @strawberry.mutation(description="积分兑换奖品；同一幂等键重试返回同一笔兑换")
@@ -205,12 +206,11 @@ class LoyaltyMutation:
         if reward_id is not None:  # the common case in one statement; else the locked path decides
             done = await perform_at_once(info, lambda a: rewards.redeem_at_once(a, reward_id, input.idempotency_key))
             if done is not None:
-                return _redemption_payload(done)
+                return RedemptionPayload.of(done, info)
         return await mutate(
             info,
             RedemptionPayload,
             lambda s, a: rewards.redeem(s, a, require_id(input.reward_id, "Reward", "rewardId"), input.idempotency_key),
-            _redemption_payload,
         )
 
     @strawberry.mutation(description="核销兑换券（门诊员工）")
@@ -219,7 +219,6 @@ class LoyaltyMutation:
             info,
             RedemptionPayload,
             lambda s, a: rewards.fulfil(s, a, input.voucher_code, require_id(input.site_id, "Site", "siteId")),
-            _redemption_payload,
         )
 
     @strawberry.mutation(description="取消未核销的兑换（本人或门诊员工），积分退回")
@@ -228,7 +227,6 @@ class LoyaltyMutation:
             info,
             RedemptionPayload,
             lambda s, a: rewards.cancel(s, a, require_id(input.redemption_id, "Redemption", "redemptionId")),
-            _redemption_payload,
         )
 
     @strawberry.mutation(description="人工调整积分（管理员，须填写原因）")
@@ -242,7 +240,7 @@ class LoyaltyMutation:
                 ),
             )
             if entry is not None:
-                return _entry_payload(entry)
+                return PointsAdjustPayload.of(entry, info)
         return await mutate(
             info,
             PointsAdjustPayload,
@@ -254,7 +252,6 @@ class LoyaltyMutation:
                 reason=input.reason,
                 idempotency_key=input.idempotency_key,
             ),
-            _entry_payload,
         )
 
     @strawberry.mutation(description="修改积分规则（管理员）")
@@ -271,9 +268,4 @@ class LoyaltyMutation:
             excluded_categories=input.excluded_categories,
             active=input.active,
         )
-        return await mutate(
-            info,
-            EarningRulePayload,
-            lambda s, a: earning.update_rule(s, a, input.code, changes),
-            lambda r: EarningRulePayload(rule=EarningRule.of(r), errors=[]),
-        )
+        return await mutate(info, EarningRulePayload, lambda s, a: earning.update_rule(s, a, input.code, changes))

@@ -10,8 +10,8 @@ from typing import Any
 import strawberry
 
 from api.context import Info
-from api.relay import Connection, Node, connection, to_global_id
-from api.views import view
+from api.relay import Connection, Node, read_page
+from api.views import node_view, view
 from loyalty import lifecycle, models, referrals, service, tiers, visibility
 
 LifecycleStage = models.LifecycleStage
@@ -79,12 +79,7 @@ class MemberTier:
     def of(cls, p: tiers.Progress) -> MemberTier:
         return cls(
             tier=TierType.of(p.current),
-            progress=TierProgress(
-                qualifying_points=p.qualifying_points,
-                next_tier=TierType.of(p.next) if p.next else None,
-                points_to_next=p.points_to_next,
-                grace_until=p.grace_until,
-            ),
+            progress=view(TierProgress, p, next_tier=TierType.of(p.next) if p.next else None),
         )
 
 
@@ -100,7 +95,7 @@ class PointsEntryType(Node):
 
     @classmethod
     def from_model(cls, row: models.Entry) -> PointsEntryType:
-        return view(cls, row, model=row, id=to_global_id("PointsEntry", row.id), kind=models.EntryKind(row.kind))
+        return node_view(cls, row, kind=models.EntryKind(row.kind))
 
 
 @strawberry.type
@@ -175,6 +170,8 @@ class PatientLoyaltyFields:
     async def points_history(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[PointsEntryType]:
-        async with info.context.db.read() as session:
-            page = await service.history(session, info.context.actor, self.model.id, first=first, after=after)
-        return connection(page, PointsEntryType.from_model)
+        return await read_page(
+            info,
+            lambda s, a: service.history(s, a, self.model.id, first=first, after=after),
+            PointsEntryType.from_model,
+        )

@@ -9,7 +9,7 @@ import strawberry
 from api.context import Info
 from api.loyalty.points_types import PointsEntryType, TierType
 from api.loyalty.types import LoyaltyLiability, RedemptionType, ReferralType, RewardType
-from api.relay import Connection, connection, parse_uuid_id
+from api.relay import Connection, parse_uuid_id, read_page
 from api.views import view
 from core.errors import NotFound
 from loyalty import models, service, tiers, visibility
@@ -56,32 +56,29 @@ class LoyaltyQuery:
         category: str | None = None,
         include_inactive: bool = False,
     ) -> Connection[RewardType]:
-        async with info.context.db.read() as session:
-            page = await service.rewards_page(
-                session,
-                info.context.actor,
-                first=first,
-                after=after,
-                category=category,
-                include_inactive=include_inactive,
-            )
-        return connection(page, RewardType.from_model)
+        return await read_page(
+            info,
+            lambda s, a: service.rewards_page(
+                s, a, first=first, after=after, category=category, include_inactive=include_inactive
+            ),
+            RewardType.from_model,
+        )
 
     @strawberry.field(description="我的兑换记录")
     async def my_redemptions(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[RedemptionType]:
-        async with info.context.db.read() as session:
-            page = await service.redemptions_page(session, info.context.actor, first=first, after=after)
-        return connection(page, RedemptionType.from_model)
+        return await read_page(
+            info, lambda s, a: service.redemptions_page(s, a, first=first, after=after), RedemptionType.from_model
+        )
 
     @strawberry.field(description="我推荐的好友")
     async def my_referrals(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[ReferralType]:
-        async with info.context.db.read() as session:
-            page = await service.referrals_page(session, info.context.actor, first=first, after=after)
-        return connection(page, ReferralType.from_model)
+        return await read_page(
+            info, lambda s, a: service.referrals_page(s, a, first=first, after=after), ReferralType.from_model
+        )
 
     @strawberry.field(description="积分流水：默认本人；员工可传 patientId 查看患者的流水")
     async def points_history(
@@ -95,19 +92,12 @@ class LoyaltyQuery:
             if parsed is None:
                 raise NotFound("患者不存在", field="patientId")
             target = parsed
-        async with info.context.db.read() as session:
-            page = await service.history(session, actor, target, first=first, after=after)
-        return connection(page, PointsEntryType.from_model)
+        return await read_page(
+            info, lambda s, a: service.history(s, a, target, first=first, after=after), PointsEntryType.from_model
+        )
 
     @strawberry.field(description="积分负债：未兑换的可用、待入账积分与即将到期积分（运营与管理员）")
     async def loyalty_liability(self, info: Info) -> LoyaltyLiability:
         async with info.context.db.read() as session:
             value = await service.liability(session, info.context.actor)
-        return LoyaltyLiability(
-            available=value.available,
-            pending=value.pending,
-            owed=value.owed,
-            expiring_30_days=value.expiring_30_days,
-            expiring_90_days=value.expiring_90_days,
-            members_with_points=value.members_with_points,
-        )
+        return view(LoyaltyLiability, value)

@@ -10,8 +10,8 @@ import strawberry
 
 from api.context import Info
 from api.identity.types import SiteType
-from api.relay import Node, node_fetcher, raw_uuids, to_global_id
-from api.views import view
+from api.relay import Node, load_nodes, node_fetcher
+from api.views import node_view, related
 from loyalty import models
 from loyalty.rewards import CATEGORIES
 from loyalty.service import rewards_by_ids
@@ -44,18 +44,11 @@ class RewardType(Node):
 
     @classmethod
     def from_model(cls, row: models.Reward) -> RewardType:
-        return view(
-            cls,
-            row,
-            model=row,
-            id=to_global_id("Reward", row.id),
-            category_label=CATEGORIES.get(row.category, row.category),
-        )
+        return node_view(cls, row, category_label=CATEGORIES.get(row.category, row.category))
 
 
 async def _redemption_reward(root: RedemptionType, info: Info) -> RewardType | None:
-    reward = await info.context.load(rewards_by_ids, root.model.reward_id)
-    return RewardType.from_model(reward) if reward else None
+    return await related(info, rewards_by_ids, root.model.reward_id, RewardType.from_model)
 
 
 @strawberry.type(name="Redemption", description="兑换记录与兑换券")
@@ -72,9 +65,7 @@ class RedemptionType(Node):
 
     @classmethod
     def from_model(cls, row: models.Redemption) -> RedemptionType:
-        return view(
-            cls, row, model=row, id=to_global_id("Redemption", row.id), status=models.RedemptionStatus(row.status)
-        )
+        return node_view(cls, row, status=models.RedemptionStatus(row.status))
 
 
 async def _referral_referee_nickname(root: ReferralType, info: Info) -> str | None:
@@ -96,7 +87,7 @@ class ReferralType:
 
     @classmethod
     def from_model(cls, row: models.Referral) -> ReferralType:
-        return view(cls, row, model=row, id=to_global_id("Referral", row.id), status=models.ReferralStatus(row.status))
+        return node_view(cls, row, status=models.ReferralStatus(row.status))
 
 
 @strawberry.type
@@ -121,11 +112,9 @@ class VisitType(Node):
 
     @classmethod
     def from_model(cls, row: models.Visit) -> VisitType:
-        return view(
+        return node_view(
             cls,
             row,
-            model=row,
-            id=to_global_id("Visit", row.id),
             status=models.VisitStatus(row.status),
             items=[
                 VisitItem(
@@ -140,8 +129,7 @@ class VisitType(Node):
 
     @strawberry.field
     async def site(self, info: Info) -> SiteType | None:
-        site = await info.context.load(patient_queries.sites_by_ids, self.model.site_id)
-        return SiteType.from_model(site) if site else None
+        return await related(info, patient_queries.sites_by_ids, self.model.site_id, SiteType.from_model)
 
 
 @strawberry.type(description="积分负债（未兑换积分）")
@@ -156,7 +144,4 @@ class LoyaltyLiability:
 
 @node_fetcher("Reward")
 async def _fetch_rewards(info: Info, raw: Sequence[str]) -> list[Any]:
-    ids = raw_uuids(raw)
-    found = await info.context.loaders.get(rewards_by_ids).load_many([i for i in ids if i])
-    by_id = {i: m for i, m in zip([i for i in ids if i], found, strict=True)}
-    return [RewardType.from_model(by_id[i]) if i and by_id.get(i) else None for i in ids]
+    return await load_nodes(info, raw, rewards_by_ids, RewardType.from_model)

@@ -23,11 +23,13 @@ import hashlib
 import hmac
 import json
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -91,85 +93,82 @@ def _tencent_ok() -> JSONResponse:
     return JSONResponse({"result": 0, "errmsg": "OK"})
 
 
-async def aliyun_report(request: Request) -> JSONResponse:
-    items = await _items(request)
-    if isinstance(items, JSONResponse):
-        return items
-    changed = 0
-    async with unit_of_work() as session:
-        for item in items:
-            if not item.get("biz_id"):
-                continue
-            success = item.get("success") in (True, "true", "True", 1)
-            changed += await receipts.record_report(
-                session,
-                provider_ref=f"aliyun:{item['biz_id']}",
-                phone=str(item.get("phone_number") or ""),
-                success=success,
-                code=str(item.get("err_code") or ""),
-                reported_at=_local_time(item.get("report_time")),
-            )
-    log.info("sms_reports", provider="aliyun", items=len(items), changed=changed)
-    return _aliyun_ok()
+# One pushed item recorded: how many receipts it changed (replies change none).
+Record = Callable[[AsyncSession, dict[str, Any]], Awaitable[int]]
 
 
-async def aliyun_reply(request: Request) -> JSONResponse:
-    items = await _items(request)
-    if isinstance(items, JSONResponse):
-        return items
-    async with unit_of_work() as session:
-        for item in items:
-            if not item.get("phone_number"):
-                continue
-            await receipts.record_reply(
-                session,
-                provider="aliyun",
-                phone=str(item["phone_number"]),
-                content=str(item.get("content") or ""),
-                sent_at=_local_time(item.get("send_time")),
-                dedupe_key=str(item["sequence_id"]) if item.get("sequence_id") is not None else None,
-            )
-    return _aliyun_ok()
+def _callback(
+    provider: str, key: str, record: Record, ok: Callable[[], JSONResponse], *, reports: bool
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """The endpoint of one kind of push: its items that carry `key` recorded in one transaction,
+    answered in the provider's success shape."""
+
+    async def endpoint(request: Request) -> JSONResponse:
+        items = await _items(request)
+        if isinstance(items, JSONResponse):
+            return items
+        changed = 0
+        async with unit_of_work() as session:
+            for item in items:
+                if item.get(key):
+                    changed += await record(session, item)
+        if reports:
+            log.info("sms_reports", provider=provider, items=len(items), changed=changed)
+        return ok()
+
+    return endpoint
 
 
-async def tencent_report(request: Request) -> JSONResponse:
-    items = await _items(request)
-    if isinstance(items, JSONResponse):
-        return items
-    changed = 0
-    async with unit_of_work() as session:
-        for item in items:
-            if not item.get("sid"):
-                continue
-            changed += await receipts.record_report(
-                session,
-                provider_ref=f"tencent:{item['sid']}",
-                phone=str(item.get("mobile") or ""),
-                success=str(item.get("report_status", "")).upper() == "SUCCESS",
-                code=str(item.get("errmsg") or ""),
-                reported_at=_local_time(item.get("user_receive_time")),
-            )
-    log.info("sms_reports", provider="tencent", items=len(items), changed=changed)
-    return _tencent_ok()
+async def _aliyun_report(session: AsyncSession, item: dict[str, Any]) -> int:
+    return await receipts.record_report(
+        session,
+        provider_ref=f"aliyun:{item['biz_id']}",
+        phone=str(item.get("phone_number") or ""),
+        success=item.get("success") in (True, "true", "True", 1),
+        code=str(item.get("err_code") or ""),
+        reported_at=_local_time(item.get("report_time")),
+    )
 
 
-async def tencent_reply(request: Request) -> JSONResponse:
-    items = await _items(request)
-    if isinstance(items, JSONResponse):
-        return items
-    async with unit_of_work() as session:
-        for item in items:
-            if not item.get("mobile"):
-                continue
-            await receipts.record_reply(
-                session,
-                provider="tencent",
-                phone=str(item["mobile"]),
-                content=str(item.get("text") or ""),
-                sent_at=_local_time(item.get("time")),
-                dedupe_key=None,
-            )
-    return _tencent_ok()
+async def _aliyun_reply(session: AsyncSession, item: dict[str, Any]) -> int:
+    await receipts.record_reply(
+        session,
+        provider="aliyun",
+        phone=str(item["phone_number"]),
+        content=str(item.get("content") or ""),
+        sent_at=_local_time(item.get("send_time")),
+        dedupe_key=str(item["sequence_id"]) if item.get("sequence_id") is not None else None,
+    )
+    return 0
+
+
+async def _tencent_report(session: AsyncSession, item: dict[str, Any]) -> int:
+    return await receipts.record_report(
+        session,
+        provider_ref=f"tencent:{item['sid']}",
+        phone=str(item.get("mobile") or ""),
+        success=str(item.get("report_status", "")).upper() == "SUCCESS",
+        code=str(item.get("errmsg") or ""),
+        reported_at=_local_time(item.get("user_receive_time")),
+    )
+
+
+async def _tencent_reply(session: AsyncSession, item: dict[str, Any]) -> int:
+    await receipts.record_reply(
+        session,
+        provider="tencent",
+        phone=str(item["mobile"]),
+        content=str(item.get("text") or ""),
+        sent_at=_local_time(item.get("time")),
+        dedupe_key=None,
+    )
+    return 0
+
+
+aliyun_report = _callback("aliyun", "biz_id", _aliyun_report, _aliyun_ok, reports=True)
+aliyun_reply = _callback("aliyun", "phone_number", _aliyun_reply, _aliyun_ok, reports=False)
+tencent_report = _callback("tencent", "sid", _tencent_report, _tencent_ok, reports=True)
+tencent_reply = _callback("tencent", "mobile", _tencent_reply, _tencent_ok, reports=False)
 
 
 MAX_WECHAT_BODY = 64 * 1024

@@ -31,6 +31,10 @@ class InboxMessagePayload:
     unread_count: int | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: tuple[InboxMessage, int], _info: Info) -> InboxMessagePayload:
+        return cls(message=InboxMessageType.from_model(v[0]), unread_count=v[1], errors=[])
+
 
 @strawberry.type
 class InboxMarkAllReadPayload:
@@ -38,12 +42,20 @@ class InboxMarkAllReadPayload:
     unread_count: int | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, marked: int, _info: Info) -> InboxMarkAllReadPayload:
+        return cls(marked=marked, unread_count=0, errors=[])
+
 
 @strawberry.type
 class InboxOpenLinkPayload:
     link: str | None = None
     message: InboxMessageType | None = None
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, v: InboxMessage, _info: Info) -> InboxOpenLinkPayload:
+        return cls(link=v.link, message=InboxMessageType.from_model(v), errors=[])
 
 
 @strawberry.input(
@@ -69,17 +81,29 @@ class WechatBindPayload:
     binding: WechatBindingType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: WechatBinding, _info: Info) -> WechatBindPayload:
+        return cls(binding=WechatBindingType.from_model(v), errors=[])
+
 
 @strawberry.type
 class WechatUnbindPayload:
     unbound: bool = False
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, unbound: bool, _info: Info) -> WechatUnbindPayload:
+        return cls(unbound=unbound, errors=[])
+
 
 @strawberry.type
 class WechatSubscriptionsPayload:
     subscriptions: list[WechatSubscriptionType] | None = None
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, counts: dict[str, int], _info: Info) -> WechatSubscriptionsPayload:
+        return cls(subscriptions=_subscriptions(counts), errors=[])
 
 
 def _subscriptions(counts: dict[str, int]) -> list[WechatSubscriptionType]:
@@ -98,33 +122,18 @@ class MessagingMutation:
             message = await inbox.mark_read(s, a, _id(input.id))
             return message, await inbox.unread_count(s, a)
 
-        return await mutate(
-            info,
-            InboxMessagePayload,
-            work,
-            lambda v: InboxMessagePayload(message=InboxMessageType.from_model(v[0]), unread_count=v[1], errors=[]),
-        )
+        return await mutate(info, InboxMessagePayload, work)
 
     @strawberry.mutation(description="全部标记为已读")
     async def inbox_mark_all_read(self, info: Info) -> InboxMarkAllReadPayload:
         async def work(s: AsyncSession, a: Actor) -> int:
             return await inbox.mark_all_read(s, a)
 
-        return await mutate(
-            info,
-            InboxMarkAllReadPayload,
-            work,
-            lambda v: InboxMarkAllReadPayload(marked=v, unread_count=0, errors=[]),
-        )
+        return await mutate(info, InboxMarkAllReadPayload, work)
 
     @strawberry.mutation(description="打开站内信中的链接（记录点击），返回要跳转的地址")
     async def inbox_open_link(self, info: Info, input: InboxMessageInput) -> InboxOpenLinkPayload:
-        return await mutate(
-            info,
-            InboxOpenLinkPayload,
-            lambda s, a: inbox.open_link(s, a, _id(input.id)),
-            lambda v: InboxOpenLinkPayload(link=v.link, message=InboxMessageType.from_model(v), errors=[]),
-        )
+        return await mutate(info, InboxOpenLinkPayload, lambda s, a: inbox.open_link(s, a, _id(input.id)))
 
     @strawberry.mutation(description="绑定微信：小程序登录后上报 code，服务端换取 openid")
     async def wechat_bind(self, info: Info, input: WechatBindInput) -> WechatBindPayload:
@@ -141,12 +150,7 @@ class MessagingMutation:
         async def work(s: AsyncSession, a: Actor) -> WechatBinding:
             return await wechat_service.bind(s, a, identity)
 
-        return await mutate(
-            info,
-            WechatBindPayload,
-            work,
-            lambda v: WechatBindPayload(binding=WechatBindingType.from_model(v), errors=[]),
-        )
+        return await mutate(info, WechatBindPayload, work)
 
     @strawberry.mutation(description="解除微信绑定（小程序解绑时未用的订阅授权一并作废）")
     async def wechat_unbind(self, info: Info, input: WechatUnbindInput) -> WechatUnbindPayload:
@@ -154,15 +158,12 @@ class MessagingMutation:
             await wechat_service.unbind(s, a, app=WechatApp(input.app).value)
             return True
 
-        return await mutate(info, WechatUnbindPayload, work, lambda _: WechatUnbindPayload(unbound=True, errors=[]))
+        return await mutate(info, WechatUnbindPayload, work)
 
     @strawberry.mutation(description="上报小程序订阅消息授权：每个同意的模板记一次，每发一条消息用掉一次")
     async def wechat_subscriptions_grant(
         self, info: Info, input: WechatSubscriptionsGrantInput
     ) -> WechatSubscriptionsPayload:
         return await mutate(
-            info,
-            WechatSubscriptionsPayload,
-            lambda s, a: wechat_service.record_grants(s, a, input.template_ids),
-            lambda v: WechatSubscriptionsPayload(subscriptions=_subscriptions(v), errors=[]),
+            info, WechatSubscriptionsPayload, lambda s, a: wechat_service.record_grants(s, a, input.template_ids)
         )

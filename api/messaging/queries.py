@@ -12,7 +12,7 @@ from api.messaging.types import (
     WechatBindingType,
     WechatSubscriptionType,
 )
-from api.relay import Connection, connection, require_id
+from api.relay import Connection, read_page, require_id
 from messaging import inbox, templates, wechat_service
 
 
@@ -37,9 +37,11 @@ class MessagingQuery:
     async def my_inbox(
         self, info: Info, first: int | None = 20, after: str | None = None, unread_only: bool = False
     ) -> Connection[InboxMessageType]:
-        async with info.context.db.read() as session:
-            page = await inbox.page(session, info.context.actor, first=first, after=after, unread_only=unread_only)
-        return connection(page, InboxMessageType.from_model)
+        return await read_page(
+            info,
+            lambda s, a: inbox.page(s, a, first=first, after=after, unread_only=unread_only),
+            InboxMessageType.from_model,
+        )
 
     @strawberry.field(description="我的未读站内信数量")
     async def inbox_unread_count(self, info: Info) -> int:

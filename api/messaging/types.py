@@ -8,8 +8,8 @@ from datetime import datetime
 import strawberry
 
 from api.context import Info
-from api.relay import Node, node_fetcher, raw_uuids, to_global_id
-from api.views import view
+from api.relay import Node, node_fetcher, raw_uuids
+from api.views import node_view, view
 from core.channels import ChannelName
 from messaging import inbox
 from messaging.models import InboxMessage, WechatBinding
@@ -33,7 +33,7 @@ class InboxMessageType(Node):
 
     @classmethod
     def from_model(cls, row: InboxMessage) -> InboxMessageType:
-        return view(cls, row, model=row, id=to_global_id("InboxMessage", row.id), is_read=row.read_at is not None)
+        return node_view(cls, row, is_read=row.read_at is not None)
 
 
 @node_fetcher("InboxMessage")

@@ -31,6 +31,10 @@ class DutyShiftCreatePayload:
     shift: DutyShiftType | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, v: models.DutyShift, _info: Info) -> DutyShiftCreatePayload:
+        return cls(shift=DutyShiftType.from_model(v), errors=[])
+
 
 @strawberry.input
 class DutyShiftRemoveInput:
@@ -42,6 +46,10 @@ class DutyShiftRemovePayload:
     removed_shift_id: strawberry.ID | None = None
     errors: list[UserError]
 
+    @classmethod
+    def of(cls, removed: strawberry.ID, _info: Info) -> DutyShiftRemovePayload:
+        return cls(removed_shift_id=removed, errors=[])
+
 
 @strawberry.input
 class PageAcknowledgeInput:
@@ -52,6 +60,10 @@ class PageAcknowledgeInput:
 class PageAcknowledgePayload:
     page: StaffPageType | None = None
     errors: list[UserError]
+
+    @classmethod
+    def of(cls, v: models.Page, _info: Info) -> PageAcknowledgePayload:
+        return cls(page=StaffPageType.from_model(v), errors=[])
 
 
 @strawberry.type
@@ -69,33 +81,19 @@ class OncallMutation:
                 ends_at=input.ends_at,
             )
 
-        return await mutate(
-            info,
-            DutyShiftCreatePayload,
-            work,
-            lambda shift: DutyShiftCreatePayload(shift=DutyShiftType.from_model(shift), errors=[]),
-        )
+        return await mutate(info, DutyShiftCreatePayload, work)
 
     @strawberry.mutation(description="取消一段值班（仅管理员）")
     async def duty_shift_remove(self, info: Info, input: DutyShiftRemoveInput) -> DutyShiftRemovePayload:
-        async def work(session: AsyncSession, actor: Actor) -> models.DutyShift:
-            return await service.remove_shift(session, actor, require_id(input.shift_id, "DutyShift", "shiftId"))
+        async def work(session: AsyncSession, actor: Actor) -> strawberry.ID:
+            await service.remove_shift(session, actor, require_id(input.shift_id, "DutyShift", "shiftId"))
+            return input.shift_id  # as the client sent it
 
-        return await mutate(
-            info,
-            DutyShiftRemovePayload,
-            work,
-            lambda _: DutyShiftRemovePayload(removed_shift_id=input.shift_id, errors=[]),
-        )
+        return await mutate(info, DutyShiftRemovePayload, work)
 
     @strawberry.mutation(description="确认收到值班提醒（收件人或管理员）；重复确认无副作用，升级随即停止")
     async def page_acknowledge(self, info: Info, input: PageAcknowledgeInput) -> PageAcknowledgePayload:
         async def work(session: AsyncSession, actor: Actor) -> models.Page:
             return await service.acknowledge(session, actor, require_id(input.page_id, "StaffPage", "pageId"))
 
-        return await mutate(
-            info,
-            PageAcknowledgePayload,
-            work,
-            lambda page: PageAcknowledgePayload(page=StaffPageType.from_model(page), errors=[]),
-        )
+        return await mutate(info, PageAcknowledgePayload, work)

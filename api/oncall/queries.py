@@ -10,7 +10,7 @@ import strawberry
 from api.context import Info
 from api.identity.types import StaffRole, StaffType
 from api.oncall.types import DutyShiftType, StaffPageEventType, StaffPageType
-from api.relay import Connection, connection, optional_id, require_id
+from api.relay import Connection, optional_id, read_page, require_id
 from oncall import service
 
 
@@ -49,11 +49,11 @@ class OncallQuery:
         after: str | None = None,
         unacknowledged_only: bool = False,
     ) -> Connection[StaffPageType]:
-        async with info.context.db.read() as session:
-            page = await service.my_pages(
-                session, info.context.actor, first=first, after=after, unacknowledged_only=unacknowledged_only
-            )
-        return connection(page, StaffPageType.from_model)
+        return await read_page(
+            info,
+            lambda s, a: service.my_pages(s, a, first=first, after=after, unacknowledged_only=unacknowledged_only),
+            StaffPageType.from_model,
+        )
 
     @strawberry.field(description="值班提醒的全部记录：创建、通知、升级、确认（仅管理员）")
     async def page_events(self, info: Info, page_id: strawberry.ID) -> list[StaffPageEventType]:

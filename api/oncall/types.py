@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -11,8 +12,8 @@ import strawberry
 
 from api.context import Info
 from api.identity.types import SiteType, StaffRole, StaffType
-from api.relay import Node, node_fetcher, raw_uuids, to_global_id
-from api.views import view
+from api.relay import Node, node_fetcher, raw_uuids
+from api.views import node_view, related, view
 from core.identity import ROLE_LABELS_ZH, Role
 from oncall import models as m
 from oncall import service
@@ -27,18 +28,12 @@ StaffPageEventKind = m.PageEventKind
 strawberry.enum(StaffPageEventKind, name="StaffPageEventKind")
 
 
-async def _staff(info: Info, staff_id: object) -> StaffType | None:
-    if staff_id is None:
-        return None
-    found = await info.context.load(queries.staff_by_ids, staff_id)  # type: ignore[arg-type]
-    return StaffType.from_model(found) if found else None
+async def _staff(info: Info, staff_id: uuid.UUID | None) -> StaffType | None:
+    return await related(info, queries.staff_by_ids, staff_id, StaffType.from_model)
 
 
-async def _site(info: Info, site_id: object) -> SiteType | None:
-    if site_id is None:
-        return None
-    found = await info.context.load(queries.sites_by_ids, site_id)  # type: ignore[arg-type]
-    return SiteType.from_model(found) if found else None
+async def _site(info: Info, site_id: uuid.UUID | None) -> SiteType | None:
+    return await related(info, queries.sites_by_ids, site_id, SiteType.from_model)
 
 
 async def _duty_shift_staff(root: DutyShiftType, info: Info) -> StaffType | None:
@@ -62,14 +57,7 @@ class DutyShiftType(Node):
 
     @classmethod
     def from_model(cls, row: m.DutyShift) -> DutyShiftType:
-        return view(
-            cls,
-            row,
-            model=row,
-            id=to_global_id("DutyShift", row.id),
-            role=Role(row.role),
-            role_label=ROLE_LABELS_ZH[Role(row.role)],
-        )
+        return node_view(cls, row, role=Role(row.role), role_label=ROLE_LABELS_ZH[Role(row.role)])
 
 
 async def _staff_page_site(root: StaffPageType, info: Info) -> SiteType | None:
@@ -94,11 +82,9 @@ class StaffPageType(Node):
 
     @classmethod
     def from_model(cls, row: m.Page) -> StaffPageType:
-        return view(
+        return node_view(
             cls,
             row,
-            model=row,
-            id=to_global_id("StaffPage", row.id),
             number=page_number(row.id),
             kind=m.PageKind(row.kind),
             role=Role(row.role),
