@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import clock
 from core.ids import new_id
 from core.settings import get_settings
-from loyalty import earning, reversals
+from loyalty import earning, ledger, reversals
 from loyalty.models import Lot, LotStatus, Referral, ReferralCode, ReferralStatus, Visit, VisitStatus
 from patients import queries as patient_queries
 
@@ -127,6 +127,22 @@ async def on_completed_visit(session: AsyncSession, patient_id: uuid.UUID, visit
         referral.converted_at = clock.now()
 
 
+async def lock_for_refund(session: AsyncSession, visit_id: uuid.UUID) -> None:
+    """Called before a visit's points are taken back: locks the referral the visit converted, then,
+    when it was rewarded, both members' accounts in account-id order. Rewarding takes the referral first
+    too, and settlement batches lock accounts in id order, so a refund never waits on them crosswise."""
+    referral = await session.scalar(
+        select(Referral)
+        .where(
+            Referral.visit_id == visit_id,
+            Referral.status.in_([ReferralStatus.CONVERTED, ReferralStatus.REWARDED]),
+        )
+        .with_for_update()
+    )
+    if referral is not None and referral.status == ReferralStatus.REWARDED:
+        await ledger.lock_members(session, [referral.referee_id, referral.referrer_id])
+
+
 async def on_visit_refunded(session: AsyncSession, visit_id: uuid.UUID) -> None:
     """A refunded first visit no longer converts; the next completed visit may. When the referral was
     already rewarded, both bonuses (referrer's and referee's) are taken back, as a refunded visit's own
@@ -148,7 +164,7 @@ async def on_visit_refunded(session: AsyncSession, visit_id: uuid.UUID) -> None:
         referral.converted_at = None
         return
     ref = f"referral:{referral.id}"
-    # The referee's accounts are already locked by the visit refund; the referrer's come second.
+    # Both members' accounts are locked already (`lock_for_refund`).
     await reversals.reverse_source(session, referral.referee_id, ref, reason="推荐就诊退费")
     await reversals.reverse_source(session, referral.referrer_id, ref, reason="推荐就诊退费")
     referral.status = ReferralStatus.REJECTED

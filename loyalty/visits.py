@@ -219,6 +219,7 @@ async def refund(session: AsyncSession, visit: Visit) -> None:
     visit.status = VisitStatus.REFUNDED
     visit.refunded_at = now
     visit.updated_at = now
+    await referrals.lock_for_refund(session, visit.id)
     await refund_points(session, visit.patient_id, f"visit:{visit.id}")
     await referrals.on_visit_refunded(session, visit.id)
     await lifecycle.recompute(session, [visit.patient_id], reason="visit_refunded")
