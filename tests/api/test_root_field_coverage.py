@@ -42,9 +42,8 @@ NOT_COVERED_YET: dict[str, set[str]] = {
         "survey",
         # campaigns
         "segments",
-        # moderation word list and staff administration
+        # moderation word list
         "sensitiveWordExceptions",
-        "staffMembers",
     },
     "mutation": {
         # community: groups, posts, comments, answers, moderation
@@ -88,8 +87,6 @@ NOT_COVERED_YET: dict[str, set[str]] = {
         "redemptionCancel",
         "rewardCreate",
         "rewardUpdate",
-        # staff administration
-        "staffSetRoles",
     },
 }
 
