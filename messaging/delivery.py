@@ -80,6 +80,10 @@ async def _wechat_address(session: AsyncSession, patient: Patient, provider: str
     return f"dev-openid:{patient.id}" if provider == "dev" else None
 
 
+# The delivery row's reason (lowercase like no_address, smtp_error), not a client error code.
+CONDITION_REFUSAL = "template_condition_name"
+
+
 async def _precheck(
     session: AsyncSession, outgoing: Outgoing, patient: Patient, provider: str
 ) -> tuple[str | None, str | None]:
@@ -87,7 +91,7 @@ async def _precheck(
     message without a binding has no address and no refusal: it falls back to the inbox."""
     channel = outgoing.channel
     if await templates.condition_issues(session, channel, outgoing.subject, outgoing.body):
-        return None, templates.CONDITION_CODE
+        return None, CONDITION_REFUSAL
     if channel is ChannelName.WECHAT:
         address = await _wechat_address(session, patient, provider)
         if address is None:

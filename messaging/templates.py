@@ -22,6 +22,7 @@ from core.errors import FieldIssue, NotFound, ValidationFailed
 from core.identity import Actor, Role
 from core.settings import get_settings
 from loyalty import service as loyalty_service
+from messaging.errors import MessagingCode
 from patients.models import Condition
 from patients.queries import patients_by_ids, sites_by_ids
 
@@ -78,9 +79,9 @@ DIAGNOSIS_WORDS = (
     "透析",
     "肾病",
 )
-CONDITION_CODE = "template_condition_name"
-UNKNOWN_CODE = "template_unknown_variable"
-MISSING_CODE = "template_missing_variable"
+CONDITION_CODE = MessagingCode.TEMPLATE_CONDITION_NAME
+UNKNOWN_CODE = MessagingCode.TEMPLATE_UNKNOWN_VARIABLE
+MISSING_CODE = MessagingCode.TEMPLATE_MISSING_VARIABLE
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 # The condition catalogue can change under running processes (a migration, later a staff screen):

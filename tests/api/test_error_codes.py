@@ -56,10 +56,22 @@ def _literal_codes(path: pathlib.Path) -> list[str]:
     """Places that set an error code from a string literal instead of an enum member."""
     tree = ast.parse(path.read_text())
     found: list[str] = []
+    # Module-level names bound to a string (`UNKNOWN_CODE = "template_unknown_variable"`) count as literals.
+    constants = {
+        target.id: statement.value.value
+        for statement in tree.body
+        if isinstance(statement, ast.Assign)
+        and isinstance(statement.value, ast.Constant)
+        and isinstance(statement.value.value, str)
+        for target in statement.targets
+        if isinstance(target, ast.Name)
+    }
 
     def literal(node: ast.AST | None, where: str) -> None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             found.append(f"{path.relative_to(ROOT)}:{node.lineno} {where} {node.value!r}")
+        elif isinstance(node, ast.Name) and node.id in constants:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno} {where} {node.id} = {constants[node.id]!r}")
 
     for node in ast.walk(tree):
         if isinstance(node, ast.ClassDef):
@@ -76,6 +88,8 @@ def _literal_codes(path: pathlib.Path) -> list[str]:
                 literal(node.args[2], "Validator.check")
             if name == "add" and len(node.args) >= 3 and isinstance(node.args[0], ast.Constant):
                 literal(node.args[1], "Validator.add")
+            if name in ("FieldIssue", "TemplateIssue") and node.args:
+                literal(node.args[0], name)
     return found
 
 

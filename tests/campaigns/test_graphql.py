@@ -67,7 +67,7 @@ async def test_marketer_and_reviewer_flow_with_explanations_stats_and_access(cli
             token=marketer.access,
         )
     )["campaignCreate"]
-    assert bad["campaign"] is None and bad["errors"][0]["code"] == "template_condition_name"
+    assert bad["campaign"] is None and bad["errors"][0]["code"] == "TEMPLATE_CONDITION_NAME"
     assert "锁屏" in bad["errors"][0]["message"]
     created = data(
         await gql(

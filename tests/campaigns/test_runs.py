@@ -306,7 +306,7 @@ async def test_no_condition_name_in_sms_or_wechat_text():
                         name="控糖", kind="care", channels=channels, body="糖尿病患者请按时复诊", segment_id=seg
                     ),
                 )
-        assert "template_condition_name" in {i.code for i in caught.value.issues}
+        assert "TEMPLATE_CONDITION_NAME" in {i.code for i in caught.value.issues}
     async with unit_of_work() as session:  # in-app text sits behind a sign-in: allowed
         await service.create_campaign(
             session,
@@ -323,7 +323,7 @@ async def test_no_condition_name_in_sms_or_wechat_text():
                     name="x", kind="care", channels=["in_app"], body="{diagnosis}您好", segment_id=seg
                 ),
             )
-    assert "template_unknown_variable" in {i.code for i in caught.value.issues}
+    assert "TEMPLATE_UNKNOWN_VARIABLE" in {i.code for i in caught.value.issues}
 
 
 async def test_opens_and_clicks_from_the_inbox_move_deliveries_forward():

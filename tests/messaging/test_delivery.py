@@ -124,11 +124,11 @@ def test_render_fills_variables_and_refuses_unknown_ones():
     assert out == "王阿姨您好，您有120积分，{限时}兑换：https://x.example/r"
     with pytest.raises(ValidationFailed) as unknown:
         templates.render("{nickname}您好，{diagnosis}", {"nickname": "王阿姨"})
-    assert unknown.value.issues[0].code == "template_unknown_variable"
+    assert unknown.value.issues[0].code == "TEMPLATE_UNKNOWN_VARIABLE"
     assert "未知的模板变量「{diagnosis}」" in unknown.value.issues[0].message
     with pytest.raises(ValidationFailed) as missing:
         templates.render("{event_title}", {}, field="subject")
-    assert [(i.code, i.field) for i in missing.value.issues] == [("template_missing_variable", "subject")]
+    assert [(i.code, i.field) for i in missing.value.issues] == [("TEMPLATE_MISSING_VARIABLE", "subject")]
 
 
 async def test_condition_names_refused_in_sms_and_wechat_but_allowed_in_app_and_email():
@@ -141,15 +141,15 @@ async def test_condition_names_refused_in_sms_and_wechat_but_allowed_in_app_and_
                 for i in issues
             ]
             assert found == [
-                ("subject", "template_condition_name", "糖尿病"),
-                ("body", "template_condition_name", "乳腺癌术后"),  # the longest match, not 乳腺癌 or 癌
-                ("body", "template_condition_name", "高血压"),
+                ("subject", "TEMPLATE_CONDITION_NAME", "糖尿病"),
+                ("body", "TEMPLATE_CONDITION_NAME", "乳腺癌术后"),  # the longest match, not 乳腺癌 or 癌
+                ("body", "TEMPLATE_CONDITION_NAME", "高血压"),
             ]
             assert "锁屏" in issues[0].message
         for channel in (ChannelName.IN_APP, ChannelName.EMAIL):
             assert await templates.check_template(session, channel, "糖尿病随访", body) == []
         unknown = await templates.check_template(session, ChannelName.IN_APP, None, "您好{foo}")
-        assert [(i.code, i.start, i.end) for i in unknown] == [("template_unknown_variable", 2, 7)]
+        assert [(i.code, i.start, i.end) for i in unknown] == [("TEMPLATE_UNKNOWN_VARIABLE", 2, 7)]
         assert await templates.check_template(session, ChannelName.SMS, None, "您有HIV检测结果") != []
 
 
@@ -187,7 +187,7 @@ async def test_preview_fills_the_patients_variables_and_reports_condition_names_
         )
     assert rendered.body.startswith("康友") and "您有300积分" in rendered.body and "高血压沙龙邀您参加" in rendered.body
     assert [(i.code, i.field, rendered.body[i.start : i.end]) for i in rendered.issues] == [
-        ("template_condition_name", "renderedBody", "高血压")
+        ("TEMPLATE_CONDITION_NAME", "renderedBody", "高血压")
     ]
 
 

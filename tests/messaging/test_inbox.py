@@ -189,8 +189,8 @@ async def test_template_preview_for_marketers_only(client):
     assert preview["channel"] == "SMS"
     assert preview["body"] == "康友1005您好，糖尿病饮食讲座邀您参加。{diagnosis}"
     assert [(i["code"], i["field"]) for i in preview["issues"]] == [
-        ("template_unknown_variable", "body"),
-        ("template_condition_name", "renderedBody"),
+        ("TEMPLATE_UNKNOWN_VARIABLE", "body"),
+        ("TEMPLATE_CONDITION_NAME", "renderedBody"),
     ]
     refused = await gql(client, PREVIEW, variables, token=alice.access)
     assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
