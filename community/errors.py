@@ -8,6 +8,8 @@ from core.errors import Conflict, CoreCode, DomainError, ErrorCode, NotFound, Pe
 class CommunityCode(ErrorCode):
     """Error codes of community: the value is what clients switch on."""
 
+    ACCOUNT_NOT_FOUND = "ACCOUNT_NOT_FOUND", "账号不存在"
+    RULES_TEXT_LENGTH = "RULES_TEXT_LENGTH", "群规不能超过5000个字符"
     ALIAS_PREFIX_LENGTH = "ALIAS_PREFIX_LENGTH", "匿名前缀需为1到8个字符"
     ALREADY_MEMBER = "ALREADY_MEMBER", "您已是该社群成员或申请正在审核中"
     ALREADY_REPORTED = "ALREADY_REPORTED", "您已举报过该内容，我们会尽快处理"

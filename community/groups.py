@@ -18,6 +18,7 @@ from core.errors import CoreCode, NotFound, PermissionDenied, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
+from patients.models import Condition, Patient, Staff
 
 GROUP_ADMIN_ROLES = (Role.MODERATOR, Role.MARKETER)
 DIAGNOSIS_CHECK_ROLES = (Role.DOCTOR, Role.HEALTH_MANAGER, Role.CLINIC_STAFF)
@@ -38,7 +39,7 @@ class GroupInput:
     alias_prefix: str = "病友"
 
 
-def _validate(data: GroupInput) -> None:
+async def _validate(session: AsyncSession, data: GroupInput) -> None:
     v = Validator()
     v.check(bool(_SLUG.match(data.slug)), "slug", Code.SLUG_INVALID, "标识需为3到60位小写字母、数字或连字符")
     v.check(2 <= len(data.name.strip()) <= 60, "name", CoreCode.NAME_LENGTH, "名称需为2到60个字符")
@@ -67,17 +68,22 @@ def _validate(data: GroupInput) -> None:
         "匿名前缀需为1到8个字符",
     )
     v.check(
-        data.cover_url is None or data.cover_url.startswith("https://"),
+        data.cover_url is None or (data.cover_url.startswith("https://") and len(data.cover_url) <= 500),
         "coverUrl",
         Code.URL_INVALID,
-        "封面需为 https 链接",
+        "封面需为 https 链接（不超过500个字符）",
     )
+    v.check(len(data.description) <= 5000, "description", CoreCode.DESCRIPTION_LENGTH, "简介不能超过5000个字符")
+    v.check(len(data.rules_text) <= 5000, "rulesText", Code.RULES_TEXT_LENGTH, "群规不能超过5000个字符")
+    if data.condition_code is not None:
+        known = await session.get(Condition, data.condition_code) if len(data.condition_code) <= 40 else None
+        v.check(known is not None, "conditionCode", CoreCode.CONDITION_UNKNOWN, "未知的病种")
     v.raise_if_any()
 
 
 async def create_group(session: AsyncSession, actor: Actor, data: GroupInput) -> Group:
     actor.require_role(*GROUP_ADMIN_ROLES)
-    _validate(data)
+    await _validate(session, data)
     if await session.scalar(select(Group.id).where(Group.slug == data.slug)) is not None:
         raise errors.SlugTaken(field="slug")
     now = clock.now()
@@ -213,6 +219,8 @@ async def invite(session: AsyncSession, actor: Actor, group_id: uuid.UUID, patie
     _, mine = await access.get_group(session, actor, group_id)
     if not access.can_moderate(actor, mine):
         raise PermissionDenied()
+    if await session.get(Patient, patient_id) is None:
+        raise NotFound("患者不存在", field="patientId", code=CoreCode.PATIENT_NOT_FOUND)
     m = await session.scalar(
         select(Membership)
         .where(
@@ -254,6 +262,9 @@ async def set_role(
         raise PermissionDenied()
     if role not in {r.value for r in MemberRole} or account_kind not in ("patient", "staff"):
         raise errors.DomainError("角色无效", field="role", code=Code.ROLE_INVALID)
+    account = await session.get(Patient if account_kind == "patient" else Staff, account_id)
+    if account is None:
+        raise NotFound("账号不存在", field="accountId", code=Code.ACCOUNT_NOT_FOUND)
     m = await session.scalar(
         select(Membership)
         .where(

@@ -393,6 +393,7 @@ async def add_term(session: AsyncSession, actor: Actor, data: TermInput) -> Comp
     v.check(data.match in {m.value for m in TermMatch}, "match", Code.TERM_MATCH_INVALID, "匹配方式无效")
     v.check(data.severity in {s.value for s in Severity}, "severity", Code.TERM_SEVERITY_INVALID, "严重程度无效")
     v.check(len(data.note) <= 200, "note", Code.TERM_NOTE_TOO_LONG, "说明不能超过200个字符")
+    v.check(data.category in CATEGORY_LABELS, "category", Code.TERM_CATEGORY_INVALID, "类别无效")
     # Every context is searched around every match of the term, so their number and length are bounded.
     v.check(
         len(data.allowed_contexts) <= 20 and all(0 < len(c) <= 60 for c in data.allowed_contexts),
