@@ -368,6 +368,8 @@ async def cancel(
     status: RedemptionStatus = RedemptionStatus.CANCELLED,
 ) -> Redemption:
     """The member (their own) or clinic staff cancel an unfulfilled voucher: points and stock return."""
+    if not actor.is_system:
+        actor.require_authenticated()  # before the lookup: an anonymous caller learns nothing about ids
     redemption = await session.get(Redemption, redemption_id)
     if redemption is None:
         raise errors.RedemptionNotFound(field="redemptionId")

@@ -183,6 +183,9 @@ async def test_redemption_cancel_by_the_member_or_the_clinic_desk(client, unique
     unknown = to_global_id("Redemption", reward_uuid)
     missing = data(await gql(client, CANCEL, {"id": unknown}, token=alice.access))["redemptionCancel"]
     assert _codes(missing) == ["REDEMPTION_NOT_FOUND"]
+    for target in (first, unknown):  # anonymous: told to sign in, whether the voucher exists or not
+        anonymous = data(await gql(client, CANCEL, {"id": target}))["redemptionCancel"]
+        assert _codes(anonymous) == ["NOT_AUTHENTICATED"]
 
     mine = data(await gql(client, CANCEL, {"id": first}, token=alice.access))["redemptionCancel"]
     assert mine == {"redemption": {"id": first, "status": "CANCELLED", "points": 120}, "errors": []}
