@@ -183,9 +183,13 @@ class _Supervisor:
             try:
                 with self.signals_deferred():
                     fresh = start_postgres(self.data_dir) if kind == "PostgreSQL" else start_redis(self.data_dir)
+                    # Recorded inside the block: a stop signal deferred until its end must find the new
+                    # server in the list that stop_all() stops (it was left running before).
+                    self.servers[index] = fresh
+            except _StopRequested:
+                raise
             except Exception as exc:
                 return f"{kind} stopped and could not be started again: {exc}"
-            self.servers[index] = fresh
             if fresh.url != handle.url:  # Redis takes a free port: the API and worker must follow it
                 os.environ["REDIS_URL" if kind == "Redis" else "DATABASE_URL"] = fresh.url
                 write_run_env(self.data_dir)

@@ -101,3 +101,10 @@ def test_portal_run_restarts_a_killed_worker_and_a_killed_postgres() -> None:
             proc.wait(timeout=30)
     text = log_path.read_text()
     assert "worker exited with code -9; restarting it" in text, text[-3000:]
+    # Stopping stops the PostgreSQL it started again too (a stop signal during the restart left it running).
+    survivors = [
+        p.pid
+        for p in psutil.process_iter(["cmdline"])
+        if any(str(data_dir) in part for part in (p.info["cmdline"] or []))
+    ]
+    assert survivors == [], text[-3000:]
