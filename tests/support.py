@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,9 +11,11 @@ from typing import Any
 
 from sqlalchemy import event, select
 
+from api.relay import from_global_id, to_global_id
+from community.models import Membership
 from core.db import get_engine, unit_of_work
 from core.outbox import OutboxMessage
-from tests.factories import STAFF_PASSWORD, make_staff
+from tests.factories import STAFF_PASSWORD, make_staff, next_phone
 
 
 async def gql(
@@ -76,6 +79,24 @@ async def patient_session(client: Any, phone: str) -> Session:
     result = data(await gql(client, SIGN_IN, {"phone": phone, "code": await last_code(phone)}))["authSignIn"]
     assert result["errors"] == [], result
     return Session(result["tokens"]["accessToken"], result["tokens"]["refreshToken"], result["patient"]["id"])
+
+
+async def signed_in_patient(client: Any) -> tuple[Session, uuid.UUID]:
+    """A new patient signed in over HTTP, and their database id."""
+    session = await patient_session(client, next_phone())
+    decoded = from_global_id(session.id)
+    assert decoded is not None
+    return session, uuid.UUID(decoded[1])
+
+
+async def membership_gid(group_id: uuid.UUID, account_id: uuid.UUID) -> str:
+    """The global id of an account's membership of a group."""
+    async with unit_of_work() as session:
+        m = await session.scalar(
+            select(Membership).where(Membership.group_id == group_id, Membership.account_id == account_id)
+        )
+    assert m is not None
+    return to_global_id("Membership", m.id)
 
 
 async def staff_session(client: Any, email: str, roles: list[str]) -> Session:

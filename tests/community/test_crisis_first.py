@@ -11,15 +11,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from api.relay import from_global_id, to_global_id
+from api.relay import to_global_id
 from community import moderation
 from community.models import Membership
 from core import clock
 from core.db import unit_of_work
 from core.outbox import OutboxMessage
 from oncall.models import Page
-from tests.factories import make_group, member_of, next_phone
-from tests.support import data, gql, patient_session
+from tests.factories import make_group, member_of
+from tests.support import data, gql, signed_in_patient
 
 POST = """mutation($g: ID!, $title: String!, $body: String!) {
   postCreate(input: {groupId: $g, kind: DISCUSSION, title: $title, body: $body}) {
@@ -27,11 +27,6 @@ POST = """mutation($g: ID!, $title: String!, $body: String!) {
 COMMENT = """mutation($p: ID!, $body: String!) {
   commentCreate(input: {postId: $p, body: $body}) { comment { id status } helpText errors { code } } }"""
 CRISIS = "我想自杀，活不下去了"
-
-
-async def _patient(client: Any) -> tuple[Any, uuid.UUID]:
-    session = await patient_session(client, next_phone())
-    return session, uuid.UUID(from_global_id(session.id)[1])
 
 
 async def _help_messages(patient_id: uuid.UUID) -> int:
@@ -67,7 +62,7 @@ async def _restrict(group_id: uuid.UUID, patient_id: uuid.UUID, **values: Any) -
 
 async def test_a_muted_member_in_crisis_gets_help_and_the_doctor_is_paged(client: Any) -> None:
     group_id = await make_group(f"crisis-{uuid.uuid4().hex[:8]}")
-    session, patient_id = await _patient(client)
+    session, patient_id = await signed_in_patient(client)
     await member_of(group_id, patient_id)
     await _restrict(group_id, patient_id, muted_until=clock.now() + timedelta(days=3))
     gid = to_global_id("Group", group_id)
@@ -87,7 +82,7 @@ async def test_a_muted_member_in_crisis_gets_help_and_the_doctor_is_paged(client
 
 async def test_a_new_member_over_the_daily_limit_in_crisis_is_not_turned_away(client: Any) -> None:
     group_id = await make_group(f"crisis-{uuid.uuid4().hex[:8]}")
-    session, patient_id = await _patient(client)
+    session, patient_id = await signed_in_patient(client)
     await member_of(group_id, patient_id, veteran=False)
     gid = to_global_id("Group", group_id)
     for i in range(moderation.NEW_MEMBER_DAILY_LIMITS["post"]):
@@ -101,12 +96,12 @@ async def test_a_new_member_over_the_daily_limit_in_crisis_is_not_turned_away(cl
 
 async def test_a_crisis_comment_on_a_locked_post_by_a_banned_member_is_kept_and_answered(client: Any) -> None:
     group_id = await make_group(f"crisis-{uuid.uuid4().hex[:8]}")
-    author, author_id = await _patient(client)
+    author, author_id = await signed_in_patient(client)
     await member_of(group_id, author_id)
     gid = to_global_id("Group", group_id)
     post = data(await gql(client, POST, {"g": gid, "title": "经验", "body": "分享"}, token=author.access))
     post_id = post["postCreate"]["post"]["id"]
-    session, patient_id = await _patient(client)
+    session, patient_id = await signed_in_patient(client)
     await member_of(group_id, patient_id)
     await _restrict(group_id, patient_id, state="banned", banned_until=None)
     refused = data(await gql(client, COMMENT, {"p": post_id, "body": "同意"}, token=session.access))
@@ -120,7 +115,7 @@ async def test_a_crisis_comment_on_a_locked_post_by_a_banned_member_is_kept_and_
 
 async def test_a_non_member_in_crisis_is_refused_but_helped_and_the_doctor_is_paged(client: Any) -> None:
     group_id = await make_group(f"crisis-{uuid.uuid4().hex[:8]}", visibility="private", join_policy="approval")
-    session, patient_id = await _patient(client)
+    session, patient_id = await signed_in_patient(client)
     pages_before = await _pages()
     answer = data(
         await gql(
@@ -141,7 +136,7 @@ COMPLAINT = """mutation($body: String!) { complaintFile(input: {body: $body}) { 
 
 async def test_editing_a_held_post_into_a_crisis_escalates_it_even_while_muted(client: Any) -> None:
     group_id = await make_group(f"crisis-{uuid.uuid4().hex[:8]}")
-    session, patient_id = await _patient(client)
+    session, patient_id = await signed_in_patient(client)
     await member_of(group_id, patient_id)
     gid = to_global_id("Group", group_id)
     held = data(await gql(client, POST, {"g": gid, "title": "咨询", "body": "私信加我微信了解"}, token=session.access))
@@ -157,7 +152,7 @@ async def test_editing_a_held_post_into_a_crisis_escalates_it_even_while_muted(c
 
 
 async def test_a_crisis_in_a_check_in_note_pages_the_doctor_once(client: Any) -> None:
-    session, patient_id = await _patient(client)
+    session, patient_id = await signed_in_patient(client)
     pages_before = await _pages()
     first = data(await gql(client, CHECK_IN, {"note": "胸痛得厉害，喘不上气"}, token=session.access))
     assert first["checkIn"]["errors"] == []
@@ -172,7 +167,7 @@ async def test_a_crisis_in_a_check_in_note_pages_the_doctor_once(client: Any) ->
 
 async def test_a_crisis_check_in_for_a_group_the_patient_is_not_in_is_refused_and_answered(client: Any) -> None:
     group_id = await make_group(f"crisis-{uuid.uuid4().hex[:8]}")
-    session, patient_id = await _patient(client)
+    session, patient_id = await signed_in_patient(client)
     variables = {"note": "我想自杀", "g": to_global_id("Group", group_id)}
     refused = data(await gql(client, CHECK_IN, variables, token=session.access))
     assert [e["code"] for e in refused["checkIn"]["errors"]] == ["NOT_A_MEMBER"]
@@ -180,7 +175,7 @@ async def test_a_crisis_check_in_for_a_group_the_patient_is_not_in_is_refused_an
 
 
 async def test_a_crisis_in_a_complaint_pages_the_doctor_even_when_the_complaint_is_refused(client: Any) -> None:
-    session, patient_id = await _patient(client)
+    session, patient_id = await signed_in_patient(client)
     pages_before = await _pages()
     filed = data(await gql(client, COMPLAINT, {"body": "医生态度差，我不想活了"}, token=session.access))
     assert filed["complaintFile"]["errors"] == []

@@ -8,16 +8,13 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
-from api.relay import from_global_id, to_global_id
+from api.relay import to_global_id
 from community import events
-from community.models import Membership
 from core import clock
 from core.db import unit_of_work
 from core.identity import Role
-from tests.factories import as_patient, make_group, member_of, next_phone, staff
-from tests.support import Session, data, gql, patient_session, staff_session
+from tests.factories import as_patient, make_group, member_of, staff
+from tests.support import data, gql, membership_gid, signed_in_patient, staff_session
 
 GROUP_CREATE = """mutation($slug: String!, $name: String!, $v: GroupVisibility!, $j: JoinPolicy!, $cover: String) {
   groupCreate(input: {slug: $slug, name: $name, visibility: $v, joinPolicy: $j, coverUrl: $cover}) {
@@ -66,22 +63,6 @@ def _email(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}@example.cn"
 
 
-async def _patient(client: Any) -> tuple[Session, uuid.UUID]:
-    session = await patient_session(client, next_phone())
-    decoded = from_global_id(session.id)
-    assert decoded is not None
-    return session, uuid.UUID(decoded[1])
-
-
-async def _membership_id(group_id: uuid.UUID, account_id: uuid.UUID) -> str:
-    async with unit_of_work() as session:
-        m = await session.scalar(
-            select(Membership).where(Membership.group_id == group_id, Membership.account_id == account_id)
-        )
-    assert m is not None
-    return to_global_id("Membership", m.id)
-
-
 async def _post(client: Any, token: str, group_id: uuid.UUID, kind: str = "DISCUSSION") -> str:
     created = data(
         await gql(
@@ -116,7 +97,7 @@ async def test_group_create_by_a_moderator_and_not_by_a_patient_or_a_doctor(clie
     again = data(await gql(client, GROUP_CREATE, variables, token=moderator.access))["groupCreate"]
     assert codes(again) == ["GROUP_SLUG_TAKEN"] and again["group"] is None
 
-    patient, _ = await _patient(client)
+    patient, _ = await signed_in_patient(client)
     other = {**variables, "slug": _slug()}
     by_patient = data(await gql(client, GROUP_CREATE, other, token=patient.access))["groupCreate"]
     assert codes(by_patient) == ["PERMISSION_DENIED"] and by_patient["group"] is None
@@ -142,14 +123,14 @@ async def test_group_create_reports_every_bad_field_at_once(client: Any) -> None
 async def test_group_leave_by_a_member_and_not_by_an_outsider(client: Any) -> None:
     group_id = await make_group(_slug())
     gid = to_global_id("Group", group_id)
-    session, patient_id = await _patient(client)
+    session, patient_id = await signed_in_patient(client)
     await member_of(group_id, patient_id)
     left = data(await gql(client, LEAVE, {"g": gid}, token=session.access))["groupLeave"]
     assert left["errors"] == [] and left["state"] == "LEFT"
     twice = data(await gql(client, LEAVE, {"g": gid}, token=session.access))["groupLeave"]
     assert codes(twice) == ["NOT_A_MEMBER"]
 
-    outsider, _ = await _patient(client)
+    outsider, _ = await signed_in_patient(client)
     refused = data(await gql(client, LEAVE, {"g": gid}, token=outsider.access))["groupLeave"]
     assert codes(refused) == ["NOT_A_MEMBER"]
     bad = data(await gql(client, LEAVE, {"g": BAD_ID}, token=session.access))["groupLeave"]
@@ -164,12 +145,12 @@ async def test_group_leave_by_a_member_and_not_by_an_outsider(client: Any) -> No
 async def test_group_request_decide_by_a_moderator_not_by_a_member(client: Any) -> None:
     group_id = await make_group(_slug(), join_policy="approval")
     gid = to_global_id("Group", group_id)
-    applicant, applicant_id = await _patient(client)
+    applicant, applicant_id = await signed_in_patient(client)
     joined = data(await gql(client, JOIN, {"g": gid}, token=applicant.access))["groupJoin"]
     assert joined["errors"] == [] and joined["state"] == "PENDING"
-    request_id = await _membership_id(group_id, applicant_id)
+    request_id = await membership_gid(group_id, applicant_id)
 
-    member, member_id = await _patient(client)
+    member, member_id = await signed_in_patient(client)
     await member_of(group_id, member_id)
     by_member = data(await gql(client, DECIDE, {"m": request_id, "ok": True}, token=member.access))
     assert codes(by_member["groupRequestDecide"]) == ["PERMISSION_DENIED"]
@@ -187,10 +168,10 @@ async def test_group_request_decide_by_a_moderator_not_by_a_member(client: Any) 
 
 async def test_a_verified_diagnosis_group_is_decided_by_care_staff_not_by_a_moderator(client: Any) -> None:
     group_id = await make_group(_slug(), join_policy="verified")
-    applicant, applicant_id = await _patient(client)
+    applicant, applicant_id = await signed_in_patient(client)
     joined = data(await gql(client, JOIN, {"g": to_global_id("Group", group_id)}, token=applicant.access))
     assert joined["groupJoin"]["state"] == "PENDING"
-    request_id = await _membership_id(group_id, applicant_id)
+    request_id = await membership_gid(group_id, applicant_id)
     moderator = await staff_session(client, _email("mod"), ["moderator"])
     refused = data(await gql(client, DECIDE, {"m": request_id, "ok": True}, token=moderator.access))
     assert codes(refused["groupRequestDecide"]) == ["PERMISSION_DENIED"]
@@ -205,11 +186,11 @@ async def test_a_verified_diagnosis_group_is_decided_by_care_staff_not_by_a_mode
 async def test_group_invite_by_a_moderator_lets_the_patient_join_an_invite_only_group(client: Any) -> None:
     group_id = await make_group(_slug(), visibility="private", join_policy="invite")
     gid = to_global_id("Group", group_id)
-    guest, guest_id = await _patient(client)
+    guest, guest_id = await signed_in_patient(client)
     not_yet = data(await gql(client, JOIN, {"g": gid}, token=guest.access))["groupJoin"]
     assert codes(not_yet) == ["JOIN_NOT_ALLOWED"]
 
-    outsider, _ = await _patient(client)
+    outsider, _ = await signed_in_patient(client)
     pid = to_global_id("Patient", guest_id)
     by_outsider = data(await gql(client, INVITE, {"g": gid, "p": pid}, token=outsider.access))["groupInvite"]
     assert codes(by_outsider) == ["PERMISSION_DENIED"]
@@ -230,9 +211,9 @@ async def test_group_invite_by_a_moderator_lets_the_patient_join_an_invite_only_
 async def test_group_set_role_by_a_staff_moderator_and_then_by_the_owner_not_by_a_member(client: Any) -> None:
     group_id = await make_group(_slug())
     gid = to_global_id("Group", group_id)
-    owner, owner_id = await _patient(client)
+    owner, owner_id = await signed_in_patient(client)
     await member_of(group_id, owner_id)
-    member, member_id = await _patient(client)
+    member, member_id = await signed_in_patient(client)
     await member_of(group_id, member_id)
 
     by_member = data(
@@ -265,11 +246,11 @@ async def test_group_set_role_by_a_staff_moderator_and_then_by_the_owner_not_by_
 
 async def test_post_delete_by_its_author_only(client: Any) -> None:
     group_id = await make_group(_slug())
-    author, author_id = await _patient(client)
+    author, author_id = await signed_in_patient(client)
     await member_of(group_id, author_id)
     post_id = await _post(client, author.access, group_id)
 
-    other, other_id = await _patient(client)
+    other, other_id = await signed_in_patient(client)
     await member_of(group_id, other_id)
     refused = data(await gql(client, DELETE, {"p": post_id}, token=other.access))["postDelete"]
     assert codes(refused) == ["POST_NOT_FOUND"] and refused["post"] is None
@@ -288,7 +269,7 @@ async def test_post_delete_by_its_author_only(client: Any) -> None:
 
 async def test_post_set_flags_by_a_moderator_and_not_by_the_author(client: Any) -> None:
     group_id = await make_group(_slug())
-    author, author_id = await _patient(client)
+    author, author_id = await signed_in_patient(client)
     await member_of(group_id, author_id)
     post_id = await _post(client, author.access, group_id)
 
@@ -315,10 +296,10 @@ async def test_post_set_flags_by_a_moderator_and_not_by_the_author(client: Any) 
 
 async def test_react_on_and_off_by_a_member_not_by_an_outsider(client: Any) -> None:
     group_id = await make_group(_slug())
-    author, author_id = await _patient(client)
+    author, author_id = await signed_in_patient(client)
     await member_of(group_id, author_id)
     post_id = await _post(client, author.access, group_id)
-    fan, fan_id = await _patient(client)
+    fan, fan_id = await signed_in_patient(client)
     await member_of(group_id, fan_id)
 
     for _ in range(2):  # reacting twice is harmless
@@ -331,7 +312,7 @@ async def test_react_on_and_off_by_a_member_not_by_an_outsider(client: Any) -> N
     seen = data(await gql(client, POST_NODE, {"id": post_id}, token=fan.access))["node"]
     assert seen["reactionCounts"]["like"] == 0 and seen["viewerReactions"] == []
 
-    outsider, _ = await _patient(client)  # a public group: may read, may not take part
+    outsider, _ = await signed_in_patient(client)  # a public group: may read, may not take part
     refused = data(await gql(client, REACT, {"t": post_id, "k": "HUG", "on": True}, token=outsider.access))
     assert codes(refused["react"]) == ["NOT_A_MEMBER"] and refused["react"]["ok"] is False
     bad = data(
@@ -345,9 +326,9 @@ async def test_react_on_and_off_by_a_member_not_by_an_outsider(client: Any) -> N
 
 async def test_answer_accept_by_the_asker_only(client: Any) -> None:
     group_id = await make_group(_slug())
-    asker, asker_id = await _patient(client)
+    asker, asker_id = await signed_in_patient(client)
     await member_of(group_id, asker_id)
-    helper, helper_id = await _patient(client)
+    helper, helper_id = await signed_in_patient(client)
     await member_of(group_id, helper_id)
     question = await _post(client, asker.access, group_id, kind="QUESTION")
     answer = await _comment(client, helper.access, question)
@@ -370,7 +351,7 @@ async def test_answer_accept_by_the_asker_only(client: Any) -> None:
 async def test_answer_verify_by_a_doctor_who_is_the_group_expert_only(client: Any) -> None:
     group_id = await make_group(_slug())
     gid = to_global_id("Group", group_id)
-    asker, asker_id = await _patient(client)
+    asker, asker_id = await signed_in_patient(client)
     await member_of(group_id, asker_id)
     question = await _post(client, asker.access, group_id, kind="QUESTION")
     doctor = await staff_session(client, _email("doc"), ["doctor"])
@@ -415,9 +396,9 @@ async def test_event_offer_accept_by_the_offered_patient_only(client: Any) -> No
         )
     event_id = created[0].id
     eid = to_global_id("Event", event_id)
-    _, first_id = await _patient(client)
-    waiting, waiting_id = await _patient(client)
-    bystander, bystander_id = await _patient(client)
+    _, first_id = await signed_in_patient(client)
+    waiting, waiting_id = await signed_in_patient(client)
+    bystander, bystander_id = await signed_in_patient(client)
     async with unit_of_work() as session:
         assert (await events.rsvp(session, as_patient(first_id), event_id, "going")).status == "going"
     async with unit_of_work() as session:

@@ -7,13 +7,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-
-from api.relay import from_global_id, to_global_id
-from community.models import Membership
-from core.db import unit_of_work
-from tests.factories import make_group, member_of, next_phone
-from tests.support import Session, data, gql, patient_session, staff_session
+from api.relay import to_global_id
+from tests.factories import make_group, member_of
+from tests.support import data, gql, membership_gid, signed_in_patient, staff_session
 
 POST = """mutation($g: ID!) { postCreate(input: {groupId: $g, kind: DISCUSSION, title: "控糖心得",
   body: "每天走路一小时"}) { post { id status } errors { code } } }"""
@@ -52,33 +48,17 @@ def _error_codes(result: dict[str, Any]) -> list[str]:
     return [e["extensions"]["code"] for e in result.get("errors") or []]
 
 
-async def _patient(client: Any) -> tuple[Session, uuid.UUID]:
-    session = await patient_session(client, next_phone())
-    decoded = from_global_id(session.id)
-    assert decoded is not None
-    return session, uuid.UUID(decoded[1])
-
-
-async def _membership_id(group_id: uuid.UUID, account_id: uuid.UUID) -> str:
-    async with unit_of_work() as session:
-        m = await session.scalar(
-            select(Membership).where(Membership.group_id == group_id, Membership.account_id == account_id)
-        )
-    assert m is not None
-    return to_global_id("Membership", m.id)
-
-
 # --- moderationClaim ------------------------------------------------------------------------------
 
 
 async def test_moderation_claim_by_a_staff_moderator_not_by_members_or_a_second_moderator(client: Any) -> None:
     group_id = await make_group(f"m-{uuid.uuid4().hex[:10]}")
     gid = to_global_id("Group", group_id)
-    author, author_id = await _patient(client)
+    author, author_id = await signed_in_patient(client)
     await member_of(group_id, author_id)
     post = data(await gql(client, POST, {"g": gid}, token=author.access))["postCreate"]
     assert post["errors"] == []
-    reporter, reporter_id = await _patient(client)
+    reporter, reporter_id = await signed_in_patient(client)
     await member_of(group_id, reporter_id)
     reported = data(await gql(client, REPORT, {"t": post["post"]["id"]}, token=reporter.access))["report"]
     assert reported["errors"] == []
@@ -119,15 +99,15 @@ async def test_moderation_claim_by_a_staff_moderator_not_by_members_or_a_second_
 async def test_member_restrict_mute_ban_and_lift_by_a_moderator_not_by_a_member(client: Any) -> None:
     group_id = await make_group(f"m-{uuid.uuid4().hex[:10]}")
     gid = to_global_id("Group", group_id)
-    target, target_id = await _patient(client)
+    target, target_id = await signed_in_patient(client)
     await member_of(group_id, target_id)
-    mid = await _membership_id(group_id, target_id)
-    member, member_id = await _patient(client)
+    mid = await membership_gid(group_id, target_id)
+    member, member_id = await signed_in_patient(client)
     await member_of(group_id, member_id)
 
     by_member = data(await gql(client, RESTRICT, {"m": mid, "reason": "刷屏", "mute": 3}, token=member.access))
     assert codes(by_member["memberRestrict"]) == ["PERMISSION_DENIED"]
-    self_mid = await _membership_id(group_id, member_id)
+    self_mid = await membership_gid(group_id, member_id)
     by_self = data(await gql(client, RESTRICT, {"m": self_mid, "reason": "试试", "lift": True}, token=member.access))
     assert codes(by_self["memberRestrict"]) == ["PERMISSION_DENIED"]
 
@@ -148,9 +128,9 @@ async def test_member_restrict_mute_ban_and_lift_by_a_moderator_not_by_a_member(
 
 async def test_member_restrict_bad_inputs(client: Any) -> None:
     group_id = await make_group(f"m-{uuid.uuid4().hex[:10]}")
-    _, target_id = await _patient(client)
+    _, target_id = await signed_in_patient(client)
     await member_of(group_id, target_id)
-    mid = await _membership_id(group_id, target_id)
+    mid = await membership_gid(group_id, target_id)
     moderator = await staff_session(client, _email("mod"), ["moderator"])
 
     both = data(
@@ -182,7 +162,7 @@ async def test_sensitive_word_remove_by_an_admin_only(client: Any) -> None:
     moderator = await staff_session(client, _email("mod"), ["moderator"])
     by_moderator = data(await gql(client, WORD_REMOVE, {"i": word_id}, token=moderator.access))
     assert codes(by_moderator["sensitiveWordRemove"]) == ["PERMISSION_DENIED"]
-    patient, _ = await _patient(client)
+    patient, _ = await signed_in_patient(client)
     by_patient = data(await gql(client, WORD_REMOVE, {"i": word_id}, token=patient.access))
     assert codes(by_patient["sensitiveWordRemove"]) == ["PERMISSION_DENIED"]
 
@@ -203,7 +183,7 @@ async def test_sensitive_word_remove_by_an_admin_only(client: Any) -> None:
 async def test_word_exceptions_added_listed_and_removed_by_an_admin_only(client: Any) -> None:
     admin = await staff_session(client, _email("admin"), ["admin"])
     moderator = await staff_session(client, _email("mod"), ["moderator"])
-    patient, _ = await _patient(client)
+    patient, _ = await signed_in_patient(client)
     phrase = f"乳腺癌改良根治术{uuid.uuid4().hex[:6]}"
 
     for token in (moderator.access, patient.access):
