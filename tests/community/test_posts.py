@@ -14,7 +14,7 @@ from core import clock
 from core.db import unit_of_work
 from core.errors import PermissionDenied
 from core.identity import ANONYMOUS, Role
-from tests.factories import MODERATOR, as_patient, make_group, member_of, new_member, staff
+from tests.factories import MODERATOR, as_patient, make_group, make_staff, member_of, new_member, staff
 from tests.support import count_statements, data, gql, patient_session, staff_session
 
 
@@ -125,10 +125,11 @@ async def test_answers_verified_only_by_group_experts_and_accepted_by_asker():
         answer = (
             await posts.create_comment(session, as_patient(other), post_id=question.id, body="建议先复查糖化血红蛋白")
         ).item
-    doctor = staff(Role.DOCTOR)
+    # Real staff accounts: a group role can only go to an account that exists.
+    doctor = staff(Role.DOCTOR, staff_id=await make_staff("qa-doctor@example.cn", [Role.DOCTOR]))
     async with unit_of_work() as session:
         await groups.set_role(session, MODERATOR, group, account_kind="staff", account_id=doctor.id, role="expert")
-    moderator_expert = staff(Role.MODERATOR)
+    moderator_expert = staff(Role.MODERATOR, staff_id=await make_staff("qa-mod@example.cn", [Role.MODERATOR]))
     async with unit_of_work() as session:
         await groups.set_role(
             session, MODERATOR, group, account_kind="staff", account_id=moderator_expert.id, role="expert"
