@@ -17,6 +17,7 @@ from api.campaigns.mutations import CampaignMutation
 from api.campaigns.queries import CampaignQuery
 from api.care.mutations import CareMutation
 from api.care.queries import CareQuery
+from api.catalogue import CatalogueQuery
 from api.community.checkins import CheckInMutation, CheckInQuery
 from api.community.events import EventMutation, EventQuery
 from api.community.groups import CommunityMutation, CommunityQuery
@@ -70,6 +71,7 @@ class Query(
     DashboardQuery,
     CampaignQuery,
     OncallQuery,
+    CatalogueQuery,
 ):
     pass
 
