@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -16,11 +15,7 @@ class CampaignSettings(BaseSettings):
     rate_sms: int = 50
     rate_email: int = 50
     rate_wechat: int = 100
-    quiet_start_hour: int = Field(default=21, ge=0, le=23)
-    quiet_end_hour: int = Field(default=8, ge=0, le=23)
-    # Marketing messages per patient in a rolling window (sent ones count); care messages bypass it.
-    frequency_cap: int = 2
-    frequency_window_days: int = 7
+    # Quiet hours and frequency caps belong to the one outreach policy (messaging/outreach.py).
     attribution_days: int = 30
     batch_size: int = 5000  # audience rows per materialisation transaction (memory stays bounded by it)
     send_batch_size: int = 200  # deliveries per sending transaction

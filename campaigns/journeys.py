@@ -27,13 +27,13 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from campaigns.config import get_campaign_settings
 from campaigns.models import AudienceKind, Campaign, CampaignClass, CampaignStatus, JourneyOccasion
-from campaigns.quiet import zone
 from campaigns.runner import enqueue_materialise
 from community.models import Event, Membership
 from core import clock, jobs
 from core.db import after_commit, unit_of_work
 from core.ids import new_id
 from loyalty.models import LifecycleStage, PatientLifecycle, Visit
+from messaging.outreach import zone
 from patients.models import Patient
 
 JOURNEYS_RUN = jobs.register("campaigns.journeys", "Run the automated journeys (follow-ups, birthdays, ...)")

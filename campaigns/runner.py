@@ -14,7 +14,7 @@ One transaction per batch (like community/invitations.py):
 A run killed anywhere and run again, or two runs at once, therefore give each patient exactly one
 delivery row, and the senders (campaigns/sender.py) send each row at most once.
 Quiet hours: a delivery created during the patient's local quiet hours gets `not_before` = the end
-of them; it is deferred, never dropped (campaigns/quiet.py, the same rule for the senders).
+of them; it is deferred, never dropped (messaging/outreach.py, the one policy the senders apply again).
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from campaigns import sender
 from campaigns.config import get_campaign_settings
 from campaigns.models import AudienceKind, Campaign, CampaignStatus, DeliveryStatus
-from campaigns.segments import campaign_audience, purpose_of
+from campaigns.segments import campaign_audience
 from core import clock, jobs
 from core.db import after_commit, unit_of_work
 from core.ids import new_id
+from messaging.outreach import get_outreach_settings, purpose_of
 from patients.models import Patient
 
 MATERIALISE = jobs.register("campaigns.materialise", "Materialise a running campaign's audience into deliveries")
@@ -74,7 +75,7 @@ async def _batch(session: AsyncSession, campaign_id: uuid.UUID, size: int) -> tu
         campaign.materialised_at = now
         return 0, True, set()
     ids = [r.patient_id for r in rows]
-    settings = get_campaign_settings()
+    quiet = get_outreach_settings()
     inserted = (
         await session.execute(
             _INSERT,
@@ -91,9 +92,9 @@ async def _batch(session: AsyncSession, campaign_id: uuid.UUID, size: int) -> tu
                 "channels": list(campaign.channels),
                 "why": json.dumps(_why(campaign), ensure_ascii=False),
                 "now": now,
-                "quiet_on": settings.quiet_start_hour != settings.quiet_end_hour,
-                "quiet_start": settings.quiet_start_hour,
-                "quiet_end": settings.quiet_end_hour,
+                "quiet_on": quiet.quiet_start_hour != quiet.quiet_end_hour,
+                "quiet_start": quiet.quiet_start_hour,
+                "quiet_end": quiet.quiet_end_hour,
             },
         )
     ).all()

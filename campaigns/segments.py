@@ -23,7 +23,6 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
-    case,
     exists,
     func,
     or_,
@@ -42,6 +41,7 @@ from core.ids import new_id
 from core.pagination import Page, keyset_page
 from core.settings import get_settings
 from loyalty.models import Account, LifecycleStage, MemberTier, PatientLifecycle, Tier, Visit
+from messaging.outreach import purpose_of, suppression
 from patients.models import (
     Condition,
     Consent,
@@ -51,17 +51,12 @@ from patients.models import (
     Patient,
     PatientCondition,
     Site,
-    Staff,
 )
 
 CAMPAIGN_ROLES = (Role.MARKETER,)  # admins hold every role
 READ_ROLES = (Role.MARKETER, Role.REVIEWER)
 SAMPLE_SIZE = 10
 MAX_LIST = 50
-
-
-def purpose_of(kind: str) -> str:
-    return ConsentPurpose.SERVICE.value if kind == CampaignClass.CARE else ConsentPurpose.MARKETING.value
 
 
 def _dt(value: Any) -> datetime | None:
@@ -216,19 +211,6 @@ def _has_consent(channel: str, purpose: str) -> ColumnElement[bool]:
         Consent.purpose == purpose,
         Consent.granted.is_(True),
     )
-
-
-def suppression(kind: str) -> ColumnElement[Any]:
-    """The reason a patient may not be messaged by a campaign of `kind`, or NULL."""
-    staff = exists().where(Staff.phone == Patient.phone, Staff.active.is_(True))
-    whens: list[tuple[ColumnElement[bool], str]] = [
-        (Patient.deceased.is_(True), "deceased"),
-        (Patient.admitted.is_(True), "admitted"),
-        (staff, "staff"),
-    ]
-    if kind != CampaignClass.CARE:
-        whens.append((Patient.marketing_opt_out.is_(True), "opted_out"))
-    return case(*whens, else_=None)
 
 
 def _base(columns: list[Any]) -> Select[Any]:

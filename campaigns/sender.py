@@ -3,13 +3,12 @@
 Each batch is one transaction that claims its rows with FOR UPDATE SKIP LOCKED, so several workers
 share the queue and never take the same row; a row leaves `queued` in the same transaction that
 delivered it, and messaging's `deliver` is idempotent per source_ref, so a crash between the two
-re-sends nothing. Before sending, each row is checked again, because time passed since it was
-materialised:
-- suppression and consent (withdrawn since?) -> skipped; consent always wins;
-- the patient's quiet hours -> `not_before` moved to their end (deferred, not dropped);
-- marketing frequency cap (sent marketing deliveries in the rolling window) -> skipped. The
-  patients of a batch are locked with transaction advisory locks first, so two senders (other
-  channels) cannot both pass the cap for the same patient.
+re-sends nothing. Before sending, each row is checked again against the one outreach policy
+(messaging/outreach.py), because time passed since it was materialised: suppression and consent
+(withdrawn since?) skip it, consent always winning; the frequency cap of its class (counted across
+campaigns, journeys, invitations and notices) skips it; the patient's quiet hours move `not_before`
+to their end (deferred, not dropped). The patients of a batch are locked first, so two senders
+(other channels, an invitation run) cannot both pass the cap for the same patient.
 Throughput per channel is capped by a per-second counter in Redis shared by all workers.
 """
 
@@ -18,26 +17,23 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import Counter
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaigns.config import get_campaign_settings
 from campaigns.models import Campaign, CampaignClass, CampaignStatus, Delivery, DeliveryStatus, JourneyOccasion
-from campaigns.quiet import quiet_until, zone
-from campaigns.segments import purpose_of, suppression
 from community.models import Event
 from core import clock, jobs, queue
 from core.channels import ChannelName
 from core.db import unit_of_work
 from core.settings import get_settings
 from loyalty.models import Account
-from messaging import templates
+from messaging import outreach, templates
 from messaging.delivery import Outgoing, deliver
-from patients.models import Consent, Patient
+from messaging.outreach import MessageClass, Verdict, zone
+from patients.models import Patient
 
 SEND = jobs.register("campaigns.send", "Send due campaign deliveries of one channel, throttled")
 SENT_STATES = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.OPENED, DeliveryStatus.CLICKED)
@@ -80,16 +76,6 @@ async def send_due(channel: str, *, max_seconds: float = 50.0, limit: int | None
     return total
 
 
-async def _lock_patients(session: AsyncSession, ids: list[uuid.UUID]) -> None:
-    await session.execute(
-        text(
-            "SELECT pg_advisory_xact_lock(hashtextextended('campaign_cap:' || p::text, 0)) "
-            "FROM unnest(CAST(:ids AS uuid[])) AS p ORDER BY p"
-        ),
-        {"ids": sorted(ids)},
-    )
-
-
 async def send_batch(session: AsyncSession, channel: str, size: int) -> int:
     now = clock.now()
     claimed = (
@@ -110,31 +96,28 @@ async def send_batch(session: AsyncSession, channel: str, size: int) -> int:
     if not claimed:
         return 0
     patient_ids = sorted({r.patient_id for r in claimed})
-    await _lock_patients(session, patient_ids)
+    await outreach.lock(session, patient_ids)
     campaigns = {
         c.id: c
         for c in await session.scalars(select(Campaign).where(Campaign.id.in_({r.campaign_id for r in claimed})))
     }
-    facts = await _facts(session, channel, patient_ids, campaigns, now)
+    policy = await outreach.recipients(session, patient_ids, now)
+    facts = await _facts(session, patient_ids)
     extras = await _journey_extras(session, list(claimed), campaigns)
-    settings = get_campaign_settings()
+    sends = outreach.Sends()
     updates: list[dict[str, Any]] = []
     for row in claimed:
         campaign = campaigns[row.campaign_id]
         f = facts[row.patient_id]
-        suppressed = f["suppressed_care"] if row.kind == CampaignClass.CARE else f["suppressed_marketing"]
-        if suppressed is not None:
-            updates.append(_skip(row, "suppressed", {"suppressed": suppressed}))
+        r = policy[row.patient_id]
+        message_class = MessageClass(row.kind)
+        decision = outreach.decide(r, message_class, channel, now)
+        if decision.verdict == Verdict.SKIP:
+            assert decision.reason is not None
+            updates.append(_skip(row, decision.reason.value, decision.detail))
             continue
-        if not f["consent"].get(purpose_of(row.kind)):
-            updates.append(_skip(row, "no_consent", {"withdrawn": True}))
-            continue
-        later = quiet_until(now, f["timezone"])
-        if later is not None:
-            updates.append({"id": row.id, "not_before": later})
-            continue
-        if row.kind == CampaignClass.MARKETING and f["recent"] >= settings.frequency_cap:
-            updates.append(_skip(row, "frequency_cap", {"recent": f["recent"]}))
+        if decision.verdict == Verdict.DEFER:
+            updates.append({"id": row.id, "not_before": decision.until})
             continue
         variables = _variables(campaign, f, extras.get((row.campaign_id, row.patient_id), {}))
         outgoing = Outgoing(
@@ -153,8 +136,7 @@ async def send_batch(session: AsyncSession, channel: str, size: int) -> int:
                 {"id": row.id, "status": DeliveryStatus.FAILED, "failed_at": at, "error": (result.error or "")[:200]}
             )
             continue
-        if row.kind == CampaignClass.MARKETING:
-            f["recent"] += 1  # the same patient later in this batch counts it
+        sends.add(r, message_class, channel, outgoing.source_ref, at)  # later rows of this batch count it
         # Only a delivery known to have arrived counts as delivered: a provider's acceptance (queued,
         # sent) waits for its receipt (engagement.record_status), a development recorder reached nobody.
         delivered = result.status == "delivered"
@@ -166,6 +148,7 @@ async def send_batch(session: AsyncSession, channel: str, size: int) -> int:
                 "delivered_at": at if delivered else None,
             }
         )
+    await sends.flush(session)
     await _write(session, updates)
     return len(claimed)
 
@@ -188,60 +171,14 @@ async def _write(session: AsyncSession, updates: list[dict[str, Any]]) -> None:
         await session.execute(update(Delivery), rows)
 
 
-async def _facts(
-    session: AsyncSession, channel: str, ids: list[uuid.UUID], campaigns: dict[uuid.UUID, Campaign], now: Any
-) -> dict[uuid.UUID, dict[str, Any]]:
-    """Per patient, in three statements: suppression, timezone, nickname, balance; consent for this
-    channel per purpose; sent marketing deliveries in the cap window."""
-    facts: dict[uuid.UUID, dict[str, Any]] = {}
+async def _facts(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """Per patient, the template variables' sources: timezone, nickname, points balance."""
     rows = await session.execute(
-        select(
-            Patient.id,
-            Patient.timezone,
-            Patient.nickname,
-            suppression(CampaignClass.CARE).label("care"),
-            suppression(CampaignClass.MARKETING).label("marketing"),
-            func.coalesce(Account.balance, 0).label("points"),
-        )
+        select(Patient.id, Patient.timezone, Patient.nickname, func.coalesce(Account.balance, 0).label("points"))
         .outerjoin(Account, (Account.patient_id == Patient.id) & (Account.kind == "available"))
         .where(Patient.id.in_(ids))
     )
-    for r in rows:
-        facts[r.id] = {
-            "timezone": r.timezone,
-            "nickname": r.nickname,
-            "points": int(r.points),
-            "suppressed_care": r.care,
-            "suppressed_marketing": r.marketing,
-            "consent": {},
-            "recent": 0,
-        }
-    for pid, purpose in await session.execute(
-        select(Consent.patient_id, Consent.purpose).where(
-            Consent.patient_id.in_(ids), Consent.channel == channel, Consent.granted.is_(True)
-        )
-    ):
-        facts[pid]["consent"][purpose] = True
-    window = now - timedelta(days=get_campaign_settings().frequency_window_days)
-    recent = Counter(
-        dict(
-            (
-                await session.execute(
-                    select(Delivery.patient_id, func.count())
-                    .where(
-                        Delivery.patient_id.in_(ids),
-                        Delivery.kind == CampaignClass.MARKETING,
-                        Delivery.sent_at >= window,
-                        Delivery.status.in_(SENT_STATES),
-                    )
-                    .group_by(Delivery.patient_id)
-                )
-            ).all()
-        )
-    )
-    for pid in ids:
-        facts[pid]["recent"] = recent.get(pid, 0)
-    return facts
+    return {r.id: {"timezone": r.timezone, "nickname": r.nickname, "points": int(r.points)} for r in rows}
 
 
 async def _journey_extras(

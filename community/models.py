@@ -465,7 +465,8 @@ class EventInvitation(IdMixin, Base):
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("community_events.id", ondelete="CASCADE"))
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     run_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("community_invitation_runs.id", ondelete="CASCADE"))
-    channels: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    channels: Mapped[list[str]] = mapped_column(JSONB, default=list)  # queued now or at the end of quiet hours
+    skipped: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict)  # channel -> the policy's reason
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
@@ -475,10 +476,12 @@ class InvitationRun(IdMixin, Base):
     __tablename__ = "community_invitation_runs"
 
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("community_events.id", ondelete="CASCADE"))
-    audience: Mapped[dict[str, Any]]  # {"group_ids": [...], "patient_ids": [...]}
+    # {"group_ids": [...], "patient_ids": [...], "segment": {"id": ..., "criteria": {...}} (frozen at start)}
+    audience: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done
     cursor: Mapped[uuid.UUID | None]  # last patient id handled, for resuming
     invited: Mapped[int] = mapped_column(Integer, default=0)
+    suppressed: Mapped[int] = mapped_column(Integer, default=0)  # audience the outreach policy kept out
     created_by: Mapped[uuid.UUID | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     finished_at: Mapped[datetime | None]

@@ -134,3 +134,18 @@ class WechatGrant(IdMixin, Base):
     granted_at: Mapped[datetime] = mapped_column(default=clock.now)
     used_at: Mapped[datetime | None]
     used_by: Mapped[uuid.UUID | None]  # the message_deliveries row that spent it
+
+
+class OutreachSend(IdMixin, Base):
+    """One message the outreach policy let out (or deferred to the end of quiet hours): frequency caps
+    count these per patient and message class, across campaigns, journeys, invitations and notices."""
+
+    __tablename__ = "outreach_sends"
+    __table_args__ = (Index("ix_outreach_sends_patient_class_at", "patient_id", "message_class", "sent_at"),)
+
+    # No foreign key: written in bulk by senders, and patients are never deleted (erasure pseudonymises).
+    patient_id: Mapped[uuid.UUID]
+    message_class: Mapped[str] = mapped_column(String(16))  # outreach.MessageClass
+    channel: Mapped[str] = mapped_column(String(16))
+    source_ref: Mapped[str] = mapped_column(String(160), unique=True)  # idempotency: a retry counts once
+    sent_at: Mapped[datetime] = mapped_column(default=clock.now)
