@@ -121,9 +121,12 @@ def get_channel(name: ChannelName) -> Channel:
     return DevRecordingChannel()
 
 
-async def send_later(session: AsyncSession, message: Message, *, sensitive: bool = False) -> None:
-    """Queue `message` in the caller's transaction; a worker delivers it after commit."""
-    await outbox.emit(session, NOTIFY_TOPIC, message.to_payload(), sensitive=sensitive)
+async def send_later(
+    session: AsyncSession, message: Message, *, sensitive: bool = False, not_before: datetime | None = None
+) -> None:
+    """Queue `message` in the caller's transaction; a worker delivers it after commit (and not before
+    `not_before`: the end of the patient's quiet hours)."""
+    await outbox.emit(session, NOTIFY_TOPIC, message.to_payload(), sensitive=sensitive, available_at=not_before)
 
 
 @outbox.handler(NOTIFY_TOPIC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from arq import create_pool
@@ -34,5 +34,9 @@ async def close_pool() -> None:
 async def enqueue(function: str, *args: Any, job_id: str, defer_until: datetime | None = None) -> bool:
     """Returns False when a job with this id is already queued or running (arq dedupes by id)."""
     pool = await get_pool()
+    # arq derives the job's expiry from how far ahead `defer_until` lies: a moment more than a day in
+    # the past (a replayed or frozen clock) would give a negative expiry that Redis refuses. Due is due.
+    if defer_until is not None and defer_until <= datetime.now(UTC):
+        defer_until = None
     job = await pool.enqueue_job(function, *args, _job_id=job_id, _defer_until=defer_until)
     return job is not None

@@ -22,6 +22,7 @@ from api.relay import (
     Connection,
     Node,
     node_fetcher,
+    optional_id,
     parse_uuid_id,
     raw_uuids,
     read_page,
@@ -170,6 +171,7 @@ class EventInvitationRunType:
     id: strawberry.ID
     status: str = strawberry.field(description="queued / running / done")
     invited: int = strawberry.field(description="已发出的邀请数")
+    suppressed: int = strawberry.field(description="按统一触达规则未邀请的人数（已故、住院、员工、已退订营销消息）")
     created_at: datetime
     finished_at: datetime | None
 
@@ -324,6 +326,9 @@ class EventInviteInput:
     event_id: strawberry.ID
     group_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
     patient_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+    segment_id: strawberry.ID | None = strawberry.field(
+        default=None, description="营销人群（仅市场运营）：按邀请开始时的条件圈选"
+    )
 
 
 @strawberry.type
@@ -402,7 +407,7 @@ class EventMutation:
 
         return await mutate(info, EventCheckInPayload, work)
 
-    @strawberry.mutation(description="邀请社群成员或指定患者参加活动（后台分批发送）")
+    @strawberry.mutation(description="邀请社群成员、指定患者或营销人群参加活动（后台分批发送，遵守统一触达规则）")
     async def event_invite(self, info: Info, input: EventInviteInput) -> EventInvitePayload:
         return await mutate(
             info,
@@ -413,5 +418,6 @@ class EventMutation:
                 require_id(input.event_id, "Event", "eventId"),
                 group_ids=require_ids(input.group_ids, "Group", "groupIds"),
                 patient_ids=require_ids(input.patient_ids, "Patient", "patientIds"),
+                segment_id=optional_id(input.segment_id, "Segment", "segmentId"),
             ),
         )

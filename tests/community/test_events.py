@@ -522,12 +522,13 @@ async def _invitation_audience() -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID],
         await groups.leave(session, as_patient(left), g1)  # no longer active: not invited via the group
     listed = [members[1], members[20], await new_member(), await new_member()]
     consenting = {members[2], members[11], listed[2]}
-    for p in consenting:
-        async with unit_of_work() as session:
-            await patient_service.update_consents(
-                session, as_patient(p), [patient_service.ConsentChange("sms", "marketing", True)], source="app"
-            )
     audience = (set(members) - {left}) | set(listed)
+    for p in audience:  # in-app invitations need in-app marketing consent (the outreach policy)
+        changes = [patient_service.ConsentChange("in_app", "marketing", True)]
+        if p in consenting:
+            changes.append(patient_service.ConsentChange("sms", "marketing", True))
+        async with unit_of_work() as session:
+            await patient_service.update_consents(session, as_patient(p), changes, source="app")
     return g1, g2, listed, audience
 
 
@@ -592,6 +593,10 @@ async def test_invitation_job_killed_midway_and_rerun_invites_each_patient_once(
 
     # A second run for the same event adds only people not invited yet.
     newcomer = await new_member()
+    async with unit_of_work() as session:
+        await patient_service.update_consents(
+            session, as_patient(newcomer), [patient_service.ConsentChange("in_app", "marketing", True)], source="app"
+        )
     async with unit_of_work() as session:
         rerun = await invitations.start_invitation(session, MODERATOR, event.id, group_ids=[g1], patient_ids=[newcomer])
     assert await invitations.run_invitation(rerun.id) == 1
