@@ -23,6 +23,7 @@ DOMAIN_MODULES = (
     "care",
     "dashboards",
     "oncall",
+    "privacy",
 )
 
 

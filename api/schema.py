@@ -40,6 +40,8 @@ from api.messaging.subscriptions import MessagingSubscription
 from api.oncall.mutations import OncallMutation
 from api.oncall.queries import OncallQuery
 from api.oncall.subscriptions import OncallSubscription
+from api.privacy.audit import PhiReadAudit
+from api.privacy.queries import PrivacyQuery
 from api.relay import Node, resolve_nodes
 from api.scalars import SCALAR_OVERRIDES
 from core.settings import get_settings
@@ -71,6 +73,7 @@ class Query(
     DashboardQuery,
     CampaignQuery,
     OncallQuery,
+    PrivacyQuery,
     CatalogueQuery,
 ):
     pass
@@ -122,6 +125,8 @@ def build_schema() -> strawberry.Schema:
         # After the validation cache: costs only a valid document, with this request's variables.
         lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
         ErrorFormatting,
+        # Staff reads of health data, written before the answer leaves (privacy/reads.py).
+        PhiReadAudit,
     ]
     if not settings.graphiql_enabled:
         extensions.append(DisableIntrospection)

@@ -33,6 +33,8 @@ from core.ids import new_id
 from core.pagination import Page, keyset_page
 from oncall import service as oncall
 from oncall.models import PageKind
+from privacy import reads
+from privacy.models import PhiKind
 
 ESCALATE_DUE = jobs.register("care.escalate", "Escalate complaints without a response after 24 hours")
 
@@ -201,6 +203,7 @@ async def _locked(session: AsyncSession, actor: Actor, complaint_id: uuid.UUID) 
         raise errors.ComplaintNotFound(field="complaintId")
     if complaint.status in FINAL:
         raise errors.ComplaintInvalidTransition(field="complaintId")
+    await record_reads(session, actor, [complaint])  # the desk step answers with the ticket
     return complaint
 
 
@@ -371,6 +374,27 @@ def can_read(actor: Actor, complaint: Complaint) -> bool:
     return (actor.is_patient and actor.id == complaint.patient_id) or actor.has_role(*DESK_ROLES)
 
 
+def _kinds(complaint: Complaint) -> tuple[PhiKind, ...]:
+    # A ticket opened from a survey shows its score and comment: the survey answers are read too.
+    if complaint.source == ComplaintSource.SURVEY:
+        return (PhiKind.COMPLAINTS, PhiKind.SURVEY_ANSWERS)
+    return (PhiKind.COMPLAINTS,)
+
+
+async def record_reads(session: AsyncSession, actor: Actor, rows: Sequence[Complaint]) -> None:
+    """A staff member's read of these tickets, on the PHI read record (privacy.reads)."""
+    for kind in (PhiKind.COMPLAINTS, PhiKind.SURVEY_ANSWERS):
+        await reads.record_reads(session, actor, kind, [c.patient_id for c in rows if kind in _kinds(c)])
+
+
+def shows(actor: Actor, complaint: Complaint) -> bool:
+    """`can_read` for a ticket about to be shown (by id); a staff read is recorded."""
+    allowed = can_read(actor, complaint)
+    for kind in _kinds(complaint):
+        reads.noted(actor, kind, complaint.patient_id, allowed)
+    return allowed
+
+
 async def complaints_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Complaint]:
     return {c.id: c for c in await session.scalars(select(Complaint).where(Complaint.id.in_(ids)))}
 
@@ -420,4 +444,6 @@ async def staff_page(
         stmt = stmt.where(Complaint.assignee_id == actor.id)
     if overdue:
         stmt = stmt.where(Complaint.first_response_at.is_(None), Complaint.due_at <= clock.now())
-    return await keyset_page(session, stmt, sort=Complaint.due_at, id_=Complaint.id, first=first, after=after)
+    page = await keyset_page(session, stmt, sort=Complaint.due_at, id_=Complaint.id, first=first, after=after)
+    await record_reads(session, actor, page.items)
+    return page

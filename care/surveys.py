@@ -33,6 +33,8 @@ from core.pagination import Page, keyset_page
 from core.settings import get_settings
 from loyalty import earning
 from loyalty import errors as loyalty_errors
+from privacy import reads
+from privacy.models import PhiKind
 
 SURVEYS_DUE = jobs.register("care.surveys", "Send satisfaction surveys one day after completed visits; expire old ones")
 
@@ -212,13 +214,21 @@ def can_read(actor: Actor, survey: Survey) -> bool:
     return (actor.is_patient and actor.id == survey.patient_id) or actor.has_role(*READER_ROLES)
 
 
+def shows(actor: Actor, survey: Survey) -> bool:
+    """`can_read` for a survey about to be shown (by id); a staff read of the answers is recorded."""
+    return reads.noted(actor, PhiKind.SURVEY_ANSWERS, survey.patient_id, can_read(actor, survey))
+
+
 async def surveys_by_ids(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Survey]:
     return {s.id: s for s in await session.scalars(select(Survey).where(Survey.id.in_(ids)))}
 
 
 async def get_survey(session: AsyncSession, actor: Actor, survey_id: uuid.UUID) -> Survey | None:
     survey = await session.get(Survey, survey_id)
-    return survey if survey is not None and can_read(actor, survey) else None
+    if survey is None or not can_read(actor, survey):
+        return None
+    await reads.record_reads(session, actor, PhiKind.SURVEY_ANSWERS, [survey.patient_id])
+    return survey
 
 
 async def my_surveys(

@@ -55,6 +55,8 @@ from oncall.models import PageKind
 from patients import queries as patient_queries
 from patients import service as patient_service
 from patients.models import ConsentChannel, ConsentPurpose, Patient
+from privacy import reads
+from privacy.models import PhiKind
 
 CARE_TEAM_ROLES = (Role.DOCTOR, Role.HEALTH_MANAGER)
 CARE_TEAM_RECIPIENT = "care-team"
@@ -182,6 +184,16 @@ def is_care_team(actor: Actor) -> bool:
 
 def can_read_values(actor: Actor, patient_id: uuid.UUID) -> bool:
     return (actor.is_patient and actor.id == patient_id) or is_care_team(actor)
+
+
+def shows_values(actor: Actor, check_in: CheckIn) -> bool:
+    """`can_read_values` for a check-in about to be shown (by id); a staff read is recorded."""
+    return reads.noted(actor, PhiKind.CHECKINS, check_in.patient_id, can_read_values(actor, check_in.patient_id))
+
+
+def shows_alert(actor: Actor, alert: HealthAlert) -> bool:
+    """Whether an alert (it carries the reading) is shown to the actor; a staff read is recorded."""
+    return reads.noted(actor, PhiKind.CHECKINS, alert.patient_id, is_care_team(actor))
 
 
 def _require_value_reader(actor: Actor, patient_id: uuid.UUID) -> None:
@@ -606,6 +618,7 @@ async def patient_check_ins(
 ) -> list[CheckIn]:
     """A patient's check-ins for the care team (or the patient)."""
     _require_value_reader(actor, patient_id)
+    await reads.record_reads(session, actor, PhiKind.CHECKINS, [patient_id])
     return await _history(session, patient_id, days, kind)
 
 
@@ -613,6 +626,7 @@ async def streak_of(session: AsyncSession, actor: Actor, patient_id: uuid.UUID |
     """The streak as it stands today: `current` is 0 once a calendar date was missed."""
     target = actor.require_patient() if patient_id is None else patient_id
     _require_value_reader(actor, target)
+    await reads.record_reads(session, actor, PhiKind.CHECKINS, [target])
     row = await session.get(CheckInStreak, target, populate_existing=True)
     if row is None or row.last_date is None:
         return _view(row)
@@ -675,6 +689,8 @@ async def group_board(
     count = await session.scalar(select(func.count()).select_from(people.subquery())) or 0
     size = max(1, min(limit, MAX_BOARD_MEMBERS))
     ids = list(await session.scalars(people.order_by(func.min(CheckIn.created_at), CheckIn.patient_id).limit(size)))
+    # No values, but who checked in to a condition's group that day is check-in data too.
+    await reads.record_reads(session, actor, PhiKind.CHECKINS, ids)
     names = await patient_queries.patients_by_ids(session, ids) if ids else {}
     members = [BoardMember(nickname=names[i].nickname) for i in ids if i in names]
     return Board(date=day, count=int(count), members=members)
@@ -689,7 +705,9 @@ async def open_alerts(
     """Unacknowledged alerts for the care team, oldest first (a queue to work through)."""
     _require_care_team(actor)
     stmt = select(HealthAlert).where(HealthAlert.acknowledged_at.is_(None))
-    return await keyset_page(session, stmt, sort=HealthAlert.created_at, id_=HealthAlert.id, first=first, after=after)
+    page = await keyset_page(session, stmt, sort=HealthAlert.created_at, id_=HealthAlert.id, first=first, after=after)
+    await reads.record_reads(session, actor, PhiKind.CHECKINS, [a.patient_id for a in page.items])
+    return page
 
 
 async def acknowledge_alert(session: AsyncSession, actor: Actor, alert_id: uuid.UUID) -> HealthAlert:
@@ -698,6 +716,7 @@ async def acknowledge_alert(session: AsyncSession, actor: Actor, alert_id: uuid.
     alert = await session.get(HealthAlert, alert_id, with_for_update=True, populate_existing=True)
     if alert is None:
         raise HealthAlertNotFound(field="alertId")
+    await reads.record_reads(session, actor, PhiKind.CHECKINS, [alert.patient_id])
     if alert.acknowledged_at is None:
         alert.acknowledged_at = clock.now()
         alert.acknowledged_by = actor.id

@@ -29,6 +29,8 @@ from loyalty.models import (
     Referral,
     Reward,
 )
+from privacy import reads
+from privacy.models import PhiKind
 
 # Who may read a member's points besides the member: care staff at the desk, and admins.
 POINTS_READERS = (Role.CLINIC_STAFF, Role.HEALTH_MANAGER, Role.DOCTOR)
@@ -107,7 +109,7 @@ async def history(
     session: AsyncSession, actor: Actor, patient_id: uuid.UUID, *, first: int | None, after: str | None
 ) -> Page[Entry]:
     require_points_reader(actor, patient_id)
-    return await keyset_page(
+    page = await keyset_page(
         session,
         select(Entry).where(Entry.patient_id == patient_id),
         sort=Entry.created_at,
@@ -116,6 +118,10 @@ async def history(
         after=after,
         descending=True,
     )
+    if any((e.source_ref or "").startswith("visit:") for e in page.items):
+        # Points for a visit and its spend, or their reversal on a refund: the page shows the visits.
+        await reads.record_reads(session, actor, PhiKind.VISITS, [patient_id])
+    return page
 
 
 async def adjust(

@@ -29,6 +29,8 @@ from patients import queries as patient_queries
 from patients import service as patient_service
 from patients.errors import InvalidPhone
 from patients.phones import normalize_phone
+from privacy import reads
+from privacy.models import PhiKind
 
 ITEM_CATEGORIES = {
     "registration": "挂号",
@@ -158,6 +160,8 @@ async def record(session: AsyncSession, actor: Actor, data: VisitData, *, source
         {"category": i.category, "self_paid_fen": i.self_paid_fen, "insured_fen": i.insured_fen} for i in data.items
     ]
     if visit is not None:
+        # The answer carries the stored visit: a read of it (recording a new one is not).
+        await reads.record_reads(session, actor, PhiKind.VISITS, [visit.patient_id])
         if data.status == VisitStatus.REFUNDED:
             # A refund names the visit by its id alone: HIS refund messages may carry other items or times.
             if visit.status == VisitStatus.COMPLETED:

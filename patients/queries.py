@@ -14,6 +14,8 @@ from core.identity import Actor, Role
 from core.pagination import Page, keyset_page
 from patients.models import AuthSession, Condition, Consent, Patient, PatientCondition, Site, Staff, StaffRole
 from patients.service import CARE_ROLES
+from privacy import reads
+from privacy.models import PhiKind
 
 
 async def patients_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Patient]:
@@ -91,9 +93,13 @@ async def page_patients(
         stmt = stmt.where(
             Patient.id.in_(select(PatientCondition.patient_id).where(PatientCondition.condition_code == condition_code))
         )
-    return await keyset_page(
+    page = await keyset_page(
         session, stmt, sort=Patient.created_at, id_=Patient.id, first=first, after=after, descending=True
     )
+    if condition_code:
+        # A list filtered by a condition tells the reader each listed patient has it.
+        await reads.record_reads(session, actor, PhiKind.CONDITIONS, [p.id for p in page.items])
+    return page
 
 
 async def page_staff(session: AsyncSession, actor: Actor, *, first: int | None, after: str | None) -> Page[Staff]:

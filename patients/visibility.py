@@ -4,11 +4,18 @@ and the subject, so every adapter (the GraphQL types, a worker, the staff consol
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from core.identity import Actor, Role
+from patients import queries
 from patients.auth import mask_phone
+from patients.models import Condition
 from patients.service import can_view_private, can_view_profile
+from privacy import reads
+from privacy.models import PhiKind
 
 T = TypeVar("T")
 
@@ -38,3 +45,18 @@ def phone_seen_by(viewer: Actor, patient_id: uuid.UUID, phone: str) -> str:
 def sees_staff(viewer: Actor, staff_id: uuid.UUID) -> bool:
     """A staff account: administrators, and the staff member themselves."""
     return viewer.has_role(Role.ADMIN) or (viewer.is_staff and viewer.id == staff_id)
+
+
+async def conditions_seen(
+    session: AsyncSession, keys: Sequence[tuple[Actor, uuid.UUID]]
+) -> dict[tuple[Actor, uuid.UUID], list[Condition]]:
+    """Batch: each (viewer, patient)'s conditions as the viewer sees them, none outside the care team;
+    a staff viewer's read is recorded (privacy.reads), one insert for the whole page."""
+    visible = [(viewer, patient_id) for viewer, patient_id in keys if sees_private(viewer, patient_id)]
+    found = await queries.conditions_by_patient(session, list({patient_id for _, patient_id in visible}))
+    by_viewer: dict[Actor, list[uuid.UUID]] = {}
+    for viewer, patient_id in visible:
+        by_viewer.setdefault(viewer, []).append(patient_id)
+    for viewer, patient_ids in by_viewer.items():
+        await reads.record_reads(session, viewer, PhiKind.CONDITIONS, patient_ids)
+    return {key: found.get(key[1], []) for key in visible}

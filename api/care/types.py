@@ -147,7 +147,7 @@ def wrap_complaint(model: m.Complaint, info: Info) -> ComplaintType:
 async def _fetch_surveys(info: Info, raw: Sequence[str]) -> list[Any]:
     actor = info.context.actor
     return await load_nodes(
-        info, raw, surveys.surveys_by_ids, SurveyType.from_model, visible=lambda s: surveys.can_read(actor, s)
+        info, raw, surveys.surveys_by_ids, SurveyType.from_model, visible=lambda s: surveys.shows(actor, s)
     )
 
 
@@ -159,5 +159,5 @@ async def _fetch_complaints(info: Info, raw: Sequence[str]) -> list[Any]:
         raw,
         complaints.complaints_by_ids,
         lambda c: wrap_complaint(c, info),
-        visible=lambda c: complaints.can_read(actor, c),
+        visible=lambda c: complaints.shows(actor, c),
     )

@@ -158,15 +158,18 @@ async def _fetch_check_ins(info: Info, raw: Sequence[str]) -> list[Any]:
         raw,
         checkins.check_ins_by_ids,
         CheckInType.from_model,
-        visible=lambda c: checkins.can_read_values(actor, c.patient_id),
+        visible=lambda c: checkins.shows_values(actor, c),
     )
 
 
 @node_fetcher("HealthAlert")
 async def _fetch_alerts(info: Info, raw: Sequence[str]) -> list[Any]:
-    if not checkins.is_care_team(info.context.actor):
+    actor = info.context.actor
+    if not checkins.is_care_team(actor):
         return [None] * len(raw)
-    return await load_nodes(info, raw, checkins.alerts_by_ids, HealthAlertType.from_model)
+    return await load_nodes(
+        info, raw, checkins.alerts_by_ids, HealthAlertType.from_model, visible=lambda a: checkins.shows_alert(actor, a)
+    )
 
 
 # --- queries ----------------------------------------------------------------------------------

@@ -127,7 +127,8 @@ class PatientType(PatientLoyaltyFields, Node):
     async def conditions(self, info: Info) -> list[Condition]:
         if not visibility.sees_private(info.context.actor, self.model.id):
             return []
-        rows = await info.context.load_many(queries.conditions_by_patient, self.model.id)
+        # Keyed by the viewer too: the batch records a staff viewer's reads (privacy.reads).
+        rows = await info.context.load_many(visibility.conditions_seen, (info.context.actor, self.model.id))
         return [Condition.of(c) for c in rows]
 
     @strawberry.field(description="各渠道授权（仅本人与诊疗团队可见）")

@@ -23,6 +23,7 @@ DOMAINS = [
     "care",
     "dashboards",
     "oncall",
+    "privacy",
 ]
 
 
