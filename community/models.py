@@ -7,6 +7,7 @@ moderators). `account_kind` says which ('patient' | 'staff').
 from __future__ import annotations
 
 import enum
+import secrets
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -426,7 +427,6 @@ class Event(IdMixin, TimestampMixin, Base):
     capacity: Mapped[int | None] = mapped_column(Integer)
     registration_deadline: Mapped[datetime | None]
     offer_hold_hours: Mapped[int] = mapped_column(SmallInteger, default=12)
-    checkin_code: Mapped[str] = mapped_column(String(6), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled | cancelled
     cancelled_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(String(300))
@@ -456,6 +456,10 @@ class EventRsvp(IdMixin, TimestampMixin, Base):
     waitlisted_at: Mapped[datetime | None]
     offer_expires_at: Mapped[datetime | None]
     checked_in_at: Mapped[datetime | None]
+    # Signed into the attendee's one-use check-in QR token (community.attendance); a new one when the
+    # registration is withdrawn, so a token handed out before stops working.
+    checkin_nonce: Mapped[str] = mapped_column(String(24), default=lambda: secrets.token_hex(12))
+    priority: Mapped[bool] = mapped_column(default=False)  # a priority member (tier benefit) waits ahead
 
 
 class EventInvitation(IdMixin, Base):

@@ -13,11 +13,15 @@ from core import clock
 from loyalty.ledger import ensure_system_accounts
 from loyalty.models import EarningRule, Tier
 
+# code, name, rank, min points, perks (honoured by staff, text only), birthday multiplier, priority booking.
+# The rule benefits (multiplier, priority) are applied by the code and shown as text derived from them
+# (loyalty.tiers.benefit_texts); a higher tier keeps the rule benefits of the lower ones. The monthly
+# voucher needs a reward of the hospital's own: an admin sets it per tier (tierBenefitsUpdate).
 TIERS = [
-    ("standard", "普通会员", 0, 0, ["积分累积与兑换", "健康科普与社群活动"]),
-    ("silver", "银卡", 1, 1000, ["挂号优先预约", "生日双倍积分", "体检套餐95折"]),
-    ("gold", "金卡", 2, 3000, ["专属健康管理师", "优先预约专家号", "每年一次免费基础体检", "体检套餐9折"]),
-    ("diamond", "钻石卡", 3, 8000, ["绿色就诊通道", "每年一次免费全面体检", "专家义诊优先报名", "体检套餐85折"]),
+    ("standard", "普通会员", 0, 0, ["积分累积与兑换", "健康科普与社群活动"], 1, False),
+    ("silver", "银卡", 1, 1000, ["体检套餐95折"], 2, True),
+    ("gold", "金卡", 2, 3000, ["专属健康管理师", "每年一次免费基础体检", "体检套餐9折"], 2, True),
+    ("diamond", "钻石卡", 3, 8000, ["绿色就诊通道", "每年一次免费全面体检", "体检套餐85折"], 2, True),
 ]
 # code, name, description, points, fen_per_point, daily cap, monthly cap, pending days
 RULES = [
@@ -38,7 +42,20 @@ async def ensure_defaults(session: AsyncSession) -> None:
     await ensure_system_accounts(session)
     await session.execute(
         insert(Tier)
-        .values([{"code": c, "name": n, "rank": r, "min_points": m, "benefits": b} for c, n, r, m, b in TIERS])
+        .values(
+            [
+                {
+                    "code": c,
+                    "name": n,
+                    "rank": r,
+                    "min_points": m,
+                    "perks": perks,
+                    "birthday_multiplier": birthday,
+                    "priority_booking": priority,
+                }
+                for c, n, r, m, perks, birthday, priority in TIERS
+            ]
+        )
         .on_conflict_do_nothing()
     )
     now = clock.now()

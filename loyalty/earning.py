@@ -1,4 +1,5 @@
 """Earning points: rules with caps, the `award` function other domains call, clawback repayment.
+On the member's birthday their tier's multiplier applies (loyalty.benefits).
 
 Incentives never reward clinical decisions: spend earns only on self-paid amounts of categories a
 patient chooses (registration, consultation, therapy ...); insured amounts and drug/exam items earn
@@ -20,7 +21,7 @@ from core.errors import CoreCode, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
 from core.settings import get_settings
-from loyalty import errors, ledger, tiers
+from loyalty import benefits, errors, ledger, tiers
 from loyalty.errors import LoyaltyCode as Code
 from loyalty.models import AccountKind, EarningRule, EntryKind, Lot, LotStatus, SettleQueue
 
@@ -100,6 +101,10 @@ async def award(
 
     now = clock.now()
     points = spend_points(rule, items or []) if rule.fen_per_point else rule.points
+    # The tier's birthday multiplier, decided once: a retry with this key returns the entry above.
+    # Caps still bound the result (they are the hospital's budget for the rule).
+    multiplier = await benefits.birthday_multiplier(session, patient_id, earned_at or now) if points > 0 else 1
+    points *= multiplier
     room = await _cap_room(session, rule, patient_id, now)
     capped = room is not None and room < points
     if room is not None:
@@ -114,7 +119,7 @@ async def award(
         digest=digest,
         rule=rule,
         source_ref=source_ref,
-        memo=rule.name,
+        memo=rule.name if multiplier == 1 else f"{rule.name}（生日{benefits.MULTIPLIER_WORDS[multiplier]}积分）",
         earned_at=earned_at or now,
     )
     return Award(points, rule.pending_days > 0, capped, False, entry.id)

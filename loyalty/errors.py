@@ -21,6 +21,7 @@ class LoyaltyCode(ErrorCode):
     MEMBER_LIMIT_REACHED = "MEMBER_LIMIT_REACHED", "已达到该奖品的每人兑换上限"
     OUT_OF_RANGE = "OUT_OF_RANGE", "取值需在0到…之间"
     OUT_OF_STOCK = "OUT_OF_STOCK", "奖品已兑完"
+    PERKS_INVALID = "PERKS_INVALID", "其他权益最多10条，每条1到40个字符"
     REDEMPTION_NOT_FOUND = "REDEMPTION_NOT_FOUND", "兑换记录不存在"
     REDEMPTION_NOT_OPEN = "REDEMPTION_NOT_OPEN", "该兑换券已核销、取消或过期"
     REWARD_NOT_FOUND = "REWARD_NOT_FOUND", "奖品不存在"
@@ -39,6 +40,7 @@ class LoyaltyCode(ErrorCode):
         "该外部就诊编号已用于另一条就诊记录，内容不一致：请核对编号，或用 refunded 退费后以新编号重新推送",
     )
     VISIT_INVALID = "VISIT_INVALID", "就诊记录无效"
+    VOUCHER_REWARD_LIMITED = "VOUCHER_REWARD_LIMITED", "用作会员每月权益券的奖品需为不限库存"
 
 
 class IdempotencyConflict(Conflict):
@@ -99,3 +101,8 @@ class VisitInvalid(DomainError):
 class PatientNotFound(NotFound):
     code = CoreCode.PATIENT_NOT_FOUND
     default_message = "患者不存在"
+
+
+class TierNotFound(NotFound):
+    code = CoreCode.TIER_UNKNOWN
+    default_message = "会员等级不存在"

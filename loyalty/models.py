@@ -238,13 +238,24 @@ class EarningRule(TimestampMixin, Base):
 
 
 class Tier(Base):
+    """A tier and its benefit rules. The rules are columns the code applies (earning multiplies points
+    on the member's birthday, a monthly job issues the voucher, the event waitlist admits priority
+    members first); `perks` are what staff honour at the counter (discounts ...), shown as text only.
+    What members read is derived from both (loyalty.tiers.benefit_texts)."""
+
     __tablename__ = "tiers"
+    __table_args__ = (CheckConstraint("birthday_multiplier BETWEEN 1 AND 5", name="birthday_multiplier"),)
 
     code: Mapped[str] = mapped_column(String(20), primary_key=True)
     name: Mapped[str] = mapped_column(String(20))
     rank: Mapped[int] = mapped_column(SmallInteger, unique=True)
     min_points: Mapped[int] = mapped_column(Integer)  # points earned in the rolling 12 months
-    benefits: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    perks: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    birthday_multiplier: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    priority_booking: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # No foreign key: rewards already point at tiers (tier_required); rewards are never deleted, and the
+    # voucher job joins the reward, so an unknown id issues nothing.
+    monthly_voucher_reward_id: Mapped[uuid.UUID | None]
 
 
 class MemberTier(Base):

@@ -107,6 +107,11 @@ async def update_reward(session: AsyncSession, actor: Actor, reward_id: uuid.UUI
     if reward is None:
         raise errors.RewardNotFound(field="rewardId")
     await _validate(session, data)
+    if data.stock is not None:  # the monthly job gives a tier voucher to every member of the tier
+        used_by = await session.scalar(select(Tier.code).where(Tier.monthly_voucher_reward_id == reward_id).limit(1))
+        v = Validator()
+        v.check(used_by is None, "stock", Code.VOUCHER_REWARD_LIMITED, "该奖品用作会员每月权益券，需保持不限库存")
+        v.raise_if_any()
     for key, value in _fields(data).items():
         setattr(reward, key, value)
     reward.updated_at = clock.now()

@@ -24,6 +24,7 @@ from core.db import dispose_engine
 from core.logging import configure_logging
 from core.queue import close_pool, redis_settings
 from core.settings import get_settings
+from loyalty import benefits as loyalty_benefits
 from loyalty import jobs as loyalty_jobs
 from oncall import jobs as oncall_jobs
 from workers.lease import LeasedWorker
@@ -58,6 +59,10 @@ async def loyalty_expire_due(ctx: dict[str, Any]) -> int:
 
 async def loyalty_nightly(ctx: dict[str, Any]) -> dict[str, int]:
     return await loyalty_jobs.nightly()
+
+
+async def loyalty_tier_vouchers(ctx: dict[str, Any]) -> int:
+    return await loyalty_benefits.issue_monthly_vouchers()
 
 
 async def community_invite_run(ctx: dict[str, Any], run_id: str) -> int:
@@ -162,6 +167,18 @@ CRON_JOBS = [
     ),
     cron(loyalty_expire_due, name=loyalty_jobs.EXPIRE_DUE.name, hour={2}, minute={10}, unique=True, timeout=3600),
     cron(loyalty_nightly, name=loyalty_jobs.NIGHTLY.name, hour={3}, minute={10}, unique=True, timeout=3600),
+    # Daily after the tier run, and at start-up: this month's tier vouchers. One per member and month
+    # (a unique ledger key), so a repeat, an overlapping run or a run after a crash issues nothing twice;
+    # a member who reached the tier during the month gets theirs the next morning.
+    cron(
+        loyalty_tier_vouchers,
+        name=loyalty_benefits.TIER_VOUCHERS.name,
+        hour={4},
+        minute={20},
+        run_at_startup=True,
+        unique=True,
+        timeout=3600,
+    ),
     # Every minute, and at start-up: idempotent through notice keys and row locks, so a worker that was
     # down catches up and two workers never double-send.
     cron(

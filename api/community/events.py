@@ -31,7 +31,7 @@ from api.relay import (
     to_global_id,
 )
 from api.views import node_view
-from community import events, invitations
+from community import attendance, events, invitations
 from community import models as cm
 from core import clock
 from core.identity import Actor
@@ -76,16 +76,26 @@ class EventRsvpType:
     offer_expires_at: datetime | None = strawberry.field(description="为我保留的名额的截止时间（状态为 OFFERED 时）")
     checked_in_at: datetime | None
     responded_at: datetime
+    priority: bool = strawberry.field(description="候补优先（会员等级的优先预约权益，加入候补时确定）")
+    event: strawberry.Private[cm.Event]
 
     @classmethod
-    def from_model(cls, row: cm.EventRsvp) -> EventRsvpType:
+    def from_model(cls, row: cm.EventRsvp, event: cm.Event) -> EventRsvpType:
         return cls(
             model=row,
             status=cm.RsvpStatus(row.status),
             offer_expires_at=row.offer_expires_at if row.status == cm.RsvpStatus.OFFERED else None,
             checked_in_at=row.checked_in_at,
             responded_at=row.updated_at,
+            priority=row.priority,
+            event=event,
         )
+
+    @strawberry.field(
+        description="我的签到二维码内容（仅本人、已确认参加且尚未签到时可见；到场后出示给工作人员扫码，一次有效）"
+    )
+    def check_in_qr(self, info: Info) -> str | None:
+        return attendance.token_for_viewer(info.context.actor, self.event, self.model)
 
 
 @strawberry.type(name="Event", description="社群活动：线上讲座、直播、线下活动、义诊")
@@ -150,7 +160,7 @@ class EventType(Node):
     @strawberry.field(description="我的报名；未报名或非患者时为 null")
     async def viewer_rsvp(self, info: Info) -> EventRsvpType | None:
         rsvp = await _viewer_rsvp(info, self.model.id)
-        return EventRsvpType.from_model(rsvp) if rsvp else None
+        return EventRsvpType.from_model(rsvp, self.model) if rsvp else None
 
     @strawberry.field(description="线上参会链接：仅对已确认参加者显示")
     async def online_link(self, info: Info) -> str | None:
@@ -158,10 +168,6 @@ class EventType(Node):
             return None
         rsvp = await _viewer_rsvp(info, self.model.id)
         return events.visible_link(self.model, rsvp, info.context.actor)
-
-    @strawberry.field(description="现场签到码（仅活动工作人员可见，通常展示为二维码）")
-    def checkin_code(self, info: Info) -> str | None:
-        return self.model.checkin_code if events.can_see_checkin_code(info.context.actor) else None
 
 
 @strawberry.type(name="EventInvitationRun", description="一次活动邀请的发送进度")
@@ -186,6 +192,33 @@ async def _fetch_events(info: Info, raw: Sequence[str]) -> list[EventType | None
     async with info.context.db.read() as session:
         found = await events.visible_events(session, info.context.actor, [i for i in ids if i is not None])
     return [EventType.from_model(found[i]) if i is not None and i in found else None for i in ids]
+
+
+@strawberry.type(name="EventAttendee", description="活动报名者（活动工作人员在签到处查看）")
+class EventAttendeeType:
+    registration_id: strawberry.ID = strawberry.field(description="报名编号")
+    patient_id: strawberry.ID
+    nickname: str = strawberry.field(description="社群昵称")
+    real_name: str | None = strawberry.field(description="真实姓名（仅诊疗与门诊员工可见）")
+    masked_phone: str = strawberry.field(description="手机号（打码）")
+    status: EventRsvpStatus
+    priority: bool = strawberry.field(description="候补优先（会员等级权益）")
+    registered_at: datetime
+    checked_in_at: datetime | None
+
+    @classmethod
+    def from_model(cls, a: attendance.Attendee) -> EventAttendeeType:
+        return cls(
+            registration_id=strawberry.ID(str(a.rsvp.id)),
+            patient_id=to_global_id("Patient", a.rsvp.patient_id),
+            nickname=a.nickname,
+            real_name=a.real_name,
+            masked_phone=a.masked_phone,
+            status=cm.RsvpStatus(a.rsvp.status),
+            priority=a.rsvp.priority,
+            registered_at=a.rsvp.created_at,
+            checked_in_at=a.rsvp.checked_in_at,
+        )
 
 
 # --- queries ----------------------------------------------------------------------------------------
@@ -219,6 +252,24 @@ class EventQuery:
         async with info.context.db.read() as session:
             found = await events.visible_events(session, info.context.actor, [event_id])
         return EventType.from_model(found[event_id]) if event_id in found else None
+
+    @strawberry.field(
+        description="活动报名名单（活动工作人员：市场运营、社区版主、门诊前台），按报名时间排列，含签到时间"
+    )
+    async def event_attendees(
+        self,
+        info: Info,
+        event_id: strawberry.ID,
+        first: int | None = 50,
+        after: str | None = None,
+        status: EventRsvpStatus | None = None,
+    ) -> Connection[EventAttendeeType]:
+        event = require_id(event_id, "Event", "eventId")
+        return await read_page(
+            info,
+            lambda s, a: attendance.attendees_page(s, a, event, first=first, after=after, status=status),
+            EventAttendeeType.from_model,
+        )
 
 
 # --- mutations --------------------------------------------------------------------------------------
@@ -291,14 +342,16 @@ class EventRsvpPayload:
 
     @classmethod
     def of(cls, v: tuple[cm.Event, cm.EventRsvp], _info: Info) -> EventRsvpPayload:
-        return cls(event=EventType.from_model(v[0]), rsvp=EventRsvpType.from_model(v[1]), errors=[])
+        return cls(event=EventType.from_model(v[0]), rsvp=EventRsvpType.from_model(v[1], v[0]), errors=[])
 
 
 @strawberry.input
 class EventCheckInInput:
-    event_id: strawberry.ID
-    code: str | None = strawberry.field(default=None, description="现场签到码（患者本人签到时必填）")
-    patient_id: strawberry.ID | None = strawberry.field(default=None, description="门诊员工为患者签到时填写")
+    event_id: strawberry.ID = strawberry.field(description="工作人员所在的活动")
+    token: str | None = strawberry.field(default=None, description="扫描参会者签到二维码得到的内容")
+    patient_id: strawberry.ID | None = strawberry.field(
+        default=None, description="不扫码时：为该患者签到（含现场加入）"
+    )
 
 
 @strawberry.type
@@ -310,11 +363,11 @@ class EventCheckInPayload:
     errors: list[UserError]
 
     @classmethod
-    def of(cls, v: tuple[cm.Event, events.CheckInResult], _info: Info) -> EventCheckInPayload:
+    def of(cls, v: tuple[cm.Event, attendance.CheckInResult], _info: Info) -> EventCheckInPayload:
         event, result = v
         return cls(
             event=EventType.from_model(event),
-            rsvp=EventRsvpType.from_model(result.rsvp),
+            rsvp=EventRsvpType.from_model(result.rsvp, event),
             points_awarded=result.points,
             already_checked_in=result.already,
             errors=[],
@@ -395,12 +448,15 @@ class EventMutation:
 
         return await mutate(info, EventRsvpPayload, work)
 
-    @strawberry.mutation(description="活动签到：患者输入现场签到码，或门诊员工为患者签到；签到后发放参加活动积分")
+    @strawberry.mutation(
+        description="活动签到（活动工作人员：市场运营、社区版主、门诊前台）：扫描参会者本人的签到二维码（一次有效），"
+        "或为指定患者签到；签到后发放参加活动积分（每人每场一次）"
+    )
     async def event_check_in(self, info: Info, input: EventCheckInInput) -> EventCheckInPayload:
-        async def work(s: AsyncSession, a: Actor) -> tuple[cm.Event, events.CheckInResult]:
+        async def work(s: AsyncSession, a: Actor) -> tuple[cm.Event, attendance.CheckInResult]:
             event_id = require_id(input.event_id, "Event", "eventId")
             patient = require_id(input.patient_id, "Patient", "patientId") if input.patient_id else None
-            result = await events.check_in(s, a, event_id, input.code, patient_id=patient)
+            result = await attendance.check_in(s, a, event_id, token=input.token, patient_id=patient)
             event = await s.get(cm.Event, event_id)
             assert event is not None
             return event, result

@@ -9,15 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.errors import UserError
-from api.loyalty.points_types import PointsEntryType
+from api.loyalty.points_types import PointsEntryType, TierType
 from api.loyalty.queries import EarningRule
 from api.loyalty.types import RedemptionType, RewardType, VisitStatus, VisitType
 from api.mutations import mutate, perform_at_once
 from api.relay import parse_uuid_id, require_id
 from core.identity import Actor
-from loyalty import earning, rewards, service, visits
+from loyalty import benefits, earning, rewards, service, visits
 from loyalty.models import EarningRule as EarningRuleRow
-from loyalty.models import Entry, Redemption, Reward
+from loyalty.models import Entry, Redemption, Reward, Tier
 from loyalty.models import VisitStatus as VisitStatusModel
 
 
@@ -167,6 +167,28 @@ class EarningRulePayload:
         return cls(rule=EarningRule.of(v), errors=[])
 
 
+@strawberry.input
+class TierBenefitsUpdateInput:
+    code: str = strawberry.field(description="会员等级代码，如 silver")
+    birthday_multiplier: int | None = strawberry.field(default=None, description="生日积分倍数，1到5（1 表示无）")
+    priority_booking: bool | None = strawberry.field(default=None, description="优先预约（挂号与活动候补优先）")
+    monthly_voucher_reward_id: strawberry.ID | None = strawberry.field(
+        default=None, description="每月赠送的权益券对应的奖品（需为不限库存）"
+    )
+    clear_monthly_voucher: bool = strawberry.field(default=False, description="取消每月权益券")
+    perks: list[str] | None = strawberry.field(default=None, description="其他权益说明（最多10条，每条40字以内）")
+
+
+@strawberry.type
+class TierPayload:
+    tier: TierType | None = None
+    errors: list[UserError]
+
+    @classmethod
+    def of(cls, v: Tier, _info: Info) -> TierPayload:
+        return cls(tier=TierType.of(v), errors=[])
+
+
 @strawberry.type
 class LoyaltyMutation:
     @strawberry.mutation(description="登记就诊（门诊员工）；同一外部编号重复提交不会重复计分")
@@ -269,3 +291,18 @@ class LoyaltyMutation:
             active=input.active,
         )
         return await mutate(info, EarningRulePayload, lambda s, a: earning.update_rule(s, a, input.code, changes))
+
+    @strawberry.mutation(description="修改会员等级的权益规则（管理员）：生日积分倍数、每月权益券、优先预约、其他权益")
+    async def tier_benefits_update(self, info: Info, input: TierBenefitsUpdateInput) -> TierPayload:
+        async def work(s: AsyncSession, a: Actor) -> Tier:
+            reward = input.monthly_voucher_reward_id
+            changes = benefits.BenefitChanges(
+                birthday_multiplier=input.birthday_multiplier,
+                priority_booking=input.priority_booking,
+                monthly_voucher_reward_id=require_id(reward, "Reward", "monthlyVoucherRewardId") if reward else None,
+                clear_monthly_voucher=input.clear_monthly_voucher,
+                perks=input.perks,
+            )
+            return await benefits.update_benefits(s, a, input.code, changes)
+
+        return await mutate(info, TierPayload, work)

@@ -10,9 +10,10 @@ from typing import Any
 import strawberry
 
 from api.context import Info
-from api.relay import Connection, Node, read_page
+from api.relay import Connection, Node, read_page, to_global_id
 from api.views import node_view, view
-from loyalty import lifecycle, models, referrals, service, tiers, visibility
+from loyalty import benefits, lifecycle, models, referrals, service, tiers, visibility
+from loyalty.service import rewards_by_ids
 
 LifecycleStage = models.LifecycleStage
 strawberry.enum(LifecycleStage, name="LifecycleStage")
@@ -41,17 +42,41 @@ class PointsBalance:
         )
 
 
+async def _benefit_texts(info: Info, tier: models.Tier) -> list[str]:
+    reward_id = tier.monthly_voucher_reward_id
+    reward = await info.context.load(rewards_by_ids, reward_id) if reward_id else None
+    return benefits.benefit_texts(tier, reward.name if reward else None)
+
+
 @strawberry.type(name="Tier", description="会员等级")
 class TierType:
+    model: strawberry.Private[models.Tier]
+
     code: str
     name: str
     rank: int
     min_points: int = strawberry.field(description="近12个月获得积分达到此值即可升级")
-    benefits: list[str]
+    birthday_multiplier: int = strawberry.field(description="生日当天获得积分的倍数（1 表示无此权益）")
+    priority_booking: bool = strawberry.field(description="优先预约：挂号与活动候补优先")
+    perks: list[str] = strawberry.field(description="其他权益（到院由工作人员兑现，仅作说明）")
+    monthly_voucher_reward_id: strawberry.ID | None = strawberry.field(
+        description="每月赠送一张的权益券（奖品编号）；null 表示无此权益"
+    )
 
     @classmethod
     def of(cls, t: models.Tier) -> TierType:
-        return view(cls, t, benefits=list(t.benefits))
+        reward = t.monthly_voucher_reward_id
+        return view(
+            cls,
+            t,
+            model=t,
+            perks=list(t.perks or []),
+            monthly_voucher_reward_id=to_global_id("Reward", reward) if reward else None,
+        )
+
+    @strawberry.field(description="会员权益说明：由权益规则生成，再加其他权益")
+    async def benefits(self, info: Info) -> list[str]:
+        return await _benefit_texts(info, self.model)
 
 
 @strawberry.type
@@ -71,9 +96,13 @@ class MemberTier:
     def name(self) -> str:
         return self.tier.name
 
-    @strawberry.field
-    def benefits(self) -> list[str]:
-        return self.tier.benefits
+    @strawberry.field(description="会员权益说明")
+    async def benefits(self, info: Info) -> list[str]:
+        return await _benefit_texts(info, self.tier.model)
+
+    @strawberry.field(description="优先预约：挂号与活动候补优先")
+    def priority_booking(self) -> bool:
+        return self.tier.priority_booking
 
     @classmethod
     def of(cls, p: tiers.Progress) -> MemberTier:

@@ -1,5 +1,5 @@
 """Community events: seats under concurrency, waitlist and offers, refusals, link visibility,
-reminders and cancellation notices exactly once, check-in points once, resumable invitations."""
+reminders and cancellation notices exactly once, resumable invitations (check-in: test_attendance.py)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,6 @@ from patients import service as patient_service
 from patients.queries import patients_by_ids
 from tests import factories
 from tests.factories import as_patient, join, new_member, staff
-from tests.loyalty.support import balances
 from tests.support import count_statements
 
 MODERATOR = staff(Role.MODERATOR)
@@ -215,8 +214,6 @@ async def test_create_validation_roles_and_recurring_occurrences():
     series.sort(key=lambda e: e.starts_at)
     assert len(series) == 3 and first.series_id is not None
     assert [s.starts_at - series[0].starts_at for s in series] == [timedelta(0), timedelta(weeks=1), timedelta(weeks=2)]
-    assert len({s.checkin_code for s in series}) == 3
-    assert all(len(s.checkin_code) == 6 and set(s.checkin_code) <= set(events.CODE_ALPHABET) for s in series)
     await do_rsvp(patient, series[1].id)
     async with unit_of_work() as session:
         per_occurrence = dict(
@@ -229,8 +226,6 @@ async def test_create_validation_roles_and_recurring_occurrences():
             ).all()
         )
     assert per_occurrence == {series[1].id: 1}
-    codes_drawn = {events.new_checkin_code() for _ in range(300)}
-    assert not any(c in code for code in codes_drawn for c in "01OI")
 
 
 # --- visibility and the online link ---------------------------------------------------------------
@@ -278,12 +273,11 @@ async def test_online_link_only_for_going_attendees_through_graphql():
     assert second["rsvp"] == {"status": "WAITLISTED", "waitlistPosition": 1}
     assert second["event"]["onlineLink"] is None
 
-    query = "query($id: ID!) { event(id: $id) { title onlineLink checkinCode viewerRsvp { status } } }"
+    query = "query($id: ID!) { event(id: $id) { title onlineLink viewerRsvp { status } } }"
     assert (await run(as_patient(going), query, {"id": gid}))["event"]["onlineLink"] == LINK
     assert (await run(as_patient(waiting), query, {"id": gid}))["event"]["onlineLink"] is None
     seen = (await run(as_patient(stranger), query, {"id": gid}))["event"]
-    assert seen == {"title": "控糖直播间", "onlineLink": None, "checkinCode": None, "viewerRsvp": None}
-    assert (await run(CLINIC, query, {"id": gid}))["event"]["checkinCode"] == event.checkin_code
+    assert seen == {"title": "控糖直播间", "onlineLink": None, "viewerRsvp": None}
 
     refused = (await run(as_patient(going), rsvp_mutation, {"id": _gid(uuid.uuid4())}))["eventRsvp"]
     assert [e["code"] for e in refused["errors"]] == ["EVENT_NOT_FOUND"]
@@ -342,7 +336,7 @@ def _gid(event_id: uuid.UUID) -> str:
 async def test_graphql_create_invite_and_check_in_mutations():
     patient = await new_member()
     create = """mutation($input: EventCreateInput!) { eventCreate(input: $input) {
-      event { id kind title seriesId checkinCode } occurrences { startsAt } errors { field code } } }"""
+      event { id kind title seriesId } occurrences { startsAt } errors { field code } } }"""
     starts = clock.now() + timedelta(minutes=40)
     variables = {
         "input": {
@@ -359,7 +353,7 @@ async def test_graphql_create_invite_and_check_in_mutations():
     assert refused["event"] is None and [e["code"] for e in refused["errors"]] == ["PERMISSION_DENIED"]
     made = (await run(MARKETER, create, variables))["eventCreate"]
     assert made["errors"] == [] and made["event"]["kind"] == "FREE_CLINIC" and len(made["occurrences"]) == 2
-    event_id, code = made["event"]["id"], made["event"]["checkinCode"]
+    event_id = made["event"]["id"]
 
     invite = """mutation($input: EventInviteInput!) { eventInvite(input: $input) {
       run { status invited } errors { field code } } }"""
@@ -370,16 +364,17 @@ async def test_graphql_create_invite_and_check_in_mutations():
     ok = await run(MARKETER, invite, {"input": {"eventId": event_id, "patientIds": [to_global_id("Patient", patient)]}})
     assert ok["eventInvite"] == {"run": {"status": "queued", "invited": 0}, "errors": []}
 
-    rsvp = (
-        "mutation($id: ID!) { eventRsvp(input: {eventId: $id, response: GOING}) { rsvp { status } errors { code } } }"
-    )
-    assert (await run(as_patient(patient), rsvp, {"id": event_id}))["eventRsvp"]["rsvp"] == {"status": "GOING"}
-    check_in = """mutation($id: ID!, $code: String) { eventCheckIn(input: {eventId: $id, code: $code}) {
-      pointsAwarded alreadyCheckedIn rsvp { checkedInAt } errors { code } } }"""
-    wrong = (await run(as_patient(patient), check_in, {"id": event_id, "code": "XXXXXX"}))["eventCheckIn"]
-    assert [e["code"] for e in wrong["errors"]] == ["CHECKIN_CODE_INVALID"]
-    done = (await run(as_patient(patient), check_in, {"id": event_id, "code": code}))["eventCheckIn"]
+    rsvp = """mutation($id: ID!) { eventRsvp(input: {eventId: $id, response: GOING}) {
+      rsvp { status checkInQr } errors { code } } }"""
+    mine = (await run(as_patient(patient), rsvp, {"id": event_id}))["eventRsvp"]["rsvp"]
+    assert mine["status"] == "GOING" and mine["checkInQr"].startswith("PCK1.")
+    check_in = """mutation($id: ID!, $token: String) { eventCheckIn(input: {eventId: $id, token: $token}) {
+      pointsAwarded alreadyCheckedIn rsvp { checkedInAt checkInQr } errors { code } } }"""
+    own = (await run(as_patient(patient), check_in, {"id": event_id, "token": mine["checkInQr"]}))["eventCheckIn"]
+    assert [e["code"] for e in own["errors"]] == ["PERMISSION_DENIED"]  # no self check-in
+    done = (await run(CLINIC, check_in, {"id": event_id, "token": mine["checkInQr"]}))["eventCheckIn"]
     assert done["pointsAwarded"] == 30 and not done["alreadyCheckedIn"] and done["rsvp"]["checkedInAt"]
+    assert done["rsvp"]["checkInQr"] is None  # the staff member never sees the attendee's token
     cancel = """mutation($id: ID!) { eventCancel(input: {eventId: $id, reason: "天气原因"}) {
       event { status cancelReason } errors { code } } }"""
     assert (await run(MODERATOR, cancel, {"id": event_id}))["eventCancel"] == {
@@ -456,50 +451,6 @@ async def test_cancellation_notifies_everyone_once_and_is_audited():
         audits = list(await session.scalars(select(AuditEntry).where(AuditEntry.action == "event_cancel")))
     assert len(audits) == 1 and audits[0].target_id == event.id and audits[0].detail["notified"] == 3
     assert await events.send_reminders() == 0 and await events.expire_offers() == 0
-
-
-# --- check-in -------------------------------------------------------------------------------------
-
-
-async def test_check_in_awards_attendance_points_once():
-    event = await make_event(starts_at=clock.now() + timedelta(minutes=30), ends_at=clock.now() + timedelta(hours=2))
-    early = await make_event()
-    attendee, helped, absent, walk_in = [await new_member() for _ in range(4)]
-    for p in (attendee, helped):
-        await do_rsvp(p, event.id)
-    await do_rsvp(attendee, early.id)
-
-    async def check(actor: Actor, event_id: uuid.UUID, code: str | None, patient: uuid.UUID | None = None):
-        async with unit_of_work() as session:
-            return await events.check_in(session, actor, event_id, code, patient_id=patient)
-
-    with pytest.raises(events.CheckInCodeInvalid):
-        await check(as_patient(attendee), event.id, "ABCDEF" if event.checkin_code != "ABCDEF" else "GHJKLM")
-    with pytest.raises(events.CheckInNotOpen):
-        await check(as_patient(attendee), early.id, early.checkin_code)
-    first = await check(as_patient(attendee), event.id, f" {event.checkin_code.lower()} ")
-    assert first.points == 30 and not first.already and first.rsvp.checked_in_at is not None
-    again = await check(as_patient(attendee), event.id, event.checkin_code)
-    assert again.already and again.points == 0
-    with pytest.raises(events.NotRegistered):
-        await check(as_patient(absent), event.id, event.checkin_code)
-    with pytest.raises(PermissionDenied):
-        await check(MARKETER, event.id, None, helped)
-    by_staff = await check(CLINIC, event.id, None, helped)
-    assert by_staff.points == 30
-    walked = await check(CLINIC, event.id, None, walk_in)  # no RSVP: staff admit a walk-in
-    assert walked.points == 30 and walked.rsvp.status == "going"
-    concurrent = await asyncio.gather(*[check(CLINIC, event.id, None, helped) for _ in range(5)])
-    assert all(r.already for r in concurrent)
-
-    assert (await balances(attendee))["available"] == 30
-    assert (await balances(helped))["available"] == 30
-    assert (await balances(walk_in))["available"] == 30
-    assert (await balances(absent)).get("available", 0) == 0
-    assert (await event_row(event.id)).going_count == 3
-    clock.clock.advance(timedelta(hours=5))
-    with pytest.raises(events.CheckInClosed):
-        await check(CLINIC, event.id, None, absent)
 
 
 # --- invitations ----------------------------------------------------------------------------------
