@@ -21,13 +21,15 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock, jobs
-from core.channels import ChannelName, Message, send_later
+from core.channels import ChannelName, Message
 from core.db import unit_of_work
 from core.ids import new_id
 from core.settings import get_settings
 from loyalty import lifecycle, referrals, rewards, tiers
 from loyalty.ledger import SYSTEM_ACCOUNT_IDS
 from loyalty.models import AccountKind, Entry, EntryKind, Line, Lot, LotStatus, MemberTier
+from messaging import outreach
+from messaging.outreach import MessageClass, Notice
 
 SETTLE_DUE = jobs.register("loyalty.settle_due", "Settle pending points whose cooling-off ended; reward referrals")
 EXPIRE_DUE = jobs.register("loyalty.expire_due", "Expiry notices, expire points oldest first, expire vouchers")
@@ -341,18 +343,15 @@ async def notify_expiring(session: AsyncSession, *, limit: int = 5000) -> int:
     for row in rows:
         per_member[row.patient_id].append(row)
     tz = ZoneInfo(settings.default_timezone)
+    notices = []
     for patient_id, lots in per_member.items():
         points = sum(r.remaining for r in lots)
         first = min(r.expires_at for r in lots).astimezone(tz).strftime("%Y年%m月%d日")
-        await send_later(
-            session,
-            Message(
-                ChannelName.IN_APP,
-                str(patient_id),
-                f"您有{points}积分将于{first}起陆续到期，快去积分商城兑换心仪的礼品吧。",
-                subject="积分即将到期提醒",
-            ),
-        )
+        body = f"您有{points}积分将于{first}起陆续到期，快去积分商城兑换心仪的礼品吧。"
+        message = Message(ChannelName.IN_APP, str(patient_id), body, subject="积分即将到期提醒")
+        notices.append(Notice(patient_id, message, f"points_expiring:{min(r.id for r in lots)}"))
+    # Through the outreach policy: nobody tells a deceased member that their points expire.
+    await outreach.notify(session, MessageClass.NOTICE, notices)
     if rows:
         await session.execute(update(Lot).where(Lot.id.in_([r.id for r in rows])).values(expiry_notice_at=now))
     return len(per_member)

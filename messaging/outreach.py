@@ -7,11 +7,12 @@ Message classes (what the patient is being sent, not who sends it):
   hours on every channel; capped (`PORTAL_OUTREACH_MARKETING_CAP` per window).
 - care: care campaigns and journeys (follow-ups). Consent purpose `service`; kept from the deceased,
   the admitted and staff; quiet hours on every channel; capped separately (`…_CARE_CAP`).
-- notice: news about the patient's own doings (event reminders, changes and seat offers, points
-  about to expire, moderation outcomes). Consent purpose `service`; kept from the deceased; quiet
-  hours only on channels that interrupt (not the in-app inbox: a reminder an hour before an event
-  is useless at 08:00); no cap unless `…_NOTICE_CAP` is set.
-Sign-in codes, crisis help and staff pages are transactional and never pass through here.
+- notice: news about the patient's own doings (event reminders, cancellations and seat offers,
+  points about to expire), queued through `notify`. Consent purpose `service`; kept from the
+  deceased; quiet hours only on channels that interrupt (not the in-app inbox: a reminder an hour
+  before an event is useless at 08:00); no cap unless `…_NOTICE_CAP` is set.
+Sign-in codes, crisis help, staff pages and moderation decisions on the patient's own posts (they
+explain what was done to their account) are transactional and never pass through here.
 
 The order of the checks is the order of the answers: suppression, consent, cap, quiet hours. A
 suppressed patient or a withdrawn consent skips the message (consent always wins); quiet hours defer
@@ -38,7 +39,8 @@ from sqlalchemy import ColumnElement, case, exists, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.channels import ChannelName
+from core import clock
+from core.channels import ChannelName, Message, send_later
 from core.ids import new_id
 from core.settings import get_settings
 from messaging.models import OutreachSend
@@ -258,3 +260,36 @@ class Sends:
                 insert(OutreachSend).values(self.rows).on_conflict_do_nothing(index_elements=["source_ref"])
             )
             self.rows = []
+
+
+@dataclass(frozen=True)
+class Notice:
+    patient_id: uuid.UUID
+    message: Message
+    source_ref: str  # unique per message: a retry counts once
+
+
+async def notify(session: AsyncSession, message_class: MessageClass, notices: Sequence[Notice]) -> int:
+    """Queue `notices` in the caller's transaction, each as the policy says: now, at the end of the
+    patient's quiet hours, or not at all. Returns how many were queued. Three reads and one insert
+    for the whole list."""
+    if not notices:
+        return 0
+    now = clock.now()
+    ids = [n.patient_id for n in notices]
+    if get_outreach_settings().cap(message_class):
+        await lock(session, ids)
+    policy = await recipients(session, ids, now)
+    sends = Sends()
+    for n in notices:
+        r = policy.get(n.patient_id)
+        if r is None:
+            continue
+        decision = decide(r, message_class, n.message.channel, now)
+        if decision.verdict == Verdict.SKIP:
+            continue
+        await send_later(session, n.message, not_before=decision.until)
+        sends.add(r, message_class, n.message.channel, n.source_ref, now)
+    queued = len(sends.rows)
+    await sends.flush(session)
+    return queued
