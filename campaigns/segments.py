@@ -52,6 +52,8 @@ from patients.models import (
     PatientCondition,
     Site,
 )
+from privacy import reads
+from privacy.models import PhiKind
 
 CAMPAIGN_ROLES = (Role.MARKETER,)  # admins hold every role
 READ_ROLES = (Role.MARKETER, Role.REVIEWER)
@@ -465,4 +467,7 @@ async def preview(
             select(sub.c.patient_id).where(sub.c.suppressed.is_(None)).order_by(sub.c.patient_id).limit(sample_size)
         )
     )
+    if criteria.conditions:
+        # Patients listed for having these conditions: a read of each one's conditions.
+        await reads.record_reads(session, actor, PhiKind.CONDITIONS, sample)
     return Preview(count=int(counts[0]), sample=sample, suppressed=int(counts[1]))

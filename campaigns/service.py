@@ -40,6 +40,8 @@ from core.ids import new_id
 from core.pagination import Page, keyset_page
 from messaging import templates
 from patients.models import Condition
+from privacy import reads
+from privacy.models import PhiKind
 
 REVIEW_ROLES = (Role.REVIEWER,)  # admins too
 UNFINISHED = (
@@ -349,7 +351,12 @@ async def deliveries_page(
     stmt = select(Delivery).where(Delivery.campaign_id == campaign_id)
     if status:
         stmt = stmt.where(Delivery.status == status)
-    return await keyset_page(session, stmt, sort=Delivery.patient_id, id_=Delivery.id, first=first, after=after)
+    page = await keyset_page(session, stmt, sort=Delivery.patient_id, id_=Delivery.id, first=first, after=after)
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is not None and (campaign.criteria_snapshot or {}).get("conditions"):
+        # Each delivery of a campaign chosen by condition says its patient has one of them.
+        await reads.record_reads(session, actor, PhiKind.CONDITIONS, [d.patient_id for d in page.items])
+    return page
 
 
 async def deliveries_by_ids(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Delivery]:

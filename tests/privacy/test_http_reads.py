@@ -306,3 +306,21 @@ async def test_no_health_data_leaves_when_its_record_cannot_be_written(
     assert "disk full" not in str(answer)
     # Reads that touch no health data are unaffected.
     assert data(await gql(client, "{ me { ... on Staff { email } } }", token=doctor.access))["me"]
+
+
+PREVIEW = """query($codes: [String!]!) { segmentPreview(criteria: {conditionCodes: $codes}) { count sample { id } } }"""
+
+
+async def test_a_segment_chosen_by_condition_is_a_condition_read(client: httpx.AsyncClient) -> None:
+    patient, pid = await signed_in_patient(client)
+    assert data(await gql(client, PROFILE, {"codes": ["hypertension"]}, token=patient.access))["profileUpdate"]
+    marketer = await staff_session(client, "mkt-phi@example.cn", ["marketer"])
+    admin = await staff_session(client, "admin-seg@example.cn", ["admin"])
+    everyone = data(await gql(client, PREVIEW, {"codes": []}, token=marketer.access))["segmentPreview"]
+    assert {"id": to_global_id("Patient", pid)} in everyone["sample"]
+    assert await _log(client, admin) == []
+    chosen = data(await gql(client, PREVIEW, {"codes": ["hypertension"]}, token=marketer.access))["segmentPreview"]
+    assert chosen["sample"] == [{"id": to_global_id("Patient", pid)}]
+    [record] = await _log(client, admin)
+    assert (record["kind"], record["through"]) == ("CONDITIONS", "graphql:segmentPreview")
+    assert record["staffId"] == marketer.id

@@ -280,3 +280,30 @@ def test_labels_are_chinese_and_keep_unknown_values():
     assert reads.kind_label("survey_answers") == "满意度调查答卷"
     assert reads.kind_label("checkins") == "健康打卡"
     assert reads.role_labels(["doctor", "clinic_staff", "retired_role"]) == ["医生", "门诊前台", "retired_role"]
+
+
+async def test_a_condition_targeted_segment_sample_and_its_deliveries_are_condition_reads():
+    from campaigns import segments
+    from campaigns import service as campaign_service
+    from campaigns.segments import SegmentCriteria
+    from tests.campaigns.support import approved_campaign, deliveries, make_patient, run
+
+    patient = await make_patient(conditions=["diabetes"])
+    await make_patient()
+    marketer, reviewer = staff(Role.MARKETER), staff(Role.REVIEWER)
+    async with unit_of_work() as session:
+        unfiltered = await segments.preview(session, marketer, SegmentCriteria())
+        assert patient in unfiltered.sample
+    assert await _rows() == []  # a list not chosen by condition says nothing of anyone's health
+    async with unit_of_work() as session:
+        chosen = await segments.preview(session, marketer, SegmentCriteria(conditions=["diabetes"]))
+        assert chosen.sample == [patient]
+    assert [(r.staff_id, r.patient_id, r.kind) for r in await _rows()] == [(marketer.id, patient, "conditions")]
+
+    campaign = await approved_campaign(SegmentCriteria(conditions=["diabetes"]))
+    await run(campaign)
+    assert list(await deliveries(campaign)) == [patient]
+    async with unit_of_work() as session:
+        page = await campaign_service.deliveries_page(session, reviewer, campaign, status=None, first=10, after=None)
+        assert [d.patient_id for d in page.items] == [patient]
+    assert [(r.patient_id, r.kind) for r in await _rows(staff_id=reviewer.id)] == [(patient, "conditions")]
