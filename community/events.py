@@ -2,13 +2,16 @@
 
 Capacity, a waitlist and seat offers: when a seat frees up the first person on the waitlist is
 offered it for `offer_hold_hours`; they accept (going) or the offer expires and passes on. An offered
-seat is held: seats taken = going + offered (`going_count` counts only the people going).
+seat is held: seats taken = going + offered (`going_count` counts only the people going). Members
+whose tier has priority booking wait ahead of the others (`priority`, set when they join the list).
+Check-in at the door, with each attendee's own signed one-use token: community.attendance.
 
 Concurrency: every change of who holds a seat locks the event row first (SELECT ... FOR UPDATE) and
 only then the RSVP rows, so RSVPs, offers, expiries and cancellations of one event are serialised
-and the lock order is always event -> rsvp (no deadlocks). Waitlist order is (waitlisted_at, id);
-under the lock each new waitlisted_at is strictly later than the last one, so the order is the order
-in which requests took the lock, even with a frozen clock.
+and the lock order is always event -> rsvp (no deadlocks). Waitlist order is (priority first,
+waitlisted_at, id); under the lock each new waitlisted_at is strictly later than the last one, so
+within a priority class the order is the order in which requests took the lock, even with a frozen
+clock.
 
 Notices (offers, reminders, cancellations) are claimed in `community_notices_sent` first (insert ...
 on conflict do nothing returning) and sent through the outbox only when the claim was new, so a
@@ -18,7 +21,6 @@ retried or overlapping cron never sends one twice.
 from __future__ import annotations
 
 import enum
-import hmac
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -53,8 +55,7 @@ from core.identity import Actor, ActorKind, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
 from core.settings import get_settings
-from loyalty import earning
-from loyalty import errors as loyalty_errors
+from loyalty import benefits as tier_benefits
 from messaging import outreach
 from messaging.outreach import MessageClass, Notice
 from patients.queries import sites_by_ids
@@ -66,13 +67,11 @@ EXPIRE_OFFERS = jobs.register("community.expire_offers", "Expire unanswered seat
 EVENT_ADMIN_ROLES = (Role.MARKETER, Role.MODERATOR)
 # Staff who check attendees in at the door.
 CHECKIN_STAFF_ROLES = (Role.CLINIC_STAFF,)
+# Staff who run events: they scan attendees' check-in codes and read the attendee list.
+EVENT_STAFF_ROLES = (*EVENT_ADMIN_ROLES, *CHECKIN_STAFF_ROLES)
 
-CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I look-alikes
-CODE_LENGTH = 6
 MAX_OCCURRENCES = 52
 MAX_CAPACITY = 100_000
-CHECKIN_OPENS_BEFORE = timedelta(hours=1)
-CHECKIN_CLOSES_AFTER = timedelta(hours=2)
 ONLINE_KINDS = frozenset({EventKind.ONLINE_LECTURE.value, EventKind.LIVESTREAM.value})
 KIND_LABELS = {
     EventKind.ONLINE_LECTURE.value: "线上讲座",
@@ -92,6 +91,8 @@ REMINDER_STAGES: dict[str, tuple[tuple[str, timedelta], ...]] = {
 }
 REMINDER_HORIZON = max(lead for stages in REMINDER_STAGES.values() for _, lead in stages)
 SEAT_HOLDING = (RsvpStatus.GOING.value, RsvpStatus.OFFERED.value)
+# Priority members (a tier benefit) first, then in order of arrival.
+WAITLIST_ORDER = (EventRsvp.priority.desc(), EventRsvp.waitlisted_at, EventRsvp.id)
 NOTIFIED_ON_CANCEL = (RsvpStatus.GOING.value, RsvpStatus.WAITLISTED.value, RsvpStatus.OFFERED.value)
 
 
@@ -148,26 +149,12 @@ class NotRegistered(DomainError):
     default_message = "您尚未成功报名该活动"
 
 
-class CheckInCodeInvalid(DomainError):
-    code = Code.CHECKIN_CODE_INVALID
-    default_message = "签到码不正确"
-
-
-class CheckInNotOpen(DomainError):
-    code = Code.CHECKIN_NOT_OPEN
-    default_message = "签到尚未开始（活动开始前1小时开放）"
-
-
-class CheckInClosed(DomainError):
-    code = Code.CHECKIN_CLOSED
-    default_message = "签到已结束"
-
-
 # --- small helpers ------------------------------------------------------------------------------
 
 
-def new_checkin_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+def new_checkin_nonce() -> str:
+    """The random part of an attendee's check-in token; replaced when the registration is withdrawn."""
+    return secrets.token_hex(12)
 
 
 def local_text(at: datetime) -> str:
@@ -180,7 +167,7 @@ def can_manage(actor: Actor) -> bool:
 
 
 def _sees_everything(actor: Actor) -> bool:
-    return can_manage(actor) or actor.has_role(*CHECKIN_STAFF_ROLES)
+    return actor.has_role(*EVENT_STAFF_ROLES)
 
 
 def visible_link(event: Event, rsvp: EventRsvp | None, actor: Actor | None = None) -> str | None:
@@ -192,10 +179,6 @@ def visible_link(event: Event, rsvp: EventRsvp | None, actor: Actor | None = Non
     if rsvp is not None and rsvp.event_id == event.id and rsvp.status == RsvpStatus.GOING:
         return event.online_link
     return None
-
-
-def can_see_checkin_code(actor: Actor) -> bool:
-    return _sees_everything(actor)
 
 
 async def claim_notices(session: AsyncSession, keys: Sequence[str]) -> set[str]:
@@ -304,26 +287,17 @@ async def _validate(session: AsyncSession, actor: Actor, data: EventInput, repea
 
 
 async def _insert_event(session: AsyncSession, values: dict[str, object]) -> Event:
-    """Insert with a fresh check-in code; a collision with another event's code draws again."""
-    for _ in range(10):
-        event_id = await session.scalar(
-            insert(Event)
-            .values(**values, checkin_code=new_checkin_code())
-            .on_conflict_do_nothing(index_elements=["checkin_code"])
-            .returning(Event.id)
-        )
-        if event_id is not None:
-            event = await session.get(Event, event_id)
-            assert event is not None
-            return event
-    raise Conflict("签到码生成失败，请重试", code=Code.CHECKIN_CODE_EXHAUSTED)
+    event = Event(**values)
+    session.add(event)
+    await session.flush()
+    return event
 
 
 async def create_event(
     session: AsyncSession, actor: Actor, data: EventInput, *, repeat_weekly: int | None = None
 ) -> list[Event]:
     """Create an event; with `repeat_weekly=N`, N weekly occurrences sharing a series id, each with
-    its own RSVPs and check-in code (same local wall-clock time each week)."""
+    its own RSVPs (same local wall-clock time each week)."""
     actor.require_role(*EVENT_ADMIN_ROLES)
     count = 1 if repeat_weekly is None else repeat_weekly
     await _validate(session, actor, data, count)
@@ -473,7 +447,7 @@ class Occupancy:
     waitlisted: int
 
 
-async def _lock_event(session: AsyncSession, event_id: uuid.UUID) -> Event:
+async def lock_event(session: AsyncSession, event_id: uuid.UUID) -> Event:
     event = await session.scalar(
         select(Event).where(Event.id == event_id).with_for_update().execution_options(populate_existing=True)
     )
@@ -509,7 +483,7 @@ async def _counts(session: AsyncSession, event_id: uuid.UUID) -> tuple[int, int]
     return int(offered), int(waitlisted)
 
 
-async def _my_rsvp(session: AsyncSession, event_id: uuid.UUID, patient_id: uuid.UUID) -> EventRsvp | None:
+async def lock_rsvp(session: AsyncSession, event_id: uuid.UUID, patient_id: uuid.UUID) -> EventRsvp | None:
     return await session.scalar(
         select(EventRsvp)
         .where(EventRsvp.event_id == event_id, EventRsvp.patient_id == patient_id)
@@ -541,7 +515,7 @@ async def _promote(session: AsyncSession, event: Event, now: datetime) -> list[E
         await session.scalars(
             select(EventRsvp)
             .where(EventRsvp.event_id == event.id, EventRsvp.status == RsvpStatus.WAITLISTED)
-            .order_by(EventRsvp.waitlisted_at, EventRsvp.id)
+            .order_by(*WAITLIST_ORDER)
             .limit(free)
             .with_for_update()
         )
@@ -567,11 +541,11 @@ async def rsvp(session: AsyncSession, actor: Actor, event_id: uuid.UUID, respons
     patient_id = actor.require_patient()
     if response not in {r.value for r in RsvpResponse}:
         raise DomainError("报名选项无效", field="response", code=Code.RSVP_RESPONSE_INVALID)
-    event = await _lock_event(session, event_id)
+    event = await lock_event(session, event_id)
     await _require_visible(session, actor, event)
     now = clock.now()
     _require_changeable(event, now)
-    mine = await _my_rsvp(session, event.id, patient_id)
+    mine = await lock_rsvp(session, event.id, patient_id)
     if response == RsvpResponse.GOING:
         if mine is not None and mine.status in (RsvpStatus.GOING, RsvpStatus.WAITLISTED):
             return mine
@@ -588,6 +562,8 @@ async def rsvp(session: AsyncSession, actor: Actor, event_id: uuid.UUID, respons
             session.add(mine)
         mine.status = status
         mine.waitlisted_at = waitlisted_at
+        # A tier with priority booking waits ahead of the others (as the tier was when they joined).
+        mine.priority = not seat_free and await tier_benefits.has_priority_booking(session, patient_id)
         mine.offer_expires_at = None
         mine.updated_at = now
         if seat_free:
@@ -605,6 +581,7 @@ async def rsvp(session: AsyncSession, actor: Actor, event_id: uuid.UUID, respons
     mine.status = RsvpStatus.DECLINED
     mine.waitlisted_at = None
     mine.offer_expires_at = None
+    mine.checkin_nonce = new_checkin_nonce()  # a check-in QR handed out before stops working
     mine.updated_at = now
     if previous == RsvpStatus.GOING:
         event.going_count -= 1
@@ -629,11 +606,11 @@ async def _accept(session: AsyncSession, event: Event, mine: EventRsvp, now: dat
 async def accept_offer(session: AsyncSession, actor: Actor, event_id: uuid.UUID) -> EventRsvp:
     """The offered patient takes the held seat (before the offer expires)."""
     patient_id = actor.require_patient()
-    event = await _lock_event(session, event_id)
+    event = await lock_event(session, event_id)
     await _require_visible(session, actor, event)
     now = clock.now()
     _require_changeable(event, now)
-    mine = await _my_rsvp(session, event.id, patient_id)
+    mine = await lock_rsvp(session, event.id, patient_id)
     if mine is not None and mine.status == RsvpStatus.GOING:
         return mine
     if mine is None or mine.status != RsvpStatus.OFFERED:
@@ -642,7 +619,7 @@ async def accept_offer(session: AsyncSession, actor: Actor, event_id: uuid.UUID)
 
 
 async def _expire_event_offers(session: AsyncSession, event_id: uuid.UUID) -> int:
-    event = await _lock_event(session, event_id)
+    event = await lock_event(session, event_id)
     now = clock.now()
     rows = list(
         await session.scalars(
@@ -703,7 +680,7 @@ async def cancel_event(
     v = Validator()
     v.check(2 <= len(reason) <= 300, "reason", Code.REASON_LENGTH, "请填写取消原因（2到300个字符）")
     v.raise_if_any()
-    event = await _lock_event(session, event_id)
+    event = await lock_event(session, event_id)
     if event.status == EventStatus.CANCELLED:
         return event
     now = clock.now()
@@ -755,75 +732,6 @@ async def cancel_event(
     return event
 
 
-# --- check-in -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CheckInResult:
-    rsvp: EventRsvp
-    points: int
-    already: bool
-
-
-async def check_in(
-    session: AsyncSession,
-    actor: Actor,
-    event_id: uuid.UUID,
-    code: str | None = None,
-    *,
-    patient_id: uuid.UUID | None = None,
-) -> CheckInResult:
-    """The attendee enters the event's code (shown at the venue as a QR code), or clinic staff check a
-    patient in. Once per person; attendance points go through loyalty with a per-event key, so a
-    repeat never awards twice. Staff may check in a walk-in (no RSVP): they become going."""
-    by_staff = not (actor.is_patient and (patient_id is None or patient_id == actor.id))
-    if by_staff:
-        actor.require_role(*CHECKIN_STAFF_ROLES)
-        if patient_id is None:
-            raise DomainError("请指定签到的患者", field="patientId", code=CoreCode.PATIENT_REQUIRED)
-        target = patient_id
-        event = await _lock_event(session, event_id)  # a walk-in may take a seat
-    else:
-        target = actor.require_patient()
-        event = await get_event(session, actor, event_id)
-    if event.status == EventStatus.CANCELLED:
-        raise EventCancelled()
-    if not by_staff:
-        given = (code or "").strip().upper()
-        if not hmac.compare_digest(given.encode(), event.checkin_code.encode()):
-            raise CheckInCodeInvalid(field="code")
-    now = clock.now()
-    if now < event.starts_at - CHECKIN_OPENS_BEFORE:
-        raise CheckInNotOpen()
-    if now > event.ends_at + CHECKIN_CLOSES_AFTER:
-        raise CheckInClosed()
-    mine = await _my_rsvp(session, event.id, target)
-    if mine is None or mine.status != RsvpStatus.GOING:
-        if not by_staff:
-            raise NotRegistered()
-        if mine is None:
-            mine = EventRsvp(id=new_id(), event_id=event.id, patient_id=target, status=RsvpStatus.GOING, created_at=now)
-            session.add(mine)
-        mine.status = RsvpStatus.GOING
-        mine.waitlisted_at = None
-        mine.offer_expires_at = None
-        mine.updated_at = now
-        event.going_count += 1
-    if mine.checked_in_at is not None:
-        return CheckInResult(mine, 0, True)
-    mine.checked_in_at = now
-    mine.updated_at = now
-    await session.flush()
-    try:
-        awarded = await earning.award(
-            session, target, "event_attendance", f"event:{event.id}", f"event:{event.id}:attend:{target}"
-        )
-        points = awarded.points
-    except loyalty_errors.RuleNotFound:  # the rule switched off: attendance still counts
-        points = 0
-    return CheckInResult(mine, points, False)
-
-
 # --- reminders ------------------------------------------------------------------------------------
 
 
@@ -857,7 +765,7 @@ async def _remind_batch(
     body = f"您报名的{KIND_LABELS.get(event.kind, '活动')}「{event.title}」将于{local_text(event.starts_at)}开始"
     body += f"，{'参会链接' if event.kind in ONLINE_KINDS else '地点'}：{where}。" if where else "。"
     if event.kind not in ONLINE_KINDS:
-        body += "到场后请扫描现场签到码签到。"
+        body += "到场后请在报名页面打开签到二维码，由工作人员扫码签到。"
     notices = [
         Notice(p, Message(ChannelName.IN_APP, str(p), body, subject="活动提醒"), key)
         for p, key in keys.items()
@@ -944,7 +852,8 @@ async def waitlist_positions(session: AsyncSession, rsvp_ids: Sequence[uuid.UUID
     rows = await session.execute(
         text(
             "SELECT r.id, (SELECT count(*) FROM community_event_rsvps w WHERE w.event_id = r.event_id"
-            "  AND w.status = 'waitlisted' AND (w.waitlisted_at, w.id) <= (r.waitlisted_at, r.id)) AS place "
+            "  AND w.status = 'waitlisted'"
+            "  AND (NOT w.priority, w.waitlisted_at, w.id) <= (NOT r.priority, r.waitlisted_at, r.id)) AS place "
             "FROM community_event_rsvps r WHERE r.id = ANY(:ids) AND r.status = 'waitlisted'"
         ),
         {"ids": list(rsvp_ids)},
@@ -958,6 +867,6 @@ async def waitlist(session: AsyncSession, event_id: uuid.UUID) -> list[EventRsvp
         await session.scalars(
             select(EventRsvp)
             .where(EventRsvp.event_id == event_id, EventRsvp.status == RsvpStatus.WAITLISTED)
-            .order_by(EventRsvp.waitlisted_at, EventRsvp.id)
+            .order_by(*WAITLIST_ORDER)
         )
     )
