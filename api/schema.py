@@ -19,6 +19,7 @@ from api.care.mutations import CareMutation
 from api.care.queries import CareQuery
 from api.catalogue import CatalogueQuery
 from api.community.checkins import CheckInMutation, CheckInQuery
+from api.community.credentials import CredentialMutation, CredentialQuery
 from api.community.events import EventMutation, EventQuery
 from api.community.groups import CommunityMutation, CommunityQuery
 from api.community.moderation import ModerationMutation, ModerationQuery
@@ -65,6 +66,7 @@ class Query(
     LoyaltyQuery,
     CommunityQuery,
     CheckInQuery,
+    CredentialQuery,
     EventQuery,
     ModerationQuery,
     ContentQuery,
@@ -85,6 +87,7 @@ class Mutation(
     LoyaltyMutation,
     CommunityMutation,
     CheckInMutation,
+    CredentialMutation,
     EventMutation,
     ModerationMutation,
     ContentMutation,

@@ -212,8 +212,15 @@ POSTS = [
 ]
 
 
+# email, 执业证书编号, specialty of the demo clinicians (made up; 15 digits like a real 医师执业证书编码)
+DEMO_CREDENTIALS = [
+    ("doctor@demo.kangning.cn", "110310000012345", "内分泌科"),
+    ("manager@demo.kangning.cn", "HM3100002024017", "健康管理"),
+]
+
+
 async def _seed_community(session: AsyncSession) -> None:
-    from community import events, groups, posts
+    from community import credentials, events, groups, posts
     from community.models import Group, Membership
     from core import clock
     from core.identity import Actor, ActorKind, Role
@@ -248,6 +255,22 @@ async def _seed_community(session: AsyncSession) -> None:
         await groups.set_role(
             session, moderator, by_slug[slug].id, account_kind="staff", account_id=moderator_id, role="moderator"
         )
+    # The clinicians' practising certificates, recorded and verified by the admin: what makes them experts.
+    admin = Actor(kind=ActorKind.STAFF, id=staff["admin@demo.kangning.cn"].id, roles=frozenset({Role.ADMIN}))
+    for email, number, specialty in DEMO_CREDENTIALS:
+        credential = await credentials.record(
+            session,
+            admin,
+            credentials.CredentialInput(
+                staff_id=staff[email].id,
+                certificate_number=number,
+                institution="康宁医院总院区",
+                specialty=specialty,
+                evidence_key=f"credentials/demo/{number}.pdf",
+                expires_at=clock.now() + timedelta(days=3 * 365),
+            ),
+        )
+        await credentials.verify(session, admin, credential.id)
     await groups.set_role(
         session, moderator, by_slug["tangyou"].id, account_kind="staff", account_id=doctor_id, role="expert"
     )

@@ -28,6 +28,24 @@ class CommunityCode(ErrorCode):
     CHECKIN_TOKEN_WRONG_EVENT = "CHECKIN_TOKEN_WRONG_EVENT", "该签到二维码属于其他活动"
     COMMENT_NOT_FOUND = "COMMENT_NOT_FOUND", "评论不存在"
     CONTENT_BLOCKED = "CONTENT_BLOCKED", "内容包含不允许发布的词语，请修改后再发"
+    CREDENTIAL_DAYS_INVALID = "CREDENTIAL_DAYS_INVALID", "到期天数需为1到3650天"
+    CREDENTIAL_EVIDENCE_INVALID = (
+        "CREDENTIAL_EVIDENCE_INVALID",
+        "证明材料需为已上传文件的存储路径（如 credentials/2024/a1.pdf，pdf/jpg/png，不超过200个字符）",
+    )
+    CREDENTIAL_EXPIRED = "CREDENTIAL_EXPIRED", "执业资质已过期，请联系管理员更新后再操作"
+    CREDENTIAL_EXPIRY_INVALID = "CREDENTIAL_EXPIRY_INVALID", "有效期需晚于当前时间且不超过10年"
+    CREDENTIAL_INSTITUTION_LENGTH = "CREDENTIAL_INSTITUTION_LENGTH", "执业机构需为2到100个字符"
+    CREDENTIAL_NOT_FOUND = "CREDENTIAL_NOT_FOUND", "资质记录不存在"
+    CREDENTIAL_NOT_PENDING = "CREDENTIAL_NOT_PENDING", "只能核验待审核的资质记录"
+    CREDENTIAL_NOT_REVOCABLE = "CREDENTIAL_NOT_REVOCABLE", "该资质记录已撤销或已过期"
+    CREDENTIAL_NUMBER_INVALID = "CREDENTIAL_NUMBER_INVALID", "执业证书编号需为6到32位字母或数字"
+    CREDENTIAL_NUMBER_TAKEN = "CREDENTIAL_NUMBER_TAKEN", "该执业证书编号已登记在其他员工名下"
+    CREDENTIAL_PENDING_EXISTS = "CREDENTIAL_PENDING_EXISTS", "该员工已有待审核的资质记录"
+    CREDENTIAL_REQUIRED = "CREDENTIAL_REQUIRED", "需要经管理员核验且在有效期内的医生或健康管理师执业资质"
+    CREDENTIAL_ROLE_NOT_CLINICAL = "CREDENTIAL_ROLE_NOT_CLINICAL", "仅医生和健康管理师可以登记执业资质"
+    CREDENTIAL_SELF_VERIFY = "CREDENTIAL_SELF_VERIFY", "不能核验自己的执业资质"
+    CREDENTIAL_SPECIALTY_LENGTH = "CREDENTIAL_SPECIALTY_LENGTH", "执业专业需为2到50个字符"
     DAYS_OUT_OF_RANGE = "DAYS_OUT_OF_RANGE", "天数需在1到…之间"
     DEADLINE_AFTER_START = "DEADLINE_AFTER_START", "报名截止时间不能晚于活动开始时间"
     DECISION_INVALID = "DECISION_INVALID", "处理方式无效"
@@ -198,3 +216,51 @@ class RestrictNotAllowed(PermissionDenied):
 class WordNotFound(NotFound):
     code = CommunityCode.WORD_NOT_FOUND
     default_message = "词语不存在"
+
+
+# --- expert credentials (community/credentials.py)
+
+
+class CredentialRequired(PermissionDenied):
+    code = CommunityCode.CREDENTIAL_REQUIRED
+    default_message = "需要经管理员核验且在有效期内的医生或健康管理师执业资质"
+
+
+class CredentialExpired(CredentialRequired):
+    code = CommunityCode.CREDENTIAL_EXPIRED
+    default_message = "执业资质已过期，请联系管理员更新后再操作"
+
+
+class CredentialSelfVerify(PermissionDenied):
+    code = CommunityCode.CREDENTIAL_SELF_VERIFY
+    default_message = "不能核验自己的执业资质"
+
+
+class CredentialNotFound(NotFound):
+    code = CommunityCode.CREDENTIAL_NOT_FOUND
+    default_message = "资质记录不存在"
+
+
+class CredentialNotPending(Conflict):
+    code = CommunityCode.CREDENTIAL_NOT_PENDING
+    default_message = "只能核验待审核的资质记录"
+
+
+class CredentialNotRevocable(Conflict):
+    code = CommunityCode.CREDENTIAL_NOT_REVOCABLE
+    default_message = "该资质记录已撤销或已过期"
+
+
+class CredentialPendingExists(Conflict):
+    code = CommunityCode.CREDENTIAL_PENDING_EXISTS
+    default_message = "该员工已有待审核的资质记录"
+
+
+class CredentialNumberTaken(Conflict):
+    code = CommunityCode.CREDENTIAL_NUMBER_TAKEN
+    default_message = "该执业证书编号已登记在其他员工名下"
+
+
+class CredentialRoleNotClinical(DomainError):
+    code = CommunityCode.CREDENTIAL_ROLE_NOT_CLINICAL
+    default_message = "仅医生和健康管理师可以登记执业资质"

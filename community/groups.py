@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from community import access, audit, errors
+from community import access, audit, credentials, errors
 from community.errors import CommunityCode as Code
 from community.models import Group, GroupVisibility, JoinPolicy, MemberRole, Membership, MemberState
 from core import clock
@@ -252,8 +252,9 @@ async def invite(session: AsyncSession, actor: Actor, group_id: uuid.UUID, patie
 async def set_role(
     session: AsyncSession, actor: Actor, group_id: uuid.UUID, *, account_kind: str, account_id: uuid.UUID, role: str
 ) -> Membership:
-    """Owners and staff moderators appoint moderators and experts. An expert who is staff must be a
-    doctor or health manager (checked again when they verify an answer)."""
+    """Owners and staff moderators appoint moderators and experts. An expert must be an active doctor or
+    health manager with a credential valid now (community/credentials.py; checked again when they
+    verify an answer, and the badge is computed from it)."""
     _, mine = await access.get_group(session, actor, group_id)
     if not (
         access.is_staff_moderator(actor)
@@ -265,6 +266,10 @@ async def set_role(
     account = await session.get(Patient if account_kind == "patient" else Staff, account_id)
     if account is None:
         raise NotFound("账号不存在", field="accountId", code=Code.ACCOUNT_NOT_FOUND)
+    if role == MemberRole.EXPERT:
+        if account_kind != "staff":
+            raise errors.CredentialRequired("社群专家需为经核验执业资质的医生或健康管理师", field="accountId")
+        await credentials.require_expert(session, account_id, field="accountId")
     m = await session.scalar(
         select(Membership)
         .where(

@@ -115,6 +115,49 @@ class AnonymousAlias(Base):
     number: Mapped[int] = mapped_column(SmallInteger)
 
 
+# --- expert credentials ---------------------------------------------------------------------------
+
+
+class CredentialStatus(enum.StrEnum):
+    PENDING = "pending"  # recorded, evidence not yet checked by an admin
+    VERIFIED = "verified"  # checked; valid until expires_at
+    REVOKED = "revoked"  # withdrawn by an admin (with a reason)
+    EXPIRED = "expired"  # set by the nightly job once expires_at passed (validity never waits for it)
+
+
+class StaffCredential(IdMixin, TimestampMixin, Base):
+    """A clinician's practising certificate (执业证书) as checked by an admin. Only a staff account with a
+    verified, unexpired one is a group expert (community/credentials.py)."""
+
+    __tablename__ = "staff_credentials"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'verified', 'revoked', 'expired')", name="status"),
+        CheckConstraint("status NOT IN ('verified', 'expired') OR verified_at IS NOT NULL", name="verified"),
+        CheckConstraint("verified_by IS NULL OR verified_by <> staff_id", name="not_self_verified"),
+        # One credential waiting for a check per person; a renewal may wait while the old one is valid.
+        Index("uq_staff_credentials_pending", "staff_id", unique=True, postgresql_where=text("status = 'pending'")),
+        # "Is this person an expert now" and the nightly expiry both read only verified rows.
+        Index("ix_staff_credentials_verified", "staff_id", "expires_at", postgresql_where=text("status = 'verified'")),
+        Index("ix_staff_credentials_expiry", "expires_at", postgresql_where=text("status = 'verified'")),
+        Index("ix_staff_credentials_number", "certificate_number"),
+        Index("ix_staff_credentials_created_at_id", "created_at", "id"),
+    )
+
+    staff_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("staff.id"))
+    certificate_number: Mapped[str] = mapped_column(String(32))
+    institution: Mapped[str] = mapped_column(String(100))
+    specialty: Mapped[str] = mapped_column(String(50))
+    evidence_key: Mapped[str] = mapped_column(String(200))  # object-storage key of the scanned certificate
+    status: Mapped[str] = mapped_column(String(16), default=CredentialStatus.PENDING)
+    expires_at: Mapped[datetime]
+    recorded_by: Mapped[uuid.UUID | None]
+    verified_by: Mapped[uuid.UUID | None]
+    verified_at: Mapped[datetime | None]
+    revoked_by: Mapped[uuid.UUID | None]
+    revoked_at: Mapped[datetime | None]
+    revocation_reason: Mapped[str | None] = mapped_column(String(500))
+
+
 # --- posts ------------------------------------------------------------------------------------
 
 
@@ -153,6 +196,9 @@ class Post(IdMixin, TimestampMixin, Base):
     locked: Mapped[bool] = mapped_column(default=False)
     comment_count: Mapped[int] = mapped_column(Integer, default=0)
     verified_answer_id: Mapped[uuid.UUID | None]
+    # Who marked it and when: the mark stays after their credential expires (it was checked then).
+    verified_answer_by: Mapped[uuid.UUID | None]
+    verified_answer_at: Mapped[datetime | None]
     accepted_answer_id: Mapped[uuid.UUID | None]
     edited_at: Mapped[datetime | None]
     last_activity_at: Mapped[datetime] = mapped_column(default=clock.now)

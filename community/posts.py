@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from community import access, audit, errors, moderation
+from community import access, audit, credentials, errors, moderation
 from community.errors import CommunityCode as Code
 from community.models import (
     AnonymousAlias,
@@ -362,7 +362,9 @@ async def comments_page(
 
 
 async def verify_answer(session: AsyncSession, actor: Actor, *, post_id: uuid.UUID, comment_id: uuid.UUID) -> Post:
-    """Only a group expert who is doctor or health-manager staff may mark an answer as verified."""
+    """Only a group expert who is doctor or health-manager staff with a credential valid now may mark an
+    answer as verified (CREDENTIAL_EXPIRED once it lapsed). The mark records who and when, and stays
+    when their credential later lapses (community/credentials.py says why)."""
     post = await session.get(Post, post_id, with_for_update=True)
     if post is None or post.kind != PostKind.QUESTION or post.status != ContentStatus.PUBLISHED:
         raise errors.PostNotFound()
@@ -374,11 +376,15 @@ async def verify_answer(session: AsyncSession, actor: Actor, *, post_id: uuid.UU
         and member is not None
         and member.role == MemberRole.EXPERT
     )
-    if not expert:
+    if not expert or actor.id is None:
         raise PermissionDenied("只有本群认证专家（医生或健康管理师）可以认证回答")
+    await credentials.require_expert(session, actor.id)
     await _answer_of(session, post, comment_id)
+    now = clock.now()
     post.verified_answer_id = comment_id
-    post.updated_at = clock.now()
+    post.verified_answer_by = actor.id
+    post.verified_answer_at = now
+    post.updated_at = now
     await audit.record(
         session,
         actor,
@@ -529,8 +535,8 @@ async def group_feed(
 # The texts are built once here, one per (visibility rule, first page or after a cursor).
 _POST_COLUMNS = (
     "p.id, p.group_id, p.author_kind, p.author_id, p.anonymous, p.kind, p.title, p.body_html, p.image_urls, "
-    "p.status, p.pinned, p.locked, p.comment_count, p.verified_answer_id, p.accepted_answer_id, p.edited_at, "
-    "p.created_at"
+    "p.status, p.pinned, p.locked, p.comment_count, p.verified_answer_id, p.verified_answer_at, "
+    "p.accepted_answer_id, p.edited_at, p.created_at"
 )
 _AUTHOR_VISIBLE = ", ".join(f"'{s.value}'" for s in VISIBLE_TO_AUTHOR)
 _VISIBILITY = {
@@ -545,10 +551,12 @@ _VISIBILITY = {
 
 def _feed_sql(visibility: str, first_page: bool) -> str:
     """$1 group, $2 page limit, $3/$4 the viewer's account kind and id (NULL: no viewer reactions),
-    [$5 the viewer's id for the author rule], then the cursor's (created_at, id) after a cursor."""
+    [$5 the viewer's id for the author rule], then the cursor's (created_at, id) after a cursor, and
+    last the time the expert badge is checked at (the clock's)."""
     visible = _VISIBILITY[visibility]
     n = 6 if visibility == "author" else 5
     keyset = "" if first_page else f" AND (p.created_at, p.id) < (${n}, ${n + 1})"
+    now = f"${n if first_page else n + 2}"
     page = (
         f"(SELECT {_POST_COLUMNS} FROM community_posts p WHERE p.group_id = $1 AND p.pinned = false AND {visible}"
         f"{keyset} ORDER BY p.created_at DESC, p.id DESC LIMIT $2)"
@@ -564,6 +572,8 @@ SELECT p.*,
        CASE WHEN p.author_kind = 'staff' THEN coalesce(s.name, '工作人员')
             ELSE coalesce(pa.nickname, '已注销用户') END AS author_name,
        al.number AS alias_number, am.role AS author_role,
+       CASE WHEN am.role = 'expert' AND p.author_kind = 'staff'
+            THEN {credentials.expert_now_sql("p.author_id", now)} ELSE false END AS author_expert,
        coalesce(rc.likes, 0) AS likes, coalesce(rc.helpful, 0) AS helpful, coalesce(rc.hugs, 0) AS hugs,
        vr.kinds AS viewer_kinds
 FROM ({pinned}{page}) p
@@ -625,6 +635,7 @@ async def group_feed_rows(
         if not isinstance(created_at, datetime) or not isinstance(post_id, uuid.UUID):
             raise InvalidCursor(field="after")
         args += [created_at, post_id]
+    args.append(clock.now())
     rows = await rawsql.fetch(session, _FEED_SQL[(visibility, not after)], *args)
     pinned = [r for r in rows if r["pinned"]]
     page = [r for r in rows if not r["pinned"]]

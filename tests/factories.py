@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from community import groups
+from community import credentials, groups
 from core import clock, security
 from core.db import unit_of_work
 from core.identity import SYSTEM, Actor, ActorKind, Role
@@ -113,6 +113,27 @@ async def make_staff(
             return member.id
     finally:
         _reuse_hash.reset(token)
+
+
+async def verified_credential(staff_id: uuid.UUID, *, days: int = 365, number: str | None = None) -> uuid.UUID:
+    """A practising credential for a doctor or health manager, recorded and verified by an admin, valid
+    for `days` from now: what the group expert role and verifying answers need."""
+    admin = staff(Role.ADMIN)
+    async with unit_of_work() as session:
+        credential = await credentials.record(
+            session,
+            admin,
+            credentials.CredentialInput(
+                staff_id=staff_id,
+                certificate_number=number or f"{uuid.uuid4().int % 10**15:015d}",
+                institution="康宁医院总院区",
+                specialty="内分泌科",
+                evidence_key=f"credentials/{staff_id}.pdf",
+                expires_at=clock.now() + timedelta(days=days),
+            ),
+        )
+        await credentials.verify(session, admin, credential.id)
+        return credential.id
 
 
 # --- sites ------------------------------------------------------------------------------------------

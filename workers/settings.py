@@ -16,6 +16,7 @@ from campaigns import runner as campaign_runner
 from campaigns import sender as campaign_sender
 from care import complaints as care_complaints
 from care import surveys as care_surveys
+from community import credentials as community_credentials
 from community import events as community_events
 from community import invitations as community_invitations
 from content import jobs as content_jobs
@@ -79,6 +80,10 @@ async def community_event_reminders(ctx: dict[str, Any]) -> int:
 
 async def community_expire_offers(ctx: dict[str, Any]) -> int:
     return await community_events.expire_offers()
+
+
+async def community_credentials_expire(ctx: dict[str, Any]) -> dict[str, int]:
+    return await community_credentials.expire_due()
 
 
 async def content_publish_due(ctx: dict[str, Any]) -> int:
@@ -196,6 +201,18 @@ CRON_JOBS = [
         run_at_startup=True,
         unique=True,
         timeout=300,
+    ),
+    # Daily, and at start-up: lapsed credentials marked expired and expert roles without a valid one
+    # dropped. Only VERIFIED rows past expiry and EXPERT roles are picked (locked, SKIP LOCKED), so a
+    # repeat or a concurrent run changes nothing twice; the badge never waited for it anyway.
+    cron(
+        community_credentials_expire,
+        name=community_credentials.EXPIRE_DUE.name,
+        hour={1},
+        minute={30},
+        run_at_startup=True,
+        unique=True,
+        timeout=600,
     ),
     cron(
         community_invite_sweep,

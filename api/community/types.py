@@ -13,7 +13,7 @@ from api.context import Info
 from api.identity.types import Condition
 from api.relay import Connection, Node, connection, node_fetcher, raw_uuids, read_page, to_global_id
 from api.views import node_view, view
-from community import access, groups, models, posts
+from community import access, credentials, groups, models, posts
 from patients import queries as patient_queries
 
 GroupVisibility = models.GroupVisibility
@@ -79,7 +79,7 @@ class ViewerMembership:
 class Author:
     display_name: str
     anonymous: bool
-    is_expert: bool = strawberry.field(description="本群认证专家")
+    is_expert: bool = strawberry.field(description="本群认证专家：本群专家角色，且执业资质此刻经核验、在有效期内")
     is_staff: bool
     id: strawberry.ID | None = strawberry.field(description="非匿名时的作者编号")
 
@@ -93,7 +93,13 @@ async def author_of(info: Info, group_id: uuid.UUID, kind: str, account_id: uuid
             display_name=f"{prefix}#{number or '----'}", anonymous=True, is_expert=False, is_staff=False, id=None
         )
     membership = await info.context.load(groups.memberships_for, (group_id, kind, account_id))
-    expert = membership is not None and membership.role == models.MemberRole.EXPERT
+    # The badge is the credential valid now, not just the role: it goes the moment a credential lapses.
+    expert = (
+        kind == "staff"
+        and membership is not None
+        and membership.role == models.MemberRole.EXPERT
+        and bool(await info.context.load(credentials.experts_now, account_id))
+    )
     if kind == "staff":
         staff = await info.context.load(patient_queries.staff_by_ids, account_id)
         name = staff.name if staff else "工作人员"
@@ -198,6 +204,9 @@ class PostType(Node):
     group_id: strawberry.Private[uuid.UUID]
     verified_answer_id: strawberry.Private[uuid.UUID | None]
     accepted_answer_id: strawberry.Private[uuid.UUID | None]
+    verified_answer_at: datetime | None = strawberry.field(
+        description="回答被专家认证的时间：认证时专家资质有效，资质此后到期也保留"
+    )
 
     @strawberry.field(description="专家认证的回答")
     async def verified_answer(self, info: Info) -> CommentType | None:
@@ -243,6 +252,7 @@ def post_view(m: models.Post, info: Info) -> PostType:
         group_id=m.group_id,
         verified_answer_id=m.verified_answer_id,
         accepted_answer_id=m.accepted_answer_id,
+        verified_answer_at=m.verified_answer_at,
     )
 
 
@@ -259,7 +269,7 @@ def feed_post_view(r: Any, alias_prefix: str) -> PostType:
         author = Author(
             display_name=r["author_name"],
             anonymous=False,
-            is_expert=r["author_role"] == "expert",
+            is_expert=r["author_expert"],
             is_staff=staff,
             id=to_global_id("Staff" if staff else "Patient", r["author_id"]),
         )
@@ -282,6 +292,7 @@ def feed_post_view(r: Any, alias_prefix: str) -> PostType:
         group_id=r["group_id"],
         verified_answer_id=r["verified_answer_id"],
         accepted_answer_id=r["accepted_answer_id"],
+        verified_answer_at=r["verified_answer_at"],
     )
 
 

@@ -8,12 +8,12 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from api.relay import to_global_id
+from api.relay import from_global_id, to_global_id
 from community import events
 from core import clock
 from core.db import unit_of_work
 from core.identity import Role
-from tests.factories import as_patient, make_group, member_of, staff
+from tests.factories import as_patient, make_group, member_of, staff, verified_credential
 from tests.support import data, gql, membership_gid, signed_in_patient, staff_session
 
 GROUP_CREATE = """mutation($slug: String!, $name: String!, $v: GroupVisibility!, $j: JoinPolicy!, $cover: String) {
@@ -61,6 +61,12 @@ def _slug() -> str:
 
 def _email(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}@example.cn"
+
+
+def _staff_uuid(global_id: str) -> uuid.UUID:
+    decoded = from_global_id(global_id)
+    assert decoded is not None and decoded[0] == "Staff"
+    return uuid.UUID(decoded[1])
 
 
 async def _post(client: Any, token: str, group_id: uuid.UUID, kind: str = "DISCUSSION") -> str:
@@ -368,6 +374,7 @@ async def test_answer_verify_by_a_doctor_who_is_the_group_expert_only(client: An
     by_moderator = data(await gql(client, VERIFY, {"p": question, "c": answer}, token=moderator.access))
     assert codes(by_moderator["answerVerify"]) == ["PERMISSION_DENIED"]
 
+    await verified_credential(_staff_uuid(doctor.id))  # an expert needs a verified practising credential
     expert = data(await gql(client, SET_ROLE, {"g": gid, "a": doctor.id, "r": "EXPERT"}, token=moderator.access))
     assert expert["groupSetRole"]["errors"] == [] and expert["groupSetRole"]["role"] == "EXPERT"
     verified = data(await gql(client, VERIFY, {"p": question, "c": answer}, token=doctor.access))["answerVerify"]

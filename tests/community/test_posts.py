@@ -14,7 +14,16 @@ from core import clock
 from core.db import unit_of_work
 from core.errors import PermissionDenied
 from core.identity import ANONYMOUS, Role
-from tests.factories import MODERATOR, as_patient, make_group, make_staff, member_of, new_member, staff
+from tests.factories import (
+    MODERATOR,
+    as_patient,
+    make_group,
+    make_staff,
+    member_of,
+    new_member,
+    staff,
+    verified_credential,
+)
 from tests.support import count_statements, data, gql, patient_session, staff_session
 
 
@@ -127,14 +136,16 @@ async def test_answers_verified_only_by_group_experts_and_accepted_by_asker():
         ).item
     # Real staff accounts: a group role can only go to an account that exists.
     doctor = staff(Role.DOCTOR, staff_id=await make_staff("qa-doctor@example.cn", [Role.DOCTOR]))
+    await verified_credential(doctor.id)  # an expert is a clinician with a verified practising credential
     async with unit_of_work() as session:
         await groups.set_role(session, MODERATOR, group, account_kind="staff", account_id=doctor.id, role="expert")
-    moderator_expert = staff(Role.MODERATOR, staff_id=await make_staff("qa-mod@example.cn", [Role.MODERATOR]))
+    moderator = staff(Role.MODERATOR, staff_id=await make_staff("qa-mod@example.cn", [Role.MODERATOR]))
     async with unit_of_work() as session:
-        await groups.set_role(
-            session, MODERATOR, group, account_kind="staff", account_id=moderator_expert.id, role="expert"
-        )
-    for not_allowed in (as_patient(other), staff(Role.DOCTOR), moderator_expert):
+        with pytest.raises(errors.CredentialRequired):
+            await groups.set_role(
+                session, MODERATOR, group, account_kind="staff", account_id=moderator.id, role="expert"
+            )
+    for not_allowed in (as_patient(other), staff(Role.DOCTOR), moderator):
         async with unit_of_work() as session:
             with pytest.raises(PermissionDenied):
                 await posts.verify_answer(session, not_allowed, post_id=question.id, comment_id=answer.id)
