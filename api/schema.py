@@ -31,6 +31,7 @@ from api.cost import QueryCostLimiter
 from api.dashboards.queries import DashboardQuery
 from api.errors import ErrorFormatting, PortalSchema
 from api.execution import PortalExecutionContext
+from api.identity.consents import ConsentMutation, ConsentQuery
 from api.identity.mutations import IdentityMutation
 from api.identity.queries import IdentityQuery
 from api.loyalty.mutations import LoyaltyMutation
@@ -63,6 +64,7 @@ class NodeQuery:
 class Query(
     NodeQuery,
     IdentityQuery,
+    ConsentQuery,
     LoyaltyQuery,
     CommunityQuery,
     CheckInQuery,
@@ -84,6 +86,7 @@ class Query(
 @strawberry.type
 class Mutation(
     IdentityMutation,
+    ConsentMutation,
     LoyaltyMutation,
     CommunityMutation,
     CheckInMutation,

@@ -80,8 +80,10 @@ async def seed(patients: int, *, tag: str, channel_consents: tuple[str, ...] = (
         for channel, purpose in [("in_app", "service"), *((c, "marketing") for c in channel_consents)]:
             await conn.execute(
                 """
-                INSERT INTO consents (patient_id, channel, purpose, granted, source, changed_at)
-                SELECT id, $1, $2, true, 'bench', now() FROM patients WHERE phone LIKE $3 || '%'
+                INSERT INTO consents (patient_id, channel, purpose, granted, source, changed_at, notice_version)
+                SELECT id, $1, $2, true, 'import', now(),
+                       (SELECT max(version) FROM consent_notices WHERE $2 = ANY(purposes))
+                FROM patients WHERE phone LIKE $3 || '%'
                 ON CONFLICT DO NOTHING
                 """,
                 channel,

@@ -368,8 +368,8 @@ FEED_STEPS: list[tuple[str, str]] = [
         SELECT id, '136' || lpad(n::text, 8, '0'), '糖友' || n, 'undisclosed', 'Asia/Shanghai',
                $joined::timestamptz, $joined::timestamptz
         FROM feed_members ORDER BY n;
-        INSERT INTO consents (patient_id, channel, purpose, granted, source, changed_at)
-        SELECT id, 'in_app', 'service', true, 'registration', $joined::timestamptz FROM feed_members;
+        INSERT INTO consents (patient_id, channel, purpose, granted, source, changed_at, notice_version)
+        SELECT id, 'in_app', 'service', true, 'registration', $joined::timestamptz, 1 FROM feed_members;
         INSERT INTO community_groups (id, slug, name, condition_code, description, rules_text, cover_url,
                                       visibility, join_policy, allow_anonymous, alias_prefix, member_count,
                                       created_by, created_at, updated_at)
@@ -445,10 +445,10 @@ INVITE_STEPS: list[tuple[str, str]] = [
         SELECT id, '137' || lpad(n::text, 8, '0'), '康友' || n, 'undisclosed', 'Asia/Shanghai',
                $joined::timestamptz, $joined::timestamptz
         FROM invite_patients ORDER BY n;
-        INSERT INTO consents (patient_id, channel, purpose, granted, source, changed_at)
-        SELECT id, 'in_app', 'service', true, 'registration', $joined::timestamptz FROM invite_patients
+        INSERT INTO consents (patient_id, channel, purpose, granted, source, changed_at, notice_version)
+        SELECT id, 'in_app', 'service', true, 'registration', $joined::timestamptz, 1 FROM invite_patients
         UNION ALL
-        SELECT id, 'sms', 'marketing', n % 10 = 0, 'profile', $joined::timestamptz FROM invite_patients
+        SELECT id, 'sms', 'marketing', n % 10 = 0, 'app', $joined::timestamptz, 2 FROM invite_patients
         WHERE n % 10 IN (0, 5);
         """,
     ),

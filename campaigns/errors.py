@@ -8,7 +8,6 @@ from core.errors import Conflict, DomainError, ErrorCode, NotFound, PermissionDe
 class CampaignsCode(ErrorCode):
     """Error codes of campaigns: the value is what clients switch on."""
 
-    SEGMENT_SENSITIVE_CONDITION = "SEGMENT_SENSITIVE_CONDITION", "营销活动不能按敏感病种圈选人群"
     AUDIENCE_INVALID = "AUDIENCE_INVALID", "受众需为人群或活动"
     CAMPAIGN_NOT_APPROVED = "CAMPAIGN_NOT_APPROVED", "活动未经审批，不能发送"
     CAMPAIGN_NOT_FOUND = "CAMPAIGN_NOT_FOUND", "营销活动不存在"

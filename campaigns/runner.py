@@ -34,6 +34,7 @@ from core import clock, jobs
 from core.db import after_commit, unit_of_work
 from core.ids import new_id
 from messaging.outreach import get_outreach_settings, purpose_of
+from patients.consents import in_force_sql
 from patients.models import Patient
 
 MATERIALISE = jobs.register("campaigns.materialise", "Materialise a running campaign's audience into deliveries")
@@ -116,9 +117,9 @@ async def _batch(session: AsyncSession, campaign_id: uuid.UUID, size: int) -> tu
 # as arrays): per patient, the first channel of the campaign's order with a granted consent for the
 # campaign's purpose and an address; what was tried before it; the consent snapshot; quiet hours in
 # the patient's zone. Skips are rows too (suppressed, no_consent, no_address), so every audience
-# member is explained. Python never loops over patients here.
+# member is explained. Python never loops over patients here. Consent: patients.consents.in_force_sql.
 _INSERT = text(
-    """
+    f"""
     INSERT INTO campaign_deliveries
         (id, campaign_id, patient_id, kind, channel, status, skip_reason, reason, consent, not_before, created_at)
     SELECT a.new_id, CAST(:campaign_id AS uuid), a.patient_id, CAST(:kind AS text), chosen.ch,
@@ -133,7 +134,8 @@ _INSERT = text(
                 ELSE CAST(:why AS jsonb) END,
            CASE WHEN chosen.ch IS NOT NULL
                 THEN jsonb_build_object('channel', chosen.ch, 'purpose', CAST(:purpose AS text),
-                                        'given_at', chosen.changed_at, 'source', chosen.source) END,
+                                        'given_at', chosen.changed_at, 'source', chosen.source,
+                                        'notice_version', chosen.notice_version) END,
            CASE WHEN chosen.ch IS NOT NULL AND CAST(:quiet_on AS boolean) AND (
                     CASE WHEN CAST(:quiet_start AS int) > CAST(:quiet_end AS int)
                          THEN a.hour >= CAST(:quiet_start AS int) OR a.hour < CAST(:quiet_end AS int)
@@ -151,10 +153,10 @@ _INSERT = text(
     ) AS a
     -- the first channel (in the campaign's order) with a granted consent and an address
     LEFT JOIN LATERAL (
-        SELECT c.ch, c.pos, k.source, k.changed_at
+        SELECT c.ch, c.pos, k.source, k.changed_at, k.notice_version
         FROM unnest(CAST(:channels AS text[])) WITH ORDINALITY AS c(ch, pos)
         JOIN consents k ON k.patient_id = a.patient_id AND k.channel = c.ch
-                       AND k.purpose = CAST(:purpose AS text) AND k.granted
+                       AND k.purpose = CAST(:purpose AS text) AND {in_force_sql("k")}
         WHERE a.suppressed IS NULL
           AND CASE c.ch WHEN 'sms' THEN coalesce(a.phone, '') <> ''
                         WHEN 'email' THEN coalesce(a.email, '') <> ''
@@ -170,7 +172,7 @@ _INSERT = text(
                          ORDER BY c.pos) AS tried
         FROM unnest(CAST(:channels AS text[])) WITH ORDINALITY AS c(ch, pos)
         LEFT JOIN consents k ON k.patient_id = a.patient_id AND k.channel = c.ch
-                            AND k.purpose = CAST(:purpose AS text) AND k.granted
+                            AND k.purpose = CAST(:purpose AS text) AND {in_force_sql("k")}
         WHERE a.suppressed IS NULL AND c.pos < coalesce(chosen.pos, 2147483647)
         HAVING count(*) > 0
     ) AS tried ON true

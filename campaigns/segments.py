@@ -9,6 +9,10 @@ patient was skipped, and `preview` counts only the unsuppressed.
 Suppression (always, whatever the filter says): deceased or admitted patients, patients who are also
 active staff (same phone: staff are never an audience), and for marketing campaigns patients who
 opted out of all marketing. Care campaigns still reach a patient who opted out of marketing.
+
+Sensitive conditions (depression, pregnancy ... PIPL art. 28-29): a marketing segment may name one,
+but it matches only patients who gave the separate consent to be chosen by it (MARKETING_SENSITIVE).
+Consent is read through patients.consents.in_force_sql, the one test every sender applies.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,6 +47,7 @@ from core.pagination import Page, keyset_page
 from core.settings import get_settings
 from loyalty.models import Account, LifecycleStage, MemberTier, PatientLifecycle, Tier, Visit
 from messaging.outreach import purpose_of, suppression
+from patients.consents import in_force_sql
 from patients.models import (
     Condition,
     Consent,
@@ -145,17 +151,16 @@ def _visits(*conds: ColumnElement[bool]) -> Any:
     return (Visit.patient_id == Patient.id, Visit.status == "completed", *conds)
 
 
-def filter_clauses(c: SegmentCriteria, now: datetime) -> list[ColumnElement[bool]]:
-    """The WHERE terms of a segment over `patients` outer-joined with lifecycle, tier and balance."""
+def filter_clauses(c: SegmentCriteria, now: datetime, *, kind: str) -> list[ColumnElement[bool]]:
+    """The WHERE terms of a segment over `patients` outer-joined with lifecycle, tier and balance, for
+    a campaign of `kind` (marketing: sensitive conditions need the separate consent)."""
     where: list[ColumnElement[bool]] = []
     if c.stages:
         where.append(func.coalesce(PatientLifecycle.stage, LifecycleStage.ACQUISITION.value).in_(c.stages))
     if c.tiers:
         where.append(func.coalesce(MemberTier.tier_code, _lowest_tier()).in_(c.tiers))
     if c.conditions:
-        where.append(
-            exists().where(PatientCondition.patient_id == Patient.id, PatientCondition.condition_code.in_(c.conditions))
-        )
+        where.append(_has_condition(c.conditions, kind))
     if c.group_ids:
         where.append(
             exists().where(
@@ -211,8 +216,31 @@ def _has_consent(channel: str, purpose: str) -> ColumnElement[bool]:
         Consent.patient_id == Patient.id,
         Consent.channel == channel,
         Consent.purpose == purpose,
-        Consent.granted.is_(True),
+        text(in_force_sql()),
     )
+
+
+def _has_condition(codes: list[str], kind: str) -> ColumnElement[bool]:
+    """Has one of the conditions. For marketing a sensitive one counts only with the separate consent
+    in force on any channel: it is consent to being chosen by the diagnosis; which channels may carry
+    the message stays each channel's MARKETING consent (the runner checks it per channel)."""
+
+    def having(*conds: ColumnElement[bool]) -> ColumnElement[bool]:
+        return exists().where(
+            PatientCondition.patient_id == Patient.id,
+            PatientCondition.condition_code.in_(codes),
+            Condition.code == PatientCondition.condition_code,
+            *conds,
+        )
+
+    if kind == CampaignClass.CARE:
+        return having()
+    separate = exists().where(
+        Consent.patient_id == Patient.id,
+        Consent.purpose == ConsentPurpose.MARKETING_SENSITIVE.value,
+        text(in_force_sql()),
+    )
+    return or_(having(Condition.sensitive.is_(False)), and_(having(Condition.sensitive.is_(True)), separate))
 
 
 def _base(columns: list[Any]) -> Select[Any]:
@@ -228,7 +256,7 @@ def _base(columns: list[Any]) -> Select[Any]:
 def segment_select(criteria: SegmentCriteria, *, kind: str, now: datetime) -> Select[Any]:
     """(patient_id, suppressed) of every patient matching the filter; unordered."""
     return _base([Patient.id.label("patient_id"), suppression(kind).label("suppressed")]).where(
-        *filter_clauses(criteria, now)
+        *filter_clauses(criteria, now, kind=kind)
     )
 
 

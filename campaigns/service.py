@@ -34,12 +34,11 @@ from community.models import Event
 from core import clock
 from core.channels import ChannelName
 from core.db import after_commit
-from core.errors import CoreCode, DomainError, Validator
+from core.errors import CoreCode, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
 from messaging import templates
-from patients.models import Condition
 from privacy import reads
 from privacy.models import PhiKind
 
@@ -79,19 +78,6 @@ async def check_text(session: AsyncSession, v: Validator, channels: list[str], s
                 v.add(issue.field, issue.code, issue.message)
 
 
-SENSITIVE_MESSAGE = "营销活动不能按敏感病种（如抑郁症、孕产期、肿瘤术后）圈选人群"
-
-
-async def sensitive_conditions(session: AsyncSession, criteria: dict[str, Any]) -> list[str]:
-    """The sensitive conditions (PIPL art. 28: depression, pregnancy ...) a segment selects by. No
-    marketing campaign may target them: patients have not given the separate consent that would need."""
-    codes = [str(c) for c in criteria.get("conditions") or []]
-    if not codes:
-        return []
-    rows = await session.scalars(select(Condition.code).where(Condition.code.in_(codes), Condition.sensitive.is_(True)))
-    return sorted(rows)
-
-
 async def _validate(session: AsyncSession, data: CampaignInput) -> Validator:
     v = Validator()
     v.check(1 <= len(data.name.strip()) <= 80, "name", CoreCode.NAME_LENGTH, "名称需为1到80个字符")
@@ -116,10 +102,8 @@ async def _validate(session: AsyncSession, data: CampaignInput) -> Validator:
     )
     if data.audience_kind == AudienceKind.SEGMENT:
         segment = await session.get(Segment, data.segment_id) if data.segment_id is not None else None
+        # A sensitive condition in it matches only patients with the separate consent (segments.py).
         v.check(segment is not None, "segmentId", Code.SEGMENT_NOT_FOUND, "人群不存在")
-        if segment is not None and data.kind == CampaignClass.MARKETING:
-            sensitive = await sensitive_conditions(session, segment.criteria)
-            v.check(not sensitive, "segmentId", Code.SEGMENT_SENSITIVE_CONDITION, SENSITIVE_MESSAGE)
     elif data.audience_kind == AudienceKind.EVENT:
         ok = data.event_id is not None and await session.get(Event, data.event_id) is not None
         v.check(ok, "eventId", CoreCode.EVENT_NOT_FOUND, "活动不存在")
@@ -246,9 +230,6 @@ async def start(session: AsyncSession, campaign: Campaign) -> None:
         segment = await session.get(Segment, campaign.segment_id) if campaign.segment_id else None
         if segment is None:
             raise errors.SegmentNotFound()
-        # Checked again here: the segment may have been edited since the campaign was approved.
-        if campaign.kind == CampaignClass.MARKETING and await sensitive_conditions(session, segment.criteria):
-            raise DomainError(SENSITIVE_MESSAGE, field="segmentId", code=Code.SEGMENT_SENSITIVE_CONDITION)
         campaign.criteria_snapshot = {"segment_id": str(segment.id), "segment_name": segment.name, **segment.criteria}
     now = clock.now()
     campaign.status = CampaignStatus.RUNNING

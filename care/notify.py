@@ -9,23 +9,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels import ChannelName
 from messaging.delivery import Outgoing, deliver
-
-# Read-only look at the patients domain's consent table, for batches (the cron sends hundreds).
-_CONSENTING = text(
-    "SELECT patient_id FROM consents WHERE patient_id = ANY(:ids) "
-    "AND channel = 'in_app' AND purpose = 'service' AND granted"
-)
+from patients.consents import consenting
+from patients.models import ConsentChannel, ConsentPurpose
 
 
 async def service_consenting(session: AsyncSession, patient_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    if not patient_ids:
-        return set()
-    return set((await session.scalars(_CONSENTING, {"ids": list(patient_ids)})).all())
+    """One statement for a batch (the cron sends hundreds)."""
+    return await consenting(session, patient_ids, ConsentChannel.IN_APP.value, ConsentPurpose.SERVICE.value)
 
 
 async def send_in_app(

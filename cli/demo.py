@@ -75,7 +75,9 @@ async def _seed(session: AsyncSession) -> None:
             service.ConsentChange(ConsentChannel.SMS.value, ConsentPurpose.MARKETING.value, marketing),
             service.ConsentChange(ConsentChannel.IN_APP.value, ConsentPurpose.MARKETING.value, True),
         ]
-        await service.update_consents(session, SYSTEM, items, source="门诊纸质授权书", patient_id=patient.id)
+        await service.update_consents(
+            session, SYSTEM, items, source="front_desk", note="门诊纸质授权书", patient_id=patient.id
+        )
 
 
 REWARDS = [

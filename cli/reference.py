@@ -1,4 +1,5 @@
-"""Reference data every deployment needs (earning rules, tiers, system accounts, the word list).
+"""Reference data every deployment needs (earning rules, tiers, system accounts, the word list,
+the consent notices).
 
 Idempotent: inserts what is missing and never overwrites what admins changed.
 """
@@ -14,6 +15,7 @@ from core.db import dispose_engine, unit_of_work
 from core.settings import get_settings
 from loyalty.defaults import ensure_defaults
 from messaging.templates import CONDITIONS_VERSION
+from patients.notices import ensure_default_notices
 
 log = structlog.get_logger("cli.reference")
 
@@ -23,6 +25,7 @@ async def ensure_reference_data() -> None:
         async with unit_of_work() as session:
             await ensure_defaults(session)
             await ensure_default_words(session)
+            await ensure_default_notices(session)
     finally:
         await dispose_engine()  # this runs in its own event loop (migrate is synchronous)
     await _reference_data_changed()

@@ -44,6 +44,7 @@ from core.channels import ChannelName, Message, send_later
 from core.ids import new_id
 from core.settings import get_settings
 from messaging.models import OutreachSend
+from patients.consents import in_force_sql
 from patients.models import Consent, ConsentPurpose, Patient, Staff
 
 
@@ -185,7 +186,7 @@ async def recipients(
         out[r.id] = Recipient(r.id, r.timezone, {c: getattr(r, c.value) for c in MessageClass})
     for pid, channel, purpose in await session.execute(
         select(Consent.patient_id, Consent.channel, Consent.purpose).where(
-            Consent.patient_id.in_(ids), Consent.granted.is_(True)
+            Consent.patient_id.in_(ids), text(in_force_sql())
         )
     ):
         out[pid].consents.add((channel, purpose))

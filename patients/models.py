@@ -12,9 +12,10 @@ from sqlalchemy import (
     Index,
     SmallInteger,
     String,
+    Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import CITEXT
+from sqlalchemy.dialects.postgresql import ARRAY, CITEXT
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
@@ -38,6 +39,38 @@ class ConsentChannel(enum.StrEnum):
 class ConsentPurpose(enum.StrEnum):
     SERVICE = "service"
     MARKETING = "marketing"
+    # PIPL art. 29: choosing whom to market to by a sensitive condition (depression, pregnancy ...)
+    # needs its own, separate consent; MARKETING alone never covers it (campaigns/segments.py).
+    MARKETING_SENSITIVE = "marketing_sensitive"
+
+
+PURPOSE_LABELS_ZH = {
+    ConsentPurpose.SERVICE: "服务通知",
+    ConsentPurpose.MARKETING: "营销推送",
+    ConsentPurpose.MARKETING_SENSITIVE: "基于敏感健康信息的个性化推送",
+}
+
+
+class ConsentSource(enum.StrEnum):
+    """Where a consent answer was given: part of its evidence."""
+
+    APP = "app"  # the patient, in the app or on the web
+    WECHAT = "wechat"  # the patient, in the WeChat mini program or official account
+    FRONT_DESK = "front_desk"  # staff recorded it at the front desk or in the console (paper form, phone)
+    IMPORT = "import"  # a batch import of consents collected elsewhere
+    SMS_REPLY = "sms_reply"  # the patient replied to an SMS to opt out
+    REGISTRATION = "registration"  # the defaults every new account starts with
+
+
+SOURCE_LABELS_ZH = {
+    ConsentSource.APP: "患者App",
+    ConsentSource.WECHAT: "微信",
+    ConsentSource.FRONT_DESK: "前台/员工登记",
+    ConsentSource.IMPORT: "批量导入",
+    ConsentSource.SMS_REPLY: "短信回复退订",
+    ConsentSource.REGISTRATION: "注册默认设置",
+}
+_SOURCES_SQL = ", ".join(f"'{s.value}'" for s in ConsentSource)
 
 
 class SubjectKind(enum.StrEnum):
@@ -99,30 +132,61 @@ class PatientCondition(Base):
     added_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
+class ConsentNotice(IdMixin, Base):
+    """A published version of the text a patient reads before answering (隐私/授权说明). Never
+    edited: a change is a new version, naming the purposes whose terms changed; grants of those
+    purposes under an older version must be given again (patients/consents.py)."""
+
+    __tablename__ = "consent_notices"
+    __table_args__ = (CheckConstraint("cardinality(purposes) > 0 AND changed_purposes <@ purposes", name="purposes"),)
+
+    version: Mapped[int] = mapped_column(unique=True)  # 1, 2, 3 ... over all notices
+    title: Mapped[str] = mapped_column(String(100))
+    body: Mapped[str] = mapped_column(Text)
+    body_sha256: Mapped[str] = mapped_column(String(64))  # of the body's UTF-8 bytes
+    purposes: Mapped[list[str]] = mapped_column(ARRAY(String(32)))  # the purposes this text covers
+    changed_purposes: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
+    published_at: Mapped[datetime] = mapped_column(default=clock.now)
+    published_by: Mapped[uuid.UUID | None]  # the admin; None for the notices seeded at install
+
+
 class Consent(Base):
     """The current answer per (patient, channel, purpose); ConsentEvent keeps every change."""
 
     __tablename__ = "consents"
+    __table_args__ = (CheckConstraint(f"source IN ({_SOURCES_SQL})", name="source"),)
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
     granted: Mapped[bool]
-    source: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(40))  # a ConsentSource
     changed_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # The notice the answer was given under: a grant counts only while no later notice changed its
+    # purpose (patients/consents.py IN_FORCE).
+    notice_version: Mapped[int] = mapped_column(ForeignKey("consent_notices.version"))
 
 
 class ConsentEvent(IdMixin, Base):
+    """One grant or withdrawal, kept as evidence: what the patient was shown (notice version and the
+    hash of its text), where (source) and by whom."""
+
     __tablename__ = "consent_events"
-    __table_args__ = (Index("ix_consent_events_patient", "patient_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_consent_events_patient", "patient_id", "occurred_at"),
+        CheckConstraint(f"source IN ({_SOURCES_SQL})", name="source"),
+    )
 
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(16))
-    purpose: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[str] = mapped_column(String(32))
     granted: Mapped[bool]
-    source: Mapped[str] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(40))  # a ConsentSource
+    source_note: Mapped[str | None] = mapped_column(String(100))  # e.g. 门诊纸质授权书编号
     actor_id: Mapped[uuid.UUID | None]
     occurred_at: Mapped[datetime] = mapped_column(default=clock.now)
+    notice_version: Mapped[int] = mapped_column(ForeignKey("consent_notices.version"))
+    text_sha256: Mapped[str] = mapped_column(String(64))  # the notice's body_sha256, copied as evidence
 
 
 class Staff(IdMixin, TimestampMixin, Base):

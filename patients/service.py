@@ -16,7 +16,7 @@ from core import clock, security
 from core.errors import CoreCode, NotFound, PermissionDenied, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
-from patients import errors
+from patients import consents, errors
 from patients.errors import PatientsCode as Code
 from patients.models import (
     AuthSession,
@@ -24,7 +24,9 @@ from patients.models import (
     Consent,
     ConsentChannel,
     ConsentEvent,
+    ConsentNotice,
     ConsentPurpose,
+    ConsentSource,
     Gender,
     Patient,
     PatientCondition,
@@ -63,8 +65,9 @@ async def grant_default_consents(session: AsyncSession, patient_id: uuid.UUID) -
     await _record_consents(
         session,
         patient_id,
-        [(ConsentChannel.IN_APP, ConsentPurpose.SERVICE, True)],
-        source="registration",
+        [(ConsentChannel.IN_APP, ConsentPurpose.SERVICE, True, None)],
+        source=ConsentSource.REGISTRATION,
+        note=None,
         actor_id=patient_id,
     )
 
@@ -173,6 +176,8 @@ class ConsentChange:
     channel: str
     purpose: str
     granted: bool
+    # The notice version the patient was shown. None (imports, SMS replies, tests): the current one.
+    notice_version: int | None = None
 
 
 async def update_consents(
@@ -181,9 +186,12 @@ async def update_consents(
     items: list[ConsentChange],
     *,
     source: str,
+    note: str | None = None,
     patient_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """Patients set their own consent; care staff may record one given in person (source says how)."""
+    """Patients set their own consent; care staff may record one given in person (source says where,
+    the note e.g. which paper form). A grant must be given under the current notice of its purpose;
+    a withdrawal under any notice of its purpose (withdrawing is never harder than granting)."""
     target = _target_patient(actor, patient_id)
     v = Validator()
     v.check(bool(items), "items", Code.CONSENT_EMPTY, "请至少提交一项授权设置")
@@ -191,49 +199,65 @@ async def update_consents(
     if len(items) > MAX_CONSENT_ITEMS:
         v.add("items", Code.CONSENT_TOO_MANY, f"一次最多提交{MAX_CONSENT_ITEMS}项授权设置")
         v.raise_if_any()
+    consents.check_source(v, actor, source)
+    note = consents.check_note(v, note)
     channels = {c.value for c in ConsentChannel}
     purposes = {p.value for p in ConsentPurpose}
+    book = await consents.notice_book(session)
+    resolved: list[tuple[ConsentChannel, ConsentPurpose, bool, ConsentNotice | None]] = []
     for i, item in enumerate(items):
         v.check(item.channel in channels, f"items.{i}.channel", Code.CONSENT_CHANNEL_INVALID, "渠道无效")
         v.check(item.purpose in purposes, f"items.{i}.purpose", Code.CONSENT_PURPOSE_INVALID, "用途无效")
-    v.check(
-        len(source or "") <= 40 and bool((source or "").strip()),
-        "source",
-        Code.CONSENT_SOURCE_INVALID,
-        "请说明授权来源",
-    )
+        if item.channel not in channels or item.purpose not in purposes:
+            continue
+        notice = _notice_of(v, book, item, f"items.{i}.noticeVersion")
+        resolved.append((ConsentChannel(item.channel), ConsentPurpose(item.purpose), item.granted, notice))
     v.raise_if_any()
-    await _record_consents(
-        session,
-        target,
-        [(ConsentChannel(i.channel), ConsentPurpose(i.purpose), i.granted) for i in items],
-        source=source.strip(),
-        actor_id=actor.id,
-    )
+    await _record_consents(session, target, resolved, source=ConsentSource(source), note=note, actor_id=actor.id)
     return target
+
+
+def _notice_of(v: Validator, book: consents.NoticeBook, item: ConsentChange, field: str) -> ConsentNotice | None:
+    """The notice an answer is recorded under (None: the current one, found when recording)."""
+    if item.notice_version is None:
+        return None
+    notice = book.notices.get(item.notice_version)
+    if notice is None:
+        v.add(field, Code.CONSENT_NOTICE_UNKNOWN, "授权说明版本不存在")
+    elif item.purpose not in notice.purposes:
+        v.add(field, Code.CONSENT_NOTICE_WRONG_PURPOSE, "该版授权说明不适用于此用途")
+    elif item.granted and notice is not book.current(item.purpose):
+        v.add(field, Code.CONSENT_NOTICE_OUTDATED, "授权说明已更新，请阅读最新版本后再授权")
+    return notice
 
 
 async def _record_consents(
     session: AsyncSession,
     patient_id: uuid.UUID,
-    items: list[tuple[ConsentChannel, ConsentPurpose, bool]],
+    items: list[tuple[ConsentChannel, ConsentPurpose, bool, ConsentNotice | None]],
     *,
-    source: str,
+    source: ConsentSource,
+    note: str | None,
     actor_id: uuid.UUID | None,
 ) -> None:
     now = clock.now()
+    book = await consents.notice_book(session) if any(n is None for *_, n in items) else None
     # Rows are upserted (and so locked) in one fixed order, whatever order the client listed them
     # in: two requests for the same patient then wait for each other instead of deadlocking. The
     # sort is stable, so a pair listed twice still ends with the value listed last.
     items = sorted(items, key=lambda item: (item[0].value, item[1].value))
-    for channel, purpose, granted in items:
+    for channel, purpose, granted, given in items:
+        notice = given or (book.current(purpose.value) if book is not None else None)
+        if notice is None:  # the seeded notices cover every purpose; a deployment without them is broken
+            raise RuntimeError(f"no consent notice covers {purpose.value}")
         stmt = insert(Consent).values(
             patient_id=patient_id,
             channel=channel.value,
             purpose=purpose.value,
             granted=granted,
-            source=source,
+            source=source.value,
             changed_at=now,
+            notice_version=notice.version,
         )
         await session.execute(
             stmt.on_conflict_do_update(
@@ -242,6 +266,7 @@ async def _record_consents(
                     "granted": stmt.excluded.granted,
                     "source": stmt.excluded.source,
                     "changed_at": stmt.excluded.changed_at,
+                    "notice_version": stmt.excluded.notice_version,
                 },
             )
         )
@@ -252,9 +277,12 @@ async def _record_consents(
                 channel=channel.value,
                 purpose=purpose.value,
                 granted=granted,
-                source=source,
+                source=source.value,
+                source_note=note,
                 actor_id=actor_id,
                 occurred_at=now,
+                notice_version=notice.version,
+                text_sha256=notice.body_sha256,
             )
         )
 
@@ -262,12 +290,8 @@ async def _record_consents(
 async def has_consent(
     session: AsyncSession, patient_id: uuid.UUID, channel: ConsentChannel, purpose: ConsentPurpose
 ) -> bool:
-    granted = await session.scalar(
-        select(Consent.granted).where(
-            Consent.patient_id == patient_id, Consent.channel == channel.value, Consent.purpose == purpose.value
-        )
-    )
-    return bool(granted)
+    """Consent in force (patients/consents.py: the one test every sender applies)."""
+    return bool(await consents.consenting(session, [patient_id], channel.value, purpose.value))
 
 
 async def get_patient(session: AsyncSession, actor: Actor, patient_id: uuid.UUID) -> Patient:

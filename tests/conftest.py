@@ -187,11 +187,13 @@ class Database:
         from content.compliance import ensure_default_terms
         from core.db import unit_of_work
         from loyalty.defaults import ensure_defaults
+        from patients.notices import ensure_default_notices
 
         async with unit_of_work() as session:
             await ensure_defaults(session)
             await ensure_default_words(session)
             await ensure_default_terms(session)
+            await ensure_default_notices(session)
 
 
 @pytest.fixture(scope="session")

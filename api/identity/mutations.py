@@ -13,6 +13,7 @@ from api.errors import UserError
 from api.identity.types import (
     ConsentChannel,
     ConsentPurpose,
+    ConsentSource,
     Gender,
     PatientType,
     SiteKind,
@@ -162,12 +163,18 @@ class ConsentItemInput:
     channel: ConsentChannel
     purpose: ConsentPurpose
     granted: bool
+    notice_version: int = strawberry.field(
+        description="向患者展示的授权说明版本（consentNotices）；同意须为该用途的现行版本"
+    )
 
 
 @strawberry.input
 class ConsentUpdateInput:
     items: list[ConsentItemInput]
-    source: str = strawberry.field(default="app", description="授权方式，如 app、门诊纸质、电话")
+    source: ConsentSource = strawberry.field(
+        default=ConsentSource.APP, description="授权来源：患者用 APP/WECHAT，员工用 FRONT_DESK/IMPORT"
+    )
+    source_note: str | None = strawberry.field(default=None, description="来源备注，如纸质授权书编号（100字以内）")
     patient_id: strawberry.ID | None = None
 
 
@@ -310,15 +317,22 @@ class IdentityMutation:
 
         return await mutate(info, ProfileUpdatePayload, work)
 
-    @strawberry.mutation(description="修改各渠道、各用途的授权")
+    @strawberry.mutation(description="修改各渠道、各用途的授权；每项须注明所展示的授权说明版本")
     async def consent_update(self, info: Info, input: ConsentUpdateInput) -> ConsentUpdatePayload:
         async def work(s: AsyncSession, a: Actor) -> Any:
             items = [
-                service.ConsentChange(channel=i.channel.value, purpose=i.purpose.value, granted=i.granted)
+                service.ConsentChange(
+                    channel=i.channel.value, purpose=i.purpose.value, granted=i.granted, notice_version=i.notice_version
+                )
                 for i in input.items
             ]
             patient_id = await service.update_consents(
-                s, a, items, source=input.source, patient_id=optional_id(input.patient_id, "Patient", "patientId")
+                s,
+                a,
+                items,
+                source=input.source.value,
+                note=input.source_note,
+                patient_id=optional_id(input.patient_id, "Patient", "patientId"),
             )
             return await s.get(models.Patient, patient_id)
 

@@ -14,7 +14,7 @@ from api.loyalty.points_types import PatientLoyaltyFields
 from api.relay import Node, load_nodes, node_fetcher
 from api.views import node_view, related, view
 from core.identity import ROLE_LABELS_ZH, Role
-from patients import models, queries, visibility
+from patients import consents, models, queries, visibility
 from patients.service import SITE_KINDS
 
 Gender = models.Gender
@@ -23,6 +23,8 @@ ConsentChannel = models.ConsentChannel
 strawberry.enum(ConsentChannel, name="ConsentChannel")
 ConsentPurpose = models.ConsentPurpose
 strawberry.enum(ConsentPurpose, name="ConsentPurpose")
+ConsentSource = models.ConsentSource
+strawberry.enum(ConsentSource, name="ConsentSource")
 StaffRole = Role
 strawberry.enum(StaffRole, name="StaffRole")
 
@@ -65,12 +67,54 @@ class Consent:
     channel: ConsentChannel
     purpose: ConsentPurpose
     granted: bool
-    source: str
+    source: str = strawberry.field(description="来源（ConsentSource 的取值，如 app、front_desk）")
     changed_at: datetime
+    notice_version: int = strawberry.field(description="作答时展示的授权说明版本")
 
     @classmethod
     def of(cls, m: models.Consent) -> Consent:
         return view(cls, m, channel=models.ConsentChannel(m.channel), purpose=models.ConsentPurpose(m.purpose))
+
+
+@strawberry.type(name="ConsentNotice", description="A published version of a consent notice (授权说明).")
+class ConsentNoticeType:
+    version: int = strawberry.field(description="版本号（全部授权说明统一递增）")
+    title: str
+    body: str = strawberry.field(description="正文（中文）")
+    text_sha256: str = strawberry.field(description="正文 UTF-8 字节的 SHA-256（十六进制）")
+    purposes: list[ConsentPurpose] = strawberry.field(description="本版适用的用途")
+    changed_purposes: list[ConsentPurpose] = strawberry.field(description="本版变更了条款的用途：此前的同意需重新确认")
+    purpose_labels: list[str] = strawberry.field(description="适用用途的中文名")
+    published_at: datetime
+
+    @classmethod
+    def of(cls, m: models.ConsentNotice) -> ConsentNoticeType:
+        return view(
+            cls,
+            m,
+            text_sha256=m.body_sha256,
+            purposes=[models.ConsentPurpose(p) for p in m.purposes],
+            changed_purposes=[models.ConsentPurpose(p) for p in m.changed_purposes],
+            purpose_labels=[models.PURPOSE_LABELS_ZH[models.ConsentPurpose(p)] for p in m.purposes],
+        )
+
+
+@strawberry.type(description="A purpose granted under a notice that has since changed it: show the notice, ask again.")
+class ConsentReconfirmation:
+    purpose: ConsentPurpose
+    purpose_label: str
+    channels: list[ConsentChannel] = strawberry.field(description="此前已同意的渠道")
+    notice: ConsentNoticeType = strawberry.field(description="需阅读并重新确认的现行授权说明")
+
+    @classmethod
+    def of(cls, r: consents.Reconfirmation) -> ConsentReconfirmation:
+        purpose = models.ConsentPurpose(r.purpose)
+        return cls(
+            purpose=purpose,
+            purpose_label=models.PURPOSE_LABELS_ZH[purpose],
+            channels=[models.ConsentChannel(c) for c in r.channels],
+            notice=ConsentNoticeType.of(r.notice),
+        )
 
 
 # Who sees which field of a patient is decided in patients/visibility.py (the console and workers
@@ -137,6 +181,13 @@ class PatientType(PatientLoyaltyFields, Node):
             return []
         rows = await info.context.load_many(queries.consents_by_patient, self.model.id)
         return [Consent.of(c) for c in rows]
+
+    @strawberry.field(description="需重新确认的授权：授权说明更新了这些用途的条款（仅本人与诊疗团队可见）")
+    async def consents_to_reconfirm(self, info: Info) -> list[ConsentReconfirmation]:
+        if not visibility.sees_private(info.context.actor, self.model.id):
+            return []
+        rows = await info.context.load_many(consents.reconfirmations_by_patient, self.model.id)
+        return [ConsentReconfirmation.of(r) for r in rows]
 
     @strawberry.field
     async def home_site(self, info: Info) -> SiteType | None:

@@ -145,12 +145,12 @@ async def test_profile_update_validates_and_care_staff_may_edit(client, unique_p
 
 async def test_consent_update_records_current_state(client, unique_phone):
     patient = await patient_session(client, unique_phone)
-    mutation = """mutation($items: [ConsentItemInput!]!) { consentUpdate(input: {items: $items, source: "app"}) {
+    mutation = """mutation($items: [ConsentItemInput!]!) { consentUpdate(input: {items: $items, source: APP}) {
       patient { consents { channel purpose granted source } } errors { code } } }"""
     items = [
-        {"channel": "SMS", "purpose": "MARKETING", "granted": True},
-        {"channel": "WECHAT", "purpose": "SERVICE", "granted": True},
-    ]
+        {"channel": "SMS", "purpose": "MARKETING", "granted": True, "noticeVersion": 2},
+        {"channel": "WECHAT", "purpose": "SERVICE", "granted": True, "noticeVersion": 1},
+    ]  # the seeded notices: 1 service, 2 marketing (patients/notices.py)
     r = data(await gql(client, mutation, {"items": items}, token=patient.access))["consentUpdate"]
     assert r["errors"] == []
     states = {(c["channel"], c["purpose"]): c["granted"] for c in r["patient"]["consents"]}
@@ -159,7 +159,7 @@ async def test_consent_update_records_current_state(client, unique_phone):
         await gql(
             client,
             mutation,
-            {"items": [{"channel": "SMS", "purpose": "MARKETING", "granted": False}]},
+            {"items": [{"channel": "SMS", "purpose": "MARKETING", "granted": False, "noticeVersion": 2}]},
             token=patient.access,
         )
     )["consentUpdate"]

@@ -123,11 +123,11 @@ async def test_over_long_inputs_are_typed_errors_before_any_work(client, unique_
     assert staff["authStaffSignIn"]["errors"][0]["code"] == "INVALID_CREDENTIALS"
 
     patient = await patient_session(client, unique_phone)
-    consents = """mutation($items: [ConsentItemInput!]!) { consentUpdate(input: {items: $items, source: "app"}) {
+    consents = """mutation($items: [ConsentItemInput!]!) { consentUpdate(input: {items: $items, source: APP}) {
       errors { field code message } } }"""
-    items = [{"channel": "SMS", "purpose": "MARKETING", "granted": True}] * 2_000
+    items = [{"channel": "SMS", "purpose": "MARKETING", "granted": True, "noticeVersion": 2}] * 2_000
     r = data(await gql(client, consents, {"items": items}, token=patient.access))["consentUpdate"]
-    assert r["errors"] == [{"field": "items", "code": "CONSENT_TOO_MANY", "message": "一次最多提交16项授权设置"}]
+    assert r["errors"] == [{"field": "items", "code": "CONSENT_TOO_MANY", "message": "一次最多提交24项授权设置"}]
 
     profile = """mutation($codes: [String!]) { profileUpdate(input: {conditionCodes: $codes}) { errors { code } } }"""
     r = data(await gql(client, profile, {"codes": [f"c{i}" for i in range(10_000)]}, token=patient.access))

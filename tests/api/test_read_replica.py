@@ -23,7 +23,8 @@ from tests.live_server import ROOT, live_server
 from tests.support import data, gql, patient_session
 
 CONDITIONS = "{ conditions { code name } }"
-CONSENT = """mutation { consentUpdate(input: {items: [{channel: SMS, purpose: MARKETING, granted: true}]}) {
+CONSENT = """mutation { consentUpdate(input: {
+  items: [{channel: SMS, purpose: MARKETING, granted: true, noticeVersion: 2}]}) {
   patient { consents { channel purpose granted } } errors { code } } }"""
 
 

@@ -47,7 +47,7 @@ async def make_patient(
                 session,
                 SYSTEM,
                 [patient_service.ConsentChange(c, p, True) for c, p in consents],
-                source="测试登记",
+                source="import",
                 patient_id=patient_id,
             )
         for code in conditions:
@@ -78,7 +78,7 @@ async def withdraw(patient_id: uuid.UUID, channel: str, purpose: str) -> None:
             session,
             SYSTEM,
             [patient_service.ConsentChange(channel, purpose, False)],
-            source="测试撤回",
+            source="import",
             patient_id=patient_id,
         )
 

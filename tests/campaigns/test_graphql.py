@@ -116,7 +116,7 @@ async def test_marketer_and_reviewer_flow_with_explanations_stats_and_access(cli
     assert all(n["channel"] == "sms" for n in sent)
     explanation = sent[0]["explanation"]
     assert explanation["consent"]["channel"] == "sms" and explanation["consent"]["purpose"] == "marketing"
-    assert explanation["consent"]["source"] == "测试登记" and "短信会员" in explanation["chosenBecause"]
+    assert explanation["consent"]["source"] == "import" and "短信会员" in explanation["chosenBecause"]
     assert explanation["criteria"]["stages"] == ["acquisition"]
     skipped = {n["skipReason"]: n["explanation"]["skippedBecause"] for n in nodes if n["status"] == "SKIPPED"}
     assert skipped["no_consent"].startswith("未获得") and "sms缺少授权" in skipped["no_consent"]

@@ -283,7 +283,7 @@ async def test_channel_order_with_fallback_and_explained_skips():
     # In-app is delivered; the development SMS/WeChat recorders reached nobody, so only "sent".
     assert [rows[p].status for p in (wechat, sms, app)] == ["sent", "sent", "delivered"]
     assert rows[wechat].consent["channel"] == "wechat" and rows[wechat].consent["purpose"] == "marketing"
-    assert rows[wechat].consent["source"] == "测试登记" and rows[wechat].consent["given_at"]
+    assert rows[wechat].consent["source"] == "import" and rows[wechat].consent["given_at"]
     assert (rows[nothing].status, rows[nothing].skip_reason) == ("skipped", "no_consent")
     assert [t["channel"] for t in rows[nothing].reason["tried"]] == ["wechat", "sms", "email", "in_app"]
     assert (rows[email_only].skip_reason, rows[email_only].reason["tried"][2]) == (

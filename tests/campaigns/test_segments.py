@@ -231,7 +231,7 @@ async def test_suppression_and_staff_always_excluded_and_consent_counts_per_chan
             session,
             staff(Role.CLINIC_STAFF),
             [patient_service.ConsentChange("sms", "service", True)],
-            source="前台登记",
+            source="front_desk",
             patient_id=opted,
         )
         care = await segments.preview(session, MARKETER, SegmentCriteria(), kind="care", channels=["sms"])

@@ -20,9 +20,10 @@ from patients.models import Consent, ConsentEvent
 from tests.live_server import live_server
 from tests.support import patient_session
 
-CONSENT_UPDATE = """mutation($items: [ConsentItemInput!]!) { consentUpdate(input: {items: $items, source: "app"}) {
+CONSENT_UPDATE = """mutation($items: [ConsentItemInput!]!) { consentUpdate(input: {items: $items, source: APP}) {
   errors { field code message } } }"""
 PAIRS = [("SMS", "MARKETING"), ("EMAIL", "MARKETING"), ("WECHAT", "SERVICE"), ("EMAIL", "SERVICE"), ("SMS", "SERVICE")]
+NOTICE = {"SERVICE": 1, "MARKETING": 2}  # the seeded notice versions (patients/notices.py)
 CALLS = 50
 
 
@@ -38,7 +39,7 @@ def server(servers: dict[str, str]) -> Iterator[str]:
 def _items(i: int) -> list[dict[str, Any]]:
     """Call i grants or withdraws all five (alternating in pairs); odd calls list them reversed."""
     granted = (i // 2) % 2 == 0
-    items = [{"channel": c, "purpose": p, "granted": granted} for c, p in PAIRS]
+    items = [{"channel": c, "purpose": p, "granted": granted, "noticeVersion": NOTICE[p]} for c, p in PAIRS]
     return items[::-1] if i % 2 else items
 
 
