@@ -94,7 +94,12 @@ def collecting(*, through: str, request_id: str | None = None) -> Iterator[ReadL
     try:
         yield log
     finally:
-        _current.reset(token)
+        try:
+            _current.reset(token)
+        except ValueError:
+            # A subscription's generator is closed from another task (the client went away): the
+            # context it was set in is gone with that task, and this one never saw the log.
+            _current.set(None)
 
 
 def _patient_ids(patient_ids: Iterable[uuid.UUID | None]) -> list[uuid.UUID]:
