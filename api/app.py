@@ -41,6 +41,7 @@ from api.hooks import his_visits
 from api.messaging.hooks import ROUTES as sms_hook_routes
 from api.messaging.tracking import track_click, track_open
 from api.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from api.privacy.download import ROUTES as privacy_routes
 from api.schema import schema
 from api.ws import PortalTransportWSHandler
 from core import queue
@@ -432,6 +433,7 @@ def create_app() -> Starlette:
             *sms_hook_routes,  # SMS receipts and replies (api/messaging/hooks.py)
             Route("/t/o/{token}", track_open, methods=["GET"]),  # e-mail open pixel
             Route("/t/c/{token}", track_click, methods=["GET"]),  # tracked message link
+            *privacy_routes,  # the patient's copy of their data (api/privacy/download.py)
             Route("/graphql", GraphQLEndpoint(graphql_app), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
             Mount("/static", app=static_app(), name="static"),  # GraphiQL's files (api/browser.py)

@@ -44,6 +44,7 @@ from api.oncall.queries import OncallQuery
 from api.oncall.subscriptions import OncallSubscription
 from api.privacy.audit import PhiReadAudit
 from api.privacy.queries import PrivacyQuery
+from api.privacy.rights import DataRightsMutation, DataRightsQuery
 from api.relay import Node, resolve_nodes
 from api.scalars import SCALAR_OVERRIDES
 from core.settings import get_settings
@@ -78,6 +79,7 @@ class Query(
     CampaignQuery,
     OncallQuery,
     PrivacyQuery,
+    DataRightsQuery,
     CatalogueQuery,
 ):
     pass
@@ -98,6 +100,7 @@ class Mutation(
     CareMutation,
     CampaignMutation,
     OncallMutation,
+    DataRightsMutation,
 ):
     pass
 

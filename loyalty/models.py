@@ -95,10 +95,17 @@ class AccountKind(enum.StrEnum):
     REDEEMED = "redeemed"
     EXPIRED = "expired"
     ADJUSTED = "adjusted"
+    ERASED = "erased"  # the points of erased members (privacy/erasure.py): no balance stays with a tombstone
 
 
 MEMBER_ACCOUNTS = (AccountKind.PENDING, AccountKind.AVAILABLE, AccountKind.CLAWBACK)
-SYSTEM_ACCOUNTS = (AccountKind.ISSUED, AccountKind.REDEEMED, AccountKind.EXPIRED, AccountKind.ADJUSTED)
+SYSTEM_ACCOUNTS = (
+    AccountKind.ISSUED,
+    AccountKind.REDEEMED,
+    AccountKind.EXPIRED,
+    AccountKind.ADJUSTED,
+    AccountKind.ERASED,
+)
 
 
 class Account(IdMixin, Base):
@@ -127,6 +134,7 @@ class EntryKind(enum.StrEnum):
     REDEEM_REFUND = "redeem_refund"
     EXPIRE = "expire"
     ADJUST = "adjust"
+    ERASE = "erase"  # an erased member's balances closed onto the erased account
 
 
 class Entry(IdMixin, Base):

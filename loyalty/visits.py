@@ -138,8 +138,11 @@ async def _validate(session: AsyncSession, data: VisitData) -> tuple[uuid.UUID, 
             # The HIS knows a patient we do not: register them so their visit is not lost.
             existing, _ = await patient_service.register_patient(session, SYSTEM, phone=phone)
         patient_id = existing.id
-    elif not await patient_queries.patients_by_ids(session, [patient_id]):
-        raise errors.PatientNotFound(field="patientId")
+    else:
+        found = (await patient_queries.patients_by_ids(session, [patient_id])).get(patient_id)
+        # An erased account (privacy/erasure.py) earns nothing new; a refund of an old visit still applies.
+        if found is None or (found.erased_at is not None and data.status != VisitStatus.REFUNDED):
+            raise errors.PatientNotFound(field="patientId")
     sites = await patient_queries.list_sites(session, include_inactive=True)
     site = next(
         (s for s in sites if s.id == data.site_id or (data.site_code and s.code == data.site_code.upper())), None

@@ -100,10 +100,13 @@ def purpose_of(message_class: str) -> ConsentPurpose:
 
 def suppression(message_class: str) -> ColumnElement[Any]:
     """SQL: the reason a patient may not receive a message of `message_class`, or NULL."""
+    # An erased account (privacy/erasure.py) gets nothing of any class, notices included.
+    erased: tuple[ColumnElement[bool], str] = (Patient.erased_at.is_not(None), "erased")
     if message_class == MessageClass.NOTICE:
-        return case((Patient.deceased.is_(True), "deceased"), else_=None)
+        return case(erased, (Patient.deceased.is_(True), "deceased"), else_=None)
     staff = exists().where(Staff.phone == Patient.phone, Staff.active.is_(True))
     whens: list[tuple[ColumnElement[bool], str]] = [
+        erased,
         (Patient.deceased.is_(True), "deceased"),
         (Patient.admitted.is_(True), "admitted"),
         (staff, "staff"),

@@ -122,6 +122,9 @@ class Patient(IdMixin, TimestampMixin, Base):
     marketing_opt_out: Mapped[bool] = mapped_column(default=False, server_default="false")
     deceased: Mapped[bool] = mapped_column(default=False, server_default="false")
     admitted: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # Set when the account was erased (privacy/erasure.py): the row stays, pseudonymised (已注销用户,
+    # a tombstone phone), so the ledger, visits and the hospital's quality records keep their subject.
+    erased_at: Mapped[datetime | None]
 
 
 class PatientCondition(Base):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, String
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, SmallInteger, String, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
@@ -56,3 +57,97 @@ class PhiRead(IdMixin, Base):
     # The channel: "graphql:<root fields>", "console", "export", a job name.
     through: Mapped[str] = mapped_column(String(120))
     request_id: Mapped[str | None] = mapped_column(String(64))
+
+
+# --- access, copy and erasure (PIPL art. 45, 47) ---------------------------------------------------
+
+
+class ExportStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+OPEN_EXPORT = (ExportStatus.QUEUED, ExportStatus.RUNNING)
+
+
+class DataExport(IdMixin, Base):
+    """A copy of everything about one patient (privacy/export.py). The JSON is kept gzip-compressed in
+    the row (no object storage in this product) until `expires_at`, then the content is dropped."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+        Index("ix_data_exports_patient", "patient_id", "requested_at", "id"),
+        # At most one copy in the making per patient, whatever races.
+        Index(
+            "uq_data_exports_open", "patient_id", unique=True, postgresql_where=text("status IN ('queued', 'running')")
+        ),
+        Index("ix_data_exports_unfinished", "requested_at", postgresql_where=text("status IN ('queued', 'running')")),
+        Index("ix_data_exports_expiry", "expires_at", postgresql_where=text("content IS NOT NULL")),
+    )
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime] = mapped_column(default=clock.now)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # gzip of the JSON
+    size_bytes: Mapped[int | None]  # of the JSON
+    compressed_bytes: Mapped[int | None]
+    sha256: Mapped[str | None] = mapped_column(String(64))  # of the JSON
+    error: Mapped[str | None] = mapped_column(String(200))
+
+
+class ErasureStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"  # waits for execute_after; the patient may still cancel
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+OPEN_ERASURE = (ErasureStatus.SCHEDULED, ErasureStatus.RUNNING)
+
+
+class PostsChoice(enum.StrEnum):
+    """What happens to the patient's posts and comments."""
+
+    ANONYMISE = "anonymise"  # kept, the author shown as 已注销用户
+    DELETE = "delete"  # removed, their texts cleared
+
+
+class ErasureRequest(IdMixin, Base):
+    """One erasure (privacy/erasure.py). `steps` is the audit: per step the time it finished and what it
+    changed (counts), written in the step's own transaction, so a resumed job skips what is done."""
+
+    __tablename__ = "erasure_requests"
+    __table_args__ = (
+        CheckConstraint("status IN ('scheduled', 'running', 'done', 'cancelled')", name="status"),
+        CheckConstraint("posts IN ('anonymise', 'delete')", name="posts"),
+        Index("ix_erasure_requests_requested", "requested_at", "id"),
+        Index("ix_erasure_requests_patient", "patient_id", "requested_at"),
+        Index(
+            "uq_erasure_requests_open",
+            "patient_id",
+            unique=True,
+            postgresql_where=text("status IN ('scheduled', 'running')"),
+        ),
+        Index("ix_erasure_requests_due", "execute_after", postgresql_where=text("status IN ('scheduled', 'running')")),
+    )
+
+    # No cascade: patients are never deleted (erasure pseudonymises the row).
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    posts: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime] = mapped_column(default=clock.now)
+    execute_after: Mapped[datetime]  # the end of the grace period
+    due_by: Mapped[datetime]  # the legal time limit
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    run_by: Mapped[uuid.UUID | None]  # the admin who ran it before the grace period ended
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    steps: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")

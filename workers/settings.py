@@ -28,6 +28,8 @@ from core.settings import get_settings
 from loyalty import benefits as loyalty_benefits
 from loyalty import jobs as loyalty_jobs
 from oncall import jobs as oncall_jobs
+from privacy import erasure as privacy_erasure
+from privacy import export as privacy_export
 from workers.lease import LeasedWorker
 
 HEALTH_CHECK_KEY = "portal:worker:health"
@@ -102,6 +104,22 @@ async def oncall_escalate(ctx: dict[str, Any]) -> int:
     return await oncall_jobs.escalate_due()
 
 
+async def privacy_export_run(ctx: dict[str, Any], export_id: str) -> str:
+    return await privacy_export.run_export(uuid.UUID(export_id))
+
+
+async def privacy_export_sweep(ctx: dict[str, Any]) -> dict[str, int]:
+    return await privacy_export.sweep()
+
+
+async def privacy_erasure_run(ctx: dict[str, Any], request_id: str) -> str:
+    return await privacy_erasure.run_erasure(uuid.UUID(request_id))
+
+
+async def privacy_erasure_due(ctx: dict[str, Any]) -> int:
+    return await privacy_erasure.enqueue_due()
+
+
 async def campaigns_materialise(ctx: dict[str, Any], campaign_id: str) -> int:
     return await campaign_runner.materialise(uuid.UUID(campaign_id))
 
@@ -132,6 +150,11 @@ FUNCTIONS = [
         max_tries=10,
         timeout=3600,
     ),
+    # A copy of a patient's data: claimed (running) then made and stored in one transaction; a rerun of
+    # a finished copy does nothing, a copy made meanwhile by another run is left as it is.
+    func(privacy_export_run, name=privacy_export.EXPORT_RUN.name, keep_result=0, max_tries=5, timeout=600),
+    # Erasure: resumable step by step (each step recorded in its own transaction, skipped when rerun).
+    func(privacy_erasure_run, name=privacy_erasure.ERASURE_RUN.name, keep_result=0, max_tries=10, timeout=1800),
 ]
 CRON_JOBS = [
     # Every minute and at start-up: start due campaigns, wake runners/senders, finish done campaigns.
@@ -221,6 +244,28 @@ CRON_JOBS = [
         second={45},
         run_at_startup=True,
         unique=True,
+    ),
+    # Every 5 minutes and at start-up: lost copies enqueued again (their job id is the copy's id, so a
+    # queued or running one is not doubled) and expired copies emptied (an UPDATE of what is past due).
+    cron(
+        privacy_export_sweep,
+        name=privacy_export.EXPORT_SWEEP.name,
+        minute=set(range(2, 60, 5)),
+        second={10},
+        run_at_startup=True,
+        unique=True,
+        timeout=300,
+    ),
+    # Every 5 minutes and at start-up: erasures past their grace period (and ones a dead worker left
+    # running) enqueued, oldest deadline first; the job id is the request's, so nothing runs twice.
+    cron(
+        privacy_erasure_due,
+        name=privacy_erasure.ERASURE_DUE.name,
+        minute=set(range(4, 60, 5)),
+        second={25},
+        run_at_startup=True,
+        unique=True,
+        timeout=300,
     ),
     # Every minute and at start-up: overdue items are published when a worker comes back; row locks
     # make two workers publish each item once.

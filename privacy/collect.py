@@ -1,0 +1,519 @@
+"""Everything stored about one patient, domain by domain, for their copy (PIPL art. 45).
+
+One small function per domain, each plain SELECTs over that domain's tables, returning JSON-ready
+values (times stay datetimes; the serialiser writes them in ISO 8601 with their offset). Anonymous
+posts and comments are included: the patient wrote them, the copy is theirs. Other people appear only
+as what the patient may know of them (a staff reader's name and roles, a group's name), never with
+their own personal data (a referee is a date and a status, not a person).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from care.models import Complaint, ComplaintAction, Survey
+from community.models import (
+    CheckIn,
+    CheckInStreak,
+    Comment,
+    Event,
+    EventInvitation,
+    EventRsvp,
+    Group,
+    HealthAlert,
+    Membership,
+    Post,
+    Reaction,
+    Report,
+)
+from content.models import ContentItem, StoryConsent
+from content.models import Reaction as ContentReaction
+from loyalty.models import (
+    Account,
+    Entry,
+    LifecycleChange,
+    Lot,
+    MemberTier,
+    PatientLifecycle,
+    Redemption,
+    Referral,
+    ReferralCode,
+    Reward,
+    Tier,
+    TierChange,
+    Visit,
+)
+from messaging.models import InboxMessage, WechatBinding
+from patients.models import (
+    AuthSession,
+    Condition,
+    Consent,
+    ConsentEvent,
+    Patient,
+    PatientCondition,
+    Site,
+    Staff,
+)
+from privacy import reads
+from privacy.models import PhiRead
+
+Json = dict[str, Any]
+PATIENT = "patient"  # account_kind / author_kind of patients in community tables
+
+
+def _rows(result: Any) -> list[Json]:
+    return [dict(row._mapping) for row in result]
+
+
+async def profile(session: AsyncSession, pid: uuid.UUID) -> Json:
+    row = (
+        await session.execute(
+            select(
+                Patient.phone,
+                Patient.nickname,
+                Patient.real_name,
+                Patient.email,
+                Patient.birth_year,
+                Patient.birth_date,
+                Patient.gender,
+                Patient.timezone,
+                Site.name.label("home_site"),
+                Patient.created_at.label("registered_at"),
+                Patient.last_sign_in_at,
+                Patient.marketing_opt_out,
+            )
+            .outerjoin(Site, Site.id == Patient.home_site_id)
+            .where(Patient.id == pid)
+        )
+    ).one()
+    return dict(row._mapping)
+
+
+async def conditions(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    return _rows(
+        await session.execute(
+            select(Condition.code, Condition.name, PatientCondition.added_at)
+            .join(Condition, Condition.code == PatientCondition.condition_code)
+            .where(PatientCondition.patient_id == pid)
+            .order_by(PatientCondition.added_at, Condition.code)
+        )
+    )
+
+
+async def consents(session: AsyncSession, pid: uuid.UUID) -> Json:
+    current = select(
+        Consent.channel, Consent.purpose, Consent.granted, Consent.source, Consent.notice_version, Consent.changed_at
+    ).where(Consent.patient_id == pid)
+    history = (
+        select(
+            ConsentEvent.channel,
+            ConsentEvent.purpose,
+            ConsentEvent.granted,
+            ConsentEvent.source,
+            ConsentEvent.source_note,
+            ConsentEvent.notice_version,
+            ConsentEvent.text_sha256,
+            ConsentEvent.occurred_at,
+        )
+        .where(ConsentEvent.patient_id == pid)
+        .order_by(ConsentEvent.occurred_at, ConsentEvent.id)
+    )
+    return {
+        "current": _rows(await session.execute(current.order_by(Consent.channel, Consent.purpose))),
+        "history": _rows(await session.execute(history)),
+    }
+
+
+async def sign_ins(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    return _rows(
+        await session.execute(
+            select(AuthSession.created_at, AuthSession.device_id, AuthSession.revoked_at, AuthSession.revoked_reason)
+            .where(AuthSession.subject_kind == PATIENT, AuthSession.subject_id == pid)
+            .order_by(AuthSession.created_at)
+        )
+    )
+
+
+async def visits(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    return _rows(
+        await session.execute(
+            select(
+                Visit.external_id,
+                Site.name.label("site"),
+                Visit.department,
+                Visit.visited_at,
+                Visit.status,
+                Visit.self_paid_fen,
+                Visit.insured_fen,
+                Visit.items,
+                Visit.refunded_at,
+            )
+            .join(Site, Site.id == Visit.site_id)
+            .where(Visit.patient_id == pid)
+            .order_by(Visit.visited_at, Visit.id)
+        )
+    )
+
+
+async def lifecycle(session: AsyncSession, pid: uuid.UUID) -> Json:
+    stage = await session.scalar(select(PatientLifecycle.stage).where(PatientLifecycle.patient_id == pid))
+    changes = await session.execute(
+        select(LifecycleChange.from_stage, LifecycleChange.to_stage, LifecycleChange.reason, LifecycleChange.changed_at)
+        .where(LifecycleChange.patient_id == pid)
+        .order_by(LifecycleChange.changed_at)
+    )
+    return {"stage": stage, "changes": _rows(changes)}
+
+
+async def points(session: AsyncSession, pid: uuid.UUID) -> Json:
+    balances = {
+        kind: int(balance)
+        for kind, balance in await session.execute(
+            select(Account.kind, Account.balance).where(Account.patient_id == pid)
+        )
+    }
+    entries = await session.execute(
+        select(Entry.kind, Entry.amount, Entry.memo, Entry.rule_code, Entry.source_ref, Entry.created_at)
+        .where(Entry.patient_id == pid)
+        .order_by(Entry.created_at, Entry.id)
+    )
+    lots = await session.execute(
+        select(
+            Lot.amount,
+            Lot.remaining,
+            Lot.status,
+            Lot.rule_code,
+            Lot.source_ref,
+            Lot.earned_at,
+            Lot.settles_at,
+            Lot.expires_at,
+        )
+        .where(Lot.patient_id == pid)
+        .order_by(Lot.earned_at, Lot.id)
+    )
+    return {"balances": balances, "entries": _rows(entries), "lots": _rows(lots)}
+
+
+async def tier(session: AsyncSession, pid: uuid.UUID) -> Json:
+    current = (
+        await session.execute(
+            select(
+                Tier.code,
+                Tier.name,
+                MemberTier.qualifying_points,
+                MemberTier.since,
+                MemberTier.grace_until,
+            )
+            .join(Tier, Tier.code == MemberTier.tier_code)
+            .where(MemberTier.patient_id == pid)
+        )
+    ).one_or_none()
+    changes = await session.execute(
+        select(
+            TierChange.from_tier,
+            TierChange.to_tier,
+            TierChange.qualifying_points,
+            TierChange.reason,
+            TierChange.changed_at,
+        )
+        .where(TierChange.patient_id == pid)
+        .order_by(TierChange.changed_at)
+    )
+    return {"current": dict(current._mapping) if current else None, "changes": _rows(changes)}
+
+
+async def redemptions(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    return _rows(
+        await session.execute(
+            select(
+                Reward.name.label("reward"),
+                Redemption.points,
+                Redemption.status,
+                Redemption.voucher_code,
+                Redemption.created_at,
+                Redemption.expires_at,
+                Redemption.fulfilled_at,
+                Redemption.closed_at,
+            )
+            .outerjoin(Reward, Reward.id == Redemption.reward_id)
+            .where(Redemption.patient_id == pid)
+            .order_by(Redemption.created_at, Redemption.id)
+        )
+    )
+
+
+async def referrals(session: AsyncSession, pid: uuid.UUID) -> Json:
+    code = await session.scalar(select(ReferralCode.code).where(ReferralCode.patient_id == pid))
+    columns = (Referral.status, Referral.created_at, Referral.converted_at, Referral.rewarded_at)
+    made = await session.execute(select(*columns).where(Referral.referrer_id == pid).order_by(Referral.created_at))
+    referred = (await session.execute(select(Referral.code, *columns).where(Referral.referee_id == pid))).one_or_none()
+    return {
+        "code": code,
+        "referred_others": _rows(made),  # the referees are other people: dates and outcomes only
+        "referred_by": dict(referred._mapping) if referred else None,
+    }
+
+
+async def groups(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    return _rows(
+        await session.execute(
+            select(
+                Group.name.label("group"),
+                Membership.role,
+                Membership.state,
+                Membership.joined_at,
+                Membership.request_note,
+                Membership.created_at,
+            )
+            .join(Group, Group.id == Membership.group_id)
+            .where(Membership.account_kind == PATIENT, Membership.account_id == pid)
+            .order_by(Membership.created_at)
+        )
+    )
+
+
+async def posts(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    return _rows(
+        await session.execute(
+            select(
+                Group.name.label("group"),
+                Post.kind,
+                Post.title,
+                Post.body_md.label("body"),
+                Post.image_urls,
+                Post.anonymous,
+                Post.status,
+                Post.created_at,
+                Post.edited_at,
+            )
+            .join(Group, Group.id == Post.group_id)
+            .where(Post.author_kind == PATIENT, Post.author_id == pid)
+            .order_by(Post.created_at, Post.id)
+        )
+    )
+
+
+async def comments(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    return _rows(
+        await session.execute(
+            select(
+                Post.title.label("post"),
+                Comment.body_md.label("body"),
+                Comment.anonymous,
+                Comment.status,
+                Comment.created_at,
+                Comment.edited_at,
+            )
+            .join(Post, Post.id == Comment.post_id)
+            .where(Comment.author_kind == PATIENT, Comment.author_id == pid)
+            .order_by(Comment.created_at, Comment.id)
+        )
+    )
+
+
+async def reactions(session: AsyncSession, pid: uuid.UUID) -> Json:
+    community = await session.execute(
+        select(Reaction.target_kind, Reaction.kind, Reaction.created_at)
+        .where(Reaction.account_kind == PATIENT, Reaction.account_id == pid)
+        .order_by(Reaction.created_at)
+    )
+    content = await session.execute(
+        select(ContentItem.title.label("article"), ContentReaction.kind, ContentReaction.created_at)
+        .join(ContentItem, ContentItem.id == ContentReaction.item_id)
+        .where(ContentReaction.patient_id == pid)
+        .order_by(ContentReaction.created_at)
+    )
+    return {"community": _rows(community), "content": _rows(content)}
+
+
+async def reports(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    return _rows(
+        await session.execute(
+            select(Report.target_kind, Report.reason, Report.detail, Report.status, Report.created_at)
+            .where(Report.reporter_kind == PATIENT, Report.reporter_id == pid)
+            .order_by(Report.created_at)
+        )
+    )
+
+
+async def check_ins(session: AsyncSession, pid: uuid.UUID) -> Json:
+    rows = await session.execute(
+        select(
+            CheckIn.kind,
+            CheckIn.local_date,
+            CheckIn.value,
+            CheckIn.note,
+            CheckIn.out_of_range,
+            CheckIn.created_at,
+        )
+        .where(CheckIn.patient_id == pid)
+        .order_by(CheckIn.local_date, CheckIn.kind)
+    )
+    streak = (
+        await session.execute(
+            select(CheckInStreak.current, CheckInStreak.longest, CheckInStreak.last_date).where(
+                CheckInStreak.patient_id == pid
+            )
+        )
+    ).one_or_none()
+    alerts = await session.execute(
+        select(HealthAlert.kind, HealthAlert.reading, HealthAlert.message, HealthAlert.created_at)
+        .where(HealthAlert.patient_id == pid)
+        .order_by(HealthAlert.created_at)
+    )
+    return {
+        "entries": _rows(rows),
+        "streak": dict(streak._mapping) if streak else None,
+        "alerts": _rows(alerts),
+    }
+
+
+async def events(session: AsyncSession, pid: uuid.UUID) -> Json:
+    registrations = await session.execute(
+        select(Event.title, Event.starts_at, EventRsvp.status, EventRsvp.created_at, EventRsvp.checked_in_at)
+        .join(Event, Event.id == EventRsvp.event_id)
+        .where(EventRsvp.patient_id == pid)
+        .order_by(Event.starts_at)
+    )
+    invitations = await session.execute(
+        select(Event.title, Event.starts_at, EventInvitation.channels, EventInvitation.created_at)
+        .join(Event, Event.id == EventInvitation.event_id)
+        .where(EventInvitation.patient_id == pid)
+        .order_by(EventInvitation.created_at)
+    )
+    return {"registrations": _rows(registrations), "invitations": _rows(invitations)}
+
+
+async def complaints(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    tickets = _rows(
+        await session.execute(
+            select(Complaint.id, Complaint.source, Complaint.body, Complaint.status, Complaint.created_at)
+            .where(Complaint.patient_id == pid)
+            .order_by(Complaint.created_at, Complaint.id)
+        )
+    )
+    steps: dict[uuid.UUID, list[Json]] = {}
+    if tickets:
+        # The replies the patient was given; internal steps without a note are shown as steps only.
+        for row in await session.execute(
+            select(
+                ComplaintAction.complaint_id,
+                ComplaintAction.action,
+                ComplaintAction.to_status,
+                ComplaintAction.created_at,
+                ComplaintAction.note,
+            )
+            .where(ComplaintAction.complaint_id.in_([t["id"] for t in tickets]))
+            .order_by(ComplaintAction.created_at, ComplaintAction.id)
+        ):
+            note = row.note if row.action == "responded" else None
+            steps.setdefault(row.complaint_id, []).append(
+                {"action": row.action, "status": row.to_status, "at": row.created_at, "reply": note}
+            )
+    for ticket in tickets:
+        ticket["history"] = steps.get(ticket.pop("id"), [])
+    return tickets
+
+
+async def surveys(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    return _rows(
+        await session.execute(
+            select(Survey.visited_at, Survey.status, Survey.score, Survey.comment, Survey.answered_at)
+            .where(Survey.patient_id == pid)
+            .order_by(Survey.created_at, Survey.id)
+        )
+    )
+
+
+async def inbox(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    return _rows(
+        await session.execute(
+            select(
+                InboxMessage.subject,
+                InboxMessage.body,
+                InboxMessage.link,
+                InboxMessage.created_at,
+                InboxMessage.read_at,
+            )
+            .where(InboxMessage.patient_id == pid)
+            .order_by(InboxMessage.created_at, InboxMessage.id)
+        )
+    )
+
+
+async def wechat(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    return _rows(
+        await session.execute(
+            select(WechatBinding.app, WechatBinding.openid, WechatBinding.created_at)
+            .where(WechatBinding.patient_id == pid)
+            .order_by(WechatBinding.created_at)
+        )
+    )
+
+
+async def stories(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    return _rows(
+        await session.execute(
+            select(ContentItem.title, StoryConsent.granted_at, StoryConsent.withdrawn_at)
+            .join(ContentItem, ContentItem.id == StoryConsent.item_id)
+            .where(StoryConsent.patient_id == pid)
+            .order_by(StoryConsent.granted_at)
+        )
+    )
+
+
+async def health_data_reads(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    """谁查看了我的健康信息: every staff read on record (reader's name and roles, what, when, how)."""
+    rows = await session.execute(
+        select(PhiRead.kind, PhiRead.read_at, PhiRead.through, PhiRead.staff_roles, Staff.name)
+        .outerjoin(Staff, Staff.id == PhiRead.staff_id)
+        .where(PhiRead.patient_id == pid)
+        .order_by(PhiRead.read_at, PhiRead.id)
+    )
+    return [
+        {
+            "reader": r.name or "工作人员",
+            "reader_roles": reads.role_labels(r.staff_roles),
+            "kind": reads.kind_label(r.kind),
+            "read_at": r.read_at,
+            "through": r.through,
+        }
+        for r in rows
+    ]
+
+
+# The copy's sections, in the order they are written.
+SECTIONS: tuple[tuple[str, Callable[[AsyncSession, uuid.UUID], Awaitable[Any]]], ...] = (
+    ("profile", profile),
+    ("conditions", conditions),
+    ("consents", consents),
+    ("sign_ins", sign_ins),
+    ("visits", visits),
+    ("lifecycle", lifecycle),
+    ("points", points),
+    ("tier", tier),
+    ("redemptions", redemptions),
+    ("referrals", referrals),
+    ("groups", groups),
+    ("posts", posts),
+    ("comments", comments),
+    ("reactions", reactions),
+    ("reports", reports),
+    ("check_ins", check_ins),
+    ("events", events),
+    ("complaints", complaints),
+    ("surveys", surveys),
+    ("inbox", inbox),
+    ("wechat", wechat),
+    ("stories", stories),
+    ("health_data_reads", health_data_reads),
+)
+
+
+async def everything(session: AsyncSession, pid: uuid.UUID) -> Json:
+    return {name: await read(session, pid) for name, read in SECTIONS}
