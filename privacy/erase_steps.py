@@ -65,7 +65,7 @@ from patients.models import (
     PatientCondition,
     SubjectKind,
 )
-from privacy.models import DataExport, ErasureRequest, PostsChoice
+from privacy.models import OPEN_EXPORT, DataExport, ErasureRequest, ExportStatus, PostsChoice
 
 ERASED_NICKNAME = "已注销用户"
 PATIENT = "patient"  # account_kind / author_kind of patients in community tables
@@ -273,19 +273,31 @@ async def care(session: AsyncSession, request: ErasureRequest) -> Counts:
 
 
 async def messages(session: AsyncSession, request: ErasureRequest) -> Counts:
-    """The inbox deleted; delivery records keep their outcome but lose the address and text; copies of
-    the patient's data dropped."""
-    pid = request.patient_id
+    """Copies of the patient's data dropped, and one still being made stopped; the inbox deleted; delivery
+    records keep their outcome but lose the address and text."""
+    pid, now = request.patient_id, clock.now()
+    # First, as it waits for a copy being stored right now (its row lock): the inbox message that copy
+    # puts is then committed, and deleted below.
+    stopped = await session.execute(
+        update(DataExport)
+        .where(DataExport.patient_id == pid, DataExport.status.in_(OPEN_EXPORT))
+        .values(status=ExportStatus.FAILED, finished_at=now, error="账号已注销")
+    )
+    exports = await session.execute(
+        update(DataExport).where(DataExport.patient_id == pid, DataExport.content.is_not(None)).values(content=None)
+    )
     inbox = await session.execute(delete(InboxMessage).where(InboxMessage.patient_id == pid))
     deliveries = await session.execute(
         update(MessageDelivery)
         .where(MessageDelivery.patient_id == pid, MessageDelivery.body != "")
         .values(recipient=None, subject=None, body="", link=None)
     )
-    exports = await session.execute(
-        update(DataExport).where(DataExport.patient_id == pid, DataExport.content.is_not(None)).values(content=None)
-    )
-    return {"inbox": _rowcount(inbox), "deliveries": _rowcount(deliveries), "exports": _rowcount(exports)}
+    return {
+        "inbox": _rowcount(inbox),
+        "deliveries": _rowcount(deliveries),
+        "exports": _rowcount(exports),
+        "exports_stopped": _rowcount(stopped),
+    }
 
 
 async def points(session: AsyncSession, request: ErasureRequest) -> Counts:

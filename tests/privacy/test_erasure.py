@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import undefer
 
 from care.models import Complaint, Survey
 from community.models import CheckIn, Comment, EventRsvp, Group, Membership, Post, Reaction, RsvpStatus
@@ -25,8 +26,8 @@ from loyalty.models import Account, AccountKind, Entry, EntryKind, Line, Lot, Lo
 from messaging import outreach
 from messaging.models import InboxMessage
 from patients.models import AuthSession, Consent, ConsentEvent, Patient, PatientCondition
-from privacy import erase_steps, erasure, errors
-from privacy.models import ErasureRequest, ErasureStatus, PostsChoice
+from privacy import erase_steps, erasure, errors, export
+from privacy.models import DataExport, ErasureRequest, ErasureStatus, ExportStatus, PostsChoice
 from tests.care.support import start
 from tests.factories import as_patient, check_ledger_invariants, new_member, staff
 from tests.loyalty.support import balances, give_points, make_reward, record_visit, site_id
@@ -363,3 +364,22 @@ async def test_an_erased_account_earns_nothing_new_and_an_old_refund_still_balan
     assert refunded.visit.status == "refunded"
     assert await balances(pid) == {"pending": 0, "available": 0, "clawback": 0}
     await check_ledger_invariants()
+
+
+async def test_copies_of_the_data_are_dropped_and_one_in_the_making_is_stopped() -> None:
+    pid = await new_member()
+    async with unit_of_work() as session:
+        made = (await export.request_export(session, as_patient(pid))).id
+    await export.run_export(made)
+    clock.clock.advance(timedelta(days=1, minutes=1))
+    async with unit_of_work() as session:
+        pending = (await export.request_export(session, as_patient(pid))).id
+    done = await _erased(pid)
+    assert done.steps["messages"]["counts"]["exports"] == 1
+    assert done.steps["messages"]["counts"]["exports_stopped"] == 1
+    assert await export.run_export(pending) == "skipped"  # its job, arriving late, makes nothing
+    async with unit_of_work() as session:
+        rows = {e.id: e for e in await session.scalars(select(DataExport).options(undefer(DataExport.content)))}
+    assert rows[made].content is None and rows[made].status == ExportStatus.DONE
+    assert rows[pending].content is None and rows[pending].status == ExportStatus.FAILED
+    assert await _count(InboxMessage, InboxMessage.patient_id == pid) == 0
