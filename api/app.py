@@ -15,6 +15,7 @@ import structlog
 from cross_web import HTTPException
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -38,6 +39,7 @@ from api.context import Context
 from api.errors import INTERNAL_MESSAGE, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE
 from api.gate import BUSY_CODE, BUSY_MESSAGE, RequestGate
 from api.hooks import his_visits
+from api.identity.guardians import ACT_FOR_HEADER, ACT_FOR_STATUS, acting_for
 from api.messaging.hooks import ROUTES as sms_hook_routes
 from api.messaging.tracking import track_click, track_open
 from api.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -220,12 +222,15 @@ class GraphQLEndpoint:
         try:
             actor = ANONYMOUS
             token = _bearer(request)
-            if token:
+            act_for = request.headers.get(ACT_FOR_HEADER)  # a guardian acting for a dependent
+            if token or act_for is not None:
                 try:
-                    actor = await _actor(db, token)
+                    actor = await _actor(db, token, act_for)
                 except DomainError as exc:
-                    response = error_response(401, exc.code, exc.message)
-                    response.headers["www-authenticate"] = "Bearer"
+                    status = ACT_FOR_STATUS.get(exc.code, 401)
+                    response = error_response(status, exc.code, exc.message)
+                    if status == 401:
+                        response.headers["www-authenticate"] = "Bearer"
                     await response(scope, receive, send)
                     return
                 except Exception as exc:
@@ -240,14 +245,19 @@ class GraphQLEndpoint:
             await db.close()
 
 
-async def _actor(db: RequestDB, token: str) -> Actor:
+async def _actor(db: RequestDB, token: str | None, act_for: str | None = None) -> Actor:
     if has_replica():
         # Revocation is checked on the primary: a replica lagging behind would accept a token
-        # revoked a moment ago (or refuse one issued a moment ago).
+        # revoked a moment ago (or refuse one issued a moment ago); a revoked delegation too.
         async with get_sessionmaker()() as session:
-            return await actor_from_token(session, token)
+            return await _resolve(session, token, act_for)
     async with db.read() as session:  # without a replica the connection serves the request's reads
-        return await actor_from_token(session, token)
+        return await _resolve(session, token, act_for)
+
+
+async def _resolve(session: AsyncSession, token: str | None, act_for: str | None) -> Actor:
+    actor = await actor_from_token(session, token)
+    return actor if act_for is None else await acting_for(session, actor, act_for)
 
 
 def busy_response() -> JSONResponse:

@@ -48,7 +48,7 @@ SECURITY_HEADERS = {
 # CORS for browser apps on other origins (PORTAL_CORS_ORIGINS): what our requests use and answer with.
 CORS_METHODS = ["GET", "POST", "OPTIONS"]
 # x-device-id: the referral fraud rules read it (README "Referrals").
-CORS_HEADERS = ["authorization", "content-type", "x-request-id", "x-device-id"]
+CORS_HEADERS = ["authorization", "content-type", "x-request-id", "x-device-id", "x-act-for"]
 CORS_EXPOSE = ["x-request-id"]
 CORS_MAX_AGE = 600
 

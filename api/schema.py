@@ -32,6 +32,7 @@ from api.dashboards.queries import DashboardQuery
 from api.errors import ErrorFormatting, PortalSchema
 from api.execution import PortalExecutionContext
 from api.identity.consents import ConsentMutation, ConsentQuery
+from api.identity.guardians import DelegationGate, GuardianMutation, GuardianQuery
 from api.identity.mutations import IdentityMutation
 from api.identity.queries import IdentityQuery
 from api.loyalty.mutations import LoyaltyMutation
@@ -66,6 +67,7 @@ class Query(
     NodeQuery,
     IdentityQuery,
     ConsentQuery,
+    GuardianQuery,
     LoyaltyQuery,
     CommunityQuery,
     CheckInQuery,
@@ -89,6 +91,7 @@ class Query(
 class Mutation(
     IdentityMutation,
     ConsentMutation,
+    GuardianMutation,
     LoyaltyMutation,
     CommunityMutation,
     CheckInMutation,
@@ -136,6 +139,8 @@ def build_schema() -> strawberry.Schema:
         ErrorFormatting,
         # Staff reads of health data, written before the answer leaves (privacy/reads.py).
         PhiReadAudit,
+        # A guardian acting for a dependent runs only what their scopes cover (api/identity/guardians.py).
+        DelegationGate,
     ]
     if not settings.graphiql_enabled:
         extensions.append(DisableIntrospection)

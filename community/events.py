@@ -51,13 +51,14 @@ from core import clock, jobs
 from core.channels import ChannelName, Message
 from core.db import unit_of_work
 from core.errors import Conflict, CoreCode, DomainError, NotFound, Validator
-from core.identity import Actor, ActorKind, Role
+from core.identity import Actor, ActorKind, DelegationScope, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
 from core.settings import get_settings
 from loyalty import benefits as tier_benefits
 from messaging import outreach
 from messaging.outreach import MessageClass, Notice
+from patients import guardians
 from patients.queries import sites_by_ids
 
 EVENT_REMINDERS = jobs.register("community.event_reminders", "In-app reminders before events (24 h/1 h, 10 min)")
@@ -539,6 +540,7 @@ async def rsvp(session: AsyncSession, actor: Actor, event_id: uuid.UUID, respons
     """A patient answers going or declined. Going takes a free seat or joins the waitlist (answering
     going to a seat offer accepts it); declining frees the seat, which is offered to the next."""
     patient_id = actor.require_patient()
+    await guardians.acting(session, actor, DelegationScope.BOOK, "event_rsvp", f"event:{event_id}:{response}")
     if response not in {r.value for r in RsvpResponse}:
         raise DomainError("报名选项无效", field="response", code=Code.RSVP_RESPONSE_INVALID)
     event = await lock_event(session, event_id)
@@ -606,6 +608,7 @@ async def _accept(session: AsyncSession, event: Event, mine: EventRsvp, now: dat
 async def accept_offer(session: AsyncSession, actor: Actor, event_id: uuid.UUID) -> EventRsvp:
     """The offered patient takes the held seat (before the offer expires)."""
     patient_id = actor.require_patient()
+    await guardians.acting(session, actor, DelegationScope.BOOK, "event_offer_accept", f"event:{event_id}")
     event = await lock_event(session, event_id)
     await _require_visible(session, actor, event)
     now = clock.now()

@@ -41,6 +41,7 @@ from core.identity import Actor, ActorKind, Role
 from core.ids import new_id
 from core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor, keyset_page, page_size
 from core.text import render_markdown
+from patients import guardians
 
 VISIBLE_TO_AUTHOR = (ContentStatus.PUBLISHED, ContentStatus.HELD, ContentStatus.AUTHOR_ONLY, ContentStatus.HIDDEN)
 EXPERT_STAFF_ROLES = (Role.DOCTOR, Role.HEALTH_MANAGER)
@@ -126,6 +127,8 @@ async def create_post(
     crisis = await moderation.is_crisis(session, actor, text)
     async with _crisis_help_on_refusal(session, actor, group_id, crisis):
         group, member = await access.require_participant(session, actor, group_id, crisis=crisis)
+        # A minor does not post themselves; a guardian needs the community scope (and is recorded).
+        await guardians.check_posting(session, actor, "post_create", f"group:{group_id}")
     if anonymous and not group.allow_anonymous and not crisis:
         raise errors.AnonymousNotAllowed(field="anonymous")
     await moderation.check_posting_limit(session, actor, member, kind="post", crisis=crisis)
@@ -304,6 +307,7 @@ async def create_comment(
             raise errors.PostNotFound()
     async with _crisis_help_on_refusal(session, actor, post.group_id, crisis):
         _, member = await access.require_participant(session, actor, post.group_id, crisis=crisis)
+        await guardians.check_posting(session, actor, "comment_create", f"post:{post_id}")
     if post.locked and not crisis:
         raise errors.PostLocked()
     if anonymous and not group.allow_anonymous and not crisis:

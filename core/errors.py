@@ -32,6 +32,8 @@ class CoreCode(ErrorCode):
     CONDITION_UNKNOWN = "CONDITION_UNKNOWN", "未知的病种：…"
     CONFLICT = "CONFLICT", "操作冲突，请刷新后重试"
     CURSOR_INVALID = "CURSOR_INVALID", "分页游标无效"
+    DELEGATION_NOT_ALLOWED = "DELEGATION_NOT_ALLOWED", "代家人操作时不能使用此功能，请切换回本人账号"
+    DELEGATION_SCOPE_MISSING = "DELEGATION_SCOPE_MISSING", "您未获得代其办理此事项的授权（查看/预约/兑换/社区）"
     DESCRIPTION_LENGTH = "DESCRIPTION_LENGTH", "简介不能超过5000个字符"
     EVENT_NOT_FOUND = "EVENT_NOT_FOUND", "活动不存在"
     GENDER_INVALID = "GENDER_INVALID", "性别取值无效"
@@ -100,6 +102,20 @@ class NotAuthenticated(DomainError):
 class PermissionDenied(DomainError):
     code: str = CoreCode.PERMISSION_DENIED
     default_message = "您没有权限执行此操作"
+
+
+SCOPE_LABELS_ZH = {"view": "查看", "book": "活动报名", "redeem": "积分兑换", "community": "社区发言"}
+
+
+class DelegationScopeMissing(PermissionDenied):
+    """A guardian acting for a dependent without the delegation scope this needs (core.identity)."""
+
+    code: str = CoreCode.DELEGATION_SCOPE_MISSING
+    default_message = "您未获得代其办理此事项的授权"
+
+    def __init__(self, scope: str) -> None:
+        super().__init__(f"您未获得代其{SCOPE_LABELS_ZH.get(scope, scope)}的授权")
+        self.scope = scope
 
 
 class NotFound(DomainError):

@@ -6,7 +6,7 @@ import enum
 import uuid
 from dataclasses import dataclass, field
 
-from core.errors import NotAuthenticated, PermissionDenied
+from core.errors import DelegationScopeMissing, NotAuthenticated, PermissionDenied
 
 
 class ActorKind(enum.StrEnum):
@@ -26,6 +26,26 @@ class Role(enum.StrEnum):
     REVIEWER = "reviewer"
 
 
+class DelegationScope(enum.StrEnum):
+    """What a guardian may do for a dependent (patients/guardians.py): each service that acts for the
+    patient asks `Actor.require_scope` for its own."""
+
+    VIEW = "view"  # read the dependent's own data (profile, points, visits, check-ins ...)
+    BOOK = "book"  # answer event RSVPs
+    REDEEM = "redeem"  # redeem rewards with the dependent's points
+    COMMUNITY = "community"  # post and comment in the community as the dependent
+
+
+@dataclass(frozen=True)
+class Delegate:
+    """The guardian acting for the patient an Actor names: signed in as themselves, acting for the
+    dependent through an active delegation, re-read on every request (a revocation stops it at once)."""
+
+    guardian_id: uuid.UUID
+    guardianship_id: uuid.UUID
+    scopes: frozenset[DelegationScope]
+
+
 ROLE_LABELS_ZH = {
     Role.ADMIN: "管理员",
     Role.MARKETER: "市场运营",
@@ -43,6 +63,8 @@ class Actor:
     id: uuid.UUID | None = None
     roles: frozenset[Role] = field(default_factory=frozenset)
     session_id: uuid.UUID | None = None
+    # Set when a guardian acts for this patient (`id` is the dependent, the subject of every rule).
+    delegate: Delegate | None = None
 
     @property
     def is_patient(self) -> bool:
@@ -55,6 +77,17 @@ class Actor:
     @property
     def is_system(self) -> bool:
         return self.kind is ActorKind.SYSTEM
+
+    @property
+    def performer_id(self) -> uuid.UUID | None:
+        """Who actually acts: the guardian when one acts for the patient, else the actor itself
+        (what an `actor_id` column records)."""
+        return self.delegate.guardian_id if self.delegate is not None else self.id
+
+    def require_scope(self, scope: DelegationScope) -> None:
+        """A guardian acting for the patient needs `scope` in their delegation; anyone else passes."""
+        if self.delegate is not None and scope not in self.delegate.scopes:
+            raise DelegationScopeMissing(scope.value)
 
     def has_role(self, *roles: Role) -> bool:
         if self.is_system:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
 from core.errors import CoreCode, PermissionDenied, Validator
-from core.identity import SYSTEM, Actor, Role
+from core.identity import SYSTEM, Actor, DelegationScope, Role
 from core.ids import new_id
 from loyalty import errors, ledger, tiers
 from loyalty.errors import LoyaltyCode as Code
@@ -32,6 +32,7 @@ from loyalty.models import (
     Reward,
     Tier,
 )
+from patients import guardians
 
 VOUCHER_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I
 CATEGORIES = {"gift": "实物礼品", "service_voucher": "服务券", "discount": "折扣券", "checkup": "免费体检"}
@@ -136,6 +137,7 @@ def _fields(data: RewardInput) -> dict[str, object]:
 
 async def redeem(session: AsyncSession, actor: Actor, reward_id: uuid.UUID, idempotency_key: str) -> Redemption:
     patient_id = actor.require_patient()
+    await guardians.acting(session, actor, DelegationScope.REDEEM, "reward_redeem", f"reward:{reward_id}")
     key = (idempotency_key or "").strip()
     v = Validator()  # a malformed key is a validation error, as in points adjustments (not a conflict)
     v.check(8 <= len(key) <= 100, "idempotencyKey", Code.IDEMPOTENCY_KEY_INVALID, "幂等键需为8到100个字符")
@@ -194,7 +196,7 @@ async def redeem(session: AsyncSession, actor: Actor, reward_id: uuid.UUID, idem
             memo=f"兑换：{reward.name}",
             lines=[(member.available.id, -cost), (ledger.system_account(AccountKind.REDEEMED), cost)],
             source_ref=f"reward:{reward.id}",
-            actor_id=actor.id,
+            actor_id=actor.performer_id,  # the guardian, when one redeems for the member
         ),
         member,
         lot_uses=uses,
@@ -299,8 +301,8 @@ async def redeem_at_once(actor: Actor, reward_id: uuid.UUID, idempotency_key: st
     needs the locked path (`redeem`): a repeated key, a reward with limits, not enough points or stock,
     or a race with another posting of the same member. Never posts twice, never oversells."""
     key = (idempotency_key or "").strip()
-    if not actor.is_patient or actor.id is None or not 8 <= len(key) <= 100:
-        return None  # the locked path gives the typed refusal
+    if not actor.is_patient or actor.id is None or actor.delegate is not None or not 8 <= len(key) <= 100:
+        return None  # the locked path gives the typed refusal (and checks and records a guardian)
     patient_id = actor.id
     now = clock.now()
     digest = ledger.request_hash({"reward": reward_id})

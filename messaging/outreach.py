@@ -3,7 +3,7 @@ invitations and notices all ask it, per patient and channel, whether a message m
 
 Message classes (what the patient is being sent, not who sends it):
 - marketing: marketing campaigns and journeys, event invitations. Consent purpose `marketing` on the
-  channel; kept from the deceased, the admitted, staff and whoever opted out of marketing; quiet
+  channel; kept from the deceased, the admitted, staff, minors and whoever opted out of marketing; quiet
   hours on every channel; capped (`PORTAL_OUTREACH_MARKETING_CAP` per window).
 - care: care campaigns and journeys (follow-ups). Consent purpose `service`; kept from the deceased,
   the admitted and staff; quiet hours on every channel; capped separately (`…_CARE_CAP`).
@@ -45,6 +45,7 @@ from core.ids import new_id
 from core.settings import get_settings
 from messaging.models import OutreachSend
 from patients.consents import in_force_sql
+from patients.minors import minor_sql
 from patients.models import Consent, ConsentPurpose, Patient, Staff
 
 
@@ -113,6 +114,7 @@ def suppression(message_class: str) -> ColumnElement[Any]:
     ]
     if message_class == MessageClass.MARKETING:
         whens.append((Patient.marketing_opt_out.is_(True), "opted_out"))
+        whens.append((minor_sql(), "minor"))  # minors get no marketing (patients/minors.py: by birth date)
     return case(*whens, else_=None)
 
 

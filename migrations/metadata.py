@@ -15,6 +15,7 @@ from dashboards import indexes as dashboard_indexes  # noqa: F401
 from loyalty import models as loyalty_models  # noqa: F401
 from messaging import models as messaging_models  # noqa: F401
 from oncall import models as oncall_models  # noqa: F401
+from patients import guardian_models  # noqa: F401
 from patients import models as patient_models  # noqa: F401
 from privacy import models as privacy_models  # noqa: F401
 

@@ -136,11 +136,10 @@ async def request_code(session: AsyncSession, *, phone: str, client: str | None 
     return CodeRequested(phone=phone, expires_at=expires, resend_after=now + timedelta(minutes=1))
 
 
-async def sign_in_patient(
-    session: AsyncSession, *, phone: str, code: str, device_id: str | None = None
-) -> PatientSignedIn:
+async def consume_code(session: AsyncSession, phone: str, code: str) -> None:
+    """Spends the latest sign-in code of `phone` (normalised), proving whoever holds the phone is
+    here: for signing in, and for a guardian opening a minor's account (patients/guardians.py)."""
     settings = get_settings()
-    phone = normalize_phone(phone)
     code = (code or "").strip()
     if not _CODE.match(code):
         raise errors.CodeInvalid("验证码为6位数字", field="code")
@@ -163,6 +162,15 @@ async def sign_in_patient(
         left = settings.otp_max_attempts - row.attempts
         raise errors.CodeInvalid(f"验证码错误，还可尝试{left}次", field="code")
     row.consumed_at = now
+
+
+async def sign_in_patient(
+    session: AsyncSession, *, phone: str, code: str, device_id: str | None = None
+) -> PatientSignedIn:
+    settings = get_settings()
+    phone = normalize_phone(phone)
+    await consume_code(session, phone, code)
+    now = clock.now()
 
     registered = False
     patient = await session.scalar(select(Patient).where(Patient.phone == phone).with_for_update())

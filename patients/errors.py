@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.errors import Conflict, DomainError, ErrorCode, NotAuthenticated, RateLimited
+from core.errors import Conflict, DomainError, ErrorCode, NotAuthenticated, NotFound, PermissionDenied, RateLimited
 
 
 class PatientsCode(ErrorCode):
@@ -10,7 +10,9 @@ class PatientsCode(ErrorCode):
 
     ACCESS_TOKEN_INVALID = "ACCESS_TOKEN_INVALID", "访问令牌无效或已过期"
     ACCESS_TOKEN_REVOKED = "ACCESS_TOKEN_REVOKED", "登录已退出，请重新登录"
+    ACT_FOR_INVALID = "ACT_FOR_INVALID", "代办对象编号无效（X-Act-For 需为患者的全局编号）"
     BIRTH_DATE_INVALID = "BIRTH_DATE_INVALID", "出生日期无效"
+    BIRTH_DATE_LOCKED = "BIRTH_DATE_LOCKED", "未成年人的出生日期需由工作人员核实证件后修改"
     BIRTH_YEAR_INVALID = "BIRTH_YEAR_INVALID", "出生年份需在1900到…之间"
     CONDITION_TOO_MANY = "CONDITION_TOO_MANY", "最多选择10个病种"
     CONSENT_CHANNEL_INVALID = "CONSENT_CHANNEL_INVALID", "渠道无效"
@@ -29,9 +31,35 @@ class PatientsCode(ErrorCode):
     CONSENT_NOTICE_WRONG_PURPOSE = "CONSENT_NOTICE_WRONG_PURPOSE", "该版授权说明不适用于此用途"
     CONSENT_SOURCE_INVALID = "CONSENT_SOURCE_INVALID", "授权来源无效，或不适用于当前账号"
     CONSENT_TOO_MANY = "CONSENT_TOO_MANY", "一次最多提交…项授权设置"
+    DELEGATION_INACTIVE = "DELEGATION_INACTIVE", "您没有代此人办理事项的有效授权，或授权已被撤销"
+    DEPENDENT_NOT_FOUND = "DEPENDENT_NOT_FOUND", "未找到使用该手机号的患者账号"
+    DEPENDENT_NOT_MINOR = (
+        "DEPENDENT_NOT_MINOR",
+        "只能为未满18周岁的未成年人开通账号；成年家属请用其本人账号确认代办申请",
+    )
+    DEPENDENT_PHONE_TAKEN = "DEPENDENT_PHONE_TAKEN", "该手机号已注册，请改为向其发起代办申请"
     EMAIL_INVALID = "EMAIL_INVALID", "请输入正确的电子邮箱地址"
     EMAIL_TAKEN = "EMAIL_TAKEN", "该邮箱已被使用"
+    GUARDIANSHIP_EVIDENCE_REQUIRED = "GUARDIANSHIP_EVIDENCE_REQUIRED", "请填写已核验的证明材料（2到200个字符）"
+    GUARDIANSHIP_EXISTS = "GUARDIANSHIP_EXISTS", "双方之间已有待确认或生效中的代办授权"
+    GUARDIANSHIP_LIMIT = "GUARDIANSHIP_LIMIT", "代办授权数量已达上限（每人最多代办…人、被…人代办）"
+    GUARDIANSHIP_NOT_FOUND = "GUARDIANSHIP_NOT_FOUND", "代办授权不存在"
+    GUARDIANSHIP_NOT_PENDING = "GUARDIANSHIP_NOT_PENDING", "该代办申请已处理（已生效或已撤销）"
+    GUARDIANSHIP_REASON_LENGTH = "GUARDIANSHIP_REASON_LENGTH", "理由不能超过200个字符"
+    GUARDIANSHIP_REQUEST_LIMIT = "GUARDIANSHIP_REQUEST_LIMIT", "代办申请过于频繁，请稍后再试"
+    GUARDIANSHIP_SCOPES_INVALID = (
+        "GUARDIANSHIP_SCOPES_INVALID",
+        "请至少选择一项授权范围（查看、活动报名、积分兑换、社区发言）",
+    )
+    GUARDIANSHIP_SELF = "GUARDIANSHIP_SELF", "不能为自己设置代办人"
+    GUARDIAN_MINOR = "GUARDIAN_MINOR", "未成年人不能作为监护人或代办人"
+    GUARDIAN_RELATION_INVALID = "GUARDIAN_RELATION_INVALID", "关系无效（子女、父母、配偶或其他）"
+    GUARDIAN_REQUIRED = "GUARDIAN_REQUIRED", "请指定监护人"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS", "邮箱或密码错误"
+    MINOR_POSTING_DISABLED = (
+        "MINOR_POSTING_DISABLED",
+        "未成年人账号默认不能在社区发帖或评论，可由获得授权的监护人代为发布",
+    )
     NICKNAME_LENGTH = "NICKNAME_LENGTH", "昵称需为2到20个字符"
     OTP_CLIENT_LIMIT = "OTP_CLIENT_LIMIT", "当前网络请求验证码过于频繁，请稍后再试"
     OTP_DAILY_LIMIT = "OTP_DAILY_LIMIT", "今日验证码次数已用完，请明天再试"
@@ -145,3 +173,22 @@ class SiteCodeTaken(Conflict):
 class CannotDisableSelf(DomainError):
     code = PatientsCode.STAFF_CANNOT_DISABLE_SELF
     default_message = "不能停用自己的账号"
+
+
+class MinorPostingDisabled(PermissionDenied):
+    """A minor writing in the community themselves (patients/guardians.py check_posting)."""
+
+    code = PatientsCode.MINOR_POSTING_DISABLED
+    default_message = "未成年人账号默认不能在社区发帖或评论，可由获得授权的监护人代为发布"
+
+
+class DelegationInactive(PermissionDenied):
+    """X-Act-For names someone the signed-in patient holds no active delegation for (or it was revoked)."""
+
+    code = PatientsCode.DELEGATION_INACTIVE
+    default_message = "您没有代此人办理事项的有效授权，或授权已被撤销"
+
+
+class GuardianshipNotFound(NotFound):
+    code = PatientsCode.GUARDIANSHIP_NOT_FOUND
+    default_message = "代办授权不存在"

@@ -16,7 +16,7 @@ from core import clock, security
 from core.errors import CoreCode, NotFound, PermissionDenied, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
-from patients import consents, errors
+from patients import consents, errors, minors
 from patients.errors import PatientsCode as Code
 from patients.models import (
     AuthSession,
@@ -151,6 +151,19 @@ async def update_profile(
             known = set(await session.scalars(select(Condition.code).where(Condition.code.in_(codes))))
             unknown = [c for c in codes if c not in known]
             v.check(not unknown, "conditionCodes", CoreCode.CONDITION_UNKNOWN, f"未知的病种：{'、'.join(unknown)}")
+    was = (patient.birth_date, patient.birth_year)
+    born = (values.get("birth_date", was[0]), values.get("birth_year", was[1]))
+    # Giving the full date inside the year on record only makes it exact (a year alone counts as minor).
+    exact = was[0] is None and isinstance(born[0], date) and born[0].year == was[1] == born[1]
+    if actor.is_patient and born != was and not exact:
+        # A minor cannot age themselves out of the minors' defaults (no posting, no marketing):
+        # staff change the date after seeing a document.
+        v.check(
+            not minors.is_minor(patient.birth_date, patient.birth_year),
+            "birthDate",
+            Code.BIRTH_DATE_LOCKED,
+            "未成年人的出生日期需由工作人员核实证件后修改",
+        )
     v.raise_if_any()
 
     for key, value in values.items():

@@ -44,6 +44,7 @@ SUPPRESSION_TEXT = {
     "admitted": "患者住院中",
     "staff": "员工账号",
     "opted_out": "已退订全部营销消息",
+    "minor": "未成年人（不接收营销消息）",
 }
 
 
