@@ -75,10 +75,13 @@ async def act_for(session: AsyncSession, actor: Actor, dependent_id: uuid.UUID) 
         raise errors.DelegationInactive()
     row = (
         await session.execute(
-            select(Guardianship.id, Guardianship.scopes).where(
+            select(Guardianship.id, Guardianship.scopes)
+            .join(Patient, Patient.id == Guardianship.dependent_id)
+            .where(
                 Guardianship.guardian_id == guardian_id,
                 Guardianship.dependent_id == dependent_id,
                 Guardianship.status == GuardianshipStatus.ACTIVE,
+                Patient.erased_at.is_(None),  # an erased account has nobody left to act for
             )
         )
     ).one_or_none()
@@ -190,6 +193,10 @@ async def _pair(
         )
     }
     guardian, dependent = rows.get(guardian_id), rows.get(dependent_id)
+    if guardian is not None and guardian.erased_at is not None:
+        guardian = None
+    if dependent is not None and dependent.erased_at is not None:
+        dependent = None
     if guardian is None:
         raise NotFound("患者不存在", field="guardianId", code=CoreCode.PATIENT_NOT_FOUND)
     if dependent is None:

@@ -498,3 +498,14 @@ def test_an_actor_without_a_delegate_passes_every_scope() -> None:
     for scope in DelegationScope:
         me.require_scope(scope)
     assert me.performer_id == me.id
+
+
+async def test_nobody_acts_for_or_through_an_erased_account() -> None:
+    guardian, dependent = await new_member(), await new_member()
+    await _by_desk(guardian, dependent, ["view"])
+    await _acting(guardian, dependent)
+    async with unit_of_work() as session:
+        await session.execute(update(Patient).where(Patient.id == dependent).values(erased_at=clock.now()))
+    assert await _code(_acting(guardian, dependent)) == "DELEGATION_INACTIVE"
+    assert await _code(_by_desk(await new_member(), dependent)) == "PATIENT_NOT_FOUND"
+    assert await _code(_by_desk(dependent, await new_member())) == "PATIENT_NOT_FOUND"
