@@ -40,6 +40,7 @@ class GroupRow:
     allow_anonymous: bool
     alias_prefix: str
     member_count: int
+    join_question: str | None
 
 
 @dataclass(slots=True)
@@ -59,7 +60,7 @@ AnyMember = Membership | MemberRow
 
 _GROUP_COLUMNS = (
     "g.id, g.slug, g.name, g.condition_code, g.description, g.rules_text, g.cover_url, g.visibility, "
-    "g.join_policy, g.allow_anonymous, g.alias_prefix, g.member_count"
+    "g.join_policy, g.allow_anonymous, g.alias_prefix, g.member_count, g.join_question"
 )
 # The group and the viewer's membership in one statement ($2/$3 NULL for an anonymous viewer).
 _GROUP_BY_SLUG_SQL = f"""
@@ -85,8 +86,8 @@ async def group_by_slug(session: AsyncSession, actor: Actor, slug: str) -> tuple
     if not rows:
         raise errors.GroupNotFound()
     r = rows[0]
-    group = GroupRow(*r[:12])
-    m = None if r[13] is None else MemberRow(group.id, r[12], r[13], r[14], r[15], r[16])
+    group = GroupRow(*r[:13])
+    m = None if r[14] is None else MemberRow(group.id, r[13], r[14], r[15], r[16], r[17])
     if not can_see_group(actor, group, m):
         raise errors.GroupNotFound()
     return group, m

@@ -60,12 +60,20 @@ class CommunityCode(ErrorCode):
     HEALTH_ALERT_NOT_FOUND = "HEALTH_ALERT_NOT_FOUND", "健康预警不存在"
     HOST_NAME_LENGTH = "HOST_NAME_LENGTH", "主讲人不能超过60个字符"
     IMAGE_URL_INVALID = "IMAGE_URL_INVALID", "图片需为 https 链接"
+    JOIN_ANSWER_LENGTH = "JOIN_ANSWER_LENGTH", "入群问题的回答不能超过500个字符"
+    JOIN_ANSWER_REQUIRED = "JOIN_ANSWER_REQUIRED", "该社群设有入群问题，申请加入时请填写回答"
     JOIN_NOT_ALLOWED = "JOIN_NOT_ALLOWED", "该社群仅限邀请加入"
     JOIN_POLICY_INVALID = "JOIN_POLICY_INVALID", "加入方式无效"
+    JOIN_QUESTION_LENGTH = "JOIN_QUESTION_LENGTH", "入群问题不能超过200个字符"
     LOCATION_REQUIRED = "LOCATION_REQUIRED", "线下活动需填写地点（200字以内）"
     MEMBERSHIP_NOT_FOUND = "MEMBERSHIP_NOT_FOUND", "成员不存在"
     MEMBER_BANNED = "MEMBER_BANNED", "您已被移出该社群"
     MEMBER_MUTED = "MEMBER_MUTED", "您已被禁言，暂时不能发言"
+    MEMBER_STATE_INVALID = "MEMBER_STATE_INVALID", "成员状态无效"
+    MEMBER_TARGET_REQUIRED = (
+        "MEMBER_TARGET_REQUIRED",
+        "请指定成员：成员编号（membershipId），或社群编号加账号编号（groupId 和 accountId），二选一",
+    )
     MODERATION_ITEM_CLAIMED = "MODERATION_ITEM_CLAIMED", "该条目正由其他版主处理"
     MODERATION_ITEM_NOT_FOUND = "MODERATION_ITEM_NOT_FOUND", "审核条目不存在"
     MUTE_DAYS_INVALID = "MUTE_DAYS_INVALID", "禁言天数需为1到365天"
@@ -75,6 +83,7 @@ class CommunityCode(ErrorCode):
     NOT_A_MEMBER = "NOT_A_MEMBER", "加入社群后才能查看或参与"
     NOT_CARE_TEAM = "NOT_CARE_TEAM", "仅医生和健康管理师可以查看健康数据"
     NOT_REGISTERED = "NOT_REGISTERED", "您尚未成功报名该活动"
+    NOTIFICATION_LEVEL_INVALID = "NOTIFICATION_LEVEL_INVALID", "通知级别无效，可选：全部、仅精选、不通知"
     OFFER_EXPIRED = "OFFER_EXPIRED", "名额保留已过期，已顺延给下一位候补"
     OFFER_HOLD_INVALID = "OFFER_HOLD_INVALID", "候补名额保留时间需为1到72小时"
     OFFER_NOT_FOUND = "OFFER_NOT_FOUND", "您没有待确认的名额"

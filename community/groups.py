@@ -12,9 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access, audit, credentials, errors
 from community.errors import CommunityCode as Code
-from community.models import Group, GroupVisibility, JoinPolicy, MemberRole, Membership, MemberState
+from community.models import (
+    Group,
+    GroupVisibility,
+    JoinPolicy,
+    MemberRole,
+    Membership,
+    MemberState,
+    NotificationLevel,
+)
 from core import clock
-from core.errors import CoreCode, NotFound, PermissionDenied, Validator
+from core.errors import CoreCode, DomainError, NotFound, PermissionDenied, Validator
 from core.identity import Actor, Role
 from core.ids import new_id
 from core.pagination import Page, keyset_page
@@ -37,6 +45,11 @@ class GroupInput:
     cover_url: str | None = None
     allow_anonymous: bool = False
     alias_prefix: str = "病友"
+    join_question: str | None = None
+
+
+JOIN_QUESTION_MAX = 200
+JOIN_ANSWER_MAX = 500
 
 
 async def _validate(session: AsyncSession, data: GroupInput) -> None:
@@ -75,6 +88,12 @@ async def _validate(session: AsyncSession, data: GroupInput) -> None:
     )
     v.check(len(data.description) <= 5000, "description", CoreCode.DESCRIPTION_LENGTH, "简介不能超过5000个字符")
     v.check(len(data.rules_text) <= 5000, "rulesText", Code.RULES_TEXT_LENGTH, "群规不能超过5000个字符")
+    v.check(
+        len((data.join_question or "").strip()) <= JOIN_QUESTION_MAX,
+        "joinQuestion",
+        Code.JOIN_QUESTION_LENGTH,
+        f"入群问题不能超过{JOIN_QUESTION_MAX}个字符",
+    )
     if data.condition_code is not None:
         known = await session.get(Condition, data.condition_code) if len(data.condition_code) <= 40 else None
         v.check(known is not None, "conditionCode", CoreCode.CONDITION_UNKNOWN, "未知的病种")
@@ -99,6 +118,7 @@ async def create_group(session: AsyncSession, actor: Actor, data: GroupInput) ->
         join_policy=data.join_policy,
         allow_anonymous=data.allow_anonymous,
         alias_prefix=data.alias_prefix.strip(),
+        join_question=(data.join_question or "").strip() or None,
         member_count=0,
         created_by=actor.id,
         created_at=now,
@@ -122,9 +142,19 @@ async def _count(session: AsyncSession, group_id: uuid.UUID, delta: int) -> None
     await session.execute(update(Group).where(Group.id == group_id).values(member_count=Group.member_count + delta))
 
 
-async def join(session: AsyncSession, actor: Actor, group_id: uuid.UUID, *, note: str | None = None) -> Membership:
-    """Open groups admit at once; approval and verified-diagnosis groups queue a request; invite-only
-    groups admit only someone invited."""
+async def join(
+    session: AsyncSession,
+    actor: Actor,
+    group_id: uuid.UUID,
+    *,
+    note: str | None = None,
+    answer: str | None = None,
+) -> Membership:
+    """Open groups admit at once; approval and verified-diagnosis groups queue a request (with the
+    answer to the group's join question, when it has one); invite-only groups admit only someone invited."""
+    reply = (answer or "").strip()
+    if len(reply) > JOIN_ANSWER_MAX:
+        raise DomainError(f"回答不能超过{JOIN_ANSWER_MAX}个字符", field="answer", code=Code.JOIN_ANSWER_LENGTH)
     kind, account_id = access.account_of(actor)
     group = await session.get(Group, group_id, with_for_update=True)
     m = await access.membership(session, group_id, actor, lock=True)
@@ -139,6 +169,9 @@ async def join(session: AsyncSession, actor: Actor, group_id: uuid.UUID, *, note
     if group.join_policy == JoinPolicy.INVITE and (m is None or m.state != MemberState.INVITED):
         raise errors.JoinNotAllowed()
     state = MemberState.ACTIVE if group.join_policy in (JoinPolicy.OPEN, JoinPolicy.INVITE) else MemberState.PENDING
+    asked = state == MemberState.PENDING and bool(group.join_question)
+    if asked and not reply:
+        raise DomainError(f"请回答入群问题：{group.join_question}", field="answer", code=Code.JOIN_ANSWER_REQUIRED)
     if m is None:
         m = Membership(
             id=new_id(),
@@ -153,6 +186,7 @@ async def join(session: AsyncSession, actor: Actor, group_id: uuid.UUID, *, note
         session.add(m)
     m.state = state
     m.request_note = (note or "").strip()[:300] or None
+    m.join_answer = reply if asked else None  # no question asked (or admitted at once): nothing to keep
     m.banned_until = None
     m.updated_at = now
     if state == MemberState.ACTIVE:
@@ -173,22 +207,84 @@ async def leave(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> Mem
     return m
 
 
-async def decide_request(
-    session: AsyncSession, actor: Actor, membership_id: uuid.UUID, *, approve: bool, reason: str | None = None
-) -> Membership:
-    """Approval groups: a group moderator decides. Verified-diagnosis groups: care staff confirm the
-    diagnosis (the confirmation is recorded with who and when)."""
-    m = await session.get(Membership, membership_id, with_for_update=True)
-    if m is None or m.state != MemberState.PENDING:
-        raise NotFound("入群申请不存在或已处理", code=Code.REQUEST_NOT_FOUND)
-    group = await session.get(Group, m.group_id)
-    assert group is not None
-    mine = await access.membership(session, group.id, actor)
+@dataclass(frozen=True)
+class MemberRef:
+    """Which membership an action is about: its id, or the group and the account (kind, id), the pair
+    a moderator sees next to a person in a group (`Group.joinRequests`, `GroupAuthor.accountId`)."""
+
+    membership_id: uuid.UUID | None = None
+    group_id: uuid.UUID | None = None
+    account: tuple[str, uuid.UUID] | None = None
+
+    def __post_init__(self) -> None:
+        named = self.group_id is not None or self.account is not None
+        if self.membership_id is not None and named:
+            raise DomainError(
+                "成员编号与社群编号加账号编号只能二选一", field="membershipId", code=Code.MEMBER_TARGET_REQUIRED
+            )
+        if self.membership_id is None and (self.group_id is None or self.account is None):
+            raise DomainError(
+                "请指定成员：成员编号（membershipId），或社群编号加账号编号（groupId 和 accountId）",
+                field="membershipId",
+                code=Code.MEMBER_TARGET_REQUIRED,
+            )
+
+
+def ref_of(target: uuid.UUID | MemberRef) -> MemberRef:
+    return target if isinstance(target, MemberRef) else MemberRef(membership_id=target)
+
+
+async def locked_membership(session: AsyncSession, ref: MemberRef) -> Membership | None:
+    """The membership `ref` names, locked for the change (read afresh, not from the session's cache)."""
+    if ref.membership_id is not None:
+        return await session.get(Membership, ref.membership_id, with_for_update=True, populate_existing=True)
+    assert ref.group_id is not None and ref.account is not None
+    kind, account_id = ref.account
+    return await session.scalar(
+        select(Membership)
+        .where(
+            Membership.group_id == ref.group_id,
+            Membership.account_kind == kind,
+            Membership.account_id == account_id,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _check_decider(actor: Actor, group: Group, mine: Membership | None) -> None:
     if group.join_policy == JoinPolicy.VERIFIED:
         if not actor.has_role(*DIAGNOSIS_CHECK_ROLES):
             raise PermissionDenied("需由医护人员确认诊断")
     elif not access.can_moderate(actor, mine):
         raise PermissionDenied()
+
+
+async def decide_request(
+    session: AsyncSession,
+    actor: Actor,
+    target: uuid.UUID | MemberRef,
+    *,
+    approve: bool,
+    reason: str | None = None,
+) -> Membership:
+    """Approval groups: a group moderator decides. Verified-diagnosis groups: care staff confirm the
+    diagnosis (the confirmation is recorded with who and when). `target`: the membership id, or a
+    MemberRef naming the group and the applicant's account."""
+    actor.require_authenticated()
+    ref = ref_of(target)
+    if ref.group_id is not None:
+        # Asked by group and account: the right to decide first, so nobody learns whether a person
+        # asked to join a disease group from the answer.
+        group_first, mine_first = await access.get_group(session, actor, ref.group_id)
+        _check_decider(actor, group_first, mine_first)
+    m = await locked_membership(session, ref)
+    if m is None or m.state != MemberState.PENDING:
+        raise NotFound("入群申请不存在或已处理", code=Code.REQUEST_NOT_FOUND)
+    group = await session.get(Group, m.group_id)
+    assert group is not None
+    mine = await access.membership(session, group.id, actor)
+    _check_decider(actor, group, mine)
     now = clock.now()
     m.updated_at = now
     if approve:
@@ -345,20 +441,104 @@ async def members_page(
     return await keyset_page(session, stmt, sort=Membership.created_at, id_=Membership.id, first=first, after=after)
 
 
-async def pending_requests(session: AsyncSession, actor: Actor, group_id: uuid.UUID) -> list[Membership]:
-    group, mine = await access.get_group(session, actor, group_id)
-    if not (
-        access.can_moderate(actor, mine)
-        or (group.join_policy == JoinPolicy.VERIFIED and actor.has_role(*DIAGNOSIS_CHECK_ROLES))
-    ):
-        raise PermissionDenied()
-    return list(
-        await session.scalars(
-            select(Membership)
-            .where(Membership.group_id == group_id, Membership.state == MemberState.PENDING)
-            .order_by(Membership.created_at)
+def can_see_requests(actor: Actor, group: access.AnyGroup, mine: access.AnyMember | None) -> bool:
+    """The group's moderators and owners, staff moderators (and admins); for a verified-diagnosis group
+    also the care staff who confirm diagnoses."""
+    return access.can_moderate(actor, mine) or (
+        group.join_policy == JoinPolicy.VERIFIED and actor.has_role(*DIAGNOSIS_CHECK_ROLES)
+    )
+
+
+def check_requests_reader(actor: Actor, group: access.AnyGroup, mine: access.AnyMember | None) -> None:
+    """`can_see_requests`, as the refusal that says why."""
+    actor.require_authenticated()
+    if not can_see_requests(actor, group, mine):
+        raise PermissionDenied("仅本群版主、群主和管理员可以查看入群申请")
+
+
+async def join_requests_page(
+    session: AsyncSession,
+    actor: Actor,
+    group: access.AnyGroup,
+    mine: access.AnyMember | None,
+    *,
+    first: int | None,
+    after: str | None,
+) -> Page[Membership]:
+    """Pending requests of a group already loaded for the viewer, longest waiting first (a request's
+    `updated_at` is when it was made: it changes again only when it is decided or withdrawn)."""
+    check_requests_reader(actor, group, mine)
+    stmt = select(Membership).where(Membership.group_id == group.id, Membership.state == MemberState.PENDING)
+    return await keyset_page(session, stmt, sort=Membership.updated_at, id_=Membership.id, first=first, after=after)
+
+
+MY_GROUP_STATES = (MemberState.ACTIVE, MemberState.PENDING, MemberState.INVITED, MemberState.BANNED)
+
+
+async def my_memberships_page(
+    session: AsyncSession, actor: Actor, *, state: str | None, first: int | None, after: str | None
+) -> Page[Membership]:
+    """The signed-in account's memberships, newest first: active, pending, invited and banned ones by
+    default (left and rejected on asking by state). A secret group shows only while the account is
+    in it or invited (as `access.can_see_group` says)."""
+    kind, account_id = access.account_of(actor)
+    if state is not None and state not in {s.value for s in MemberState}:
+        raise DomainError("成员状态无效", field="state", code=Code.MEMBER_STATE_INVALID)
+    states = [state] if state is not None else [s.value for s in MY_GROUP_STATES]
+    stmt = (
+        select(Membership)
+        .join(Group, Group.id == Membership.group_id)
+        .where(
+            Membership.account_kind == kind,
+            Membership.account_id == account_id,
+            Membership.state.in_(states),
+            (Group.visibility != GroupVisibility.SECRET)
+            | Membership.state.in_([MemberState.ACTIVE, MemberState.INVITED]),
         )
     )
+    return await keyset_page(
+        session, stmt, sort=Membership.created_at, id_=Membership.id, first=first, after=after, descending=True
+    )
+
+
+async def set_notification_level(session: AsyncSession, actor: Actor, group_id: uuid.UUID, level: str) -> Membership:
+    """An active member chooses how much of the group they hear about (the notification centre reads it)."""
+    if level not in {n.value for n in NotificationLevel}:
+        raise DomainError("通知级别无效", field="level", code=Code.NOTIFICATION_LEVEL_INVALID)
+    actor.require_authenticated()
+    await access.get_group(session, actor, group_id)
+    m = await access.membership(session, group_id, actor, lock=True)
+    if not access.is_active(m):
+        raise errors.NotMember()
+    assert m is not None
+    m.notification_level = level
+    m.updated_at = clock.now()
+    await session.flush()
+    return m
+
+
+async def visible_memberships(
+    session: AsyncSession, actor: Actor, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Membership]:
+    """Memberships by id as `node(id:)` shows them: one's own, and those of a group the viewer
+    moderates (pending ones also to whoever may decide them)."""
+    rows = list(await session.scalars(select(Membership).where(Membership.id.in_(ids))))
+    if actor.id is None or not rows:
+        return {}
+    kind, account_id = access.viewer_account(actor)
+    group_ids = list({m.group_id for m in rows})
+    mine = await access.memberships_of(session, actor, group_ids)
+    by_group = await groups_by_ids(session, group_ids)
+    out: dict[uuid.UUID, Membership] = {}
+    for m in rows:
+        group, viewer = by_group.get(m.group_id), mine.get(m.group_id)
+        if group is None or not access.can_see_group(actor, group, viewer):
+            continue
+        own = (m.account_kind, m.account_id) == (kind, account_id)
+        decider = m.state == MemberState.PENDING and can_see_requests(actor, group, viewer)
+        if own or access.can_moderate(actor, viewer) or decider:
+            out[m.id] = m
+    return out
 
 
 async def memberships_by_ids(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, Membership]:

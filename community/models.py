@@ -64,6 +64,8 @@ class Group(IdMixin, TimestampMixin, Base):
     alias_prefix: Mapped[str] = mapped_column(String(8), default="病友")
     member_count: Mapped[int] = mapped_column(Integer, default=0)
     created_by: Mapped[uuid.UUID | None]
+    # Asked of whoever requests to join an approval or verified-diagnosis group; moderators read the answer.
+    join_question: Mapped[str | None] = mapped_column(String(200))
 
 
 class MemberRole(enum.StrEnum):
@@ -82,12 +84,21 @@ class MemberState(enum.StrEnum):
     BANNED = "banned"  # until banned_until (None: permanently)
 
 
+class NotificationLevel(enum.StrEnum):
+    """How much of a group a member wants to hear about (read by the notification centre)."""
+
+    ALL = "all"
+    HIGHLIGHTS = "highlights"  # replies to me, mentions, answers; not every new post
+    NONE = "none"
+
+
 class Membership(IdMixin, TimestampMixin, Base):
     __tablename__ = "community_memberships"
     __table_args__ = (
         UniqueConstraint("group_id", "account_kind", "account_id"),
         Index("ix_memberships_account", "account_kind", "account_id"),
         Index("ix_memberships_group_state", "group_id", "state"),
+        CheckConstraint("notification_level IN ('all', 'highlights', 'none')", name="notification_level"),
     )
 
     group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("community_groups.id", ondelete="CASCADE"))
@@ -102,6 +113,7 @@ class Membership(IdMixin, TimestampMixin, Base):
     verified_by: Mapped[uuid.UUID | None]
     verified_at: Mapped[datetime | None]
     request_note: Mapped[str | None] = mapped_column(String(300))
+    join_answer: Mapped[str | None] = mapped_column(String(500))  # to the group's join_question
 
 
 class AnonymousAlias(Base):
@@ -231,6 +243,18 @@ class Comment(IdMixin, TimestampMixin, Base):
     body_html: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
     edited_at: Mapped[datetime | None]
+
+
+class CommentRevision(IdMixin, Base):
+    """The text a comment had before an edit or its author's deletion; read by moderators only."""
+
+    __tablename__ = "community_comment_revisions"
+    __table_args__ = (Index("ix_comment_revisions_comment", "comment_id", "edited_at"),)
+
+    comment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("community_comments.id", ondelete="CASCADE"))
+    body_md: Mapped[str] = mapped_column(Text)
+    edited_by: Mapped[uuid.UUID]
+    edited_at: Mapped[datetime] = mapped_column(default=clock.now)
 
 
 class ReactionKind(enum.StrEnum):

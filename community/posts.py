@@ -553,14 +553,18 @@ _VISIBILITY = {
 }
 
 
-def _feed_sql(visibility: str, first_page: bool) -> str:
+def _feed_sql(visibility: str, first_page: bool, *, shape: str = "feed", by_kind: bool = False) -> str:
     """$1 group, $2 page limit, $3/$4 the viewer's account kind and id (NULL: no viewer reactions),
-    [$5 the viewer's id for the author rule], then the cursor's (created_at, id) after a cursor, and
-    last the time the expert badge is checked at (the clock's)."""
+    [$5 the viewer's id for the author rule], then the cursor's (created_at, id) after a cursor, then
+    the time the expert badge is checked at (the clock's), and last the post kind when `by_kind`.
+    `shape`: "feed" (the pinned posts on the first page, then the page), "posts" (only the page of
+    posts that are not pinned) or "pinned" (only the pinned posts, $2 of them, never after a cursor)."""
     visible = _VISIBILITY[visibility]
     n = 6 if visibility == "author" else 5
     keyset = "" if first_page else f" AND (p.created_at, p.id) < (${n}, ${n + 1})"
     now = f"${n if first_page else n + 2}"
+    if by_kind:
+        visible = f"{visible} AND p.kind = ${(n if first_page else n + 2) + 1}"
     page = (
         f"(SELECT {_POST_COLUMNS} FROM community_posts p WHERE p.group_id = $1 AND p.pinned = false AND {visible}"
         f"{keyset} ORDER BY p.created_at DESC, p.id DESC LIMIT $2)"
@@ -568,9 +572,14 @@ def _feed_sql(visibility: str, first_page: bool) -> str:
     pinned = (
         f"(SELECT {_POST_COLUMNS} FROM community_posts p WHERE p.group_id = $1 AND p.pinned = true AND {visible} "
         "ORDER BY p.created_at DESC LIMIT 10) UNION ALL "
-        if first_page
+        if first_page and shape == "feed"
         else ""
     )
+    if shape == "pinned":
+        page = (
+            f"(SELECT {_POST_COLUMNS} FROM community_posts p WHERE p.group_id = $1 AND p.pinned = true AND {visible} "
+            "ORDER BY p.created_at DESC, p.id DESC LIMIT $2)"
+        )
     return f"""
 SELECT p.*,
        CASE WHEN p.author_kind = 'staff' THEN coalesce(s.name, '工作人员')
@@ -601,6 +610,17 @@ ORDER BY p.pinned DESC, p.created_at DESC, p.id DESC
 
 
 _FEED_SQL = {(v, first): _feed_sql(v, first) for v in _VISIBILITY for first in (True, False)}
+# `Group.posts` (a plain connection, optionally of one kind) and `Group.pinnedPosts`.
+_POSTS_SQL = {
+    (v, first, by_kind): _feed_sql(v, first, shape="posts", by_kind=by_kind)
+    for v in _VISIBILITY
+    for first in (True, False)
+    for by_kind in (True, False)
+}
+_PINNED_SQL = {
+    (v, by_kind): _feed_sql(v, True, shape="pinned", by_kind=by_kind) for v in _VISIBILITY for by_kind in (True, False)
+}
+PINNED_MAX = 10
 
 
 @dataclass(frozen=True)
@@ -624,6 +644,16 @@ async def group_feed_rows(
     rules), in one statement of plain rows with each post's author, counts and viewer reactions."""
     access.check_reader(actor, group, member)
     size = page_size(first)
+    visibility, args = _feed_args(actor, group, member, size + 1, after)
+    rows = await rawsql.fetch(session, _FEED_SQL[(visibility, not after)], *args)
+    pinned = [r for r in rows if r["pinned"]]
+    return FeedRows(pinned=pinned, page=_rows_page([r for r in rows if not r["pinned"]], size, after))
+
+
+def _feed_args(
+    actor: Actor, group: access.AnyGroup, member: access.AnyMember | None, limit: int, after: str | None
+) -> tuple[str, list[Any]]:
+    """The visibility rule of `_feed_sql` for this viewer, and its parameters up to the clock's time."""
     if access.can_moderate(actor, member):
         visibility = "moderator"
     elif actor.id is not None:
@@ -631,7 +661,7 @@ async def group_feed_rows(
     else:
         visibility = "public"
     kind, account_id = access.viewer_account(actor)
-    args: list[Any] = [group.id, size + 1, kind, account_id]
+    args: list[Any] = [group.id, limit, kind, account_id]
     if visibility == "author":
         args.append(actor.id)
     if after:
@@ -640,20 +670,62 @@ async def group_feed_rows(
             raise InvalidCursor(field="after")
         args += [created_at, post_id]
     args.append(clock.now())
-    rows = await rawsql.fetch(session, _FEED_SQL[(visibility, not after)], *args)
-    pinned = [r for r in rows if r["pinned"]]
-    page = [r for r in rows if not r["pinned"]]
-    has_next = len(page) > size
-    page = page[:size]
-    return FeedRows(
-        pinned=pinned,
-        page=Page(
-            items=page,
-            cursors=[encode_cursor(r["created_at"], r["id"]) for r in page],
-            has_next_page=has_next,
-            has_previous_page=after is not None,
-        ),
+    return visibility, args
+
+
+def _rows_page(rows: list[Any], size: int, after: str | None) -> Page[Any]:
+    return Page(
+        items=rows[:size],
+        cursors=[encode_cursor(r["created_at"], r["id"]) for r in rows[:size]],
+        has_next_page=len(rows) > size,
+        has_previous_page=after is not None,
     )
+
+
+def _check_kind(kind: str | None) -> None:
+    if kind is not None and kind not in {k.value for k in PostKind}:
+        raise DomainError("帖子类型无效", field="kind", code=Code.POST_KIND_INVALID)
+
+
+async def group_posts_rows(
+    session: AsyncSession,
+    actor: Actor,
+    group: access.AnyGroup,
+    member: access.AnyMember | None,
+    *,
+    first: int | None,
+    after: str | None,
+    kind: str | None = None,
+) -> Page[Any]:
+    """The group's posts that are not pinned, newest first, optionally of one kind: a plain connection
+    (the pinned ones are `pinned_rows`), by the read check and visibility rules of `group_feed_rows`."""
+    access.check_reader(actor, group, member)
+    _check_kind(kind)
+    size = page_size(first)
+    visibility, args = _feed_args(actor, group, member, size + 1, after)
+    if kind is not None:
+        args.append(kind)
+    rows = await rawsql.fetch(session, _POSTS_SQL[(visibility, not after, kind is not None)], *args)
+    return _rows_page(list(rows), size, after)
+
+
+async def pinned_rows(
+    session: AsyncSession,
+    actor: Actor,
+    group: access.AnyGroup,
+    member: access.AnyMember | None,
+    *,
+    first: int | None = None,
+    kind: str | None = None,
+) -> list[Any]:
+    """The group's pinned posts (at most PINNED_MAX), newest first, by the rules of `group_feed_rows`."""
+    access.check_reader(actor, group, member)
+    _check_kind(kind)
+    limit = min(page_size(first, default=PINNED_MAX), PINNED_MAX)
+    visibility, args = _feed_args(actor, group, member, limit, None)
+    if kind is not None:
+        args.append(kind)
+    return list(await rawsql.fetch(session, _PINNED_SQL[(visibility, kind is not None)], *args))
 
 
 # --- authors ----------------------------------------------------------------------------------

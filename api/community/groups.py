@@ -8,13 +8,13 @@ from typing import Any
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.community.comments import CommentMutation, CommentPayload
+from api.community.members import MembershipMutation, MembershipPayload, MembershipQuery, member_ref
 from api.community.types import (
-    CommentType,
     GroupType,
     GroupVisibility,
     JoinPolicy,
     MemberRole,
-    MemberState,
     PostKind,
     PostType,
     ReactionKind,
@@ -25,7 +25,7 @@ from api.errors import UserError
 from api.mutations import mutate
 from api.relay import Connection, read_page, require_id, require_id_of, to_global_id
 from community import access, groups, posts
-from community.models import Comment, Group, Membership, Post
+from community.models import Group, Post
 from core.identity import Actor
 
 
@@ -41,6 +41,9 @@ class GroupCreateInput:
     cover_url: str | None = None
     allow_anonymous: bool = False
     alias_prefix: str = "病友"
+    join_question: str | None = strawberry.field(
+        default=None, description="入群问题（最多200个字符）：申请加入审核群或确诊群时须回答"
+    )
 
 
 @strawberry.type
@@ -57,23 +60,17 @@ class GroupPayload:
 class GroupJoinInput:
     group_id: strawberry.ID
     note: str | None = strawberry.field(default=None, description="入群申请说明")
+    answer: str | None = strawberry.field(
+        default=None, description="对本群入群问题的回答（社群设有问题且需审核时必填，最多500个字符；退出时忽略）"
+    )
 
 
-@strawberry.type
-class MembershipPayload:
-    state: MemberState | None = None
-    role: MemberRole | None = None
-    errors: list[UserError]
-
-    @classmethod
-    def of(cls, v: Membership, _info: Info) -> MembershipPayload:
-        return cls(state=MemberState(v.state), role=MemberRole(v.role), errors=[])
-
-
-@strawberry.input
+@strawberry.input(description="指定成员：membershipId，或 groupId 加 accountId（二选一）")
 class GroupRequestDecideInput:
-    membership_id: strawberry.ID
     approve: bool
+    membership_id: strawberry.ID | None = None
+    group_id: strawberry.ID | None = None
+    account_id: strawberry.ID | None = strawberry.field(default=None, description="申请人的 Patient 或 Staff 全局编号")
     reason: str | None = None
 
 
@@ -143,18 +140,6 @@ class CommentCreateInput:
     anonymous: bool = False
 
 
-@strawberry.type
-class CommentPayload:
-    comment: CommentType | None = None
-    help_text: str | None = None
-    errors: list[UserError]
-
-    @classmethod
-    def of(cls, v: posts.Created, _info: Info) -> CommentPayload:
-        assert isinstance(v.item, Comment)  # create_comment answers with the comment
-        return cls(comment=CommentType.from_model(v.item, group_id=v.group_id), help_text=v.help_text, errors=[])
-
-
 @strawberry.input
 class ReactInput:
     target_id: strawberry.ID = strawberry.field(description="Post 或 Comment 的全局编号")
@@ -200,7 +185,7 @@ _ACCOUNTS = {"patient": "Patient", "staff": "Staff"}
 
 
 @strawberry.type
-class CommunityQuery:
+class CommunityQuery(MembershipQuery):
     @strawberry.field(description="社群列表（私密社群仅成员可见）")
     async def groups(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[GroupType]:
         return await read_page(
@@ -218,7 +203,7 @@ class CommunityQuery:
 
 
 @strawberry.type
-class CommunityMutation:
+class CommunityMutation(MembershipMutation, CommentMutation):
     @strawberry.mutation(description="新建社群（版主或运营）")
     async def group_create(self, info: Info, input: GroupCreateInput) -> GroupPayload:
         data = groups.GroupInput(
@@ -232,6 +217,7 @@ class CommunityMutation:
             cover_url=input.cover_url,
             allow_anonymous=input.allow_anonymous,
             alias_prefix=input.alias_prefix,
+            join_question=input.join_question,
         )
         return await mutate(info, GroupPayload, lambda s, a: groups.create_group(s, a, data))
 
@@ -240,7 +226,9 @@ class CommunityMutation:
         return await mutate(
             info,
             MembershipPayload,
-            lambda s, a: groups.join(s, a, require_id(input.group_id, "Group", "groupId"), note=input.note),
+            lambda s, a: groups.join(
+                s, a, require_id(input.group_id, "Group", "groupId"), note=input.note, answer=input.answer
+            ),
         )
 
     @strawberry.mutation(description="退出社群")
@@ -249,7 +237,9 @@ class CommunityMutation:
             info, MembershipPayload, lambda s, a: groups.leave(s, a, require_id(input.group_id, "Group", "groupId"))
         )
 
-    @strawberry.mutation(description="审批入群申请（版主；确诊群由医护人员确认诊断）")
+    @strawberry.mutation(
+        description="审批入群申请（版主；确诊群由医护人员确认诊断）：按 membershipId，或按 groupId 加 accountId"
+    )
     async def group_request_decide(self, info: Info, input: GroupRequestDecideInput) -> MembershipPayload:
         return await mutate(
             info,
@@ -257,7 +247,7 @@ class CommunityMutation:
             lambda s, a: groups.decide_request(
                 s,
                 a,
-                require_id(input.membership_id, "Membership", "membershipId"),
+                member_ref(input.membership_id, input.group_id, input.account_id),
                 approve=input.approve,
                 reason=input.reason,
             ),

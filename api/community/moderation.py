@@ -15,6 +15,8 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 
+from api.community.members import member_ref
+from api.community.types import MembershipType
 from api.context import Info
 from api.errors import UserError
 from api.mutations import mutate
@@ -347,10 +349,12 @@ class ModerationItemPayload:
         return cls(item=ModerationItemType.from_entry(v), errors=[])
 
 
-@strawberry.input
+@strawberry.input(description="指定成员：membershipId，或 groupId 加 accountId（二选一）")
 class MemberRestrictInput:
-    membership_id: strawberry.ID
     reason: str
+    membership_id: strawberry.ID | None = None
+    group_id: strawberry.ID | None = None
+    account_id: strawberry.ID | None = strawberry.field(default=None, description="成员的 Patient 或 Staff 全局编号")
     mute_days: int | None = None
     ban: bool = False
     ban_days: int | None = None
@@ -363,15 +367,17 @@ class MemberRestrictPayload:
     muted_until: datetime | None = None
     banned_until: datetime | None = None
     state: str | None = None
+    membership: MembershipType | None = strawberry.field(default=None, description="处理后的成员身份")
     errors: list[UserError]
 
     @classmethod
-    def of(cls, m: Membership, _info: Info) -> MemberRestrictPayload:
+    def of(cls, m: Membership, info: Info) -> MemberRestrictPayload:
         return cls(
             membership_id=to_global_id("Membership", m.id),
             muted_until=m.muted_until,
             banned_until=m.banned_until,
             state=m.state,
+            membership=MembershipType.from_model(m, viewer=info.context.actor),
             errors=[],
         )
 
@@ -459,7 +465,9 @@ class ModerationMutation:
 
         return await mutate(info, ModerationItemPayload, work)
 
-    @strawberry.mutation(description="直接禁言、封禁或解除（版主），须填写理由")
+    @strawberry.mutation(
+        description="直接禁言、封禁或解除（版主），须填写理由：按 membershipId，或按 groupId 加 accountId"
+    )
     async def member_restrict(self, info: Info, input: MemberRestrictInput) -> MemberRestrictPayload:
         return await mutate(
             info,
@@ -467,7 +475,7 @@ class ModerationMutation:
             lambda s, a: moderation.restrict_member(
                 s,
                 a,
-                require_id(input.membership_id, "Membership", "membershipId"),
+                member_ref(input.membership_id, input.group_id, input.account_id),
                 reason=input.reason,
                 mute_days=input.mute_days,
                 ban=input.ban,

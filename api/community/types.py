@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, cast
 
 import strawberry
 
@@ -13,7 +13,11 @@ from api.context import Info
 from api.identity.types import Condition
 from api.relay import Connection, Node, connection, node_fetcher, raw_uuids, read_page, to_global_id
 from api.views import node_view, view
-from community import access, credentials, groups, models, posts
+from community import access, comments, credentials, groups, models, posts
+from core.errors import DomainError
+from core.identity import Actor
+from core.pagination import page_size
+from core.text import render_markdown
 from patients import queries as patient_queries
 
 GroupVisibility = models.GroupVisibility
@@ -30,6 +34,19 @@ ContentStatus = models.ContentStatus
 strawberry.enum(ContentStatus, name="ContentStatus")
 ReactionKind = models.ReactionKind
 strawberry.enum(ReactionKind, name="ReactionKind")
+NotificationLevel = models.NotificationLevel
+strawberry.enum(NotificationLevel, name="NotificationLevel", description="群消息通知级别：全部、仅精选、不通知")
+
+
+@strawberry.type(description="不能查看的原因（不是错误）：code 供程序判断，message 可直接展示给用户")
+class AccessRefusal:
+    code: str
+    message: str
+
+    @classmethod
+    def of(cls, refusal: DomainError) -> AccessRefusal:
+        issue = refusal.issues[0]
+        return cls(code=issue.code, message=issue.message)
 
 
 # --- batch loaders ----------------------------------------------------------------------------
@@ -84,15 +101,73 @@ class Author:
     id: strawberry.ID | None = strawberry.field(description="非匿名时的作者编号")
 
 
-async def author_of(info: Info, group_id: uuid.UUID, kind: str, account_id: uuid.UUID, anonymous: bool) -> Author:
-    group = await info.context.load(groups.groups_by_ids, group_id)
-    if anonymous:
-        number = await info.context.load(posts.aliases, (group_id, account_id))
-        prefix = group.alias_prefix if group else "病友"
+@strawberry.type(
+    description="某个社群里的作者或成员：角色和认证专家徽章只属于这个社群。编号包含社群（同一个人在不同社群是"
+    "不同的 GroupAuthor），客户端缓存因此不会把一个群的徽章带到另一个群；匿名作者只有群内化名，没有账号编号"
+)
+class GroupAuthor:
+    id: strawberry.ID
+    display_name: str
+    anonymous: bool
+    is_expert: bool = strawberry.field(description="本群认证专家：本群专家角色，且执业资质此刻经核验、在有效期内")
+    is_staff: bool
+    role: MemberRole | None = strawberry.field(description="在本群的角色；匿名或非成员为 null")
+    account_id: strawberry.ID | None = strawberry.field(
+        description="Patient 或 Staff 的全局编号（版主按 groupId + accountId 处理成员）；匿名时为 null"
+    )
+
+    def as_author(self) -> Author:
         return Author(
-            display_name=f"{prefix}#{number or '----'}", anonymous=True, is_expert=False, is_staff=False, id=None
+            display_name=self.display_name,
+            anonymous=self.anonymous,
+            is_expert=self.is_expert,
+            is_staff=self.is_staff,
+            id=self.account_id,
         )
-    membership = await info.context.load(groups.memberships_for, (group_id, kind, account_id))
+
+
+def alias_author(group_id: uuid.UUID, prefix: str, number: int | None) -> GroupAuthor:
+    return GroupAuthor(
+        id=to_global_id("GroupAuthor", f"{group_id}:alias:{number or 0}"),
+        display_name=f"{prefix}#{number or '----'}",
+        anonymous=True,
+        is_expert=False,
+        is_staff=False,
+        role=None,
+        account_id=None,
+    )
+
+
+def named_author(
+    group_id: uuid.UUID, kind: str, account_id: uuid.UUID, name: str, role: str | None, expert: bool
+) -> GroupAuthor:
+    staff = kind == "staff"
+    return GroupAuthor(
+        id=to_global_id("GroupAuthor", f"{group_id}:{kind}:{account_id}"),
+        display_name=name,
+        anonymous=False,
+        is_expert=expert,
+        is_staff=staff,
+        role=models.MemberRole(role) if role else None,
+        account_id=to_global_id("Staff" if staff else "Patient", account_id),
+    )
+
+
+async def group_author_of(
+    info: Info,
+    group_id: uuid.UUID,
+    kind: str,
+    account_id: uuid.UUID,
+    anonymous: bool,
+    membership: models.Membership | None = None,
+) -> GroupAuthor:
+    """A person as shown in one group (through the DataLoaders); `membership` when already loaded."""
+    if anonymous:
+        group = await info.context.load(groups.groups_by_ids, group_id)
+        number = await info.context.load(posts.aliases, (group_id, account_id))
+        return alias_author(group_id, group.alias_prefix if group else "病友", number)
+    if membership is None:
+        membership = await info.context.load(groups.memberships_for, (group_id, kind, account_id))
     # The badge is the credential valid now, not just the role: it goes the moment a credential lapses.
     expert = (
         kind == "staff"
@@ -103,17 +178,14 @@ async def author_of(info: Info, group_id: uuid.UUID, kind: str, account_id: uuid
     if kind == "staff":
         staff = await info.context.load(patient_queries.staff_by_ids, account_id)
         name = staff.name if staff else "工作人员"
-        return Author(
-            display_name=name, anonymous=False, is_expert=expert, is_staff=True, id=to_global_id("Staff", account_id)
-        )
-    patient = await info.context.load(patient_queries.patients_by_ids, account_id)
-    return Author(
-        display_name=patient.nickname if patient else "已注销用户",
-        anonymous=False,
-        is_expert=expert,
-        is_staff=False,
-        id=to_global_id("Patient", account_id),
-    )
+    else:
+        patient = await info.context.load(patient_queries.patients_by_ids, account_id)
+        name = patient.nickname if patient else "已注销用户"
+    return named_author(group_id, kind, account_id, name, membership.role if membership else None, expert)
+
+
+async def author_of(info: Info, group_id: uuid.UUID, kind: str, account_id: uuid.UUID, anonymous: bool) -> Author:
+    return (await group_author_of(info, group_id, kind, account_id, anonymous)).as_author()
 
 
 @strawberry.type
@@ -133,30 +205,78 @@ async def _mine(info: Info, target_id: uuid.UUID) -> list[models.ReactionKind]:
     return [models.ReactionKind(k) for k in kinds or []]
 
 
+@strawberry.type(description="评论的一个旧版本（修改或删除前的文本）")
+class CommentRevision:
+    body: str = strawberry.field(description="当时的原文（Markdown）")
+    body_html: str = strawberry.field(description="已净化的 HTML")
+    edited_at: datetime = strawberry.field(description="被修改或删除的时间")
+
+
+@strawberry.type(description="评论的修改历史，最新的在前")
+class CommentRevisionList:
+    items: list[CommentRevision]
+
+
+CommentRevisionsResult = Annotated[
+    CommentRevisionList | AccessRefusal,
+    strawberry.union("CommentRevisionsResult", description="修改历史，或不能查看的原因"),
+]
+
+
+_DEPRECATED_AUTHOR = "请改用 groupAuthor：Author 的编号是个人编号，客户端缓存会把一个群的专家徽章带到别的群"
+
+
 @strawberry.type(name="Comment", description="评论（一层回复）")
 class CommentType(Node):
     model: strawberry.Private[models.Comment]
     group_id: strawberry.Private[uuid.UUID]
 
-    body_html: str
+    body_html: str = strawberry.field(description="已净化的 HTML；已删除（REMOVED）的评论为空")
     status: ContentStatus
     parent_id: strawberry.ID | None
     created_at: datetime
+    edited_at: datetime | None = strawberry.field(description="作者最后一次修改的时间")
 
     @classmethod
     def from_model(cls, row: models.Comment, *, group_id: uuid.UUID) -> CommentType:
+        removed = row.status == models.ContentStatus.REMOVED
         return node_view(
             cls,
             row,
             group_id=group_id,
+            body_html="" if removed else row.body_html,  # soft-deleted: the text is shown to nobody
             status=models.ContentStatus(row.status),
             parent_id=to_global_id("Comment", row.parent_id) if row.parent_id else None,
         )
 
-    @strawberry.field
+    @strawberry.field(deprecation_reason=_DEPRECATED_AUTHOR)
     async def author(self, info: Info) -> Author:
         m = self.model
         return await author_of(info, self.group_id, m.author_kind, m.author_id, m.anonymous)
+
+    @strawberry.field(description="作者在本群的身份（化名、角色、专家徽章）")
+    async def group_author(self, info: Info) -> GroupAuthor:
+        m = self.model
+        return await group_author_of(info, self.group_id, m.author_kind, m.author_id, m.anonymous)
+
+    @strawberry.field(
+        description="修改历史（作者修改前、删除前和版主删除前的文本）：仅本群版主、群主和管理员可见，"
+        "其他人（包括作者本人）得到 AccessRefusal"
+    )
+    async def revisions(self, info: Info, first: int | None = 20) -> CommentRevisionsResult:
+        member = await viewer_loader(info, "memberships", _viewer_memberships).load(self.group_id)
+        try:
+            comments.check_revisions_reader(info.context.actor, member)
+        except DomainError as refusal:
+            return AccessRefusal.of(refusal)
+        size = page_size(first)
+        rows = await info.context.load(comments.revisions_of, self.model.id) or []
+        return CommentRevisionList(
+            items=[
+                CommentRevision(body=r.body_md, body_html=render_markdown(r.body_md), edited_at=r.edited_at)
+                for r in rows[:size]
+            ]
+        )
 
     @strawberry.field
     async def reaction_counts(self, info: Info) -> ReactionCounts:
@@ -197,7 +317,8 @@ class PostType(Node):
     comment_count: int
     created_at: datetime
     edited_at: datetime | None
-    author: Author
+    author: Author = strawberry.field(deprecation_reason=_DEPRECATED_AUTHOR)
+    group_author: GroupAuthor = strawberry.field(description="作者在本群的身份（化名、角色、专家徽章）")
     reaction_counts: ReactionCounts
     viewer_reactions: list[ReactionKind] = strawberry.field(description="我对这篇帖子的表情")
     raw_id: strawberry.Private[uuid.UUID]
@@ -246,6 +367,9 @@ def post_view(m: models.Post, info: Info) -> PostType:
         created_at=m.created_at,
         edited_at=m.edited_at,
         author=Later(lambda: author_of(info, m.group_id, m.author_kind, m.author_id, m.anonymous)),  # type: ignore[arg-type]
+        group_author=cast(
+            GroupAuthor, Later(lambda: group_author_of(info, m.group_id, m.author_kind, m.author_id, m.anonymous))
+        ),
         reaction_counts=Later(lambda: _counts(info, "post", m.id)),  # type: ignore[arg-type]
         viewer_reactions=Later(lambda: _mine(info, m.id)),  # type: ignore[arg-type]
         raw_id=m.id,
@@ -260,18 +384,10 @@ def feed_post_view(r: Any, alias_prefix: str) -> PostType:
     """A post row of `posts.group_feed_rows` (author, counts and viewer reactions prefetched)."""
     post_id = r["id"]
     if r["anonymous"]:
-        number = r["alias_number"]
-        author = Author(
-            display_name=f"{alias_prefix}#{number or '----'}", anonymous=True, is_expert=False, is_staff=False, id=None
-        )
+        group_author = alias_author(r["group_id"], alias_prefix, r["alias_number"])
     else:
-        staff = r["author_kind"] == "staff"
-        author = Author(
-            display_name=r["author_name"],
-            anonymous=False,
-            is_expert=r["author_expert"],
-            is_staff=staff,
-            id=to_global_id("Staff" if staff else "Patient", r["author_id"]),
+        group_author = named_author(
+            r["group_id"], r["author_kind"], r["author_id"], r["author_name"], r["author_role"], r["author_expert"]
         )
     return PostType(
         id=to_global_id("Post", post_id),
@@ -285,7 +401,8 @@ def feed_post_view(r: Any, alias_prefix: str) -> PostType:
         comment_count=r["comment_count"],
         created_at=r["created_at"],
         edited_at=r["edited_at"],
-        author=author,
+        author=group_author.as_author(),
+        group_author=group_author,
         reaction_counts=ReactionCounts(like=r["likes"], helpful=r["helpful"], hug=r["hugs"]),
         viewer_reactions=r["viewer_kinds"] or [],
         raw_id=post_id,
@@ -323,6 +440,8 @@ class MemberType:
         return author.display_name
 
 
+PINNED_MAX = posts.PINNED_MAX  # (inside GroupType, `posts` is the field)
+
 # The viewer's membership was not loaded with the group (GroupType.member).
 NOT_LOADED: Any = object()
 
@@ -350,6 +469,7 @@ class GroupType(Node):
     join_policy: JoinPolicy
     allow_anonymous: bool
     member_count: int
+    join_question: str | None = strawberry.field(description="入群问题：申请加入审核群或确诊群时须回答")
 
     @classmethod
     def from_model(cls, row: models.Group | access.GroupRow, *, member: Any = NOT_LOADED) -> GroupType:
@@ -361,18 +481,24 @@ class GroupType(Node):
             join_policy=models.JoinPolicy(row.join_policy),
         )
 
+    async def _viewer(self, info: Info) -> access.AnyMember | None:
+        """The viewer's membership: loaded with the group, or through the request's batch loader."""
+        if self.member is not NOT_LOADED:
+            return self.member
+        return await viewer_loader(info, "memberships", _viewer_memberships).load(self.model.id)
+
     @strawberry.field(description="我在本群的身份；未加入时为 null")
     async def viewer_membership(self, info: Info) -> ViewerMembership | None:
-        if self.member is not NOT_LOADED:
-            m = self.member
-        else:
-            m = await viewer_loader(info, "memberships", _viewer_memberships).load(self.model.id)
+        m = await self._viewer(info)
         if m is None:
             return None
         return view(ViewerMembership, m, role=models.MemberRole(m.role), state=models.MemberState(m.state))
 
-    @strawberry.field(description="群动态：置顶在前，其余按时间倒序")
-    async def feed(self, info: Info, first: int | None = 20, after: str | None = None) -> GroupFeed:
+    @strawberry.field(
+        description="群动态：置顶在前，其余按时间倒序。无权查看时为 null（errors 中有 NOT_A_MEMBER），"
+        "不影响列表中的其他社群；新客户端请用 posts、pinnedPosts 和 readRefusal"
+    )
+    async def feed(self, info: Info, first: int | None = 20, after: str | None = None) -> GroupFeed | None:
         actor = info.context.actor
         async with info.context.db.read() as session:
             group: access.AnyGroup
@@ -387,11 +513,145 @@ class GroupType(Node):
             posts=connection(rows.page, lambda r: feed_post_view(r, prefix)),
         )
 
+    @strawberry.field(description="不能查看本群帖子的原因（如 NOT_A_MEMBER）；能查看时为 null")
+    async def read_refusal(self, info: Info) -> AccessRefusal | None:
+        try:
+            access.check_reader(info.context.actor, self.model, await self._viewer(info))
+        except DomainError as refusal:
+            return AccessRefusal.of(refusal)
+        return None
+
+    @strawberry.field(
+        description="本群帖子（不含置顶帖，置顶帖见 pinnedPosts），最新的在前，可按类型筛选。参数都在这个连接字段上："
+        "Apollo 可直接用 relayStylePagination(['kind'])。无权查看时为 null（不报错），原因见 readRefusal"
+    )
+    async def posts(
+        self, info: Info, first: int | None = 20, after: str | None = None, kind: PostKind | None = None
+    ) -> Connection[PostType] | None:
+        actor = info.context.actor
+        member = await self._viewer(info)
+        if not access.can_read_posts(actor, self.model, member):
+            return None
+        async with info.context.db.read() as session:
+            page = await posts.group_posts_rows(
+                session, actor, self.model, member, first=first, after=after, kind=kind.value if kind else None
+            )
+        prefix = self.model.alias_prefix
+        return connection(page, lambda r: feed_post_view(r, prefix))
+
+    @strawberry.field(
+        description=f"置顶帖（最多{PINNED_MAX}篇），最新的在前，与分页无关。"
+        "无权查看时为 null（不报错），原因见 readRefusal"
+    )
+    async def pinned_posts(
+        self, info: Info, first: int | None = PINNED_MAX, kind: PostKind | None = None
+    ) -> list[PostType] | None:
+        actor = info.context.actor
+        member = await self._viewer(info)
+        if not access.can_read_posts(actor, self.model, member):
+            return None
+        async with info.context.db.read() as session:
+            rows = await posts.pinned_rows(
+                session, actor, self.model, member, first=first, kind=kind.value if kind else None
+            )
+        prefix = self.model.alias_prefix
+        return [feed_post_view(r, prefix) for r in rows]
+
+    @strawberry.field(
+        description="待审核的入群申请（申请人昵称和对入群问题的回答），等待最久的在前。本群版主、群主、管理员可见"
+        "（确诊群还有医护人员）；其他人得到 AccessRefusal，而不是 null"
+    )
+    async def join_requests(self, info: Info, first: int | None = 20, after: str | None = None) -> JoinRequestsResult:
+        actor = info.context.actor
+        member = await self._viewer(info)
+        try:
+            groups.check_requests_reader(actor, self.model, member)
+        except DomainError as refusal:
+            return AccessRefusal.of(refusal)
+        page = await read_page(
+            info,
+            lambda s, a: groups.join_requests_page(s, a, self.model, member, first=first, after=after),
+            lambda m: MembershipType.from_model(m, viewer=actor),
+        )
+        return MembershipConnection.of(page)
+
     @strawberry.field(description="成员列表（仅成员可见）")
     async def members(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[MemberType]:
         return await read_page(
             info, lambda s, a: groups.members_page(s, a, self.model.id, first=first, after=after), MemberType.from_model
         )
+
+
+@strawberry.type(
+    name="Membership",
+    description="社群成员身份（角色、状态、加入时间）：本人、本群版主和管理员可见；"
+    "编号可用于 groupRequestDecide、memberRestrict",
+)
+class MembershipType(Node):
+    model: strawberry.Private[models.Membership]
+    own: strawberry.Private[bool]  # the viewer's own membership
+
+    role: MemberRole
+    state: MemberState
+    joined_at: datetime | None
+    muted_until: datetime | None
+    banned_until: datetime | None
+    join_answer: str | None = strawberry.field(description="申请时对本群入群问题的回答")
+    note: str | None = strawberry.field(description="入群申请说明")
+    requested_at: datetime | None = strawberry.field(description="申请加入的时间（仅待审核时）")
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, row: models.Membership, *, viewer: Actor) -> MembershipType:
+        return node_view(
+            cls,
+            row,
+            own=(row.account_kind, row.account_id) == access.viewer_account(viewer),
+            role=models.MemberRole(row.role),
+            state=models.MemberState(row.state),
+            note=row.request_note,
+            requested_at=row.updated_at if row.state == models.MemberState.PENDING else None,
+        )
+
+    @strawberry.field(description="所在社群")
+    async def group(self, info: Info) -> GroupType | None:
+        g = await info.context.load(groups.groups_by_ids, self.model.group_id)
+        if g is None:
+            return None
+        return GroupType.from_model(g, member=self.model if self.own else NOT_LOADED)
+
+    @strawberry.field(description="成员在本群的身份（昵称，不含手机号；角色、专家徽章、账号编号）")
+    async def member(self, info: Info) -> GroupAuthor:
+        m = self.model
+        return await group_author_of(info, m.group_id, m.account_kind, m.account_id, False, membership=m)
+
+    @strawberry.field(description="本群消息通知级别；只有本人能看到，其他人为 null")
+    async def notification_level(self) -> NotificationLevel | None:
+        return models.NotificationLevel(self.model.notification_level) if self.own else None
+
+
+@strawberry.type(name="MembershipConnection")
+class MembershipConnection(Connection[MembershipType]):
+    """A concrete class, not `Connection[MembershipType]`: a union member must be one (strawberry
+    cannot tell the type of a generic connection object at run time)."""
+
+    @classmethod
+    def of(cls, page: Connection[MembershipType]) -> MembershipConnection:
+        return cls(edges=page.edges, page_info=page.page_info)
+
+
+JoinRequestsResult = Annotated[
+    MembershipConnection | AccessRefusal,
+    strawberry.union("JoinRequestsResult", description="入群申请，或不能查看的原因"),
+]
+
+
+@node_fetcher("Membership")
+async def _fetch_memberships(info: Info, raw: Sequence[str]) -> list[Any]:
+    ids = raw_uuids(raw)
+    async with info.context.db.read() as session:
+        found = await groups.visible_memberships(session, info.context.actor, [i for i in ids if i is not None])
+    return [MembershipType.from_model(found[i], viewer=info.context.actor) if i in found else None for i in ids]
 
 
 @node_fetcher("Group")

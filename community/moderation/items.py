@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -224,11 +224,27 @@ async def _set_status(session: AsyncSession, target: _Target, status: str, *, on
         .execution_options(synchronize_session=False)
     )
     if changed is not None:
-        target.status = status
+        before, target.status = target.status, status
+        if target.kind == "comment":
+            await count_comment_change(session, target.post_id, before, status)
         if target.kind == "post" and status == ContentStatus.PUBLISHED.value:
             # A released post reaches live group subscribers like a new one (channel of community.posts).
             pubsub.publish_after_commit(session, f"group:{target.group_id}:posts", {"post_id": str(target.id)})
     return changed is not None
+
+
+async def count_comment_change(session: AsyncSession, post_id: uuid.UUID, before: str, after: str) -> None:
+    """A post's comment count is its published comments: one more when a comment is published (a held
+    one released), one fewer when a published one is hidden, removed or deleted."""
+    published = ContentStatus.PUBLISHED.value
+    delta = (after == published) - (before == published)
+    if delta:
+        await session.execute(
+            update(Post)
+            .where(Post.id == post_id)
+            .values(comment_count=func.greatest(Post.comment_count + delta, 0))
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def _notify_author(session: AsyncSession, target: _Target, body: str, subject: str) -> bool:
