@@ -49,9 +49,10 @@ from community.moderation.items import (
 from community.posts import Created, _crisis_help_on_refusal
 from core import clock
 from core.errors import CoreCode, PermissionDenied, Validator
-from core.identity import Actor
+from core.identity import Actor, DelegationScope
 from core.ids import new_id
 from core.text import render_markdown
+from patients import guardians
 
 COMMENT_MAX = 2000  # the limit of community.posts.create_comment
 REVISIONS_MAX = 50  # a page of one comment's revisions at most
@@ -96,6 +97,8 @@ async def edit_comment(session: AsyncSession, actor: Actor, comment_id: uuid.UUI
         comment, post = await _own_comment(session, actor, comment_id)
     async with _crisis_help_on_refusal(session, actor, post.group_id, crisis):
         await access.require_participant(session, actor, post.group_id, crisis=crisis)
+        # As on create: a minor does not write themselves; a guardian needs the community scope (recorded).
+        await guardians.check_posting(session, actor, "comment_edit", f"comment:{comment.id}")
     if post.locked and not crisis:
         raise errors.PostLocked()
     screening = await moderation.screen(session, actor, group_id=post.group_id, text=text)
@@ -124,6 +127,8 @@ async def delete_comment(session: AsyncSession, actor: Actor, comment_id: uuid.U
     nobody; the text is kept as its last revision, which only the group's moderators read."""
     actor.require_authenticated()
     comment, post = await _own_comment(session, actor, comment_id)
+    # Anyone may take their words back (a minor too); a guardian doing it needs the community scope.
+    await guardians.acting(session, actor, DelegationScope.COMMUNITY, "comment_delete", f"comment:{comment.id}")
     before = comment.status
     now = clock.now()
     keep_revision(session, comment, actor, now)

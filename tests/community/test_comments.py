@@ -11,8 +11,10 @@ from sqlalchemy import select
 
 from community import comments, groups, moderation, posts
 from community.models import Comment, ModerationItem, Post
+from core import clock
 from core.db import unit_of_work
 from core.errors import DomainError
+from patients.models import Patient
 from tests.factories import MODERATOR, as_patient, make_group, member_of
 
 
@@ -102,3 +104,19 @@ def test_a_member_is_named_by_one_id_or_by_group_and_account() -> None:
         with pytest.raises(DomainError) as refused:
             bad()
         assert refused.value.code == "MEMBER_TARGET_REQUIRED"
+
+
+async def test_a_minor_may_delete_but_not_edit_their_comment() -> None:
+    _, post_id, member = await _post_and_member()
+    comment_id = await _comment(post_id, member, "写于成年前登记之前")
+    async with unit_of_work() as session:  # the birth year recorded later says: a minor
+        patient = await session.get(Patient, member)
+        assert patient is not None
+        patient.birth_year = clock.now().year - 12
+    with pytest.raises(DomainError) as refused:
+        async with unit_of_work() as session:
+            await comments.edit_comment(session, as_patient(member), comment_id, body="改一下")
+    assert refused.value.code == "MINOR_POSTING_DISABLED"
+    async with unit_of_work() as session:
+        await comments.delete_comment(session, as_patient(member), comment_id)
+    assert await _count(post_id) == 0
