@@ -15,6 +15,7 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 
 from api.campaigns.mutations import CampaignMutation
 from api.campaigns.queries import CampaignQuery
+from api.care.conversations import ConversationMutation, ConversationQuery, ConversationSubscription
 from api.care.mutations import CareMutation
 from api.care.queries import CareQuery
 from api.catalogue import CatalogueQuery
@@ -77,6 +78,7 @@ class Query(
     ContentQuery,
     MessagingQuery,
     CareQuery,
+    ConversationQuery,
     DashboardQuery,
     CampaignQuery,
     OncallQuery,
@@ -101,6 +103,7 @@ class Mutation(
     ContentMutation,
     MessagingMutation,
     CareMutation,
+    ConversationMutation,
     CampaignMutation,
     OncallMutation,
     DataRightsMutation,
@@ -109,7 +112,7 @@ class Mutation(
 
 
 @strawberry.type
-class Subscription(CommunitySubscription, MessagingSubscription, OncallSubscription):
+class Subscription(CommunitySubscription, MessagingSubscription, OncallSubscription, ConversationSubscription):
     pass
 
 

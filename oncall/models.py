@@ -19,6 +19,7 @@ class PageKind(enum.StrEnum):
     HEALTH_ALERT = "health_alert"
     COMPLAINT_OVERDUE = "complaint_overdue"
     CRISIS_TEXT = "crisis_text"  # an emergency word in a check-in note, a complaint or a refused post
+    CONVERSATION_OVERDUE = "conversation_overdue"  # a care-team conversation past its reply clock
 
 
 class Fallback(enum.StrEnum):

@@ -23,6 +23,7 @@ class PhiKind(enum.StrEnum):
     VISITS = "visits"
     COMPLAINTS = "complaints"
     SURVEY_ANSWERS = "survey_answers"
+    CONVERSATIONS = "conversations"  # care-team conversations (care/conversations.py)
 
 
 KIND_LABELS_ZH = {
@@ -31,6 +32,7 @@ KIND_LABELS_ZH = {
     PhiKind.VISITS: "就诊记录",
     PhiKind.COMPLAINTS: "投诉",
     PhiKind.SURVEY_ANSWERS: "满意度调查答卷",
+    PhiKind.CONVERSATIONS: "护理团队咨询",
 }
 
 
@@ -40,7 +42,10 @@ class PhiRead(IdMixin, Base):
 
     __tablename__ = "phi_reads"
     __table_args__ = (
-        CheckConstraint("kind IN ('conditions', 'checkins', 'visits', 'complaints', 'survey_answers')", name="kind"),
+        CheckConstraint(
+            "kind IN ('conditions', 'checkins', 'visits', 'complaints', 'survey_answers', 'conversations')",
+            name="kind",
+        ),
         # "谁查看了我的健康信息": the patient's reads, newest first.
         Index("ix_phi_reads_patient", "patient_id", "read_at", "id"),
         # The admin's filter by staff member, and the whole log by time.

@@ -15,6 +15,7 @@ from campaigns import journeys as campaign_journeys
 from campaigns import runner as campaign_runner
 from campaigns import sender as campaign_sender
 from care import complaints as care_complaints
+from care import conversations as care_conversations
 from care import surveys as care_surveys
 from community import credentials as community_credentials
 from community import events as community_events
@@ -100,6 +101,10 @@ async def care_escalate(ctx: dict[str, Any]) -> int:
     return await care_complaints.escalate_due()
 
 
+async def care_conversations_escalate(ctx: dict[str, Any]) -> int:
+    return await care_conversations.escalate_due()
+
+
 async def oncall_escalate(ctx: dict[str, Any]) -> int:
     return await oncall_jobs.escalate_due()
 
@@ -179,6 +184,15 @@ CRON_JOBS = [
         timeout=1800,
     ),
     cron(care_escalate, name=care_complaints.ESCALATE_DUE.name, second={40}, run_at_startup=True, unique=True),
+    # Conversations past their reply clock every minute: escalated_at is set by one guarded UPDATE and
+    # the page is unique per (conversation, clock start), so a repeat or overlapping run pages nobody twice.
+    cron(
+        care_conversations_escalate,
+        name=care_conversations.ESCALATE_DUE.name,
+        second={45},
+        run_at_startup=True,
+        unique=True,
+    ),
     # Staff pages every minute and at start-up: each due page is row-locked (SKIP LOCKED) and moves up
     # one level only when its escalation time passed, and recipients are unique per (page, staff), so
     # a second or concurrent run escalates nothing twice and notifies nobody twice.

@@ -14,7 +14,7 @@ from patients import queries as patient_queries
 from privacy import models, reads
 
 PhiKind = models.PhiKind
-strawberry.enum(PhiKind, name="PhiKind", description="健康信息类别：病种、打卡、就诊、投诉、调查答卷")
+strawberry.enum(PhiKind, name="PhiKind", description="健康信息类别：病种、打卡、就诊、投诉、调查答卷、护理团队咨询")
 
 # A staff account gone from the staff table (the record outlives it) still reads as someone.
 UNKNOWN_READER = "工作人员"
