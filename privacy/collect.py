@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care.models import Complaint, ComplaintAction, Survey
@@ -49,6 +49,7 @@ from loyalty.models import (
     Visit,
 )
 from messaging.models import InboxMessage, WechatBinding
+from patients.guardian_models import GuardianAction, Guardianship
 from patients.models import (
     AuthSession,
     Condition,
@@ -487,6 +488,47 @@ async def health_data_reads(session: AsyncSession, pid: uuid.UUID) -> list[Json]
     ]
 
 
+async def guardianships(session: AsyncSession, pid: uuid.UUID) -> Json:
+    """Delegations the patient gave (as dependent) or holds (as guardian), and what was done under them;
+    the other person appears only as their side of it."""
+    given = await session.execute(
+        select(
+            (Guardianship.dependent_id == pid).label("mine"),
+            Guardianship.relation,
+            Guardianship.scopes,
+            Guardianship.status,
+            Guardianship.confirmation,
+            Guardianship.created_at,
+            Guardianship.confirmed_at,
+            Guardianship.revoked_at,
+            Guardianship.revoked_reason,
+        )
+        .where(or_(Guardianship.guardian_id == pid, Guardianship.dependent_id == pid))
+        .order_by(Guardianship.created_at, Guardianship.id)
+    )
+    actions = await session.execute(
+        select(
+            (GuardianAction.dependent_id == pid).label("mine"),
+            GuardianAction.scope,
+            GuardianAction.action,
+            GuardianAction.target,
+            GuardianAction.occurred_at,
+        )
+        .where(or_(GuardianAction.guardian_id == pid, GuardianAction.dependent_id == pid))
+        .order_by(GuardianAction.occurred_at, GuardianAction.id)
+    )
+    return {
+        "delegations": [_side(r, "dependent", "guardian") for r in given],
+        "actions": [_side(r, "done_for_me", "done_by_me") for r in actions],
+    }
+
+
+def _side(row: Any, yes: str, no: str) -> Json:
+    """A row whose column `mine` says whether the patient is the dependent, as a labelled dict."""
+    values = dict(row._mapping)
+    return {"side": yes if values.pop("mine") else no, **values}
+
+
 # The copy's sections, in the order they are written.
 SECTIONS: tuple[tuple[str, Callable[[AsyncSession, uuid.UUID], Awaitable[Any]]], ...] = (
     ("profile", profile),
@@ -512,6 +554,7 @@ SECTIONS: tuple[tuple[str, Callable[[AsyncSession, uuid.UUID], Awaitable[Any]]],
     ("wechat", wechat),
     ("stories", stories),
     ("health_data_reads", health_data_reads),
+    ("guardianships", guardianships),
 )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care.models import Complaint, Survey
@@ -55,7 +55,9 @@ from loyalty.models import (
     SettleQueue,
 )
 from messaging.models import InboxMessage, MessageDelivery, WechatBinding, WechatGrant
+from patients import guardians
 from patients import service as patient_service
+from patients.guardian_models import Guardianship, GuardianshipStatus
 from patients.models import (
     AuthSession,
     Consent,
@@ -85,7 +87,8 @@ def _rowcount(result: Any) -> int:
 
 async def account(session: AsyncSession, request: ErasureRequest) -> Counts:
     """The profile pseudonymised and marked erased (every sender's suppression stops here at once), every
-    session revoked (old access and refresh tokens fail), WeChat bindings and their grants removed."""
+    session revoked (old access and refresh tokens fail), WeChat bindings and their grants removed, every
+    delegation the patient gave or held revoked (the record of what was done under it stays)."""
     pid, now = request.patient_id, clock.now()
     await session.execute(
         update(Patient)
@@ -115,7 +118,25 @@ async def account(session: AsyncSession, request: ErasureRequest) -> Counts:
     )
     grants = await session.execute(delete(WechatGrant).where(WechatGrant.patient_id == pid))
     bindings = await session.execute(delete(WechatBinding).where(WechatBinding.patient_id == pid))
-    return {"sessions": _rowcount(sessions), "wechat_bindings": _rowcount(bindings), "wechat_grants": _rowcount(grants)}
+    live = list(
+        await session.scalars(
+            select(Guardianship.id)
+            .where(
+                or_(Guardianship.guardian_id == pid, Guardianship.dependent_id == pid),
+                Guardianship.status.in_([GuardianshipStatus.PENDING, GuardianshipStatus.ACTIVE]),
+            )
+            .order_by(Guardianship.id)
+        )
+    )
+    patient = Actor(kind=ActorKind.PATIENT, id=pid)
+    for guardianship_id in live:  # as the patient would, one of the two parties
+        await guardians.revoke(session, patient, guardianship_id, reason="账号注销")
+    return {
+        "sessions": _rowcount(sessions),
+        "wechat_bindings": _rowcount(bindings),
+        "wechat_grants": _rowcount(grants),
+        "guardianships": len(live),
+    }
 
 
 async def consents(session: AsyncSession, request: ErasureRequest) -> Counts:

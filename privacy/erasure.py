@@ -35,7 +35,7 @@ from messaging import inbox
 from patients.models import Patient
 from privacy import erase_steps, errors
 from privacy.config import get_privacy_settings
-from privacy.export import local_text
+from privacy.export import in_person, local_text
 from privacy.models import OPEN_ERASURE, ErasureRequest, ErasureStatus, PostsChoice
 
 log = structlog.get_logger(__name__)
@@ -71,7 +71,7 @@ def _after_commit_enqueue(session: AsyncSession, request_id: uuid.UUID) -> None:
 
 async def request_erasure(session: AsyncSession, actor: Actor, *, posts: PostsChoice) -> ErasureRequest:
     """The signed-in patient asks for their account to be erased; one open request at a time."""
-    patient_id = actor.require_patient()
+    patient_id = in_person(actor)
     # The patient's row lock serialises two requests (the partial unique index backs it up).
     await session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
     open_one = await session.scalar(
@@ -116,7 +116,7 @@ async def request_erasure(session: AsyncSession, actor: Actor, *, posts: PostsCh
 
 
 async def _own(session: AsyncSession, actor: Actor, request_id: uuid.UUID) -> ErasureRequest:
-    patient_id = actor.require_patient()
+    patient_id = in_person(actor)
     row = await session.scalar(select(ErasureRequest).where(ErasureRequest.id == request_id).with_for_update())
     if row is None or row.patient_id != patient_id:
         raise errors.ErasureNotFound(field="requestId")  # another patient's is not found, never forbidden
@@ -179,7 +179,7 @@ async def requests_page(
 
 async def my_latest(session: AsyncSession, actor: Actor) -> ErasureRequest | None:
     """The signed-in patient's latest request (to see when it runs, and to take it back)."""
-    patient_id = actor.require_patient()
+    patient_id = in_person(actor)
     return await session.scalar(
         select(ErasureRequest)
         .where(ErasureRequest.patient_id == patient_id)

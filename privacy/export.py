@@ -30,6 +30,7 @@ from sqlalchemy.orm import undefer
 
 from core import clock, cpu, jobs
 from core.db import after_commit, unit_of_work
+from core.errors import PermissionDenied
 from core.identity import Actor
 from core.ids import new_id
 from core.pagination import Page, keyset_page
@@ -47,6 +48,15 @@ EXPORT_SWEEP = jobs.register("privacy.export_sweep", "Re-enqueue lost data expor
 
 FORMAT = "kangning.patient-data/1"
 ERROR_MAX = 200  # data_exports.error
+
+
+def in_person(actor: Actor) -> uuid.UUID:
+    """The signed-in patient themselves: a copy or an erasure is asked for in person, never by a guardian
+    acting for them (the API refuses these fields to a delegation before they run, too)."""
+    patient_id = actor.require_patient()
+    if actor.delegate is not None:
+        raise PermissionDenied("此操作需本人登录办理")
+    return patient_id
 
 
 def download_path(export_id: uuid.UUID) -> str:
@@ -73,7 +83,7 @@ async def enqueue_export(export_id: uuid.UUID) -> bool:
 async def request_export(session: AsyncSession, actor: Actor) -> DataExport:
     """The signed-in patient asks for a copy: at most one in the making, one per interval (a failed
     one does not count)."""
-    patient_id = actor.require_patient()
+    patient_id = in_person(actor)
     # The patient's row lock serialises two requests of one patient (the unique index would refuse
     # the second anyway, as an error instead of a typed answer).
     await session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
@@ -108,7 +118,7 @@ async def exports_page(
     session: AsyncSession, actor: Actor, *, first: int | None, after: str | None
 ) -> Page[DataExport]:
     """The signed-in patient's copies, newest first."""
-    patient_id = actor.require_patient()
+    patient_id = in_person(actor)
     return await keyset_page(
         session,
         select(DataExport).where(DataExport.patient_id == patient_id),
@@ -133,7 +143,7 @@ class Download:
 
 async def download(session: AsyncSession, actor: Actor, export_id: uuid.UUID) -> Download:
     """The copy, to its patient only: anyone else's (or an unknown id) is not found, never forbidden."""
-    patient_id = actor.require_patient()
+    patient_id = in_person(actor)
     stmt = select(DataExport).options(undefer(DataExport.content)).where(DataExport.id == export_id)
     row = await session.scalar(stmt)
     if row is None or row.patient_id != patient_id:

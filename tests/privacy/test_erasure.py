@@ -25,6 +25,8 @@ from loyalty import jobs, ledger, rewards
 from loyalty.models import Account, AccountKind, Entry, EntryKind, Line, Lot, LotStatus, Redemption, Reward
 from messaging import outreach
 from messaging.models import InboxMessage
+from patients import guardians
+from patients.guardian_models import Guardianship
 from patients.models import AuthSession, Consent, ConsentEvent, Patient, PatientCondition
 from privacy import erase_steps, erasure, errors, export
 from privacy.models import DataExport, ErasureRequest, ErasureStatus, ExportStatus, PostsChoice
@@ -383,3 +385,34 @@ async def test_copies_of_the_data_are_dropped_and_one_in_the_making_is_stopped()
     assert rows[made].content is None and rows[made].status == ExportStatus.DONE
     assert rows[pending].content is None and rows[pending].status == ExportStatus.FAILED
     assert await _count(InboxMessage, InboxMessage.patient_id == pid) == 0
+
+
+async def _delegation(guardian: uuid.UUID, dependent: uuid.UUID) -> uuid.UUID:
+    async with unit_of_work() as session:
+        row = await guardians.create_by_staff(
+            session,
+            staff(Role.CLINIC_STAFF),
+            guardian_id=guardian,
+            dependent_id=dependent,
+            relation="parent",
+            scopes=["view", "book"],
+            evidence_note="核验户口本",
+        )
+    return row.id
+
+
+async def test_delegations_given_or_held_are_revoked_and_a_guardian_cannot_erase_for_someone() -> None:
+    pid, parent, child = await new_member(), await new_member(), await new_member()
+    held = await _delegation(pid, parent)  # pid looks after their father
+    given = await _delegation(child, pid)  # and is looked after by their son
+    async with unit_of_work() as session:
+        acting = await guardians.act_for(session, as_patient(child), pid)
+        with pytest.raises(PermissionDenied):  # erasure is asked for in person
+            await erasure.request_erasure(session, acting, posts=PostsChoice.DELETE)
+        with pytest.raises(PermissionDenied):
+            await export.request_export(session, acting)
+    done = await _erased(pid)
+    assert done.steps["account"]["counts"]["guardianships"] == 2
+    async with unit_of_work() as session:
+        rows = {g.id: g for g in await session.scalars(select(Guardianship).where(Guardianship.id.in_([held, given])))}
+    assert {(g.status, g.revoked_reason, g.revoked_by) for g in rows.values()} == {("revoked", "账号注销", pid)}

@@ -16,6 +16,7 @@ from core.db import unit_of_work
 from core.errors import PermissionDenied
 from core.identity import Role
 from messaging.models import InboxMessage
+from patients import guardians
 from privacy import collect, errors, export
 from privacy.models import DataExport, ExportStatus
 from tests.care.support import start
@@ -89,6 +90,7 @@ async def test_the_copy_holds_what_every_domain_stores_about_the_patient() -> No
     assert "欢迎加入康宁会员" in [m["body"] for m in s["inbox"]]
     assert [(r["reader"], r["kind"]) for r in s["health_data_reads"]] == [("王医生", "所患病种")]
     assert s["health_data_reads"][0]["reader_roles"] == ["医生"]
+    assert s["guardianships"] == {"delegations": [], "actions": []}
 
     # The patient hears of it in the inbox, with the link to download it.
     [message] = await _ready_messages(rich.pid)
@@ -205,3 +207,32 @@ async def test_staff_and_strangers_cannot_ask_for_a_copy() -> None:
     async with unit_of_work() as session:
         with pytest.raises(PermissionDenied):
             await export.request_export(session, staff(Role.ADMIN))
+
+
+async def test_the_copy_holds_the_delegations_on_both_sides_and_what_was_done_under_them() -> None:
+    pid, parent, child = await new_member(), await new_member(), await new_member()
+    desk = staff(Role.CLINIC_STAFF)
+    async with unit_of_work() as session:
+        for guardian, dependent in ((pid, parent), (child, pid)):
+            await guardians.create_by_staff(
+                session,
+                desk,
+                guardian_id=guardian,
+                dependent_id=dependent,
+                relation="parent" if guardian == pid else "child",
+                scopes=["view"],
+                evidence_note="核验户口本",
+            )
+    async with unit_of_work() as session:
+        acting = await guardians.act_for(session, as_patient(child), pid)
+        await guardians.record_view(session, acting, ["pointsHistory"], None)
+    export_id = await _request(pid)
+    await export.run_export(export_id)
+    section = (await stored_copy(export_id))["sections"]["guardianships"]
+    assert sorted((d["side"], d["relation"], d["status"]) for d in section["delegations"]) == [
+        ("dependent", "child", "active"),
+        ("guardian", "parent", "active"),
+    ]
+    assert [(a["side"], a["scope"], a["target"]) for a in section["actions"]] == [
+        ("done_for_me", "view", "pointsHistory")
+    ]
