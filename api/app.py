@@ -38,6 +38,7 @@ from api.browser import (
 from api.context import Context
 from api.errors import INTERNAL_MESSAGE, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE
 from api.gate import BUSY_CODE, BUSY_MESSAGE, RequestGate
+from api.community.sharing import ROUTES as share_routes
 from api.hooks import his_visits
 from api.identity.guardians import ACT_FOR_HEADER, ACT_FOR_STATUS, acting_for
 from api.messaging.hooks import ROUTES as sms_hook_routes
@@ -443,6 +444,7 @@ def create_app() -> Starlette:
             *sms_hook_routes,  # SMS receipts and replies (api/messaging/hooks.py)
             Route("/t/o/{token}", track_open, methods=["GET"]),  # e-mail open pixel
             Route("/t/c/{token}", track_click, methods=["GET"]),  # tracked message link
+            *share_routes,  # share links' public previews /s/{code} (api/community/sharing.py)
             *privacy_routes,  # the patient's copy of their data (api/privacy/download.py)
             Route("/graphql", GraphQLEndpoint(graphql_app), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),

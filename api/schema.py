@@ -19,11 +19,14 @@ from api.care.conversations import ConversationMutation, ConversationQuery, Conv
 from api.care.mutations import CareMutation
 from api.care.queries import CareQuery
 from api.catalogue import CatalogueQuery
+from api.community.bookmarks import BookmarkMutation, BookmarkQuery
 from api.community.checkins import CheckInMutation, CheckInQuery
 from api.community.credentials import CredentialMutation, CredentialQuery
 from api.community.events import EventMutation, EventQuery
 from api.community.groups import CommunityMutation, CommunityQuery
 from api.community.moderation import ModerationMutation, ModerationQuery
+from api.community.search import PostSearchQuery
+from api.community.sharing import ShareMutation
 from api.community.subscriptions import CommunitySubscription
 from api.content.mutations import ContentMutation
 from api.content.queries import ContentQuery
@@ -75,6 +78,8 @@ class Query(
     CredentialQuery,
     EventQuery,
     ModerationQuery,
+    PostSearchQuery,
+    BookmarkQuery,
     ContentQuery,
     MessagingQuery,
     CareQuery,
@@ -100,6 +105,8 @@ class Mutation(
     CredentialMutation,
     EventMutation,
     ModerationMutation,
+    BookmarkMutation,
+    ShareMutation,
     ContentMutation,
     MessagingMutation,
     CareMutation,

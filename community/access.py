@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from community import errors
 from community.models import Group, GroupVisibility, MemberRole, Membership, MemberState
@@ -214,3 +215,27 @@ async def require_participant(
         until = m.muted_until.astimezone(clock.local_now("Asia/Shanghai").tzinfo).strftime("%Y-%m-%d %H:%M")
         raise errors.MemberMuted(f"您已被禁言至{until}，暂时不能发言")
     return group, m
+
+
+async def readable_group_ids(session: AsyncSession, actor: Actor) -> list[uuid.UUID]:
+    """The groups whose posts the viewer may read, by `can_see_group` and `can_read_posts` for each
+    candidate (the public groups and the viewer's own; every group for staff moderators): the filter of
+    every read across groups (post search, bookmarks)."""
+    kind, account_id = viewer_account(actor)
+    stmt = select(Group).options(load_only(Group.id, Group.visibility))
+    if not is_staff_moderator(actor):
+        public = Group.visibility == GroupVisibility.PUBLIC
+        if account_id is None:
+            stmt = stmt.where(public)
+        else:
+            mine = select(Membership.group_id).where(
+                Membership.account_kind == kind, Membership.account_id == account_id
+            )
+            stmt = stmt.where(or_(public, Group.id.in_(mine)))
+    found = list(await session.scalars(stmt))
+    members = await memberships_of(session, actor, [g.id for g in found])
+    return [
+        g.id
+        for g in found
+        if can_see_group(actor, g, members.get(g.id)) and can_read_posts(actor, g, members.get(g.id))
+    ]

@@ -105,6 +105,7 @@ class CommunityCode(ErrorCode):
     ROLE_INVALID = "ROLE_INVALID", "角色无效"
     RSVP_RESPONSE_INVALID = "RSVP_RESPONSE_INVALID", "报名选项无效"
     SECRET_NEEDS_INVITE = "SECRET_NEEDS_INVITE", "私密社群只能邀请加入"
+    SHARE_LINK_NOT_FOUND = "SHARE_LINK_NOT_FOUND", "分享链接不存在或已过期"
     SLUG_INVALID = "SLUG_INVALID", "标识需为3到60位小写字母、数字或连字符"
     STARTS_IN_PAST = "STARTS_IN_PAST", "开始时间需晚于现在"
     SYSTOLIC_NOT_ABOVE_DIASTOLIC = "SYSTOLIC_NOT_ABOVE_DIASTOLIC", "收缩压应高于舒张压，请检查是否填反"

@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
@@ -192,6 +192,7 @@ class Post(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_posts_group_feed", "group_id", "pinned", "created_at", "id"),
         Index("ix_posts_author", "author_kind", "author_id", "created_at"),
+        Index("ix_posts_search", "search_vector", postgresql_using="gin"),  # post search (community/search.py)
     )
 
     group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("community_groups.id", ondelete="CASCADE"))
@@ -214,6 +215,9 @@ class Post(IdMixin, TimestampMixin, Base):
     accepted_answer_id: Mapped[uuid.UUID | None]
     edited_at: Mapped[datetime | None]
     last_activity_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # Jieba's words and the CJK characters of the title (weight A) and body (B), for post search
+    # (community/search.py); deferred: no ordinary read loads it.
+    search_vector: Mapped[Any | None] = mapped_column(TSVECTOR, deferred=True)
 
 
 class PostRevision(IdMixin, Base):
@@ -569,3 +573,47 @@ class NoticeSent(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+# --- bookmarks and share links (community/bookmarks.py, community/sharing.py) ---------------------
+
+
+class Bookmark(Base):
+    """A person's bookmark of a post or a comment (answer). Article bookmarks stay with content. The
+    post and group are copied in so the listing filters by the one access check without a join per kind."""
+
+    __tablename__ = "community_bookmarks"
+    __table_args__ = (
+        CheckConstraint("target_kind IN ('post', 'comment')", name="target_kind"),
+        Index("ix_bookmarks_account_created", "account_kind", "account_id", "created_at", "target_id"),
+    )
+
+    account_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    target_kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # post | comment
+    target_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    post_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("community_posts.id", ondelete="CASCADE"))
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("community_groups.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class ShareLink(Base):
+    """A short link (/s/<code>) one person made for a post, article or event; carries their referral code.
+    One per (target, sharer): sharing again returns it (renewed once expired)."""
+
+    __tablename__ = "community_share_links"
+    __table_args__ = (
+        CheckConstraint("target_kind IN ('post', 'article', 'event')", name="target_kind"),
+        UniqueConstraint("target_kind", "target_id", "sharer_kind", "sharer_id", name="uq_share_links_target_sharer"),
+        Index("ix_share_links_sharer", "sharer_kind", "sharer_id"),
+    )
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target_id: Mapped[uuid.UUID]
+    sharer_kind: Mapped[str] = mapped_column(String(16))
+    sharer_id: Mapped[uuid.UUID]
+    referral_code: Mapped[str | None] = mapped_column(String(16))
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[datetime]
+    last_clicked_at: Mapped[datetime | None]

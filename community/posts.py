@@ -20,7 +20,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from community import access, audit, credentials, errors, moderation
+from community import access, audit, credentials, errors, moderation, search
 from community.errors import CommunityCode as Code
 from community.models import (
     AnonymousAlias,
@@ -154,6 +154,7 @@ async def create_post(
         created_at=now,
         updated_at=now,
     )
+    post.search_vector = await search.post_vector(post.title, post.body_md)  # post search (community/search.py)
     session.add(post)
     if anonymous:
         await _alias(session, group_id, author_id)
@@ -225,6 +226,7 @@ async def edit_post(
     )
     post.title, post.body_md, post.body_html = title.strip(), body.strip(), render_markdown(body.strip())
     post.image_urls = images
+    post.search_vector = await search.post_vector(post.title, post.body_md)
     post.edited_at = now
     post.updated_at = now
     # A crisis edit escalates whatever the post's state (held, hidden): someone must see it now.

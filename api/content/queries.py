@@ -1,5 +1,6 @@
-"""Content queries: one item, the personalised feed, search, my bookmarks, the editors' list,
-stats and the compliance word list. Reader paths all pass content.access."""
+"""Content queries: one item, the personalised feed, search, the editors' list, stats and the
+compliance word list (bookmarks of articles are listed with posts and comments: myBookmarks in
+api/community/bookmarks.py). Reader paths all pass content.access."""
 
 from __future__ import annotations
 
@@ -54,15 +55,6 @@ class ContentQuery:
         return connection(
             page, lambda h: SearchHitType(item=cards[h.item.id], title_highlight=h.title_highlight, snippet=h.snippet)
         )
-
-    @strawberry.field(description="我的收藏")
-    async def my_bookmarks(
-        self, info: Info, first: int | None = 20, after: str | None = None
-    ) -> Connection[ContentItemType]:
-        async with info.context.db.read() as session:
-            page = await engagement.bookmarks_page(session, info.context.actor, first=first, after=after)
-        cards = await wrap_page(page.items, info)
-        return connection(page, lambda i: cards[i.id])
 
     @strawberry.field(description="内容管理列表（内容运营与审核）：全部状态，最近更新在前")
     async def content_items(

@@ -25,7 +25,7 @@ FEED = """query($after: String) { contentFeed(first: 3, after: $after) {
   edges { node { id title } } pageInfo { hasNextPage endCursor } } }"""
 SEARCH = """query($q: String!) { contentSearch(query: $q, first: 50) {
   edges { node { item { id } titleHighlight snippet } } } }"""
-BOOKMARKS = "{ myBookmarks(first: 50) { edges { node { id } } } }"
+BOOKMARKS = "{ myBookmarks(first: 50) { edges { node { kind target { ... on ContentItem { id } } } } } }"
 REACT = """mutation($id: ID!) { contentReact(input: {itemId: $id, kind: BOOKMARK}) { recorded errors { code } } }"""
 ENGAGE = """mutation($id: ID!) { contentEngage(input: {itemId: $id, kind: READ_END}) {
   recorded pointsAwarded errors { code } } }"""
@@ -135,7 +135,7 @@ async def test_a_gated_item_is_never_returned_to_someone_it_is_not_for_by_any_pa
             result = data(await gql(client, REACT, {"id": g}, token=token))["contentReact"]
             assert (result["errors"] == []) == (name in want), (who, name)
         marks = data(await gql(client, BOOKMARKS, token=token))["myBookmarks"]["edges"]
-        assert {by_gid[e["node"]["id"]] for e in marks} == want
+        assert {by_gid[e["node"]["target"]["id"]] for e in marks} == want
         # 5. notifications filter through the same check
         async with unit_of_work() as session:
             readers = {name for name, i in ids.items() if await access.readers_among(session, i, [patient_ids[who]])}
@@ -145,7 +145,7 @@ async def test_a_gated_item_is_never_returned_to_someone_it_is_not_for_by_any_pa
     async with unit_of_work() as session:
         await service.archive(session, MARKETER, ids["members"])
     marks = data(await gql(client, BOOKMARKS, token=plain.access))["myBookmarks"]["edges"]
-    assert {by_gid[e["node"]["id"]] for e in marks} == {"public"}
+    assert {by_gid[e["node"]["target"]["id"]] for e in marks} == {"public"}
 
 
 async def test_feed_puts_condition_matches_first_and_never_repeats_across_pages():
