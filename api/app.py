@@ -35,10 +35,10 @@ from api.browser import (
     graphiql_response,
     static_app,
 )
+from api.community.sharing import ROUTES as share_routes
 from api.context import Context
 from api.errors import INTERNAL_MESSAGE, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE
 from api.gate import BUSY_CODE, BUSY_MESSAGE, RequestGate
-from api.community.sharing import ROUTES as share_routes
 from api.hooks import his_visits
 from api.identity.guardians import ACT_FOR_HEADER, ACT_FOR_STATUS, acting_for
 from api.messaging.hooks import ROUTES as sms_hook_routes
