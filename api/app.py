@@ -41,6 +41,7 @@ from api.errors import INTERNAL_MESSAGE, UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE
 from api.gate import BUSY_CODE, BUSY_MESSAGE, RequestGate
 from api.hooks import his_visits
 from api.identity.guardians import ACT_FOR_HEADER, ACT_FOR_STATUS, acting_for
+from api.media.serve import ROUTES as media_routes
 from api.messaging.hooks import ROUTES as sms_hook_routes
 from api.messaging.tracking import track_click, track_open
 from api.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -53,6 +54,8 @@ from core.errors import DomainError
 from core.identity import ANONYMOUS, Actor
 from core.logging import configure_logging
 from core.settings import get_settings
+from media.config import get_media_settings
+from media.storage import close_storage
 from patients.auth import actor_from_token
 
 log = structlog.get_logger("api")
@@ -147,6 +150,9 @@ class PortalGraphQL(GraphQL[Context, None]):
         except (AttributeError, TypeError) as exc:
             # A JSON string, number or null as the body: strawberry calls .get() on it.
             raise HTTPException(400, "请求体必须是 JSON 对象（query、variables、operationName）") from exc
+        except (ValueError, IndexError) as exc:
+            # A multipart `map` path that does not fit `operations` (a list index that is no number).
+            raise HTTPException(400, "multipart 请求的 map 与 operations 不匹配") from exc
         query = getattr(parsed, "query", None)
         if isinstance(query, str) and _max_nesting(query) > MAX_QUERY_NESTING:
             # graphql-core's parser recurses per level: stop absurd nesting before it parses.
@@ -198,6 +204,7 @@ class GraphQLEndpoint:
         self.graphql_app = graphql_app
         settings = get_settings()
         self.gate = RequestGate(settings.max_concurrent_requests, settings.request_queue_timeout_seconds)
+        self.uploads = asyncio.Semaphore(MAX_UPLOADS_RECEIVING)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         graphql_app = self.graphql_app
@@ -205,18 +212,50 @@ class GraphQLEndpoint:
             await graphql_app(scope, receive, send)
             return
         request = Request(scope)
-        too_large = _body_too_large(request)
+        upload = _is_multipart(request)
+        if upload and not any(request.headers.get(h, "").strip() for h in PREFLIGHT_HEADERS):
+            await error_response(400, "CSRF_PREFLIGHT_REQUIRED", PREFLIGHT_MESSAGE)(scope, receive, send)
+            return
+        # An image upload may carry one image (PORTAL_MEDIA_MAX_BYTES); every other request keeps the cap.
+        limit = get_media_settings().upload_body_limit if upload else get_settings().max_request_bytes
+        too_large = _body_too_large(request, limit)
         if too_large:
             await too_large(scope, receive, send)
             return
+        if upload:
+            received = await self._receive_upload(scope, receive, send, limit)
+            if received is None:
+                return
+            receive = received
         async with self.gate.turn() as admitted:
             if not admitted:
                 log.warning("request_queue_timeout")
                 await busy_response()(scope, receive, send)
                 return
-            await self._serve(request, scope, receive, send)
+            await self._serve(request, scope, receive, send, limit)
 
-    async def _serve(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _receive_upload(self, scope: Scope, receive: Receive, send: Send, limit: int) -> Receive | None:
+        """An upload's whole body, received before the request takes its turn: a phone sending 5 MB over
+        a slow link takes many seconds, and must not hold one of the few turns meanwhile. At most
+        MAX_UPLOADS_RECEIVING are received at once per process (memory); None when answered already."""
+        try:
+            async with asyncio.timeout(get_settings().request_queue_timeout_seconds):
+                await self.uploads.acquire()
+        except TimeoutError:
+            await busy_response()(scope, receive, send)
+            return None
+        try:
+            body = await _whole_body(receive, limit)
+        except _ClientGone:
+            return None
+        finally:
+            self.uploads.release()
+        if body is None:  # past the limit (a chunked body without Content-Length)
+            await error_response(413, "BODY_TOO_LARGE", f"请求体过大（最多 {limit} 字节）")(scope, receive, send)
+            return None
+        return _replay(body, receive)
+
+    async def _serve(self, request: Request, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         graphql_app = self.graphql_app
         db = RequestDB()
         state = scope.setdefault("state", {})
@@ -241,7 +280,7 @@ class GraphQLEndpoint:
                     await unavailable_response()(scope, receive, send)
                     return
             state.update(actor=actor, db=db)
-            await graphql_app(scope, _limit_body(receive), send)
+            await graphql_app(scope, _limit_body(receive, limit), send)
         finally:
             await db.close()
 
@@ -273,19 +312,65 @@ def unavailable_response() -> JSONResponse:
     return response
 
 
-def _body_too_large(request: Request) -> Response | None:
+def _body_too_large(request: Request, limit: int) -> Response | None:
     length = request.headers.get("content-length")
     if length is not None:
         if not length.isdigit():
             return error_response(400, "BAD_REQUEST", "Content-Length 不合法")
-        if int(length) > get_settings().max_request_bytes:
-            return error_response(413, "BODY_TOO_LARGE", f"请求体过大（最多 {get_settings().max_request_bytes} 字节）")
+        if int(length) > limit:
+            return error_response(413, "BODY_TOO_LARGE", f"请求体过大（最多 {limit} 字节）")
     return None
 
 
-def _limit_body(receive: Receive) -> Receive:
+# Multipart GraphQL requests (image uploads) are "simple" requests a browser sends cross-site without
+# asking first; requiring one of these headers forces a CORS preflight, so another site cannot make a
+# signed-in browser upload (Apollo Server's rule; apollo-upload-client sends Apollo-Require-Preflight).
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name")
+PREFLIGHT_MESSAGE = "上传文件的请求需带 Apollo-Require-Preflight 请求头（防止跨站请求伪造）"
+MAX_UPLOADS_RECEIVING = 16
+
+
+def _is_multipart(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "")
+    return request.method == "POST" and content_type.split(";")[0].strip().lower() == "multipart/form-data"
+
+
+class _ClientGone(Exception):
+    """The client hung up while sending its upload: nobody to answer."""
+
+
+async def _whole_body(receive: Receive, limit: int) -> bytes | None:
+    """The request body, or None once it passes `limit` (the rest is never read)."""
+    chunks: list[bytes] = []
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _ClientGone()
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()  # what comes after the body: the disconnect
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def _limit_body(receive: Receive, limit: int) -> Receive:
     """Stops a chunked body without Content-Length at the same cap, before it is buffered whole."""
-    limit = get_settings().max_request_bytes
     seen = 0
 
     async def limited() -> Message:
@@ -426,13 +511,18 @@ async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
     finally:
         await queue.close_pool()
+        await close_storage()
         await dispose_engine()
 
 
 def create_app() -> Starlette:
     graphiql: Literal["graphiql"] | None = "graphiql" if get_settings().graphiql_enabled else None
     graphql_app = PortalGraphQL(
-        schema, graphql_ide=graphiql, allow_queries_via_get=True, subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL]
+        schema,
+        graphql_ide=graphiql,
+        allow_queries_via_get=True,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        multipart_uploads_enabled=True,  # image uploads (GraphQL multipart request spec): see GraphQLEndpoint
     )
     app = Starlette(
         exception_handlers={StarletteHTTPException: http_error},
@@ -446,6 +536,7 @@ def create_app() -> Starlette:
             Route("/t/c/{token}", track_click, methods=["GET"]),  # tracked message link
             *share_routes,  # share links' public previews /s/{code} (api/community/sharing.py)
             *privacy_routes,  # the patient's copy of their data (api/privacy/download.py)
+            *media_routes,  # images through signed, expiring URLs (api/media/serve.py)
             Route("/graphql", GraphQLEndpoint(graphql_app), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
             Mount("/static", app=static_app(), name="static"),  # GraphiQL's files (api/browser.py)

@@ -48,7 +48,16 @@ SECURITY_HEADERS = {
 # CORS for browser apps on other origins (PORTAL_CORS_ORIGINS): what our requests use and answer with.
 CORS_METHODS = ["GET", "POST", "OPTIONS"]
 # x-device-id: the referral fraud rules read it (README "Referrals").
-CORS_HEADERS = ["authorization", "content-type", "x-request-id", "x-device-id", "x-act-for"]
+# apollo-require-preflight / x-apollo-operation-name: what an image upload (multipart) must carry (api/app.py).
+CORS_HEADERS = [
+    "authorization",
+    "content-type",
+    "x-request-id",
+    "x-device-id",
+    "x-act-for",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+]
 CORS_EXPOSE = ["x-request-id"]
 CORS_MAX_AGE = 600
 

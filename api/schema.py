@@ -41,6 +41,8 @@ from api.identity.mutations import IdentityMutation
 from api.identity.queries import IdentityQuery
 from api.loyalty.mutations import LoyaltyMutation
 from api.loyalty.queries import LoyaltyQuery
+from api.media.mutations import MediaMutation
+from api.media.queries import MediaQuery
 from api.messaging.mutations import MessagingMutation
 from api.messaging.queries import MessagingQuery
 from api.messaging.subscriptions import MessagingSubscription
@@ -89,6 +91,7 @@ class Query(
     OncallQuery,
     PrivacyQuery,
     DataRightsQuery,
+    MediaQuery,
     CatalogueQuery,
 ):
     pass
@@ -113,6 +116,7 @@ class Mutation(
     ConversationMutation,
     CampaignMutation,
     OncallMutation,
+    MediaMutation,
     DataRightsMutation,
 ):
     pass

@@ -41,6 +41,7 @@ from core.identity import Actor, ActorKind, Role
 from core.ids import new_id
 from core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor, keyset_page, page_size
 from core.text import render_markdown
+from media import attach
 from patients import guardians
 
 VISIBLE_TO_AUTHOR = (ContentStatus.PUBLISHED, ContentStatus.HELD, ContentStatus.AUTHOR_ONLY, ContentStatus.HIDDEN)
@@ -56,12 +57,12 @@ class Created:
     group_id: uuid.UUID
 
 
-def _validate_post(kind: str, title: str, body: str, image_urls: list[str]) -> None:
+def _validate_post(kind: str, title: str, body: str, image_urls: list[str], attached: int = 0) -> None:
     v = Validator()
     v.check(kind in {k.value for k in PostKind}, "kind", Code.POST_KIND_INVALID, "帖子类型无效")
     v.check(2 <= len(title.strip()) <= 100, "title", Code.TITLE_LENGTH, "标题需为2到100个字符")
     v.check(1 <= len(body.strip()) <= 10_000, "body", CoreCode.BODY_LENGTH, "正文需为1到10000个字符")
-    v.check(len(image_urls) <= 9, "imageUrls", Code.TOO_MANY_IMAGES, "最多9张图片")
+    v.check(len(image_urls) + attached <= 9, "imageUrls", Code.TOO_MANY_IMAGES, "最多9张图片")
     v.check(
         all(u.startswith("https://") and len(u) <= 500 for u in image_urls),
         "imageUrls",
@@ -118,9 +119,10 @@ async def create_post(
     body: str,
     image_urls: list[str] | None = None,
     anonymous: bool = False,
+    image_ids: Sequence[uuid.UUID] = (),
 ) -> Created:
     images = list(image_urls or [])
-    _validate_post(kind, title, body, images)
+    _validate_post(kind, title, body, images, attached=len(set(image_ids)))
     # The stripped text is what is stored and what the length checks counted (padding is not screened).
     text = f"{title.strip()}\n{body.strip()}"
     # Crisis first: before membership, mute, ban and limits decide, so a person at risk is never just refused.
@@ -159,6 +161,10 @@ async def create_post(
     if anonymous:
         await _alias(session, group_id, author_id)
     await session.flush()
+    # Uploaded images (media/): the author's own, of this group; a refusal rolls the post back.
+    await attach.attach_to_post(
+        session, owner=(author_kind, author_id), group_id=group_id, post_id=post.id, image_ids=image_ids
+    )
     await moderation.after_create(
         session, actor, group_id=group_id, target_kind="post", target_id=post.id, screening=screening
     )

@@ -13,6 +13,7 @@ from core import channels, meta, outbox  # noqa: F401
 from core.db import Base
 from dashboards import indexes as dashboard_indexes  # noqa: F401
 from loyalty import models as loyalty_models  # noqa: F401
+from media import models as media_models  # noqa: F401
 from messaging import models as messaging_models  # noqa: F401
 from oncall import models as oncall_models  # noqa: F401
 from patients import guardian_models  # noqa: F401

@@ -23,7 +23,7 @@ from api.community.types import (
 from api.context import Info
 from api.errors import UserError
 from api.mutations import mutate
-from api.relay import Connection, read_page, require_id, require_id_of, to_global_id
+from api.relay import Connection, read_page, require_id, require_id_of, require_ids, to_global_id
 from community import access, groups, posts
 from community.models import Group, Post
 from core.identity import Actor
@@ -95,6 +95,9 @@ class PostCreateInput:
     body: str = strawberry.field(description="Markdown")
     image_urls: list[str] = strawberry.field(default_factory=list)
     anonymous: bool = False
+    image_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="已上传的图片（imageUpload，用途 POST、同一社群），与 imageUrls 合计最多9张"
+    )
 
 
 @strawberry.type
@@ -295,6 +298,7 @@ class CommunityMutation(MembershipMutation, CommentMutation):
                 body=input.body,
                 image_urls=input.image_urls,
                 anonymous=input.anonymous,
+                image_ids=require_ids(input.image_ids, "Image", "imageIds"),
             ),
         )
 

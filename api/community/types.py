@@ -11,6 +11,7 @@ import strawberry
 
 from api.context import Info
 from api.identity.types import Condition
+from api.media.types import ImageType, post_images
 from api.relay import Connection, Node, connection, node_fetcher, raw_uuids, read_page, to_global_id
 from api.views import node_view, view
 from community import access, comments, credentials, groups, models, posts
@@ -342,6 +343,12 @@ class PostType(Node):
             return None
         c = await info.context.load(posts.comments_by_ids, self.accepted_answer_id)
         return CommentType.from_model(c, group_id=self.group_id) if c else None
+
+    @strawberry.field(
+        description="上传的图片（按作者给出的顺序，带签名链接；待审核的仅作者和版主可见）；imageUrls 为外链图片"
+    )
+    async def image_list(self, info: Info) -> list[ImageType]:
+        return await post_images(info, self.raw_id)
 
     @strawberry.field
     async def comments(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[CommentType]:

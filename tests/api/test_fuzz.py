@@ -72,6 +72,8 @@ CUSTOM_SCALARS = {
         ),
         _bad_datetimes,
     ).map(_string),
+    # Upload (imageUpload's file) can only be a multipart file part: any literal must be refused with a code.
+    "Upload": st.one_of(st.text(max_size=20).map(_string), st.just(graphql.NullValueNode())),
     "JSON": st.one_of(
         st.just(graphql.ObjectValueNode(fields=())),
         st.text(max_size=20).map(_string),

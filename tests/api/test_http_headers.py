@@ -40,6 +40,7 @@ def test_preflight_from_an_allowed_origin_gets_200_with_the_allow_headers(base: 
     assert {"GET", "POST", "OPTIONS"} <= {m.strip() for m in answer.headers["access-control-allow-methods"].split(",")}
     allowed = {h.strip().lower() for h in answer.headers["access-control-allow-headers"].split(",")}
     assert {"authorization", "content-type", "x-request-id"} <= allowed
+    assert "apollo-require-preflight" in allowed  # image uploads need it (api/app.py PREFLIGHT_HEADERS)
     assert answer.headers["access-control-max-age"] == "600"
     # The second origin was written with a trailing slash: still matched (browsers send none).
     assert _preflight(base, "https://console.example.cn").headers["access-control-allow-origin"] == (

@@ -1,0 +1,1 @@
+"""GraphQL and HTTP adapters of media (images)."""
