@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from care.models import Complaint, ComplaintAction, Survey
+from care.models import CareAssignment, Complaint, ComplaintAction, Conversation, ConversationMessage, Survey
 from community.models import (
+    Bookmark,
     CheckIn,
     CheckInStreak,
     Comment,
@@ -30,6 +31,7 @@ from community.models import (
     Post,
     Reaction,
     Report,
+    ShareLink,
 )
 from content.models import ContentItem, StoryConsent
 from content.models import Reaction as ContentReaction
@@ -332,6 +334,22 @@ async def reactions(session: AsyncSession, pid: uuid.UUID) -> Json:
     return {"community": _rows(community), "content": _rows(content)}
 
 
+async def bookmarks(session: AsyncSession, pid: uuid.UUID) -> Json:
+    """Posts and comments bookmarked (articles are in reactions.content), and the share links made."""
+    saved = await session.execute(
+        select(Bookmark.target_kind, Post.title.label("post"), Bookmark.created_at)
+        .join(Post, Post.id == Bookmark.post_id)
+        .where(Bookmark.account_kind == PATIENT, Bookmark.account_id == pid)
+        .order_by(Bookmark.created_at)
+    )
+    links = await session.execute(
+        select(ShareLink.target_kind, ShareLink.code, ShareLink.clicks, ShareLink.created_at, ShareLink.expires_at)
+        .where(ShareLink.sharer_kind == PATIENT, ShareLink.sharer_id == pid)
+        .order_by(ShareLink.created_at)
+    )
+    return {"bookmarks": _rows(saved), "share_links": _rows(links)}
+
+
 async def reports(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
     return _rows(
         await session.execute(
@@ -429,6 +447,46 @@ async def surveys(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
             .order_by(Survey.created_at, Survey.id)
         )
     )
+
+
+async def care_team(session: AsyncSession, pid: uuid.UUID) -> Json:
+    """The patient's own doctor and health manager, and their conversations with the care team."""
+    team = await session.execute(
+        select(CareAssignment.role, Staff.name, CareAssignment.created_at)
+        .join(Staff, Staff.id == CareAssignment.staff_id)
+        .where(CareAssignment.patient_id == pid)
+        .order_by(CareAssignment.role)
+    )
+    threads = _rows(
+        await session.execute(
+            select(Conversation.id, Conversation.subject, Conversation.status, Conversation.created_at)
+            .where(Conversation.patient_id == pid)
+            .order_by(Conversation.created_at, Conversation.id)
+        )
+    )
+    messages: dict[uuid.UUID, list[Json]] = {}
+    if threads:
+        for row in await session.execute(
+            select(
+                ConversationMessage.conversation_id,
+                ConversationMessage.author_kind,
+                Staff.name,
+                ConversationMessage.body,
+                ConversationMessage.created_at,
+            )
+            .outerjoin(
+                Staff, (Staff.id == ConversationMessage.author_id) & (ConversationMessage.author_kind == "staff")
+            )
+            .where(ConversationMessage.conversation_id.in_([t["id"] for t in threads]))
+            .order_by(ConversationMessage.created_at, ConversationMessage.id)
+        ):
+            author = "我" if row.author_kind == PATIENT else (row.name or "护理团队")
+            messages.setdefault(row.conversation_id, []).append(
+                {"from": author, "body": row.body, "at": row.created_at}
+            )
+    for thread in threads:
+        thread["messages"] = messages.get(thread.pop("id"), [])
+    return {"team": _rows(team), "conversations": threads}
 
 
 async def inbox(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
@@ -545,11 +603,13 @@ SECTIONS: tuple[tuple[str, Callable[[AsyncSession, uuid.UUID], Awaitable[Any]]],
     ("posts", posts),
     ("comments", comments),
     ("reactions", reactions),
+    ("bookmarks", bookmarks),
     ("reports", reports),
     ("check_ins", check_ins),
     ("events", events),
     ("complaints", complaints),
     ("surveys", surveys),
+    ("care_team", care_team),
     ("inbox", inbox),
     ("wechat", wechat),
     ("stories", stories),

@@ -19,10 +19,19 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from care.models import Complaint, Survey
+from care.models import (
+    QUEUE_TIER,
+    CareAssignment,
+    Complaint,
+    Conversation,
+    ConversationMessage,
+    ConversationStatus,
+    Survey,
+)
 from community import events, groups
 from community.events import EventStatus
 from community.models import (
+    Bookmark,
     CheckIn,
     CheckInStreak,
     Comment,
@@ -36,6 +45,7 @@ from community.models import (
     Reaction,
     Report,
     RsvpStatus,
+    ShareLink,
 )
 from content.models import EngagementEvent, StoryConsent
 from content.models import Reaction as ContentReaction
@@ -221,7 +231,8 @@ async def memberships(session: AsyncSession, request: ErasureRequest) -> Counts:
 
 async def community(session: AsyncSession, request: ErasureRequest) -> Counts:
     """Posts and comments as the patient chose: ANONYMISE keeps them (the author reads 已注销用户 from the
-    pseudonymised profile), DELETE removes them and clears their texts and edit history. Reactions go;
+    pseudonymised profile), DELETE removes them and clears their texts, edit history and search words.
+    Reactions, bookmarks and share links (they carry the referral code) go;
     reports they filed stay for the moderators without their free text."""
     pid, now = request.patient_id, clock.now()
     counts: Counts = {}
@@ -236,7 +247,15 @@ async def community(session: AsyncSession, request: ErasureRequest) -> Counts:
             await session.execute(
                 update(Post)
                 .where(mine_posts)
-                .values(status=ContentStatus.REMOVED, title="", body_md="", body_html="", image_urls=[], updated_at=now)
+                .values(
+                    status=ContentStatus.REMOVED,
+                    title="",
+                    body_md="",
+                    body_html="",
+                    image_urls=[],
+                    search_vector=None,  # the words of the text are gone from search too
+                    updated_at=now,
+                )
             )
         )
         counts["comments_deleted"] = _rowcount(
@@ -253,6 +272,12 @@ async def community(session: AsyncSession, request: ErasureRequest) -> Counts:
         counts["comments_anonymised"] = int(
             await session.scalar(select(func.count()).select_from(Comment).where(mine_comments)) or 0
         )
+    counts["bookmarks"] = _rowcount(
+        await session.execute(delete(Bookmark).where(Bookmark.account_kind == PATIENT, Bookmark.account_id == pid))
+    )
+    counts["share_links"] = _rowcount(
+        await session.execute(delete(ShareLink).where(ShareLink.sharer_kind == PATIENT, ShareLink.sharer_id == pid))
+    )
     counts["reactions"] = _rowcount(
         await session.execute(delete(Reaction).where(Reaction.account_kind == PATIENT, Reaction.account_id == pid))
     )
@@ -281,16 +306,47 @@ async def health(session: AsyncSession, request: ErasureRequest) -> Counts:
 
 
 async def care(session: AsyncSession, request: ErasureRequest) -> Counts:
-    """Complaint and survey free texts cleared; the rows stay for the hospital's quality records (scores,
-    times, handling), about nobody."""
-    pid = request.patient_id
+    """Complaint and survey free texts cleared; care-team conversations closed and every message text in
+    them cleared (the team's replies are about the patient too); the rows stay for the hospital's quality
+    records (scores, times, response clocks, handling), about nobody. The patient's own doctor and health
+    manager assignments go."""
+    pid, now = request.patient_id, clock.now()
     complaints = await session.execute(
         update(Complaint).where(Complaint.patient_id == pid, Complaint.body != "").values(body="")
     )
     surveys = await session.execute(
         update(Survey).where(Survey.patient_id == pid, Survey.comment.is_not(None)).values(comment=None)
     )
-    return {"complaint_texts": _rowcount(complaints), "survey_comments": _rowcount(surveys)}
+    conversations = select(Conversation.id).where(Conversation.patient_id == pid).scalar_subquery()
+    messages = await session.execute(
+        update(ConversationMessage)
+        .where(ConversationMessage.conversation_id.in_(conversations), ConversationMessage.body != "")
+        .values(body="")
+    )
+    closed = await session.execute(
+        update(Conversation)
+        .where(Conversation.patient_id == pid, Conversation.status != ConversationStatus.CLOSED)
+        .values(
+            status=ConversationStatus.CLOSED,
+            queue_tier=QUEUE_TIER[ConversationStatus.CLOSED],
+            queue_at=now,
+            clock_started_at=None,
+            due_at=None,
+            escalated_at=None,
+            closed_at=now,
+            closed_by_kind="system",
+            updated_at=now,
+        )
+    )
+    await session.execute(update(Conversation).where(Conversation.patient_id == pid).values(subject=""))
+    assignments = await session.execute(delete(CareAssignment).where(CareAssignment.patient_id == pid))
+    return {
+        "complaint_texts": _rowcount(complaints),
+        "survey_comments": _rowcount(surveys),
+        "conversation_messages": _rowcount(messages),
+        "conversations_closed": _rowcount(closed),
+        "care_assignments": _rowcount(assignments),
+    }
 
 
 async def messages(session: AsyncSession, request: ErasureRequest) -> Counts:
@@ -387,7 +443,7 @@ STEPS: tuple[Step, ...] = (
     Step("memberships", "退出全部社群", memberships),
     Step("community", "帖子与评论按选择匿名或删除，删除点赞", community),
     Step("health", "删除病种、健康打卡与备注", health),
-    Step("care", "清除投诉与满意度调查中的文字", care),
+    Step("care", "清除投诉、满意度调查与护理咨询中的文字，关闭咨询", care),
     Step("messages", "删除站内消息与数据副本", messages),
     Step("points", "取消未使用的兑换券，积分余额转入注销账户，作废积分批次", points),
 )

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from care import complaints, surveys
-from community import events, posts
+from care import complaints, conversations, surveys
+from community import bookmarks, events, posts, sharing
 from community.checkins import check_in
 from core import clock
 from core.db import unit_of_work
@@ -47,8 +47,10 @@ class Rich:
 
 async def rich_patient(pid: uuid.UUID | None = None) -> Rich:
     """Profile, a condition, consents, a visit with its survey answered, pending and available points,
-    an open voucher, a group with posts (one anonymous), a comment, a reaction, a check-in with a note,
-    an event registration, a complaint, an inbox message and a staff read of their conditions.
+    an open voucher, a group with posts (one anonymous), a comment, a reaction, a bookmark and a share
+    link (with their referral code), a check-in with a note,
+    an event registration, a complaint, a conversation with the care team, an inbox message and a staff
+    read of their conditions.
 
     Moves the clock one day on (the survey arrives the day after the visit)."""
     pid = pid or await new_member()
@@ -104,7 +106,10 @@ async def rich_patient(pid: uuid.UUID | None = None) -> Rich:
             )
         ).item
         await posts.react(session, patient, target_kind="post", target_id=theirs.id, kind="like")
+        await bookmarks.add(session, patient, kind="post", target_id=theirs.id)
+        await sharing.create(session, patient, kind="post", target_id=theirs.id)
         await check_in(session, patient, kind="glucose", value={"mmol": 6.1, "context": "fasting"}, note="早饭前测")
+        await conversations.start(session, patient, subject="用药咨询", body="二甲双胍饭前还是饭后吃？")
         filed = await complaints.file(session, patient, body="取药窗口排队太久，没人解释", visit_id=None)
         await surveys.answer(session, patient, survey.id, 9, "医生很耐心")
         await inbox.put(

@@ -14,8 +14,19 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import undefer
 
-from care.models import Complaint, Survey
-from community.models import CheckIn, Comment, EventRsvp, Group, Membership, Post, Reaction, RsvpStatus
+from care.models import Complaint, Conversation, ConversationMessage, Survey
+from community.models import (
+    Bookmark,
+    CheckIn,
+    Comment,
+    EventRsvp,
+    Group,
+    Membership,
+    Post,
+    Reaction,
+    RsvpStatus,
+    ShareLink,
+)
 from core import clock
 from core.db import unit_of_work
 from core.errors import PermissionDenied
@@ -184,6 +195,12 @@ async def test_erasure_removes_the_person_and_keeps_what_the_law_and_the_ledger_
         survey = await session.get(Survey, rich.survey)
         assert complaint is not None and complaint.body == "" and complaint.status == "open"
         assert survey is not None and survey.comment is None and survey.score == 9
+        thread = await session.scalar(select(Conversation).where(Conversation.patient_id == pid))
+        assert thread is not None and (thread.status, thread.subject, thread.message_count) == ("closed", "", 1)
+        texts = await session.scalars(
+            select(ConversationMessage.body).where(ConversationMessage.conversation_id == thread.id)
+        )
+        assert list(texts) == [""]
         assert (
             await session.scalar(select(func.count()).select_from(InboxMessage).where(InboxMessage.patient_id == pid))
             == 0
@@ -198,6 +215,8 @@ async def test_erasure_removes_the_person_and_keeps_what_the_law_and_the_ledger_
         kept = await session.get(Post, rich.post)
         assert kept is not None and kept.status == "published" and kept.body_md == "每天快走一小时，空腹血糖稳定"
         assert await session.scalar(select(func.count()).select_from(Reaction).where(Reaction.account_id == pid)) == 0
+        assert await session.scalar(select(func.count()).select_from(Bookmark).where(Bookmark.account_id == pid)) == 0
+        assert await session.scalar(select(func.count()).select_from(ShareLink).where(ShareLink.sharer_id == pid)) == 0
         # The voucher cancelled (its item back in stock), the points gone to the erased account.
         voucher = await session.scalar(select(Redemption).where(Redemption.patient_id == pid))
         assert voucher is not None and voucher.status == "cancelled"
@@ -232,6 +251,9 @@ async def test_posts_and_comments_are_deleted_when_the_patient_chose_so() -> Non
         comments = (await session.scalars(select(Comment).where(Comment.author_id == rich.pid))).all()
         neighbour = await session.get(Post, rich.neighbour_post)
     assert {(p.status, p.title, p.body_md, p.body_html) for p in mine} == {("removed", "", "", "")}
+    async with unit_of_work() as session:  # nor can a search find them by their old words
+        vectors = await session.scalars(select(Post.search_vector).where(Post.author_id == rich.pid))
+        assert set(vectors) == {None}
     assert {(c.status, c.body_md) for c in comments} == {("removed", "")}
     assert neighbour is not None and neighbour.status == "published"  # other people's posts stay
     assert done.steps["community"]["counts"]["posts_deleted"] == 2

@@ -82,11 +82,17 @@ async def test_the_copy_holds_what_every_domain_stores_about_the_patient() -> No
     assert set(titles) == {"控糖经验分享", "匿名请教"} and titles["匿名请教"]["anonymous"] is True
     assert [c["body"] for c in s["comments"]] == ["补充：饭后也要走一走"]
     assert [r["kind"] for r in s["reactions"]["community"]] == ["like"]
+    assert [b["post"] for b in s["bookmarks"]["bookmarks"]] == ["今天的早餐"]
+    assert [(link["target_kind"], len(link["code"])) for link in s["bookmarks"]["share_links"]] == [("post", 10)]
+    assert s["referrals"]["code"] is not None  # made for the share link
     assert s["check_ins"]["entries"][0]["note"] == "早饭前测" and s["check_ins"]["entries"][0]["value"]["mmol"] == 6.1
     assert [r["title"] for r in s["events"]["registrations"]] == ["糖尿病饮食讲座"]
     assert [c["body"] for c in s["complaints"]] == ["取药窗口排队太久，没人解释"]
     assert s["complaints"][0]["history"][0]["action"] == "opened"
     assert [(v["score"], v["comment"]) for v in s["surveys"]] == [(9, "医生很耐心")]
+    [thread] = s["care_team"]["conversations"]
+    assert thread["subject"] == "用药咨询"
+    assert [(m["from"], m["body"]) for m in thread["messages"]] == [("我", "二甲双胍饭前还是饭后吃？")]
     assert "欢迎加入康宁会员" in [m["body"] for m in s["inbox"]]
     assert [(r["reader"], r["kind"]) for r in s["health_data_reads"]] == [("王医生", "所患病种")]
     assert s["health_data_reads"][0]["reader_roles"] == ["医生"]
