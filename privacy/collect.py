@@ -50,6 +50,7 @@ from loyalty.models import (
     TierChange,
     Visit,
 )
+from media.models import Image
 from messaging.models import InboxMessage, WechatBinding
 from patients.guardian_models import GuardianAction, Guardianship
 from patients.models import (
@@ -350,6 +351,17 @@ async def bookmarks(session: AsyncSession, pid: uuid.UUID) -> Json:
     return {"bookmarks": _rows(saved), "share_links": _rows(links)}
 
 
+async def images(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
+    """The images the patient uploaded (what and when; the pictures themselves are in the app)."""
+    return _rows(
+        await session.execute(
+            select(Image.purpose, Image.status, Image.content_type, Image.width, Image.height, Image.created_at)
+            .where(Image.owner_kind == PATIENT, Image.owner_id == pid)
+            .order_by(Image.created_at, Image.id)
+        )
+    )
+
+
 async def reports(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
     return _rows(
         await session.execute(
@@ -604,6 +616,7 @@ SECTIONS: tuple[tuple[str, Callable[[AsyncSession, uuid.UUID], Awaitable[Any]]],
     ("comments", comments),
     ("reactions", reactions),
     ("bookmarks", bookmarks),
+    ("images", images),
     ("reports", reports),
     ("check_ins", check_ins),
     ("events", events),

@@ -64,6 +64,7 @@ from loyalty.models import (
     ReferralCode,
     SettleQueue,
 )
+from media import service as media_service
 from messaging.models import InboxMessage, MessageDelivery, WechatBinding, WechatGrant
 from patients import guardians
 from patients import service as patient_service
@@ -232,7 +233,8 @@ async def memberships(session: AsyncSession, request: ErasureRequest) -> Counts:
 async def community(session: AsyncSession, request: ErasureRequest) -> Counts:
     """Posts and comments as the patient chose: ANONYMISE keeps them (the author reads 已注销用户 from the
     pseudonymised profile), DELETE removes them and clears their texts, edit history and search words.
-    Reactions, bookmarks and share links (they carry the referral code) go;
+    Every image they uploaded goes, avatar and post images alike (a photo can identify a person, so a
+    post kept anonymous keeps none). Reactions, bookmarks and share links (they carry the referral code) go;
     reports they filed stay for the moderators without their free text."""
     pid, now = request.patient_id, clock.now()
     counts: Counts = {}
@@ -272,6 +274,7 @@ async def community(session: AsyncSession, request: ErasureRequest) -> Counts:
         counts["comments_anonymised"] = int(
             await session.scalar(select(func.count()).select_from(Comment).where(mine_comments)) or 0
         )
+    counts["images"] = await media_service.erase_images_of(session, PATIENT, pid)  # files go after commit
     counts["bookmarks"] = _rowcount(
         await session.execute(delete(Bookmark).where(Bookmark.account_kind == PATIENT, Bookmark.account_id == pid))
     )
@@ -441,7 +444,7 @@ STEPS: tuple[Step, ...] = (
     Step("consents", "撤回全部授权（授权记录保留）", consents),
     Step("registrations", "取消未开始活动的报名", registrations),
     Step("memberships", "退出全部社群", memberships),
-    Step("community", "帖子与评论按选择匿名或删除，删除点赞", community),
+    Step("community", "帖子与评论按选择匿名或删除，删除上传的图片、点赞、收藏与分享链接", community),
     Step("health", "删除病种、健康打卡与备注", health),
     Step("care", "清除投诉、满意度调查与护理咨询中的文字，关闭咨询", care),
     Step("messages", "删除站内消息与数据副本", messages),

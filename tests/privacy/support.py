@@ -19,6 +19,8 @@ from core import clock
 from core.db import unit_of_work
 from core.identity import Role
 from loyalty import rewards
+from media import service as media_service
+from media.models import ImagePurpose
 from messaging import inbox
 from patients import service as patient_service
 from patients.models import ConsentChannel, ConsentPurpose, ConsentSource
@@ -27,6 +29,7 @@ from privacy.models import DataExport, PhiKind
 from tests.care.support import surveyed_visit
 from tests.factories import as_patient, make_group, make_site, make_staff, member_of, new_member, staff
 from tests.loyalty.support import give_points, make_reward
+from tests.media.images import png
 
 MARKETER = staff(Role.MARKETER)
 
@@ -48,7 +51,7 @@ class Rich:
 async def rich_patient(pid: uuid.UUID | None = None) -> Rich:
     """Profile, a condition, consents, a visit with its survey answered, pending and available points,
     an open voucher, a group with posts (one anonymous), a comment, a reaction, a bookmark and a share
-    link (with their referral code), a check-in with a note,
+    link (with their referral code), an avatar image, a check-in with a note,
     an event registration, a complaint, a conversation with the care team, an inbox message and a staff
     read of their conditions.
 
@@ -137,6 +140,8 @@ async def rich_patient(pid: uuid.UUID | None = None) -> Rich:
             )
         )[0]
         await events.rsvp(session, patient, event.id, "going")
+    async with unit_of_work() as session:
+        await media_service.upload(session, patient, data=png(), purpose=ImagePurpose.AVATAR)
     doctor = await make_staff(f"doc-{uuid.uuid4().hex[:8]}@example.cn", [Role.DOCTOR], name="王医生")
     async with unit_of_work() as session:
         await reads.record_reads(session, staff(Role.DOCTOR, staff_id=doctor), PhiKind.CONDITIONS, [pid])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ from core.identity import Role
 from loyalty import errors as loyalty_errors
 from loyalty import jobs, ledger, rewards
 from loyalty.models import Account, AccountKind, Entry, EntryKind, Line, Lot, LotStatus, Redemption, Reward
+from media.models import Image
 from messaging import outreach
 from messaging.models import InboxMessage
 from patients import guardians
@@ -131,9 +133,12 @@ async def test_the_cron_enqueues_it_when_the_grace_period_ends() -> None:
             await erasure.cancel_erasure(session, as_patient(pid), request.id)
 
 
-async def test_erasure_removes_the_person_and_keeps_what_the_law_and_the_ledger_need() -> None:
+async def test_erasure_removes_the_person_and_keeps_what_the_law_and_the_ledger_need(media_dir: Path) -> None:
     rich = await rich_patient()
     pid = rich.pid
+    async with unit_of_work() as session:
+        avatar = await session.scalar(select(Image).where(Image.owner_id == pid))
+    assert avatar is not None and (media_dir / avatar.storage_key).is_file()
     before = await balances(pid)
     async with unit_of_work() as session:
         old_phone = (await session.get(Patient, pid)).phone  # type: ignore[union-attr]
@@ -216,6 +221,8 @@ async def test_erasure_removes_the_person_and_keeps_what_the_law_and_the_ledger_
         assert kept is not None and kept.status == "published" and kept.body_md == "每天快走一小时，空腹血糖稳定"
         assert await session.scalar(select(func.count()).select_from(Reaction).where(Reaction.account_id == pid)) == 0
         assert await session.scalar(select(func.count()).select_from(Bookmark).where(Bookmark.account_id == pid)) == 0
+        assert await session.scalar(select(func.count()).select_from(Image).where(Image.owner_id == pid)) == 0
+        assert not (media_dir / avatar.storage_key).exists() and not (media_dir / avatar.thumbnail_key).exists()
         assert await session.scalar(select(func.count()).select_from(ShareLink).where(ShareLink.sharer_id == pid)) == 0
         # The voucher cancelled (its item back in stock), the points gone to the erased account.
         voucher = await session.scalar(select(Redemption).where(Redemption.patient_id == pid))

@@ -85,6 +85,7 @@ async def test_the_copy_holds_what_every_domain_stores_about_the_patient() -> No
     assert [b["post"] for b in s["bookmarks"]["bookmarks"]] == ["今天的早餐"]
     assert [(link["target_kind"], len(link["code"])) for link in s["bookmarks"]["share_links"]] == [("post", 10)]
     assert s["referrals"]["code"] is not None  # made for the share link
+    assert [(i["purpose"], i["content_type"][:6]) for i in s["images"]] == [("avatar", "image/")]
     assert s["check_ins"]["entries"][0]["note"] == "早饭前测" and s["check_ins"]["entries"][0]["value"]["mmol"] == 6.1
     assert [r["title"] for r in s["events"]["registrations"]] == ["糖尿病饮食讲座"]
     assert [c["body"] for c in s["complaints"]] == ["取药窗口排队太久，没人解释"]
