@@ -24,6 +24,7 @@ DOMAIN_MODULES = (
     "dashboards",
     "oncall",
     "privacy",
+    "social",
     "media",
 )
 

@@ -54,6 +54,8 @@ from api.privacy.queries import PrivacyQuery
 from api.privacy.rights import DataRightsMutation, DataRightsQuery
 from api.relay import Node, resolve_nodes
 from api.scalars import SCALAR_OVERRIDES
+from api.social.mutations import SocialMutation
+from api.social.queries import SocialQuery
 from core.settings import get_settings
 
 
@@ -92,6 +94,7 @@ class Query(
     PrivacyQuery,
     DataRightsQuery,
     MediaQuery,
+    SocialQuery,
     CatalogueQuery,
 ):
     pass
@@ -116,6 +119,7 @@ class Mutation(
     ConversationMutation,
     CampaignMutation,
     OncallMutation,
+    SocialMutation,
     MediaMutation,
     DataRightsMutation,
 ):

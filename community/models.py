@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock
@@ -192,6 +192,7 @@ class Post(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_posts_group_feed", "group_id", "pinned", "created_at", "id"),
         Index("ix_posts_author", "author_kind", "author_id", "created_at"),
+        Index("ix_posts_tags", "tags", postgresql_using="gin"),  # the following feed's followed tags
         Index("ix_posts_search", "search_vector", postgresql_using="gin"),  # post search (community/search.py)
     )
 
@@ -215,6 +216,8 @@ class Post(IdMixin, TimestampMixin, Base):
     accepted_answer_id: Mapped[uuid.UUID | None]
     edited_at: Mapped[datetime | None]
     last_activity_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # The topics (#控糖#) of the title and body, taken when written (social/tags.py).
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list, server_default="{}")
     # Jieba's words and the CJK characters of the title (weight A) and body (B), for post search
     # (community/search.py); deferred: no ordinary read loads it.
     search_vector: Mapped[Any | None] = mapped_column(TSVECTOR, deferred=True)

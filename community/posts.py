@@ -43,6 +43,7 @@ from core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor, k
 from core.text import render_markdown
 from media import attach
 from patients import guardians
+from social import blocks, tags
 
 VISIBLE_TO_AUTHOR = (ContentStatus.PUBLISHED, ContentStatus.HELD, ContentStatus.AUTHOR_ONLY, ContentStatus.HIDDEN)
 EXPERT_STAFF_ROLES = (Role.DOCTOR, Role.HEALTH_MANAGER)
@@ -148,6 +149,7 @@ async def create_post(
         body_md=body.strip(),
         body_html=render_markdown(body.strip()),
         image_urls=images,
+        tags=tags.extract(title.strip(), body.strip()),
         status=screening.status,
         pinned=False,
         locked=False,
@@ -232,6 +234,7 @@ async def edit_post(
     )
     post.title, post.body_md, post.body_html = title.strip(), body.strip(), render_markdown(body.strip())
     post.image_urls = images
+    post.tags = tags.extract(post.title, post.body_md)
     post.search_vector = await search.post_vector(post.title, post.body_md)
     post.edited_at = now
     post.updated_at = now
@@ -325,6 +328,8 @@ async def create_comment(
         if parent is None or parent.post_id != post_id:
             raise errors.CommentNotFound(field="parentId")
         parent_id = parent.parent_id or parent.id  # one reply level: replies to a reply join its thread
+    if not crisis:  # no replies between two people of whom one blocked the other (a crisis text goes to staff)
+        await blocks.check_reply(session, actor, post, parent if parent_id is not None else None)
     await moderation.check_posting_limit(session, actor, member, kind="comment", crisis=crisis)
     screening = await moderation.screen(session, actor, group_id=post.group_id, text=body.strip())
     author_kind, author_id = access.account_of(actor)
@@ -361,7 +366,8 @@ async def comments_page(
 ) -> Page[Comment]:
     """Oldest first; the viewer's own held comments are included, others' only when published."""
     post, _, member = await get_post(session, actor, post_id)
-    stmt = select(Comment).where(Comment.post_id == post.id)
+    # Comments of people the viewer blocked are left out (social/blocks.py: not on-duty staff's).
+    stmt = select(Comment).where(Comment.post_id == post.id, blocks.shown(actor, "community_comments", comment=True))
     if not access.can_moderate(actor, member):
         visible = Comment.status == ContentStatus.PUBLISHED
         if actor.id is not None:
@@ -521,7 +527,7 @@ async def group_feed(
         visible = Post.status != ContentStatus.REMOVED
     elif actor.id is not None:
         visible = or_(visible, and_(Post.author_id == actor.id, Post.status.in_(VISIBLE_TO_AUTHOR)))
-    base = select(Post).where(Post.group_id == group.id, visible)
+    base = select(Post).where(Post.group_id == group.id, visible, blocks.shown(actor, "community_posts"))
     pinned = (
         []
         if after
@@ -567,7 +573,8 @@ def _feed_sql(visibility: str, first_page: bool, *, shape: str = "feed", by_kind
     the time the expert badge is checked at (the clock's), and last the post kind when `by_kind`.
     `shape`: "feed" (the pinned posts on the first page, then the page), "posts" (only the page of
     posts that are not pinned) or "pinned" (only the pinned posts, $2 of them, never after a cursor)."""
-    visible = _VISIBILITY[visibility]
+    # Posts of people the viewer ($3, $4) blocked are left out (social/blocks.py).
+    visible = f"{_VISIBILITY[visibility]} AND {blocks.shown_sql('p', '$3', '$4')}"
     n = 6 if visibility == "author" else 5
     keyset = "" if first_page else f" AND (p.created_at, p.id) < (${n}, ${n + 1})"
     now = f"${n if first_page else n + 2}"

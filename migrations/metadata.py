@@ -19,5 +19,6 @@ from oncall import models as oncall_models  # noqa: F401
 from patients import guardian_models  # noqa: F401
 from patients import models as patient_models  # noqa: F401
 from privacy import models as privacy_models  # noqa: F401
+from social import models as social_models  # noqa: F401
 
 metadata = Base.metadata

@@ -14,6 +14,7 @@ from api.relay import require_id
 from community import access, moderation, posts
 from core import pubsub
 from core.errors import DomainError
+from social import blocks
 
 
 @strawberry.type
@@ -27,6 +28,8 @@ class CommunitySubscription:
             try:
                 async with info.context.db.read() as session:
                     post, _, _ = await posts.get_post(session, info.context.actor, uuid.UUID(message["post_id"]))
+                    if await blocks.hides(session, info.context.actor, post):
+                        continue  # by someone this subscriber blocked
             except (DomainError, KeyError, ValueError):
                 continue  # not (or no longer) visible to this subscriber
             yield post_view(post, info)

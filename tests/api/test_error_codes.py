@@ -24,6 +24,7 @@ DOMAINS = [
     "dashboards",
     "oncall",
     "privacy",
+    "social",
     "media",
 ]
 

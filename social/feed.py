@@ -1,0 +1,141 @@
+"""The following feed (关注动态): posts and answers by the people the viewer follows, and posts with the
+tags they follow, across the groups the viewer may read, newest first, keyset paginated.
+
+Only what the viewer could read anyway: the groups come from the community's one access check
+(community/access.py, `can_see_group` and `can_read_posts` with the viewer's membership), and only
+published posts and comments count. Anonymous posts and anonymous answers are never in this feed:
+shown under a followed person's name they would unmask the alias, and shown under the alias they would
+tell followers who is behind it. Posts of people the viewer blocked are left out (social/blocks.py),
+and follows between two people end when one blocks the other.
+
+One statement per page. Followed people are read per person with LATERAL (each person's newest page
+through ix_posts_author / ix_comments_author, so the cost grows with the people followed and the page
+size, not with how much they ever wrote); followed tags through the GIN index on posts' tags.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from community import access
+from community.models import Comment, ContentStatus, Group, GroupVisibility, Membership, Post, PostKind
+from core import rawsql
+from core.identity import Actor
+from core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor, page_size
+from social import accounts, blocks
+
+_PUBLISHED = ContentStatus.PUBLISHED.value
+_QUESTION = PostKind.QUESTION.value
+
+
+def _feed_sql(first_page: bool) -> str:
+    """$1/$2 the viewer's account kind and id, $3 the readable group ids, $4 the page limit (+1),
+    then after a cursor $5/$6 its (created_at, id)."""
+    post_key = "" if first_page else " AND (p.created_at, p.id) < ($5, $6)"
+    comment_key = "" if first_page else " AND (c.created_at, c.id) < ($5, $6)"
+    item_key = "" if first_page else " WHERE (i.created_at, i.id) < ($5, $6)"
+    return f"""
+WITH followed AS (
+    SELECT followee_kind, followee_id FROM social_follows WHERE follower_kind = $1 AND follower_id = $2
+), tags AS (
+    SELECT coalesce(array_agg(tag), '{{}}')::varchar[] AS tags
+    FROM social_tag_follows WHERE follower_kind = $1 AND follower_id = $2
+)
+SELECT i.kind, i.id, i.post_id, i.created_at, i.via_tag FROM (
+    (SELECT 'post' AS kind, fp.id, fp.id AS post_id, fp.created_at, NULL::varchar AS via_tag
+     FROM followed f CROSS JOIN LATERAL (
+        SELECT p.id, p.created_at FROM community_posts p
+        WHERE p.author_kind = f.followee_kind AND p.author_id = f.followee_id AND NOT p.anonymous
+          AND p.status = '{_PUBLISHED}' AND p.group_id = ANY($3){post_key}
+        ORDER BY p.created_at DESC, p.id DESC LIMIT $4
+     ) fp)
+    UNION ALL
+    (SELECT 'post', p.id, p.id, p.created_at,
+            (SELECT t FROM unnest(p.tags) t WHERE t = ANY(tg.tags) LIMIT 1)
+     FROM community_posts p, tags tg
+     WHERE p.tags && tg.tags AND NOT p.anonymous AND p.status = '{_PUBLISHED}' AND p.group_id = ANY($3){post_key}
+       AND NOT EXISTS (SELECT 1 FROM followed f WHERE f.followee_kind = p.author_kind AND f.followee_id = p.author_id)
+       AND {blocks.shown_sql("p", "$1", "$2")}
+     ORDER BY p.created_at DESC, p.id DESC LIMIT $4)
+    UNION ALL
+    (SELECT 'answer', fc.id, fc.post_id, fc.created_at, NULL
+     FROM followed f CROSS JOIN LATERAL (
+        SELECT c.id, c.post_id, c.created_at FROM community_comments c
+        JOIN community_posts q ON q.id = c.post_id
+        WHERE c.author_kind = f.followee_kind AND c.author_id = f.followee_id AND NOT c.anonymous
+          AND c.status = '{_PUBLISHED}' AND q.kind = '{_QUESTION}' AND q.status = '{_PUBLISHED}'
+          AND q.group_id = ANY($3){comment_key}
+        ORDER BY c.created_at DESC, c.id DESC LIMIT $4
+     ) fc)
+) i{item_key}
+ORDER BY i.created_at DESC, i.id DESC LIMIT $4
+"""
+
+
+_FEED_SQL = {first: _feed_sql(first) for first in (True, False)}
+
+
+@dataclass(frozen=True)
+class FollowingItem:
+    kind: str  # post | answer
+    post: Post
+    answer: Comment | None
+    via_tag: str | None  # the followed tag that brought the post (None: by a followed person)
+    created_at: datetime
+
+
+async def readable_group_ids(session: AsyncSession, actor: Actor) -> list[uuid.UUID]:
+    """The groups whose posts the viewer may read, decided by the community's access check for each
+    candidate (public groups and the viewer's own; every group for staff moderators)."""
+    kind, account_id = access.viewer_account(actor)
+    stmt = select(Group)
+    if not access.is_staff_moderator(actor):
+        mine = select(Membership.group_id).where(Membership.account_kind == kind, Membership.account_id == account_id)
+        stmt = stmt.where(or_(Group.visibility == GroupVisibility.PUBLIC, Group.id.in_(mine)))
+    groups = list(await session.scalars(stmt))
+    members = await access.memberships_of(session, actor, [g.id for g in groups])
+    return [
+        g.id
+        for g in groups
+        if access.can_see_group(actor, g, members.get(g.id)) and access.can_read_posts(actor, g, members.get(g.id))
+    ]
+
+
+async def following_feed(
+    session: AsyncSession, actor: Actor, *, first: int | None, after: str | None
+) -> Page[FollowingItem]:
+    me = accounts.of(actor)
+    size = page_size(first)
+    args: list[Any] = [me.kind, me.id, await readable_group_ids(session, actor), size + 1]
+    if after:
+        created_at, item_id = decode_cursor(after, 2, types=(datetime, uuid.UUID))
+        if not isinstance(created_at, datetime) or not isinstance(item_id, uuid.UUID):
+            raise InvalidCursor(field="after")
+        args += [created_at, item_id]
+    rows = await rawsql.fetch(session, _FEED_SQL[not after], *args)
+    has_next = len(rows) > size
+    rows = rows[:size]
+    post_ids = {r["post_id"] for r in rows}
+    comment_ids = [r["id"] for r in rows if r["kind"] == "answer"]
+    posts = {p.id: p for p in await session.scalars(select(Post).where(Post.id.in_(post_ids)))} if rows else {}
+    comments = (
+        {c.id: c for c in await session.scalars(select(Comment).where(Comment.id.in_(comment_ids)))}
+        if comment_ids
+        else {}
+    )
+    items: list[FollowingItem] = []
+    cursors: list[str] = []
+    for r in rows:
+        post = posts.get(r["post_id"])
+        if post is None:  # deleted between the two statements
+            continue
+        answer = comments.get(r["id"]) if r["kind"] == "answer" else None
+        items.append(FollowingItem(r["kind"], post, answer, r["via_tag"], r["created_at"]))
+        cursors.append(encode_cursor(r["created_at"], r["id"]))
+    return Page(items=items, cursors=cursors, has_next_page=has_next, has_previous_page=after is not None)
