@@ -28,6 +28,7 @@ from content.models import ContentItem, EngagementKind, Reaction
 from core import clock
 from core.identity import Actor
 from core.pagination import Page, decode_cursor, encode_cursor, page_size
+from social import blocks
 
 KINDS = ("post", "comment", "article")
 
@@ -139,6 +140,10 @@ async def _community_rows(
             Bookmark.group_id == any_(cast(readable, ARRAY(Uuid()))),
             Post.status == ContentStatus.PUBLISHED,
             or_(Bookmark.target_kind == "post", Comment.status == ContentStatus.PUBLISHED),
+            # Blocking someone hides what they wrote here too (social/blocks.py); a post bookmark has
+            # no comment row, and the comment rule then holds.
+            blocks.shown(actor, "community_posts"),
+            blocks.shown(actor, "community_comments", comment=True),
         )
     )
     if after is not None:

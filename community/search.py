@@ -38,6 +38,7 @@ from core import cpu
 from core.errors import Validator
 from core.identity import Actor
 from core.pagination import Page, decode_cursor, encode_cursor, page_size
+from social import blocks
 
 # The article search's limit and error code: one rule (and one code for clients) for every search box.
 MAX_QUERY_LENGTH = content_search.MAX_QUERY_LENGTH
@@ -144,6 +145,7 @@ async def search_posts(
     if not words or not group_ids:
         return Page(items=[], cursors=[], has_next_page=False, has_previous_page=after is not None)
     stmt, step = search_statement(words, group_ids)
+    stmt = stmt.where(blocks.shown(actor, "community_posts"))  # not the posts of people the viewer blocked
     if key:
         stmt = stmt.where(tuple_(step, Post.created_at, Post.id) < tuple_(*key))
     rows = (

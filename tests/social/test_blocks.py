@@ -171,3 +171,32 @@ async def test_staff_on_duty_are_never_blocked_from_moderation_or_care():
         hidden = await session.get(Post, question.id)
         assert hidden is not None and hidden.status == ContentStatus.HIDDEN
     assert reply.id
+
+
+async def test_a_block_also_hides_their_posts_in_post_search_and_in_my_bookmarks():
+    from community import bookmarks, search
+
+    group = await make_group()
+    alice, bob = await patient(), await patient()
+    for p in (alice, bob):
+        await join(group, p)
+    bobs = await post(bob, group, title="胰岛素注射经验", body="胰岛素笔的针头每次更换")
+
+    async def searched() -> list:
+        async with unit_of_work() as session:
+            page = await search.search_posts(session, alice, "胰岛素", first=10, after=None)
+        return [h.post.id for h in page.items]
+
+    async def saved() -> list:
+        async with unit_of_work() as session:
+            page = await bookmarks.page(session, alice, first=10, after=None)
+        return [s.target_id for s in page.items]
+
+    async with unit_of_work() as session:
+        await bookmarks.add(session, alice, kind="post", target_id=bobs.id)
+    assert await searched() == [bobs.id] and await saved() == [bobs.id]
+    await _block(alice, bob)
+    assert await searched() == [] and await saved() == []
+    async with unit_of_work() as session:
+        await blocks.unblock(session, alice, account_of(bob))
+    assert await searched() == [bobs.id] and await saved() == [bobs.id]
