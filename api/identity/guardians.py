@@ -139,6 +139,14 @@ DELEGABLE: dict[str, frozenset[DelegationScope]] = {
     "group": frozenset({DelegationScope.VIEW, DelegationScope.COMMUNITY}),
     "postCreate": frozenset({DelegationScope.COMMUNITY}),
     "commentCreate": frozenset({DelegationScope.COMMUNITY}),
+    # Reads added with the social layer and care-team threads (recorded after they ran, like the others);
+    # their writes stay the dependent's own until their services record the guardian as the actor.
+    "myGroups": frozenset({DelegationScope.VIEW, DelegationScope.COMMUNITY}),
+    "myBookmarks": frozenset({DelegationScope.VIEW, DelegationScope.COMMUNITY}),
+    "postSearch": frozenset({DelegationScope.VIEW, DelegationScope.COMMUNITY}),
+    "followingFeed": frozenset({DelegationScope.COMMUNITY}),
+    "myConversations": _VIEW,
+    "conversation": _VIEW,
 }
 
 

@@ -420,3 +420,28 @@ async def test_desk_staff_open_an_elders_account_for_a_named_guardian(client: An
     marketer = await staff_session(client, _email("mkt"), ["marketer"])
     other = data(await gql(client, ACCOUNT, {"input": {**full, "phone": next_phone()}}, token=marketer.access))
     assert codes(other["dependentAccountCreate"]) == ["PERMISSION_DENIED"]
+
+
+CONVERSATIONS = """query { myConversations(first: 5) { edges { node { id } } } }"""
+MY_GROUPS = """query { myGroups(first: 5) { edges { node { id } } } }"""
+START = """mutation { conversationStart(input: {subject: "复诊", body: "血糖偏高怎么办"}) { errors { code } } }"""
+
+
+async def test_a_guardian_with_view_reads_the_dependents_care_threads_and_groups_but_never_writes_them(
+    client: Any,
+) -> None:
+    guardian, _ = await signed_in_patient(client)
+    dependent, _ = await signed_in_patient(client)
+    other_guardian, _ = await signed_in_patient(client)
+    desk = await _desk(client)
+    await _create(client, desk, guardian, dependent, ["VIEW"])
+    await _create(client, desk, other_guardian, dependent, ["BOOK"])
+    as_dependent = acting(dependent.id)
+    threads = data(await gql(client, CONVERSATIONS, token=guardian.access, headers=as_dependent))
+    assert threads["myConversations"]["edges"] == []
+    groups = data(await gql(client, MY_GROUPS, token=guardian.access, headers=as_dependent))
+    assert groups["myGroups"]["edges"] == []
+    refused = await gql(client, CONVERSATIONS, token=other_guardian.access, headers=as_dependent)
+    assert top_codes(refused) == ["DELEGATION_SCOPE_MISSING"]
+    write = await gql(client, START, token=guardian.access, headers=as_dependent)
+    assert top_codes(write) == ["DELEGATION_NOT_ALLOWED"]  # never delegable, whatever the scopes
