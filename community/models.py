@@ -577,6 +577,7 @@ class NoticeSent(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
+
 # --- bookmarks and share links (community/bookmarks.py, community/sharing.py) ---------------------
 
 
