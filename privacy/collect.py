@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care.models import CareAssignment, Complaint, ComplaintAction, Conversation, ConversationMessage, Survey
@@ -65,6 +65,7 @@ from patients.models import (
 )
 from privacy import reads
 from privacy.models import PhiRead
+from social.models import Block, Follow, Profile, TagFollow
 
 Json = dict[str, Any]
 PATIENT = "patient"  # account_kind / author_kind of patients in community tables
@@ -362,6 +363,58 @@ async def images(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
     )
 
 
+async def social(session: AsyncSession, pid: uuid.UUID) -> Json:
+    """The profile, whom the patient follows and blocks (by the name the community shows), how many follow
+    them (who they are is theirs), the tags they follow."""
+    me = (Profile.account_kind == PATIENT) & (Profile.account_id == pid)
+    profile = (
+        await session.execute(
+            select(
+                Profile.bio,
+                Profile.avatar_key,
+                Profile.allow_follow,
+                Profile.groups_visible_to,
+                Profile.badges_visible_to,
+                Profile.followers_visible_to,
+            ).where(me)
+        )
+    ).one_or_none()
+
+    def named(kind: Any, account: Any) -> Any:
+        return func.coalesce(
+            select(Patient.nickname).where(kind == PATIENT, Patient.id == account).scalar_subquery(),
+            select(Staff.name).where(kind == "staff", Staff.id == account).scalar_subquery(),
+        )
+
+    following = await session.execute(
+        select(Follow.followee_kind.label("kind"), named(Follow.followee_kind, Follow.followee_id).label("name"))
+        .add_columns(Follow.created_at)
+        .where(Follow.follower_kind == PATIENT, Follow.follower_id == pid)
+        .order_by(Follow.created_at)
+    )
+    followers = await session.scalar(
+        select(func.count()).select_from(Follow).where(Follow.followee_kind == PATIENT, Follow.followee_id == pid)
+    )
+    tags = await session.execute(
+        select(TagFollow.tag, TagFollow.created_at)
+        .where(TagFollow.follower_kind == PATIENT, TagFollow.follower_id == pid)
+        .order_by(TagFollow.created_at)
+    )
+    blocked = await session.execute(
+        select(Block.blocked_kind.label("kind"), named(Block.blocked_kind, Block.blocked_id).label("name"))
+        .add_columns(Block.created_at)
+        .where(Block.blocker_kind == PATIENT, Block.blocker_id == pid)
+        .order_by(Block.created_at)
+    )
+    return {
+        "profile": dict(profile._mapping) if profile else None,
+        "following": _rows(following),
+        "followers": int(followers or 0),
+        "tags": _rows(tags),
+        "blocked": _rows(blocked),
+    }
+
+
 async def reports(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
     return _rows(
         await session.execute(
@@ -616,6 +669,7 @@ SECTIONS: tuple[tuple[str, Callable[[AsyncSession, uuid.UUID], Awaitable[Any]]],
     ("comments", comments),
     ("reactions", reactions),
     ("bookmarks", bookmarks),
+    ("social", social),
     ("images", images),
     ("reports", reports),
     ("check_ins", check_ins),

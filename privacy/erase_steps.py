@@ -79,6 +79,7 @@ from patients.models import (
     SubjectKind,
 )
 from privacy.models import OPEN_EXPORT, DataExport, ErasureRequest, ExportStatus, PostsChoice
+from social.models import Block, Follow, Profile, TagFollow
 
 ERASED_NICKNAME = "已注销用户"
 PATIENT = "patient"  # account_kind / author_kind of patients in community tables
@@ -234,7 +235,8 @@ async def community(session: AsyncSession, request: ErasureRequest) -> Counts:
     """Posts and comments as the patient chose: ANONYMISE keeps them (the author reads 已注销用户 from the
     pseudonymised profile), DELETE removes them and clears their texts, edit history and search words.
     Every image they uploaded goes, avatar and post images alike (a photo can identify a person, so a
-    post kept anonymous keeps none). Reactions, bookmarks and share links (they carry the referral code) go;
+    post kept anonymous keeps none). The profile (bio, avatar), follows both ways, followed tags and the
+    blocks they made go, as do reactions, bookmarks and share links (they carry the referral code);
     reports they filed stay for the moderators without their free text."""
     pid, now = request.patient_id, clock.now()
     counts: Counts = {}
@@ -275,6 +277,27 @@ async def community(session: AsyncSession, request: ErasureRequest) -> Counts:
             await session.scalar(select(func.count()).select_from(Comment).where(mine_comments)) or 0
         )
     counts["images"] = await media_service.erase_images_of(session, PATIENT, pid)  # files go after commit
+    # The people layer: the profile (bio, avatar), follows both ways, followed tags, blocks they made
+    # (others' blocks of them stay: those are the others' choice, about content that may stay).
+    counts["profile"] = _rowcount(
+        await session.execute(delete(Profile).where(Profile.account_kind == PATIENT, Profile.account_id == pid))
+    )
+    counts["follows"] = _rowcount(
+        await session.execute(
+            delete(Follow).where(
+                or_(
+                    (Follow.follower_kind == PATIENT) & (Follow.follower_id == pid),
+                    (Follow.followee_kind == PATIENT) & (Follow.followee_id == pid),
+                )
+            )
+        )
+    )
+    counts["tag_follows"] = _rowcount(
+        await session.execute(delete(TagFollow).where(TagFollow.follower_kind == PATIENT, TagFollow.follower_id == pid))
+    )
+    counts["blocks"] = _rowcount(
+        await session.execute(delete(Block).where(Block.blocker_kind == PATIENT, Block.blocker_id == pid))
+    )
     counts["bookmarks"] = _rowcount(
         await session.execute(delete(Bookmark).where(Bookmark.account_kind == PATIENT, Bookmark.account_id == pid))
     )
@@ -444,7 +467,7 @@ STEPS: tuple[Step, ...] = (
     Step("consents", "撤回全部授权（授权记录保留）", consents),
     Step("registrations", "取消未开始活动的报名", registrations),
     Step("memberships", "退出全部社群", memberships),
-    Step("community", "帖子与评论按选择匿名或删除，删除上传的图片、点赞、收藏与分享链接", community),
+    Step("community", "帖子与评论按选择匿名或删除，删除个人主页、关注、屏蔽、图片、点赞、收藏与分享", community),
     Step("health", "删除病种、健康打卡与备注", health),
     Step("care", "清除投诉、满意度调查与护理咨询中的文字，关闭咨询", care),
     Step("messages", "删除站内消息与数据副本", messages),

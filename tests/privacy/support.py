@@ -26,6 +26,8 @@ from patients import service as patient_service
 from patients.models import ConsentChannel, ConsentPurpose, ConsentSource
 from privacy import reads
 from privacy.models import DataExport, PhiKind
+from social import blocks, follows, profiles
+from social.accounts import Account
 from tests.care.support import surveyed_visit
 from tests.factories import as_patient, make_group, make_site, make_staff, member_of, new_member, staff
 from tests.loyalty.support import give_points, make_reward
@@ -51,7 +53,8 @@ class Rich:
 async def rich_patient(pid: uuid.UUID | None = None) -> Rich:
     """Profile, a condition, consents, a visit with its survey answered, pending and available points,
     an open voucher, a group with posts (one anonymous), a comment, a reaction, a bookmark and a share
-    link (with their referral code), an avatar image, a check-in with a note,
+    link (with their referral code), an avatar image, a profile with a bio, follows both ways, a followed
+    tag and a block, a check-in with a note,
     an event registration, a complaint, a conversation with the care team, an inbox message and a staff
     read of their conditions.
 
@@ -111,6 +114,11 @@ async def rich_patient(pid: uuid.UUID | None = None) -> Rich:
         await posts.react(session, patient, target_kind="post", target_id=theirs.id, kind="like")
         await bookmarks.add(session, patient, kind="post", target_id=theirs.id)
         await sharing.create(session, patient, kind="post", target_id=theirs.id)
+        await profiles.update(session, patient, profiles.ProfileUpdate(bio="控糖五年，爱好快走"))
+        await follows.follow(session, patient, Account("patient", neighbour))
+        await follows.follow(session, as_patient(neighbour), Account("patient", pid))
+        await follows.follow_tag(session, patient, "控糖")
+        await blocks.block(session, patient, Account("patient", await _someone()))
         await check_in(session, patient, kind="glucose", value={"mmol": 6.1, "context": "fasting"}, note="早饭前测")
         await conversations.start(session, patient, subject="用药咨询", body="二甲双胍饭前还是饭后吃？")
         filed = await complaints.file(session, patient, body="取药窗口排队太久，没人解释", visit_id=None)
@@ -150,6 +158,10 @@ async def rich_patient(pid: uuid.UUID | None = None) -> Rich:
     async with unit_of_work() as session:
         await rewards.redeem(session, patient, reward, f"priv-{uuid.uuid4().hex[:8]}")
     return Rich(pid, group, post.id, anonymous.id, comment.id, theirs.id, event.id, reward, filed.id, survey.id)
+
+
+async def _someone() -> uuid.UUID:
+    return await new_member()
 
 
 async def stored_copy(export_id: uuid.UUID) -> dict[str, Any]:

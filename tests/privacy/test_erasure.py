@@ -43,6 +43,7 @@ from patients.guardian_models import Guardianship
 from patients.models import AuthSession, Consent, ConsentEvent, Patient, PatientCondition
 from privacy import erase_steps, erasure, errors, export
 from privacy.models import DataExport, ErasureRequest, ErasureStatus, ExportStatus, PostsChoice
+from social.models import Block, Follow, Profile, TagFollow
 from tests.care.support import start
 from tests.factories import as_patient, check_ledger_invariants, new_member, staff
 from tests.loyalty.support import balances, give_points, make_reward, record_visit, site_id
@@ -222,6 +223,12 @@ async def test_erasure_removes_the_person_and_keeps_what_the_law_and_the_ledger_
         assert await session.scalar(select(func.count()).select_from(Reaction).where(Reaction.account_id == pid)) == 0
         assert await session.scalar(select(func.count()).select_from(Bookmark).where(Bookmark.account_id == pid)) == 0
         assert await session.scalar(select(func.count()).select_from(Image).where(Image.owner_id == pid)) == 0
+        assert await session.scalar(select(func.count()).select_from(Profile).where(Profile.account_id == pid)) == 0
+        follows = select(func.count()).select_from(Follow)
+        assert await session.scalar(follows.where((Follow.follower_id == pid) | (Follow.followee_id == pid))) == 0
+        tags = select(func.count()).select_from(TagFollow).where(TagFollow.follower_id == pid)
+        assert await session.scalar(tags) == 0
+        assert await session.scalar(select(func.count()).select_from(Block).where(Block.blocker_id == pid)) == 0
         assert not (media_dir / avatar.storage_key).exists() and not (media_dir / avatar.thumbnail_key).exists()
         assert await session.scalar(select(func.count()).select_from(ShareLink).where(ShareLink.sharer_id == pid)) == 0
         # The voucher cancelled (its item back in stock), the points gone to the erased account.
