@@ -35,6 +35,7 @@ from community.models import (
     CheckIn,
     CheckInStreak,
     Comment,
+    CommentRevision,
     ContentStatus,
     Event,
     EventRsvp,
@@ -257,10 +258,15 @@ async def community(session: AsyncSession, request: ErasureRequest) -> Counts:
                     body_md="",
                     body_html="",
                     image_urls=[],
-                    search_vector=None,  # the words of the text are gone from search too
+                    tags=[],  # the topics taken from the text, and its words in search, go with it
+                    search_vector=None,
                     updated_at=now,
                 )
             )
+        )
+        comment_ids = select(Comment.id).where(mine_comments).scalar_subquery()
+        counts["comment_revisions_deleted"] = _rowcount(
+            await session.execute(delete(CommentRevision).where(CommentRevision.comment_id.in_(comment_ids)))
         )
         counts["comments_deleted"] = _rowcount(
             await session.execute(

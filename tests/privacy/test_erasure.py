@@ -16,10 +16,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import undefer
 
 from care.models import Complaint, Conversation, ConversationMessage, Survey
+from community import comments as community_comments
 from community.models import (
     Bookmark,
     CheckIn,
     Comment,
+    CommentRevision,
     EventRsvp,
     Group,
     Membership,
@@ -259,6 +261,8 @@ async def test_erasure_removes_the_person_and_keeps_what_the_law_and_the_ledger_
 
 async def test_posts_and_comments_are_deleted_when_the_patient_chose_so() -> None:
     rich = await rich_patient()
+    async with unit_of_work() as session:  # an edit keeps the old text for moderators
+        await community_comments.edit_comment(session, as_patient(rich.pid), rich.comment, body="补充：饭后散步 #控糖#")
     done = await _erased(rich.pid, PostsChoice.DELETE)
     async with unit_of_work() as session:
         mine = (await session.scalars(select(Post).where(Post.author_id == rich.pid))).all()
@@ -269,6 +273,9 @@ async def test_posts_and_comments_are_deleted_when_the_patient_chose_so() -> Non
         vectors = await session.scalars(select(Post.search_vector).where(Post.author_id == rich.pid))
         assert set(vectors) == {None}
     assert {(c.status, c.body_md) for c in comments} == {("removed", "")}
+    assert {tuple(p.tags) for p in mine} == {()}
+    assert await _count(CommentRevision, CommentRevision.comment_id == rich.comment) == 0
+    assert done.steps["community"]["counts"]["comment_revisions_deleted"] == 1
     assert neighbour is not None and neighbour.status == "published"  # other people's posts stay
     assert done.steps["community"]["counts"]["posts_deleted"] == 2
 
