@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 PIP_FLAGS := -q --disable-pip-version-check
-TYPED := core patients community loyalty content messaging campaigns care dashboards oncall privacy social media api workers cli
+TYPED := core patients community loyalty content messaging campaigns care dashboards oncall privacy social media api workers console cli
 
 .PHONY: venv run test lint fmt bench clean-data
 

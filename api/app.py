@@ -48,6 +48,7 @@ from api.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from api.privacy.download import ROUTES as privacy_routes
 from api.schema import schema
 from api.ws import PortalTransportWSHandler
+from console.app import ROUTES as console_routes
 from core import queue
 from core.db import RequestDB, dispose_engine, get_sessionmaker, has_replica, is_unavailable
 from core.errors import DomainError
@@ -539,6 +540,7 @@ def create_app() -> Starlette:
             *media_routes,  # images through signed, expiring URLs (api/media/serve.py)
             Route("/graphql", GraphQLEndpoint(graphql_app), methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
+            *console_routes,  # the staff console /console (console/app.py): GraphQL run in-process
             Mount("/static", app=static_app(), name="static"),  # GraphiQL's files (api/browser.py)
         ],
         lifespan=lifespan,

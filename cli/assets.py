@@ -1,4 +1,5 @@
-"""`python -m cli.assets` (run by `make venv`): the browser files the API serves itself.
+"""`python -m cli.assets` (run by `make venv`): the browser files the API serves itself (GraphiQL's,
+and htmx and ECharts for the staff console).
 
 GraphiQL used to load React, GraphiQL and the explorer plugin from a public CDN: without internet
 (and often from mainland China) /graphql stayed on "Loading...". The versions are pinned in
@@ -33,12 +34,17 @@ FILES = {
     "graphiql.min.css": "graphiql/graphiql.min.css",
     "plugin-explorer.umd.js": "@graphiql/plugin-explorer/dist/index.umd.js",
     "plugin-explorer.css": "@graphiql/plugin-explorer/dist/style.css",
+    # The staff console (console/): htmx for its live pages, ECharts for the dashboards' charts.
+    "htmx.min.js": "htmx.org/dist/htmx.min.js",
+    "echarts.min.js": "echarts/dist/echarts.min.js",
 }
 LICENSES = {
     "react.LICENSE": "react/LICENSE",
     "react-dom.LICENSE": "react-dom/LICENSE",
     "graphiql.LICENSE": "graphiql/LICENSE",
     "plugin-explorer.LICENSE": "@graphiql/plugin-explorer/LICENSE",
+    "htmx.LICENSE": "htmx.org/LICENSE",
+    "echarts.LICENSE": "echarts/LICENSE",
 }
 BUILD_HINT = "make venv  (or: .venv/bin/python -m cli.assets)"
 

@@ -71,6 +71,12 @@ class ReportReasonCount:
     count: int
 
 
+@strawberry.type(description="敏感词过滤命中的一个词")
+class FilterHit:
+    word: str = strawberry.field(description="词库中的写法")
+    category: SensitiveWordCategory
+
+
 @strawberry.type(name="ModerationItem", description="审核队列条目；匿名内容只显示群内化名，不显示作者身份")
 class ModerationItemType(Node):
     entry: strawberry.Private[moderation.QueueEntry]
@@ -101,6 +107,9 @@ class ModerationItemType(Node):
     author_id: strawberry.ID | None = strawberry.field(description="作者编号（Patient 或 Staff）；匿名内容永远为 null")
     report_count: int
     report_reasons: list[ReportReasonCount]
+    filter_hits: list[FilterHit] = strawberry.field(
+        description="标题与正文中现在命中的敏感词（按出现顺序，去重）：“敏感词待审”的条目因这些词暂缓发布"
+    )
 
     @classmethod
     def from_entry(cls, entry: moderation.QueueEntry) -> ModerationItemType:
@@ -141,6 +150,10 @@ class ModerationItemType(Node):
                 for reason, count in sorted(entry.report_reasons.items())
                 if reason in moderation.REPORT_REASON_LABELS
                 for r in [moderation.ReportReason(reason)]
+            ],
+            filter_hits=[
+                FilterHit(word=word, category=category)
+                for word, category in dict.fromkeys((m.word, m.category) for m in entry.filter_hits)
             ],
         )
 

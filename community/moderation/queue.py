@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select, true, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from community import access, audit, errors
+from community import access, audit, errors, wordfilter
 from community.errors import CommunityCode as Code
 from community.errors import ItemClaimed
 from community.models import (
@@ -53,6 +53,8 @@ class QueueEntry:
     report_count: int
     report_reasons: dict[str, int]
     claimed_by_me: bool
+    # The listed words the filter finds in the title and text now (what held it, for a held item).
+    filter_hits: list[wordfilter.Match] = field(default_factory=list)
 
 
 async def _entries(session: AsyncSession, actor: Actor, items: Sequence[ModerationItem]) -> list[QueueEntry]:
@@ -83,6 +85,7 @@ async def _entries(session: AsyncSession, actor: Actor, items: Sequence[Moderati
         .group_by(Report.target_kind, Report.target_id, Report.reason)
     ):
         counts.setdefault((kind, tid), {})[reason] = int(n)
+    word_filter = await wordfilter.load(session)  # compiled once per list version
     out = []
     for item in items:
         group = groups.get(item.group_id)
@@ -101,6 +104,7 @@ async def _entries(session: AsyncSession, actor: Actor, items: Sequence[Moderati
             p = patients.get(t.author_id)
             label, kind_, id_ = (p.nickname if p else "已注销用户"), "patient", t.author_id
         body = (t.body if t else "").strip()
+        screened = f"{(t.title or '') if t else ''}\n{body}"[: wordfilter.MAX_SCAN_LENGTH]
         out.append(
             QueueEntry(
                 item=item,
@@ -117,6 +121,7 @@ async def _entries(session: AsyncSession, actor: Actor, items: Sequence[Moderati
                 report_count=sum(reasons.values()),
                 report_reasons=reasons,
                 claimed_by_me=item.claimed_by is not None and item.claimed_by == actor.id,
+                filter_hits=word_filter.scan(screened).matches if t else [],
             )
         )
     return out

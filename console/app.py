@@ -1,0 +1,24 @@
+"""The console's routes, mounted at /console by api/app.py."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from console.pages import auth, moderation
+from console.web import HERE
+
+
+def _routes() -> list[BaseRoute]:
+    return [
+        Route("/", auth.home, methods=["GET"]),
+        Route("/login", auth.login_form, methods=["GET"]),
+        Route("/login", auth.login, methods=["POST"]),
+        Route("/logout", auth.logout, methods=["POST"]),
+        *moderation.ROUTES,
+        # The console's own stylesheet and script; htmx and ECharts come from /static/vendor (cli/assets.py).
+        Mount("/static", app=StaticFiles(directory=HERE / "static", check_dir=False), name="console-static"),
+    ]
+
+
+ROUTES: list[BaseRoute] = [Route("/console", auth.home, methods=["GET"]), Mount("/console", routes=_routes())]

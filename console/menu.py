@@ -1,0 +1,53 @@
+"""The console's menu: which pages exist for which roles (admins see every page, as Actor.has_role says).
+
+A page's route checks the same roles (console/web.py `staff_page`), and the operations it runs are
+checked again by the services: the menu only hides what would be refused anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.identity import Actor, Role
+
+
+@dataclass(frozen=True)
+class Item:
+    label: str  # a key of console/strings.py
+    path: str
+    roles: tuple[Role, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    label: str
+    items: tuple[Item, ...]
+
+
+MODERATION = (Role.MODERATOR,)
+FRONT_DESK = (Role.CLINIC_STAFF,)
+CARE = (Role.CLINIC_STAFF, Role.HEALTH_MANAGER, Role.DOCTOR)
+CONTENT = (Role.MARKETER, Role.REVIEWER)
+MARKETING = (Role.MARKETER, Role.REVIEWER)
+DASHBOARDS = (Role.MARKETER,)
+ADMIN = (Role.ADMIN,)
+
+MENU: tuple[Section, ...] = (
+    Section(
+        "nav.moderation",
+        (
+            Item("nav.moderation.queue", "/console/moderation", MODERATION),
+            Item("nav.moderation.requests", "/console/moderation/requests", MODERATION),
+            Item("nav.moderation.members", "/console/moderation/members", MODERATION),
+        ),
+    ),
+)
+
+
+def menu_for(actor: Actor) -> list[tuple[Section, list[Item]]]:
+    shown = []
+    for section in MENU:
+        items = [item for item in section.items if actor.has_role(*item.roles)]
+        if items:
+            shown.append((section, items))
+    return shown
