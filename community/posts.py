@@ -376,6 +376,15 @@ async def comments_page(
     return await keyset_page(session, stmt, sort=Comment.created_at, id_=Comment.id, first=first, after=after)
 
 
+def answer_shown(actor: Actor, comment: Comment) -> bool:
+    """Whether a post's verified or accepted answer may be shown to `actor` in place: published, or
+    the viewer's own (held or waiting). A held, hidden or removed answer is never shown there to
+    others, moderators included (they read it in the comment list and the queue)."""
+    if comment.status == ContentStatus.PUBLISHED:
+        return True
+    return actor.id is not None and comment.author_id == actor.id and comment.status in VISIBLE_TO_AUTHOR
+
+
 # --- answers ----------------------------------------------------------------------------------
 
 

@@ -335,14 +335,16 @@ class PostType(Node):
         if self.verified_answer_id is None:
             return None
         c = await info.context.load(posts.comments_by_ids, self.verified_answer_id)
-        return CommentType.from_model(c, group_id=self.group_id) if c else None
+        shown = c is not None and posts.answer_shown(info.context.actor, c)
+        return CommentType.from_model(c, group_id=self.group_id) if c is not None and shown else None
 
     @strawberry.field(description="提问者采纳的回答")
     async def accepted_answer(self, info: Info) -> CommentType | None:
         if self.accepted_answer_id is None:
             return None
         c = await info.context.load(posts.comments_by_ids, self.accepted_answer_id)
-        return CommentType.from_model(c, group_id=self.group_id) if c else None
+        shown = c is not None and posts.answer_shown(info.context.actor, c)
+        return CommentType.from_model(c, group_id=self.group_id) if c is not None and shown else None
 
     @strawberry.field(
         description="上传的图片（按作者给出的顺序，带签名链接；待审核的仅作者和版主可见）；imageUrls 为外链图片"

@@ -51,6 +51,12 @@ OFFER_ACCEPT = """mutation($e: ID!) { eventOfferAccept(input: {eventId: $e}) {
 BAD_ID = "not-a-global-id"
 
 
+def _uuid(global_id: str) -> uuid.UUID:
+    decoded = from_global_id(global_id)
+    assert decoded is not None
+    return uuid.UUID(decoded[1])
+
+
 def codes(payload: dict[str, Any]) -> list[str]:
     return [e["code"] for e in payload["errors"]]
 
@@ -352,6 +358,22 @@ async def test_answer_accept_by_the_asker_only(client: Any) -> None:
     assert codes(elsewhere) == ["COMMENT_NOT_FOUND"] and elsewhere["errors"][0]["field"] == "commentId"
     bad = data(await gql(client, ACCEPT, {"p": question, "c": question}, token=asker.access))["answerAccept"]
     assert codes(bad) == ["ID_INVALID"] and bad["errors"][0]["field"] == "commentId"
+
+    # A moderator hides the accepted answer: it is no longer shown in its place (not even its id),
+    # except to its own author while it waits for review.
+    from sqlalchemy import update as sa_update
+
+    from community.models import Comment
+
+    async with unit_of_work() as session:
+        await session.execute(sa_update(Comment).where(Comment.id == _uuid(answer)).values(status="hidden"))
+    seen = data(await gql(client, POST_NODE, {"id": question}, token=asker.access))["node"]
+    assert seen["acceptedAnswer"] is None
+    async with unit_of_work() as session:
+        await session.execute(sa_update(Comment).where(Comment.id == _uuid(answer)).values(status="held"))
+    own = data(await gql(client, POST_NODE, {"id": question}, token=helper.access))["node"]
+    assert own["acceptedAnswer"]["id"] == answer
+    assert data(await gql(client, POST_NODE, {"id": question}, token=asker.access))["node"]["acceptedAnswer"] is None
 
 
 async def test_answer_verify_by_a_doctor_who_is_the_group_expert_only(client: Any) -> None:
