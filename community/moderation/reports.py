@@ -73,7 +73,9 @@ async def reporter_weight(session: AsyncSession, actor: Actor, m: Membership | N
     kind, reporter_id = access.account_of(actor)
     now = clock.now()
     if m is not None and m.state == MemberState.ACTIVE:
-        if m.role in (MemberRole.MODERATOR, MemberRole.OWNER, MemberRole.EXPERT):
+        # Not EXPERT: the expert role stands on a staff credential valid now (community/credentials.py),
+        # so a patient still holding it (a lapse the nightly job has not reached) reports as a member.
+        if m.role in (MemberRole.MODERATOR, MemberRole.OWNER):
             base = Decimal("2.0")
         elif m.joined_at is not None and m.joined_at <= now - timedelta(days=SENIOR_MEMBER_DAYS):
             base = Decimal("1.5")

@@ -22,6 +22,7 @@ from community.models import (
     Comment,
     ContentStatus,
     Group,
+    MemberRole,
     ModerationItem,
     Post,
     Report,
@@ -387,6 +388,12 @@ async def test_reporters_with_rejected_reports_weigh_less_and_upheld_ones_more()
         assert await moderation.reporter_weight(session, senior, m) == Decimal("1.50")
         outsider = as_patient(await new_member())
         assert await moderation.reporter_weight(session, outsider, None) == Decimal("0.50")
+        # a lapsed "expert" without a credential counts as the member they are
+        lapsed = as_patient(await member_of(group_id))
+        m = await access.membership(session, group_id, lapsed)
+        assert m is not None
+        m.role = MemberRole.EXPERT
+        assert await moderation.reporter_weight(session, lapsed, m) == Decimal("1.00")
 
 
 # --- the queue and decisions --------------------------------------------------------------------
