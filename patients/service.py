@@ -90,7 +90,7 @@ async def update_profile(
 ) -> Patient:
     target = _target_patient(actor, patient_id)
     patient = await session.get(Patient, target, with_for_update=True)
-    if patient is None:
+    if patient is None or patient.erased_at is not None:  # an erased account has no profile to edit
         raise NotFound("患者不存在")
     v = Validator()
     values: dict[str, object] = {}

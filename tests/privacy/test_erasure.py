@@ -411,6 +411,22 @@ async def test_an_erased_account_earns_nothing_new_and_an_old_refund_still_balan
     await check_ledger_invariants()
 
 
+async def test_nobody_edits_the_profile_of_an_erased_account() -> None:
+    from core.errors import NotFound
+    from patients import service as patient_service
+
+    pid = await new_member()
+    await _erased(pid)
+    async with unit_of_work() as session:
+        with pytest.raises(NotFound):
+            await patient_service.update_profile(
+                session, staff(Role.DOCTOR), patient_service.ProfileChanges(nickname="张三"), patient_id=pid
+            )
+    async with unit_of_work() as session:
+        patient = await session.get(Patient, pid)
+        assert patient is not None and patient.nickname == "已注销用户"
+
+
 async def test_copies_of_the_data_are_dropped_and_one_in_the_making_is_stopped() -> None:
     pid = await new_member()
     async with unit_of_work() as session:
