@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console.pages import auth, moderation
+from console.pages import auth, frontdesk, moderation
 from console.web import HERE
 
 
@@ -16,6 +16,7 @@ def _routes() -> list[BaseRoute]:
         Route("/login", auth.login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]),
         *moderation.ROUTES,
+        *frontdesk.ROUTES,
         # The console's own stylesheet and script; htmx and ECharts come from /static/vendor (cli/assets.py).
         Mount("/static", app=StaticFiles(directory=HERE / "static", check_dir=False), name="console-static"),
     ]

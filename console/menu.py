@@ -41,6 +41,7 @@ MENU: tuple[Section, ...] = (
             Item("nav.moderation.members", "/console/moderation/members", MODERATION),
         ),
     ),
+    Section("nav.frontdesk", (Item("nav.frontdesk.patients", "/console/frontdesk", FRONT_DESK),)),
 )
 
 

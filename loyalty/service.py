@@ -322,6 +322,24 @@ async def redemptions_page(
     )
 
 
+async def patient_redemptions_page(
+    session: AsyncSession, actor: Actor, patient_id: uuid.UUID, *, first: int | None, after: str | None
+) -> Page[Redemption]:
+    """A member's vouchers, newest first: the member, and the clinic staff who fulfil and cancel them."""
+    if not ((actor.is_patient and actor.id == patient_id) or actor.has_role(Role.CLINIC_STAFF)):
+        actor.require_authenticated()
+        raise PermissionDenied()
+    return await keyset_page(
+        session,
+        select(Redemption).where(Redemption.patient_id == patient_id),
+        sort=Redemption.created_at,
+        id_=Redemption.id,
+        first=first,
+        after=after,
+        descending=True,
+    )
+
+
 async def referrals_page(
     session: AsyncSession, actor: Actor, *, first: int | None, after: str | None
 ) -> Page[Referral]:

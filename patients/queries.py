@@ -13,6 +13,7 @@ from core.errors import PermissionDenied
 from core.identity import Actor, Role
 from core.pagination import Page, keyset_page
 from patients.models import AuthSession, Condition, Consent, Patient, PatientCondition, Site, Staff, StaffRole
+from patients.phones import normalize_phone
 from patients.service import CARE_ROLES
 from privacy import reads
 from privacy.models import PhiKind
@@ -84,11 +85,15 @@ async def page_patients(
     first: int | None,
     after: str | None,
     condition_code: str | None = None,
+    phone: str | None = None,
 ) -> Page[Patient]:
-    """Newest first. Staff only: a patient list is health data."""
+    """Newest first. Staff only: a patient list is health data. `phone`: the one patient with that
+    number (the front desk finds the member in front of them; any written form, normalised)."""
     if not actor.has_role(*CARE_ROLES, Role.MARKETER):
         raise PermissionDenied()
     stmt = select(Patient)
+    if phone is not None:
+        stmt = stmt.where(Patient.phone == normalize_phone(phone))
     if condition_code:
         stmt = stmt.where(
             Patient.id.in_(select(PatientCondition.patient_id).where(PatientCondition.condition_code == condition_code))

@@ -35,13 +35,20 @@ class IdentityQuery:
             page = await queries.page_sites(session, first=first, after=after)
         return connection(page, SiteType.from_model)
 
-    @strawberry.field(description="患者列表（员工可见，按注册时间倒序）")
+    @strawberry.field(description="患者列表（员工可见，按注册时间倒序）；phone：按手机号查找一位患者（如前台核对身份）")
     async def patients(
-        self, info: Info, first: int | None = 20, after: str | None = None, condition_code: str | None = None
+        self,
+        info: Info,
+        first: int | None = 20,
+        after: str | None = None,
+        condition_code: str | None = None,
+        phone: str | None = None,
     ) -> Connection[PatientType]:
         return await read_page(
             info,
-            lambda s, a: queries.page_patients(s, a, first=first, after=after, condition_code=condition_code),
+            lambda s, a: queries.page_patients(
+                s, a, first=first, after=after, condition_code=condition_code, phone=phone
+            ),
             PatientType.from_model,
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -14,6 +14,9 @@ from api.relay import Connection, Node, read_page, to_global_id
 from api.views import node_view, view
 from loyalty import benefits, lifecycle, models, referrals, service, tiers, visibility
 from loyalty.service import rewards_by_ids
+
+if TYPE_CHECKING:
+    from api.loyalty.types import RedemptionType
 
 LifecycleStage = models.LifecycleStage
 strawberry.enum(LifecycleStage, name="LifecycleStage")
@@ -194,6 +197,19 @@ class PatientLoyaltyFields:
             )
             for r in rows
         ]
+
+    @strawberry.field(description="兑换券，最新在前（本人与门诊前台可见；其他人得到 PERMISSION_DENIED）")
+    async def redemptions(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> Connection[Annotated[RedemptionType, strawberry.lazy("api.loyalty.types")]]:
+        # api.loyalty.types imports api.identity.types, which mixes these fields into Patient: imported here.
+        from api.loyalty.types import RedemptionType  # noqa: PLC0415
+
+        return await read_page(
+            info,
+            lambda s, a: service.patient_redemptions_page(s, a, self.model.id, first=first, after=after),
+            RedemptionType.from_model,
+        )
 
     @strawberry.field(description="积分流水（本人与诊疗、前台员工可见）")
     async def points_history(
