@@ -26,7 +26,8 @@ class Section:
 
 MODERATION = (Role.MODERATOR,)
 FRONT_DESK = (Role.CLINIC_STAFF,)
-CARE = (Role.CLINIC_STAFF, Role.HEALTH_MANAGER, Role.DOCTOR)
+COMPLAINTS = (Role.CLINIC_STAFF, Role.HEALTH_MANAGER)  # care/complaints.py DESK_ROLES
+ALERTS = (Role.DOCTOR, Role.HEALTH_MANAGER)  # community/checkins.py CARE_TEAM_ROLES
 CONTENT = (Role.MARKETER, Role.REVIEWER)
 MARKETING = (Role.MARKETER, Role.REVIEWER)
 DASHBOARDS = (Role.MARKETER,)
@@ -42,6 +43,13 @@ MENU: tuple[Section, ...] = (
         ),
     ),
     Section("nav.frontdesk", (Item("nav.frontdesk.patients", "/console/frontdesk", FRONT_DESK),)),
+    Section(
+        "nav.care",
+        (
+            Item("nav.care.complaints", "/console/care/complaints", COMPLAINTS),
+            Item("nav.care.alerts", "/console/care/alerts", ALERTS),
+        ),
+    ),
 )
 
 

@@ -27,8 +27,6 @@ CLAIM = """mutation ConsoleClaim($input: ModerationClaimInput!) { moderationClai
   item { id status } errors { field code message } } }"""
 DECIDE = """mutation ConsoleModerate($input: ModerateInput!) { moderate(input: $input) {
   item { id status decision } errors { field code message } } }"""
-ACK = """mutation ConsoleAck($input: PageAcknowledgeInput!) { pageAcknowledge(input: $input) {
-  page { id acknowledgedAt } errors { field code message } } }"""
 REQUESTS = """query ConsoleJoinRequests { groups(first: 50) { nodes { id name slug joinPolicy
   joinRequests(first: 20) {
     ... on MembershipConnection { nodes { id note joinAnswer requestedAt member { displayName accountId } } }
@@ -147,15 +145,6 @@ async def decide(c: Console) -> Response:
 
 
 @staff_page(*MODERATION)
-async def acknowledge(c: Console) -> Response:
-    form = await c.form()
-    result = await c.run(ACK, {"input": {"pageId": form.get("pageId", "")}})
-    _, errors = result.payload("pageAcknowledge")
-    await (c.flash_errors(errors) if errors else c.flash("已确认紧急提醒，请尽快处理"))
-    return c.redirect("/console/moderation")
-
-
-@staff_page(*MODERATION)
 async def requests(c: Console) -> Response:
     result = await c.run(REQUESTS)
     groups = []
@@ -232,7 +221,6 @@ ROUTES = [
     Route("/moderation", queue, methods=["GET"]),
     Route("/moderation/claim", claim, methods=["POST"]),
     Route("/moderation/decide", decide, methods=["POST"]),
-    Route("/moderation/pages/ack", acknowledge, methods=["POST"]),
     Route("/moderation/requests", requests, methods=["GET"]),
     Route("/moderation/requests/decide", request_decide, methods=["POST"]),
     Route("/moderation/members", members, methods=["GET"]),
