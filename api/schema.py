@@ -55,6 +55,7 @@ from api.privacy.rights import DataRightsMutation, DataRightsQuery
 from api.relay import Node, resolve_nodes
 from api.scalars import SCALAR_OVERRIDES
 from api.social.mutations import SocialMutation
+from api.social.notifications import NotificationMutation, NotificationQuery, NotificationSubscription
 from api.social.queries import SocialQuery
 from core.settings import get_settings
 
@@ -95,6 +96,7 @@ class Query(
     DataRightsQuery,
     MediaQuery,
     SocialQuery,
+    NotificationQuery,
     CatalogueQuery,
 ):
     pass
@@ -120,6 +122,7 @@ class Mutation(
     CampaignMutation,
     OncallMutation,
     SocialMutation,
+    NotificationMutation,
     MediaMutation,
     DataRightsMutation,
 ):
@@ -127,7 +130,13 @@ class Mutation(
 
 
 @strawberry.type
-class Subscription(CommunitySubscription, MessagingSubscription, OncallSubscription, ConversationSubscription):
+class Subscription(
+    CommunitySubscription,
+    MessagingSubscription,
+    OncallSubscription,
+    ConversationSubscription,
+    NotificationSubscription,
+):
     pass
 
 

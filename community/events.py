@@ -60,6 +60,7 @@ from messaging import outreach
 from messaging.outreach import MessageClass, Notice
 from patients import guardians
 from patients.queries import sites_by_ids
+from social import notify
 
 EVENT_REMINDERS = jobs.register("community.event_reminders", "In-app reminders before events (24 h/1 h, 10 min)")
 EXPIRE_OFFERS = jobs.register("community.expire_offers", "Expire unanswered seat offers and offer the seat on")
@@ -196,11 +197,14 @@ async def claim_notices(session: AsyncSession, keys: Sequence[str]) -> set[str]:
     return set(claimed)
 
 
-async def _notify(session: AsyncSession, key: str, patient_id: uuid.UUID, subject: str, body: str) -> bool:
+async def _notify(
+    session: AsyncSession, key: str, patient_id: uuid.UUID, subject: str, body: str, *, event_id: uuid.UUID
+) -> bool:
     if not await claim_notices(session, [key]):
         return False
     message = Message(ChannelName.IN_APP, str(patient_id), body, subject=subject)
     await outreach.notify(session, MessageClass.NOTICE, [Notice(patient_id, message, key)])
+    await notify.event_notices(session, event_id=event_id, notices=[(patient_id, key, subject, body)])
     return True
 
 
@@ -532,6 +536,7 @@ async def _promote(session: AsyncSession, event: Event, now: datetime) -> list[E
             row.patient_id,
             "候补名额通知",
             f"您候补的活动「{event.title}」有名额了！名额为您保留至{local_text(expires)}，请尽快确认参加，逾期将顺延给下一位。",
+            event_id=event.id,
         )
     return rows
 
@@ -645,6 +650,7 @@ async def _expire_event_offers(session: AsyncSession, event_id: uuid.UUID) -> in
             row.patient_id,
             "候补名额已过期",
             f"您未在保留时间内确认活动「{event.title}」的名额，名额已顺延给下一位。如仍想参加，可重新报名候补。",
+            event_id=event.id,
         )
     await _promote(session, event, now)
     return len(rows)
@@ -716,6 +722,8 @@ async def cancel_event(
             if key in claimed
         ]
         notified += await outreach.notify(session, MessageClass.NOTICE, notices)
+        centre = [(n.patient_id, n.source_ref, "活动取消通知", body) for n in notices]
+        await notify.event_notices(session, event_id=event.id, notices=centre)  # the notification centre
         after = patient_ids[-1]
     await session.execute(
         update(EventRsvp)
@@ -775,6 +783,8 @@ async def _remind_batch(
         if key in claimed
     ]
     sent = await outreach.notify(session, MessageClass.NOTICE, notices)
+    centre = [(n.patient_id, n.source_ref, "活动提醒", body) for n in notices]
+    await notify.event_notices(session, event_id=event_id, notices=centre)  # the notification centre
     return sent, (patient_ids[-1] if len(patient_ids) == limit else None)
 
 

@@ -43,7 +43,7 @@ from core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor, k
 from core.text import render_markdown
 from media import attach
 from patients import guardians
-from social import blocks, tags
+from social import blocks, notify, tags
 
 VISIBLE_TO_AUTHOR = (ContentStatus.PUBLISHED, ContentStatus.HELD, ContentStatus.AUTHOR_ONLY, ContentStatus.HIDDEN)
 EXPERT_STAFF_ROLES = (Role.DOCTOR, Role.HEALTH_MANAGER)
@@ -172,6 +172,7 @@ async def create_post(
     )
     if post.status == ContentStatus.PUBLISHED:
         announce_post(session, post)
+        await notify.post_published(session, post.id)  # mentions and followers, by a worker after commit
     return Created(post, screening.help_text, post.group_id)
 
 
@@ -358,6 +359,8 @@ async def create_comment(
     await moderation.after_create(
         session, actor, group_id=post.group_id, target_kind="comment", target_id=comment.id, screening=screening
     )
+    if screening.status == ContentStatus.PUBLISHED:
+        await notify.comment_published(session, comment.id)  # the post's author, the replied-to, mentions
     return Created(comment, screening.help_text, post.group_id)
 
 
@@ -412,6 +415,7 @@ async def verify_answer(session: AsyncSession, actor: Actor, *, post_id: uuid.UU
     post.verified_answer_by = actor.id
     post.verified_answer_at = now
     post.updated_at = now
+    await notify.answer_verified(session, post_id=post.id, comment_id=comment_id, by=actor.id)
     await audit.record(
         session,
         actor,
@@ -433,6 +437,7 @@ async def accept_answer(session: AsyncSession, actor: Actor, *, post_id: uuid.UU
     await _answer_of(session, post, comment_id)
     post.accepted_answer_id = comment_id
     post.updated_at = clock.now()
+    await notify.answer_accepted(session, post_id=post.id, comment_id=comment_id)
     return post
 
 
@@ -475,6 +480,9 @@ async def react(
                 created_at=clock.now(),
             )
             .on_conflict_do_nothing()
+        )
+        await notify.reacted(
+            session, target_kind=target_kind, target_id=target_id, kind=kind, by=(account_kind, account_id)
         )
     else:
         await session.execute(

@@ -36,6 +36,7 @@ from core.pagination import Page, keyset_page
 from loyalty import tiers
 from loyalty.models import LifecycleStage
 from patients import queries as patient_queries
+from social import notify
 
 PUBLISHED_TOPIC = "content.published"
 AUTHOR_ROLES = (Role.MARKETER,)
@@ -44,8 +45,11 @@ REVIEW_ROLES = (Role.REVIEWER,)
 
 @outbox.handler(PUBLISHED_TOPIC)
 async def _on_published(session: AsyncSession, message: outbox.OutboxMessage) -> None:
-    """`content.published` is the contract for later consumers (notifications, campaigns)."""
-    return None
+    """`content.published` is the contract for later consumers (notifications, campaigns). The first
+    publication tells the patients whose conditions it is for (social/notify.py: a run, fanned out by a
+    worker through this domain's one access check)."""
+    if message.payload.get("first"):
+        await notify.content_published(session, uuid.UUID(message.payload["item_id"]))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Stable error codes of the social domain (follows, blocks, profiles)."""
+"""Stable error codes of the social domain (follows, blocks, profiles, mentions, notifications)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,18 @@ class SocialCode(ErrorCode):
     FOLLOW_NOT_ALLOWED = "FOLLOW_NOT_ALLOWED", "对方未开放关注（仅可关注医生、健康管理师和开放关注的病友）"
     FOLLOW_SELF = "FOLLOW_SELF", "不能关注自己"
     FOLLOW_TARGET_REQUIRED = "FOLLOW_TARGET_REQUIRED", "请指定要关注的人或话题（二选一）"
+    MENTION_PREFIX_INVALID = "MENTION_PREFIX_INVALID", "昵称前缀最多20个字符，且不能包含控制字符"
+    NOTIFICATION_NOT_FOUND = "NOTIFICATION_NOT_FOUND", "通知不存在"
+    NOTIFICATION_PREFERENCE_LOCKED = (
+        "NOTIFICATION_PREFERENCE_LOCKED",
+        "社区审核结果的站内通知不能关闭（它说明了您的内容被如何处理）",
+    )
+    NOTIFICATION_PREFERENCES_INVALID = (
+        "NOTIFICATION_PREFERENCES_INVALID",
+        "请提交1到40项通知设置，同一类型和渠道只能出现一次",
+    )
     PERSON_NOT_FOUND = "PERSON_NOT_FOUND", "用户不存在"
+    SMS_NOT_FOR_SOCIAL = "SMS_NOT_FOR_SOCIAL", "社区通知不通过短信发送（可选择站内通知或微信订阅消息）"
     TAG_INVALID = "TAG_INVALID", "话题需为1到20个汉字、字母、数字或下划线"
 
 
@@ -73,3 +84,28 @@ class TagInvalid(DomainError):
 class BioContentBlocked(DomainError):
     code = SocialCode.BIO_CONTENT_BLOCKED
     default_message = "个人简介包含不允许发布的词语，请修改后再保存"
+
+
+class MentionPrefixInvalid(DomainError):
+    code = SocialCode.MENTION_PREFIX_INVALID
+    default_message = "昵称前缀最多20个字符，且不能包含控制字符"
+
+
+class NotificationNotFound(NotFound):
+    code = SocialCode.NOTIFICATION_NOT_FOUND
+    default_message = "通知不存在"
+
+
+class NotificationPreferenceLocked(DomainError):
+    code = SocialCode.NOTIFICATION_PREFERENCE_LOCKED
+    default_message = "社区审核结果的站内通知不能关闭"
+
+
+class NotificationPreferencesInvalid(DomainError):
+    code = SocialCode.NOTIFICATION_PREFERENCES_INVALID
+    default_message = "请提交1到40项通知设置，同一类型和渠道只能出现一次"
+
+
+class SmsNotForSocial(DomainError):
+    code = SocialCode.SMS_NOT_FOR_SOCIAL
+    default_message = "社区通知不通过短信发送"

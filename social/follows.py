@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import clock
 from core.identity import Actor
 from core.pagination import Page, keyset_page
-from social import accounts, blocks, errors, tags
+from social import accounts, blocks, errors, notify, tags
 from social.accounts import Account, Person
 from social.models import Follow, Profile, TagFollow
 
@@ -63,7 +63,7 @@ async def follow(session: AsyncSession, actor: Actor, target: Account) -> Accoun
         return target
     if (await session.scalar(select(func.count()).select_from(Follow).where(mine)) or 0) >= MAX_FOLLOWS:
         raise errors.FollowLimit(f"最多关注{MAX_FOLLOWS}人", field="accountId")
-    await session.execute(
+    created = await session.scalar(
         insert(Follow)
         .values(
             follower_kind=me.kind,
@@ -73,7 +73,10 @@ async def follow(session: AsyncSession, actor: Actor, target: Account) -> Accoun
             created_at=clock.now(),
         )
         .on_conflict_do_nothing()
+        .returning(Follow.followee_id)
     )
+    if created is not None:
+        await notify.followed(session, me, target)  # "X 关注了你", by a worker after commit
     return target
 
 

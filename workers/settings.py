@@ -31,6 +31,8 @@ from loyalty import jobs as loyalty_jobs
 from oncall import jobs as oncall_jobs
 from privacy import erasure as privacy_erasure
 from privacy import export as privacy_export
+from social import fanout as social_fanout
+from social import notify as social_notify
 from workers.lease import LeasedWorker
 
 HEALTH_CHECK_KEY = "portal:worker:health"
@@ -125,6 +127,14 @@ async def privacy_erasure_due(ctx: dict[str, Any]) -> int:
     return await privacy_erasure.enqueue_due()
 
 
+async def social_notify_run(ctx: dict[str, Any], run_id: str) -> int:
+    return await social_fanout.run(uuid.UUID(run_id))
+
+
+async def social_notify_sweep(ctx: dict[str, Any]) -> int:
+    return await social_fanout.sweep()
+
+
 async def campaigns_materialise(ctx: dict[str, Any], campaign_id: str) -> int:
     return await campaign_runner.materialise(uuid.UUID(campaign_id))
 
@@ -160,6 +170,9 @@ FUNCTIONS = [
     func(privacy_export_run, name=privacy_export.EXPORT_RUN.name, keep_result=0, max_tries=5, timeout=600),
     # Erasure: resumable step by step (each step recorded in its own transaction, skipped when rerun).
     func(privacy_erasure_run, name=privacy_erasure.ERASURE_RUN.name, keep_result=0, max_tries=10, timeout=1800),
+    # Notification fan-out: resumable from the run's step and cursor; notifications unique per (recipient,
+    # key), so a retry after a crash or timeout adds nothing twice.
+    func(social_notify_run, name=social_notify.RUN.name, keep_result=0, max_tries=10, timeout=1800),
 ]
 CRON_JOBS = [
     # Every minute and at start-up: start due campaigns, wake runners/senders, finish done campaigns.
@@ -250,6 +263,16 @@ CRON_JOBS = [
         run_at_startup=True,
         unique=True,
         timeout=600,
+    ),
+    # Every minute: notification runs whose job was lost (Redis down at commit, a worker killed) are
+    # enqueued again; a run still queued or running keeps its one job (the job id is the run id).
+    cron(
+        social_notify_sweep,
+        name=social_notify.SWEEP.name,
+        second={25},
+        run_at_startup=True,
+        unique=True,
+        timeout=300,
     ),
     cron(
         community_invite_sweep,

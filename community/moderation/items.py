@@ -35,6 +35,7 @@ from core.ids import new_id
 from core.settings import get_settings
 from oncall import service as oncall
 from oncall.models import PageKind
+from social import notify
 
 
 def _check_kind(target_kind: str) -> None:
@@ -230,6 +231,8 @@ async def _set_status(session: AsyncSession, target: _Target, status: str, *, on
         if target.kind == "post" and status == ContentStatus.PUBLISHED.value:
             # A released post reaches live group subscribers like a new one (channel of community.posts).
             pubsub.publish_after_commit(session, f"group:{target.group_id}:posts", {"post_id": str(target.id)})
+        if status == ContentStatus.PUBLISHED.value:
+            await notify.released(session, target.kind, target.id)  # mentions, replies, followers: once
     return changed is not None
 
 
@@ -252,6 +255,15 @@ async def _notify_author(session: AsyncSession, target: _Target, body: str, subj
     if target.author_kind != "patient":
         return False
     await send_later(session, Message(ChannelName.IN_APP, str(target.author_id), body, subject=subject))
+    await notify.moderation_outcome(
+        session,
+        author=(target.author_kind, target.author_id),
+        target_kind=target.kind,
+        target_id=target.id,
+        post_id=target.post_id,
+        subject=subject,
+        body=body,
+    )
     return True
 
 
