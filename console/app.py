@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console.pages import auth, care, frontdesk, moderation
+from console.pages import auth, care, content, frontdesk, moderation
 from console.web import HERE
 
 
@@ -18,6 +18,7 @@ def _routes() -> list[BaseRoute]:
         *moderation.ROUTES,
         *frontdesk.ROUTES,
         *care.ROUTES,
+        *content.ROUTES,
         # The console's own stylesheet and script; htmx and ECharts come from /static/vendor (cli/assets.py).
         Mount("/static", app=StaticFiles(directory=HERE / "static", check_dir=False), name="console-static"),
     ]

@@ -29,6 +29,8 @@ FRONT_DESK = (Role.CLINIC_STAFF,)
 COMPLAINTS = (Role.CLINIC_STAFF, Role.HEALTH_MANAGER)  # care/complaints.py DESK_ROLES
 ALERTS = (Role.DOCTOR, Role.HEALTH_MANAGER)  # community/checkins.py CARE_TEAM_ROLES
 CONTENT = (Role.MARKETER, Role.REVIEWER)
+CONTENT_AUTHORS = (Role.MARKETER,)  # content/service.py AUTHOR_ROLES
+CONTENT_REVIEWERS = (Role.REVIEWER,)  # content/service.py REVIEW_ROLES
 MARKETING = (Role.MARKETER, Role.REVIEWER)
 DASHBOARDS = (Role.MARKETER,)
 ADMIN = (Role.ADMIN,)
@@ -48,6 +50,13 @@ MENU: tuple[Section, ...] = (
         (
             Item("nav.care.complaints", "/console/care/complaints", COMPLAINTS),
             Item("nav.care.alerts", "/console/care/alerts", ALERTS),
+        ),
+    ),
+    Section(
+        "nav.content",
+        (
+            Item("nav.content.items", "/console/content", CONTENT),
+            Item("nav.content.new", "/console/content/new", CONTENT_AUTHORS),
         ),
     ),
 )

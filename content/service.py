@@ -262,6 +262,27 @@ async def _check(session: AsyncSession, item: ContentItem, rev: ContentRevision)
     return findings
 
 
+async def check_working(session: AsyncSession, actor: Actor, item_id: uuid.UUID) -> list[compliance.Finding]:
+    """The compliance findings of the working revision as it stands, stored nowhere: an editor checks
+    before submitting (submitting runs the check again and keeps the report for the reviewer)."""
+    actor.require_role(*AUTHOR_ROLES, *REVIEW_ROLES)
+    item = await session.get(ContentItem, item_id)
+    if item is None:
+        raise errors.ItemNotFound(field="itemId")
+    rev = await _working(session, item)
+    return await compliance.check(
+        session,
+        compliance.Subject(
+            kind=item.kind,
+            title=rev.title,
+            summary=rev.summary,
+            body=rev.body,
+            story_patient_id=item.story_patient_id,
+            item_id=item.id,
+        ),
+    )
+
+
 async def submit(session: AsyncSession, actor: Actor, item_id: uuid.UUID) -> list[compliance.Finding]:
     """Into review. The compliance report is stored on the revision for the reviewer."""
     actor.require_role(*AUTHOR_ROLES)

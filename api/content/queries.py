@@ -12,6 +12,7 @@ from api.content.types import (
     ContentItemType,
     ContentStatus,
     DayStatsType,
+    FindingType,
     SearchHitType,
     TermType,
     fetch_items,
@@ -81,6 +82,16 @@ class ContentQuery:
         async with info.context.db.read() as session:
             rows = await engagement.stats_by_day(session, info.context.actor, raw, since=since)
         return [view(DayStatsType, r) for r in rows]
+
+    @strawberry.field(
+        description="检查工作版本的合规性（内容运营与审核）：不改变状态、不保存结果，提交审核前自查用；"
+        "提交时会再检查一次并保存报告"
+    )
+    async def content_compliance_check(self, info: Info, item_id: strawberry.ID) -> list[FindingType]:
+        raw = require_id(item_id, "ContentItem", "itemId")
+        async with info.context.db.read() as session:
+            findings = await service.check_working(session, info.context.actor, raw)
+        return [FindingType.of(f) for f in findings]
 
     @strawberry.field(description="合规词库（内容运营、审核与管理员）")
     async def compliance_terms(self, info: Info) -> list[TermType]:
