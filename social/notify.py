@@ -161,14 +161,15 @@ async def moderation_outcome(
     session: AsyncSession,
     *,
     author: tuple[str, uuid.UUID],
-    target_kind: str,
-    target_id: uuid.UUID,
-    post_id: uuid.UUID,
     subject: str,
     body: str,
+    target_kind: str | None = None,
+    target_id: uuid.UUID | None = None,
+    post_id: uuid.UUID | None = None,
 ) -> int:
-    """What a moderator (or the report threshold) did to the author's post or comment. Written in that
-    transaction, once; never filtered by the group's level (it explains what happened to their own text)."""
+    """What a moderator (or the report threshold) did to the author's post or comment, or to their
+    membership (a mute, a ban, lifting one: no target). Written in that transaction, once; never filtered
+    by the group's level (it explains what happened to their own text or account)."""
     draft = centre.Draft(
         recipient=Account(*author),
         kind=NotificationKind.MODERATION,

@@ -23,6 +23,7 @@ from core import clock
 from core.channels import ChannelName, Message, send_later
 from core.errors import CoreCode, NotFound, PermissionDenied, Validator
 from core.identity import Actor
+from social import notify
 
 
 async def _restrict(
@@ -117,6 +118,9 @@ async def restrict_member(
             body = f"您已被禁言至{_local(m.muted_until)}。原因：{reason.strip()}"
     if m.account_kind == "patient":
         await send_later(session, Message(ChannelName.IN_APP, str(m.account_id), body, subject="社区管理通知"))
+        await notify.moderation_outcome(
+            session, author=(m.account_kind, m.account_id), subject="社区管理通知", body=body
+        )
     await audit.record(
         session,
         actor,

@@ -188,6 +188,25 @@ async def test_mentions_in_a_held_post_wait_for_the_moderator() -> None:
     assert [n.kind for n in await notes_of(author)] == ["moderation"]  # the outcome, in the centre too
 
 
+async def test_a_mute_is_a_moderation_outcome_in_the_centre_whatever_the_groups_level() -> None:
+    from community import moderation
+    from community.models import Membership
+    from tests.factories import MODERATOR
+
+    group = await make_group()
+    member = await patient()
+    await join(group, member)
+    await set_level(member, group, "none")
+    async with unit_of_work() as session:
+        m = await session.scalar(
+            select(Membership).where(Membership.group_id == group, Membership.account_id == member.id)
+        )
+        assert m is not None
+        await moderation.restrict_member(session, MODERATOR, m.id, reason="连续发布广告", mute_days=3)
+    [n] = await notes_of(member)
+    assert (n.kind, n.title, n.group_id) == ("moderation", "社区管理通知", None) and "连续发布广告" in n.body
+
+
 # --- reactions --------------------------------------------------------------------------------------
 
 
