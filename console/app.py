@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console.pages import auth, care, content, frontdesk, moderation
+from console.pages import auth, campaigns, care, content, dashboards, frontdesk, moderation, segments
 from console.web import HERE
 
 
@@ -19,6 +19,9 @@ def _routes() -> list[BaseRoute]:
         *frontdesk.ROUTES,
         *care.ROUTES,
         *content.ROUTES,
+        *segments.ROUTES,
+        *campaigns.ROUTES,
+        *dashboards.ROUTES,
         # The console's own stylesheet and script; htmx and ECharts come from /static/vendor (cli/assets.py).
         Mount("/static", app=StaticFiles(directory=HERE / "static", check_dir=False), name="console-static"),
     ]

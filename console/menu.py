@@ -31,8 +31,10 @@ ALERTS = (Role.DOCTOR, Role.HEALTH_MANAGER)  # community/checkins.py CARE_TEAM_R
 CONTENT = (Role.MARKETER, Role.REVIEWER)
 CONTENT_AUTHORS = (Role.MARKETER,)  # content/service.py AUTHOR_ROLES
 CONTENT_REVIEWERS = (Role.REVIEWER,)  # content/service.py REVIEW_ROLES
-MARKETING = (Role.MARKETER, Role.REVIEWER)
-DASHBOARDS = (Role.MARKETER,)
+MARKETING = (Role.MARKETER, Role.REVIEWER)  # campaigns/segments.py READ_ROLES
+CAMPAIGNS = (Role.MARKETER,)  # CAMPAIGN_ROLES: compose, submit, send
+CAMPAIGN_REVIEWERS = (Role.REVIEWER,)  # campaigns/service.py REVIEW_ROLES
+DASHBOARDS = (Role.MARKETER,)  # dashboards/service.py
 ADMIN = (Role.ADMIN,)
 
 MENU: tuple[Section, ...] = (
@@ -57,6 +59,14 @@ MENU: tuple[Section, ...] = (
         (
             Item("nav.content.items", "/console/content", CONTENT),
             Item("nav.content.new", "/console/content/new", CONTENT_AUTHORS),
+        ),
+    ),
+    Section(
+        "nav.marketing",
+        (
+            Item("nav.marketing.segments", "/console/marketing/segments", MARKETING),
+            Item("nav.marketing.campaigns", "/console/marketing/campaigns", MARKETING),
+            Item("nav.marketing.dashboards", "/console/marketing/dashboards", DASHBOARDS),
         ),
     ),
 )
