@@ -65,7 +65,7 @@ from patients.models import (
 )
 from privacy import reads
 from privacy.models import PhiRead
-from social.models import Block, Follow, Profile, TagFollow
+from social.models import Block, Follow, Notification, NotificationPreference, Profile, TagFollow
 
 Json = dict[str, Any]
 PATIENT = "patient"  # account_kind / author_kind of patients in community tables
@@ -415,6 +415,28 @@ async def social(session: AsyncSession, pid: uuid.UUID) -> Json:
     }
 
 
+async def notifications(session: AsyncSession, pid: uuid.UUID) -> Json:
+    """The notification centre: what they were told (as shown to them) and their choices per kind."""
+    told = await session.execute(
+        select(
+            Notification.kind,
+            Notification.title,
+            Notification.body,
+            Notification.actor_count,
+            Notification.created_at,
+            Notification.read_at,
+        )
+        .where(Notification.recipient_kind == PATIENT, Notification.recipient_id == pid)
+        .order_by(Notification.created_at, Notification.id)
+    )
+    choices = await session.execute(
+        select(NotificationPreference.kind, NotificationPreference.channel, NotificationPreference.enabled)
+        .where(NotificationPreference.account_kind == PATIENT, NotificationPreference.account_id == pid)
+        .order_by(NotificationPreference.kind, NotificationPreference.channel)
+    )
+    return {"notifications": _rows(told), "preferences": _rows(choices)}
+
+
 async def reports(session: AsyncSession, pid: uuid.UUID) -> list[Json]:
     return _rows(
         await session.execute(
@@ -670,6 +692,7 @@ SECTIONS: tuple[tuple[str, Callable[[AsyncSession, uuid.UUID], Awaitable[Any]]],
     ("reactions", reactions),
     ("bookmarks", bookmarks),
     ("social", social),
+    ("notifications", notifications),
     ("images", images),
     ("reports", reports),
     ("check_ins", check_ins),

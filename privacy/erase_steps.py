@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from care.models import (
@@ -80,7 +80,7 @@ from patients.models import (
     SubjectKind,
 )
 from privacy.models import OPEN_EXPORT, DataExport, ErasureRequest, ExportStatus, PostsChoice
-from social.models import Block, Follow, Profile, TagFollow
+from social.models import Block, Follow, Notification, NotificationPreference, Profile, TagFollow
 
 ERASED_NICKNAME = "已注销用户"
 PATIENT = "patient"  # account_kind / author_kind of patients in community tables
@@ -381,6 +381,27 @@ async def care(session: AsyncSession, request: ErasureRequest) -> Counts:
     }
 
 
+_UNNAME = text(
+    """
+    WITH hit AS (
+        SELECT n.id, min(a ->> 'name') AS name
+        FROM social_notifications n CROSS JOIN LATERAL jsonb_array_elements(n.actors) AS a
+        WHERE n.actors @> jsonb_build_array(jsonb_build_object('id', CAST(:pid AS text))) AND a ->> 'id' = :pid
+        GROUP BY n.id
+    )
+    UPDATE social_notifications n
+    SET title = CASE WHEN hit.name <> '' THEN replace(n.title, hit.name, :erased) ELSE n.title END,
+        body = CASE WHEN hit.name <> '' THEN replace(n.body, hit.name, :erased) ELSE n.body END,
+        actors = (
+            SELECT jsonb_agg(CASE WHEN x ->> 'id' = :pid THEN x || jsonb_build_object('name', CAST(:erased AS text))
+                                  ELSE x END ORDER BY i)
+            FROM jsonb_array_elements(n.actors) WITH ORDINALITY AS t(x, i)
+        )
+    FROM hit WHERE n.id = hit.id
+    """
+)
+
+
 async def messages(session: AsyncSession, request: ErasureRequest) -> Counts:
     """Copies of the patient's data dropped, and one still being made stopped; the inbox deleted; delivery
     records keep their outcome but lose the address and text."""
@@ -396,6 +417,16 @@ async def messages(session: AsyncSession, request: ErasureRequest) -> Counts:
         update(DataExport).where(DataExport.patient_id == pid, DataExport.content.is_not(None)).values(content=None)
     )
     inbox = await session.execute(delete(InboxMessage).where(InboxMessage.patient_id == pid))
+    own = await session.execute(
+        delete(Notification).where(Notification.recipient_kind == PATIENT, Notification.recipient_id == pid)
+    )
+    await session.execute(
+        delete(NotificationPreference).where(
+            NotificationPreference.account_kind == PATIENT, NotificationPreference.account_id == pid
+        )
+    )
+    # Other people's notifications named them ("阿明 回复了你"): the name becomes 已注销用户 there too.
+    named = await session.execute(_UNNAME, {"pid": str(pid), "erased": ERASED_NICKNAME})
     deliveries = await session.execute(
         update(MessageDelivery)
         .where(MessageDelivery.patient_id == pid, MessageDelivery.body != "")
@@ -403,6 +434,8 @@ async def messages(session: AsyncSession, request: ErasureRequest) -> Counts:
     )
     return {
         "inbox": _rowcount(inbox),
+        "notifications": _rowcount(own),
+        "named_in_notifications": _rowcount(named),
         "deliveries": _rowcount(deliveries),
         "exports": _rowcount(exports),
         "exports_stopped": _rowcount(stopped),

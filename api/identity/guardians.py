@@ -147,6 +147,8 @@ DELEGABLE: dict[str, frozenset[DelegationScope]] = {
     "followingFeed": frozenset({DelegationScope.COMMUNITY}),
     "myConversations": _VIEW,
     "conversation": _VIEW,
+    "notifications": _VIEW,
+    "notificationUnreadCount": _VIEW,
 }
 
 

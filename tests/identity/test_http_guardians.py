@@ -441,6 +441,8 @@ async def test_a_guardian_with_view_reads_the_dependents_care_threads_and_groups
     assert threads["myConversations"]["edges"] == []
     groups = data(await gql(client, MY_GROUPS, token=guardian.access, headers=as_dependent))
     assert groups["myGroups"]["edges"] == []
+    unread = data(await gql(client, "query { notificationUnreadCount }", token=guardian.access, headers=as_dependent))
+    assert unread["notificationUnreadCount"] == 0
     refused = await gql(client, CONVERSATIONS, token=other_guardian.access, headers=as_dependent)
     assert top_codes(refused) == ["DELEGATION_SCOPE_MISSING"]
     write = await gql(client, START, token=guardian.access, headers=as_dependent)

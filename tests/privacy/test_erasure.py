@@ -475,3 +475,31 @@ async def test_delegations_given_or_held_are_revoked_and_a_guardian_cannot_erase
     async with unit_of_work() as session:
         rows = {g.id: g for g in await session.scalars(select(Guardianship).where(Guardianship.id.in_([held, given])))}
     assert {(g.status, g.revoked_reason, g.revoked_by) for g in rows.values()} == {("revoked", "账号注销", pid)}
+
+
+async def test_their_notifications_go_and_others_notifications_stop_naming_them() -> None:
+    from social.models import Notification
+    from tests.factories import make_group
+    from tests.social.notify_support import drain, nickname, notes_of
+    from tests.social.support import comment, join, patient, post
+
+    group = await make_group()
+    author, commenter = await patient(), await patient()
+    for p in (author, commenter):
+        await join(group, p)
+    await nickname(commenter, "阿明")
+    await nickname(author, "小红")
+    mine = await post(commenter, group, title="打卡第一天")
+    await comment(author, mine.id, "加油")  # the commenter is told: their own notification
+    theirs = await post(author, group, title="控糖经验分享")
+    await comment(commenter, theirs.id, "我也是这样做的")  # the author is told, by name
+    await drain()
+    assert await notes_of(commenter) and any("阿明" in n.title for n in await notes_of(author, "reply"))
+    assert commenter.id is not None
+    done = await _erased(commenter.id)
+    assert await notes_of(commenter) == []
+    (told,) = await notes_of(author, "reply")
+    assert "阿明" not in told.title + told.body and "已注销用户" in told.title
+    assert [a["name"] for a in told.actors] == ["已注销用户"]
+    assert done.steps["messages"]["counts"]["named_in_notifications"] == 1
+    assert await _count(Notification, Notification.recipient_id == commenter.id) == 0

@@ -91,6 +91,7 @@ async def test_the_copy_holds_what_every_domain_stores_about_the_patient() -> No
     [followed] = social["following"]
     assert followed["kind"] == "patient" and followed["name"]  # by the nickname the community shows
     assert [t["tag"] for t in social["tags"]] == ["控糖"] and len(social["blocked"]) == 1
+    assert set(s["notifications"]) == {"notifications", "preferences"}  # the notification centre's rows
     assert s["check_ins"]["entries"][0]["note"] == "早饭前测" and s["check_ins"]["entries"][0]["value"]["mmol"] == 6.1
     assert [r["title"] for r in s["events"]["registrations"]] == ["糖尿病饮食讲座"]
     assert [c["body"] for c in s["complaints"]] == ["取药窗口排队太久，没人解释"]
