@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access
-from community.models import Comment, ContentStatus, Group, GroupVisibility, Membership, Post, PostKind
+from community.models import Comment, ContentStatus, Post, PostKind
 from core import rawsql
 from core.identity import Actor
 from core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor, page_size
@@ -90,29 +90,12 @@ class FollowingItem:
     created_at: datetime
 
 
-async def readable_group_ids(session: AsyncSession, actor: Actor) -> list[uuid.UUID]:
-    """The groups whose posts the viewer may read, decided by the community's access check for each
-    candidate (public groups and the viewer's own; every group for staff moderators)."""
-    kind, account_id = access.viewer_account(actor)
-    stmt = select(Group)
-    if not access.is_staff_moderator(actor):
-        mine = select(Membership.group_id).where(Membership.account_kind == kind, Membership.account_id == account_id)
-        stmt = stmt.where(or_(Group.visibility == GroupVisibility.PUBLIC, Group.id.in_(mine)))
-    groups = list(await session.scalars(stmt))
-    members = await access.memberships_of(session, actor, [g.id for g in groups])
-    return [
-        g.id
-        for g in groups
-        if access.can_see_group(actor, g, members.get(g.id)) and access.can_read_posts(actor, g, members.get(g.id))
-    ]
-
-
 async def following_feed(
     session: AsyncSession, actor: Actor, *, first: int | None, after: str | None
 ) -> Page[FollowingItem]:
     me = accounts.of(actor)
     size = page_size(first)
-    args: list[Any] = [me.kind, me.id, await readable_group_ids(session, actor), size + 1]
+    args: list[Any] = [me.kind, me.id, await access.readable_group_ids(session, actor), size + 1]
     if after:
         created_at, item_id = decode_cursor(after, 2, types=(datetime, uuid.UUID))
         if not isinstance(created_at, datetime) or not isinstance(item_id, uuid.UUID):
