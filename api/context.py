@@ -55,6 +55,9 @@ class Context:
     db: RequestDB
     request_id: str
     connection_params: dict[str, Any] | None = None  # websocket connection_init payload
+    # How the operation arrived, as the PHI read audit records it (`graphql:<root fields>`); the staff
+    # console runs the same operations in-process and says `console`.
+    channel: str = "graphql"
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

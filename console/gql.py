@@ -4,7 +4,7 @@ A page runs the same operations an app would send, with a Context built the way 
 builds it (api/app.py): the signed-in staff member as the actor, one RequestDB for the request's reads
 (the token check's connection serves them, as in GraphQLEndpoint), the request id. So the services'
 access checks, the PHI read audit (api/privacy/audit.py) and every input limit of the schema apply
-exactly as over HTTP.
+exactly as over HTTP; the audit records these reads as `console:<root fields>`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ from core.db import RequestDB
 from core.errors import DomainError
 from core.identity import ANONYMOUS, Actor
 from patients.auth import actor_from_token
+
+# What the PHI read audit records as the way a staff read came (`console:<root fields>`).
+CHANNEL = "console"
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,14 @@ class Executor:
 
     async def run(self, query: str, variables: dict[str, Any] | None = None) -> Result:
         # A fresh Context per operation: its DataLoaders never serve rows read before a mutation.
-        context = Context(request=self.request, response=None, actor=self.actor, db=self.db, request_id=self.request_id)
+        context = Context(
+            request=self.request,
+            response=None,
+            actor=self.actor,
+            db=self.db,
+            request_id=self.request_id,
+            channel=CHANNEL,
+        )
         result = await schema.execute(query, variable_values=variables or {}, context_value=context)
         errors = [
             GqlError(str((e.extensions or {}).get("code") or "ERROR"), e.message, (e.extensions or {}).get("field"))

@@ -69,6 +69,15 @@ MENU: tuple[Section, ...] = (
             Item("nav.marketing.dashboards", "/console/marketing/dashboards", DASHBOARDS),
         ),
     ),
+    Section(
+        "nav.admin",
+        (
+            Item("nav.admin.staff", "/console/admin/staff", ADMIN),
+            Item("nav.admin.tiers", "/console/admin/tiers", ADMIN),
+            Item("nav.admin.rewards", "/console/admin/rewards", ADMIN),
+            Item("nav.admin.phi", "/console/admin/phi", ADMIN),
+        ),
+    ),
 )
 
 

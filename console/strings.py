@@ -70,6 +70,7 @@ ZH_CN: dict[str, str] = {
     "nav.admin.staff": "员工账号",
     "nav.admin.tiers": "会员等级",
     "nav.admin.rewards": "积分奖品",
+    "nav.admin.phi": "健康信息查看记录",
     "home.welcome": "您好，{name}",
     "home.roles": "角色：{roles}",
     "home.pick": "请从左侧菜单选择工作内容。",

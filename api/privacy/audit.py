@@ -75,7 +75,8 @@ class PhiReadAudit(SchemaExtension):
         if not isinstance(actor, Actor) or not reads.audited(actor):
             yield
             return
-        with reads.collecting(through=CHANNEL, request_id=getattr(context, "request_id", None)) as read_log:
+        channel = getattr(context, "channel", CHANNEL)
+        with reads.collecting(through=channel, request_id=getattr(context, "request_id", None)) as read_log:
             self._log = read_log
             yield
         if len(read_log):  # nothing is read outside execution today; never drop a read silently
@@ -108,7 +109,8 @@ class PhiReadAudit(SchemaExtension):
             return
         context = self.execution_context.context
         fields = _root_fields(self.execution_context.graphql_document, self.execution_context.operation_name)
-        read_log.through = f"{CHANNEL}:{','.join(fields)}" if fields else CHANNEL
+        channel = getattr(context, "channel", CHANNEL)
+        read_log.through = f"{channel}:{','.join(fields)}" if fields else channel
         db = getattr(context, "db", None)
         if db is not None:
             await db.release()  # one pooled connection at a time, as in api/mutations.py
