@@ -55,7 +55,7 @@
         option.xAxis = { type: "category", data: spec.x };
         option.yAxis = { type: "value" };
         option.series = spec.series.map(function (s) {
-          return { name: s.name, type: spec.type, data: s.data, smooth: spec.type === "line" };
+          return { name: s.name, type: spec.type, data: s.data };
         });
       }
       chart.setOption(option);

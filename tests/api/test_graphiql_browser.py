@@ -31,7 +31,10 @@ OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 def chromium() -> Iterator[str]:
     if not Path(CHROMIUM).exists():
         if os.geteuid() != 0 or shutil.which("apt-get") is None:
-            pytest.fail(f"{CHROMIUM} is missing: run `apt-get install -y chromium` as root, then the tests again")
+            how = "apt-get update && apt-get install -y chromium"
+            pytest.fail(f"{CHROMIUM} is missing: run `{how}` as root, then the tests again")
+        # The package lists may be missing or stale on a fresh machine: update them first.
+        subprocess.run(["apt-get", "update"], capture_output=True, text=True, check=False)
         done = subprocess.run(["apt-get", "install", "-y", "chromium"], capture_output=True, text=True, check=False)
         if done.returncode != 0 or not Path(CHROMIUM).exists():
             pytest.fail(f"apt-get install -y chromium failed: {done.stderr.strip().splitlines()[-1:]}")
