@@ -7,12 +7,9 @@ from __future__ import annotations
 import httpx
 
 from cli.demo_info import DEMO_PATIENT_PHONE, DEMO_STAFF
-from tests.api.test_graphiql_browser import chromium  # noqa: F401 - the fixture that installs Chromium
 from tests.console.browser import (
     Watch,
     chromium_browser,
-    console_server,  # noqa: F401 - fixture
-    demo,  # noqa: F401 - fixture
     shot,
     sign_in,
     watched_page,
@@ -31,7 +28,7 @@ EXPECTED_MENU = {
 }
 
 
-async def test_every_demo_role_signs_in_and_out(console_server, demo, chromium) -> None:  # noqa: F811
+async def test_every_demo_role_signs_in_and_out(console_server, demo, chromium) -> None:
     watch = Watch()
     async with chromium_browser(chromium) as browser:
         for email, name, roles in DEMO_STAFF:
@@ -57,7 +54,7 @@ async def test_every_demo_role_signs_in_and_out(console_server, demo, chromium) 
     watch.assert_clean()
 
 
-async def test_wrong_role_patient_token_and_missing_csrf_are_refused(console_server, demo, chromium) -> None:  # noqa: F811
+async def test_wrong_role_patient_token_and_missing_csrf_are_refused(console_server, demo, chromium) -> None:
     watch = Watch()
     async with httpx.AsyncClient(base_url=console_server) as client:
         patient = await patient_session(client, DEMO_PATIENT_PHONE)
@@ -86,7 +83,7 @@ async def test_wrong_role_patient_token_and_missing_csrf_are_refused(console_ser
     watch.assert_clean()
 
 
-async def test_every_page_loads_with_the_network_blocked(console_server, demo, chromium) -> None:  # noqa: F811
+async def test_every_page_loads_with_the_network_blocked(console_server, demo, chromium) -> None:
     watch = Watch()
     async with chromium_browser(chromium) as browser:
         page = await watched_page(browser, watch)
