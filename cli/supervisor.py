@@ -281,6 +281,7 @@ def _print_banner(host: str, port: int) -> None:
     lines = [
         "",
         f"portal is running: GraphQL / GraphiQL at http://{_local(host)}:{port}/graphql",
+        f"staff console (员工工作台) at http://{_local(host)}:{port}/console",
         "sign-in codes (dev SMS outbox): .venv/bin/portal outbox",
     ]
     try:
