@@ -98,6 +98,10 @@ def test_every_package_of_the_checkout_is_in_the_wheel_and_imports(installed: Pa
         "    for info in pkgutil.walk_packages(module.__path__, name + '.'):\n"
         "        if info.name != 'migrations.env':  # runs only inside alembic\n"
         "            importlib.import_module(info.name)\n"
+        # The staff console's templates and files are package data (pyproject.toml).
+        "import console.web\n"
+        "for f in ('templates/base.html', 'templates/moderation/queue.html', 'static/console.js'):\n"
+        "    assert (console.web.HERE / f).is_file(), f\n"
         "import migrations, pathlib\n"
         "versions = list((pathlib.Path(migrations.__file__).parent / 'versions').glob('*.py'))\n"
         "print(len(versions), migrations.__file__)\n"
