@@ -44,6 +44,8 @@ MENU: tuple[Section, ...] = (
             Item("nav.moderation.queue", "/console/moderation", MODERATION),
             Item("nav.moderation.requests", "/console/moderation/requests", MODERATION),
             Item("nav.moderation.members", "/console/moderation/members", MODERATION),
+            Item("nav.moderation.audit", "/console/moderation/audit", MODERATION),
+            Item("nav.moderation.words", "/console/moderation/words", ADMIN),  # the word list is the admins'
         ),
     ),
     Section("nav.frontdesk", (Item("nav.frontdesk.patients", "/console/frontdesk", FRONT_DESK),)),

@@ -53,6 +53,8 @@ ZH_CN: dict[str, str] = {
     "nav.moderation.queue": "审核队列",
     "nav.moderation.requests": "入群申请",
     "nav.moderation.members": "成员处理",
+    "nav.moderation.audit": "审核日志",
+    "nav.moderation.words": "敏感词库",
     "nav.frontdesk": "门诊前台",
     "nav.frontdesk.patients": "查找患者",
     "nav.frontdesk.vouchers": "核销兑换券",

@@ -12,8 +12,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from console.menu import MODERATION
-from console.web import Console, staff_page
+from console.web import Console, render_page, staff_page
 from core import clock
+from core.identity import Role
 
 ITEM_FIELDS = """id targetKind targetId postId groupId groupName reason reasonLabel priority score status version
   claimedByMe claimedAt decision decidedAt createdAt targetExists targetStatus title excerpt anonymous authorLabel
@@ -39,6 +40,20 @@ RESTRICTIONS = """query ConsoleRestrictions { auditLog(first: 50) { nodes { id a
   createdAt } } }"""
 MEMBERSHIPS = """query ConsoleMemberships($ids: [ID!]!) { nodes(ids: $ids) { ... on Membership { id state role
   mutedUntil bannedUntil member { displayName } group { id name } } } }"""
+AUDIT = """query ConsoleAudit($groupId: ID, $after: String) { auditLog(groupId: $groupId, first: 50, after: $after) {
+  nodes { id action actorKind targetKind groupId reason detail createdAt } pageInfo { hasNextPage endCursor } } }"""
+OPEN_COUNT = """query ConsoleQueueCount { moderationQueue(status: OPEN, first: 100) { nodes { id reason } } }"""
+WORDS = """query ConsoleWords($category: SensitiveWordCategory) {
+  sensitiveWords(category: $category, first: 100) { nodes { id word category note createdAt } }
+  sensitiveWordExceptions { id phrase createdAt } }"""
+WORD_ADD = """mutation ConsoleWordAdd($input: SensitiveWordAddInput!) { sensitiveWordAdd(input: $input) {
+  word { id } errors { field code message } } }"""
+WORD_REMOVE = """mutation ConsoleWordRemove($input: SensitiveWordRemoveInput!) { sensitiveWordRemove(input: $input) {
+  word { id } errors { field code message } } }"""
+EXCEPTION_ADD = """mutation ConsoleExceptionAdd($input: WordExceptionAddInput!) {
+  sensitiveWordExceptionAdd(input: $input) { exception { id } errors { field code message } } }"""
+EXCEPTION_REMOVE = """mutation ConsoleExceptionRemove($input: WordExceptionRemoveInput!) {
+  sensitiveWordExceptionRemove(input: $input) { exception { id } errors { field code message } } }"""
 RESTRICT = """mutation ConsoleRestrict($input: MemberRestrictInput!) { memberRestrict(input: $input) {
   membershipId state mutedUntil bannedUntil errors { field code message } } }"""
 
@@ -52,6 +67,36 @@ DECISION_LABELS = {
     "BAN": "封禁作者",
 }
 RESTRICT_ACTIONS = ("member_mute", "member_ban")
+ACTION_LABELS = {
+    "moderate_keep": "审核：保留",
+    "moderate_hide": "审核：隐藏",
+    "moderate_remove": "审核：删除",
+    "moderate_warn": "审核：警告",
+    "moderate_mute": "审核：禁言",
+    "moderate_ban": "审核：封禁",
+    "moderation_claim": "认领",
+    "auto_hide": "举报自动隐藏",
+    "auto_hold": "自动暂缓",
+    "emergency_escalate": "紧急求助上报",
+    "member_mute": "禁言",
+    "member_ban": "封禁",
+    "member_unrestrict": "解除禁言/封禁",
+    "join_approve": "同意入群",
+    "join_reject": "拒绝入群",
+    "role_change": "角色变更",
+    "group_create": "创建社群",
+    "post_flags": "置顶/锁定",
+    "comment_remove": "删除评论",
+    "answer_verify": "认证回答",
+    "reveal_author": "查看匿名作者",
+    "image_approve": "图片通过",
+    "image_reject": "图片驳回",
+    "word_add": "添加敏感词",
+    "word_remove": "停用敏感词",
+    "word_exception_add": "添加例外短语",
+    "word_exception_remove": "删除例外短语",
+}
+WORD_CATEGORIES = {"BLOCK": "禁发", "HOLD": "待审", "AD": "广告/违规宣称", "EMERGENCY": "紧急求助"}
 STATUSES = ("OPEN", "CLAIMED", "DECIDED")
 
 
@@ -217,8 +262,81 @@ async def restrict(c: Console) -> Response:
     return c.redirect("/console/moderation/members")
 
 
+@staff_page(*MODERATION)
+async def open_count(c: Console) -> Response:
+    """The live counter on the queue page (htmx polls it): open items now, emergencies apart."""
+    result = await c.run(OPEN_COUNT)
+    nodes = (result.data.get("moderationQueue") or {}).get("nodes") or []
+    urgent = sum(1 for n in nodes if n["reason"] == "emergency")
+    return render_page("moderation/_count.html", open=len(nodes), urgent=urgent, capped=len(nodes) >= 100)
+
+
+@staff_page(*MODERATION)
+async def audit(c: Console) -> Response:
+    params = c.request.query_params
+    group_id = params.get("groupId") or None
+    action = params.get("action") or None
+    result = await c.run(AUDIT, {"groupId": group_id, "after": params.get("after") or None})
+    groups = await c.run(GROUPS)
+    connection = result.data.get("auditLog") or {"nodes": [], "pageInfo": {}}
+    entries = [e for e in connection["nodes"] if action is None or e["action"] == action]
+    names = {g["id"]: g["name"] for g in (groups.data.get("groups") or {}).get("nodes") or []}
+    return await c.render(
+        "moderation/audit.html",
+        entries=entries,
+        page_info=connection["pageInfo"],
+        groups=names,
+        group_id=group_id,
+        action=action,
+        actions=ACTION_LABELS,
+        errors=result.errors + groups.errors,
+    )
+
+
+@staff_page(Role.ADMIN)
+async def words(c: Console) -> Response:
+    category = c.request.query_params.get("category")
+    result = await c.run(WORDS, {"category": category if category in WORD_CATEGORIES else None})
+    return await c.render(
+        "moderation/words.html",
+        words=(result.data.get("sensitiveWords") or {}).get("nodes") or [],
+        exceptions=result.data.get("sensitiveWordExceptions") or [],
+        categories=WORD_CATEGORIES,
+        category=category,
+        errors=result.errors,
+    )
+
+
+@staff_page(Role.ADMIN)
+async def word_change(c: Console) -> Response:
+    form = await c.form()
+    change = c.request.path_params["change"]
+    variables: dict[str, str | None]
+    if change == "add":
+        variables = {"word": form.get("word", ""), "category": form.get("category", "")}
+        variables["note"] = form.get("note") or None
+        name, query, done = "sensitiveWordAdd", WORD_ADD, "已添加敏感词"
+    elif change == "remove":
+        variables = {"wordId": form.get("wordId", "")}
+        name, query, done = "sensitiveWordRemove", WORD_REMOVE, "已停用敏感词"
+    elif change == "exception-add":
+        variables = {"phrase": form.get("phrase", "")}
+        name, query, done = "sensitiveWordExceptionAdd", EXCEPTION_ADD, "已添加例外短语"
+    else:
+        variables = {"exceptionId": form.get("exceptionId", "")}
+        name, query, done = "sensitiveWordExceptionRemove", EXCEPTION_REMOVE, "已删除例外短语"
+    result = await c.run(query, {"input": variables})
+    _, errors = result.payload(name)
+    await (c.flash_errors(errors) if errors else c.flash(done))
+    return c.redirect("/console/moderation/words")
+
+
 ROUTES = [
     Route("/moderation", queue, methods=["GET"]),
+    Route("/moderation/count", open_count, methods=["GET"]),
+    Route("/moderation/audit", audit, methods=["GET"]),
+    Route("/moderation/words", words, methods=["GET"]),
+    Route("/moderation/words/{change:str}", word_change, methods=["POST"]),
     Route("/moderation/claim", claim, methods=["POST"]),
     Route("/moderation/decide", decide, methods=["POST"]),
     Route("/moderation/requests", requests, methods=["GET"]),

@@ -68,7 +68,7 @@ async def test_a_moderator_claims_and_keeps_a_held_post_which_is_then_published(
         rows = await session.execute(
             select(AuditEntry.actor_kind, AuditEntry.actor_id).where(AuditEntry.target_id == post_id)
         )
-        actors = set(rows.tuples())
+        actors = {(kind, actor) for kind, actor in rows}
     assert ("staff", staff_id) in actors  # recorded as the signed-in moderator
 
 
@@ -190,3 +190,43 @@ async def test_a_member_is_muted_then_banned_then_unbanned(client) -> None:
         reason="",
     )
     assert "flash error" in (await client.get("/console/moderation/members")).text
+
+
+async def test_the_live_counter_and_the_audit_log_with_filters(client) -> None:
+    await make_staff(MODERATOR, ["moderator"])
+    group = await make_group()
+    await _held_post(group, await member_of(group))
+    await _held_post(group, await member_of(group), body="胸口剧痛喘不上气")
+    token = await console_sign_in(client, MODERATOR)
+    count = await client.get("/console/moderation/count", headers={"hx-request": "true"})
+    assert "待认领 <strong>2</strong> 条" in count.text and "紧急 1" in count.text
+    page = (await client.get("/console/moderation")).text
+    item_id, version = _item_form(page)
+    await console_post(client, "/console/moderation/claim", token, itemId=item_id, version=version)
+    item_id, version = _item_form((await client.get("/console/moderation")).text)
+    await console_post(
+        client, "/console/moderation/decide", token, itemId=item_id, version=version, decision="HIDE", reason="引流"
+    )
+    audit = (await client.get("/console/moderation/audit")).text
+    assert "审核：隐藏" in audit and "引流" in audit and "认领" in audit
+    only = (await client.get("/console/moderation/audit?action=moderate_hide")).text
+    assert only.count('class="audit-row"') == 1
+    assert (await client.get("/console/moderation/words")).status_code == 403  # the word list is the admins'
+
+
+async def test_an_admin_manages_the_word_list(client) -> None:
+    await make_staff("admin@console.test", ["admin"])
+    token = await console_sign_in(client, "admin@console.test")
+    await console_post(client, "/console/moderation/words/add", token, word="代写病历", category="BLOCK", note="测试")
+    page = (await client.get("/console/moderation/words?category=BLOCK")).text
+    assert "已添加敏感词" in page and "代写病历" in page
+    row = next(r for r in page.split('class="word-row"')[1:] if "代写病历" in r)
+    word_id = re.search(r'name="wordId" value="([^"]+)"', row)
+    assert word_id
+    await console_post(client, "/console/moderation/words/remove", token, wordId=word_id.group(1))
+    page = (await client.get("/console/moderation/words?category=BLOCK")).text
+    assert "已停用敏感词" in page and "代写病历" not in page
+    await console_post(client, "/console/moderation/words/exception-add", token, phrase="想死你们了")
+    assert "想死你们了" in (await client.get("/console/moderation/words")).text
+    await console_post(client, "/console/moderation/words/add", token, word="", category="HOLD")
+    assert "flash error" in (await client.get("/console/moderation/words")).text
