@@ -15,15 +15,13 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import clock, pubsub, queue
-from core.db import after_commit
+from core import clock, pubsub
 from core.identity import Actor
 from core.ids import new_id
 from core.pagination import Page, keyset_page
 from messaging import engagement, errors
 from messaging.models import InboxMessage
 
-_LIVE_KEY = "messaging.inbox_live"
 _inbox = cast(Table, InboxMessage.__table__)
 # Built once (campaigns put thousands of messages per batch); columns come from the parameters.
 _PUT = insert(_inbox).on_conflict_do_nothing(index_elements=["source_ref"]).returning(_inbox.c.id)
@@ -62,24 +60,9 @@ async def put(
 
 
 def _publish_after_commit(session: AsyncSession, patient_id: uuid.UUID, message_id: uuid.UUID) -> None:
-    """One pipelined round of publishes per transaction: a campaign batch putting thousands of
-    messages must not pay a Redis round trip for each after it commits."""
-    pending: list[tuple[str, str]] | None = session.info.get(_LIVE_KEY)
-    if pending is None:
-        pending = session.info[_LIVE_KEY] = []
-        batch = pending
-
-        async def flush() -> None:
-            session.info.pop(_LIVE_KEY, None)
-            pool = await queue.get_pool()
-            for start in range(0, len(batch), 1000):
-                pipe = pool.pipeline(transaction=False)
-                for channel, payload in batch[start : start + 1000]:
-                    pipe.publish(pubsub.PREFIX + channel, payload)
-                await pipe.execute()
-
-        after_commit(session, flush)
-    pending.append((inbox_channel(patient_id), json.dumps({"message_id": str(message_id)})))
+    pubsub.publish_batch_after_commit(
+        session, [(inbox_channel(patient_id), json.dumps({"message_id": str(message_id)}))]
+    )
 
 
 async def page(

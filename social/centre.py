@@ -25,9 +25,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import clock, outbox, pubsub, queue, rawsql
+from core import clock, outbox, pubsub, rawsql
 from core.channels import ChannelName
-from core.db import after_commit
 from core.ids import new_id
 from messaging import delivery, outreach, wechat_service
 from messaging.config import MessageKind, get_messaging_settings
@@ -37,7 +36,6 @@ from social.accounts import Account
 from social.models import Notification
 
 WECHAT_TOPIC = "social.notification_wechat"
-_LIVE_KEY = "social.notifications_live"
 MAX_TITLE = 200
 MAX_BODY = 500
 
@@ -262,23 +260,7 @@ async def _send_wechat(session: AsyncSession, message: outbox.OutboxMessage) -> 
 
 
 def _publish_after_commit(session: AsyncSession, items: Sequence[tuple[Account, uuid.UUID]]) -> None:
-    """One pipelined round of publishes per transaction: a fan-out batch of thousands must not pay a
-    Redis round trip for each after it commits."""
-    if not items:
-        return
-    pending: list[tuple[str, str]] | None = session.info.get(_LIVE_KEY)
-    if pending is None:
-        pending = session.info[_LIVE_KEY] = []
-        batch = pending
-
-        async def flush() -> None:
-            session.info.pop(_LIVE_KEY, None)
-            pool = await queue.get_pool()
-            for start in range(0, len(batch), 1000):
-                pipe = pool.pipeline(transaction=False)
-                for channel, payload in batch[start : start + 1000]:
-                    pipe.publish(pubsub.PREFIX + channel, payload)
-                await pipe.execute()
-
-        after_commit(session, flush)
-    pending.extend((live_channel(a), json.dumps({"notification_id": str(nid)})) for a, nid in items)
+    """Live pushes of a whole fan-out batch in pipelined rounds after it commits (core/pubsub.py)."""
+    if items:
+        messages = [(live_channel(a), json.dumps({"notification_id": str(nid)})) for a, nid in items]
+        pubsub.publish_batch_after_commit(session, messages)
