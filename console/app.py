@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console.pages import admin, auth, campaigns, care, content, dashboards, frontdesk, moderation, segments
+from console.pages import admin, auth, campaigns, care, content, dashboards, frontdesk, moderation, oncall, segments
 from console.web import HERE
 
 
@@ -23,6 +23,7 @@ def _routes() -> list[BaseRoute]:
         *campaigns.ROUTES,
         *dashboards.ROUTES,
         *admin.ROUTES,
+        *oncall.ROUTES,
         # The console's own stylesheet and script; htmx and ECharts come from /static/vendor (cli/assets.py).
         Mount("/static", app=StaticFiles(directory=HERE / "static", check_dir=False), name="console-static"),
     ]

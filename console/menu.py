@@ -36,8 +36,10 @@ CAMPAIGNS = (Role.MARKETER,)  # CAMPAIGN_ROLES: compose, submit, send
 CAMPAIGN_REVIEWERS = (Role.REVIEWER,)  # campaigns/service.py REVIEW_ROLES
 DASHBOARDS = (Role.MARKETER,)  # dashboards/service.py
 ADMIN = (Role.ADMIN,)
+EVERYONE = tuple(Role)  # any staff role
 
 MENU: tuple[Section, ...] = (
+    Section("nav.general", (Item("nav.oncall", "/console/oncall", EVERYONE),)),
     Section(
         "nav.moderation",
         (
@@ -75,6 +77,7 @@ MENU: tuple[Section, ...] = (
         "nav.admin",
         (
             Item("nav.admin.staff", "/console/admin/staff", ADMIN),
+            Item("nav.admin.sites", "/console/admin/sites", ADMIN),
             Item("nav.admin.tiers", "/console/admin/tiers", ADMIN),
             Item("nav.admin.rewards", "/console/admin/rewards", ADMIN),
             Item("nav.admin.phi", "/console/admin/phi", ADMIN),

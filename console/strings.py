@@ -49,6 +49,8 @@ ZH_CN: dict[str, str] = {
     "common.no": "否",
     # Navigation
     "nav.home": "首页",
+    "nav.general": "通用",
+    "nav.oncall": "值班与提醒",
     "nav.moderation": "社区审核",
     "nav.moderation.queue": "审核队列",
     "nav.moderation.requests": "入群申请",
@@ -70,6 +72,7 @@ ZH_CN: dict[str, str] = {
     "nav.marketing.dashboards": "数据看板",
     "nav.admin": "系统管理",
     "nav.admin.staff": "员工账号",
+    "nav.admin.sites": "院区",
     "nav.admin.tiers": "会员等级",
     "nav.admin.rewards": "积分奖品",
     "nav.admin.phi": "健康信息查看记录",

@@ -38,6 +38,9 @@ REWARD_CREATE = """mutation ConsoleRewardCreate($input: RewardInput!) { rewardCr
   reward { id name } errors { field code message } } }"""
 REWARD_UPDATE = """mutation ConsoleRewardUpdate($input: RewardUpdateInput!) { rewardUpdate(input: $input) {
   reward { id name } errors { field code message } } }"""
+SITES = """query ConsoleSitesAdmin { sites(first: 50) { nodes { id code name kindLabel address phone } } }"""
+SITE_CREATE = """mutation ConsoleSiteCreate($input: SiteCreateInput!) { siteCreate(input: $input) {
+  site { id name } errors { field code message } } }"""
 PHI = """query ConsolePhiReads($kind: PhiKind, $since: DateTime, $after: String) {
   phiReadLog(kind: $kind, since: $since, first: 50, after: $after) {
     nodes { id kindLabel readAt through staffRoleLabels staff { name } patient { nickname } }
@@ -220,7 +223,31 @@ async def phi_reads(c: Console) -> Response:
     )
 
 
+@staff_page(*ADMIN)
+async def sites(c: Console) -> Response:
+    result = await c.run(SITES)
+    return await c.render(
+        "admin/sites.html", sites=(result.data.get("sites") or {}).get("nodes") or [], errors=result.errors
+    )
+
+
+@staff_page(*ADMIN)
+async def site_create(c: Console) -> Response:
+    form = await c.form()
+    variables = {
+        "code": form.get("code", ""),
+        "name": form.get("name", ""),
+        "kind": form.get("kind") if form.get("kind") in ("CAMPUS", "CLINIC") else "CLINIC",
+        "address": form.get("address") or None,
+        "phone": form.get("phone") or None,
+    }
+    result = await c.run(SITE_CREATE, {"input": variables})
+    return await _done(c, result, "siteCreate", f"已添加院区「{variables['name']}」", "/console/admin/sites")
+
+
 ROUTES = [
+    Route("/admin/sites", sites, methods=["GET"]),
+    Route("/admin/sites/new", site_create, methods=["POST"]),
     Route("/admin/staff", staff, methods=["GET"]),
     Route("/admin/staff/new", staff_create, methods=["POST"]),
     Route("/admin/staff/roles", staff_roles, methods=["POST"]),

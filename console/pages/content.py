@@ -5,7 +5,8 @@ revisions with a diff of the text, and the engagement counts."""
 from __future__ import annotations
 
 import difflib
-from datetime import datetime
+import json
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,6 +34,8 @@ LIST = """query ConsoleContentItems($status: ContentItemStatus, $mine: Boolean!,
 ITEM = f"""query ConsoleContentItem($id: ID!) {{ contentItem(id: $id) {{ {ITEM_FIELDS} }} }}"""
 CHECK = """query ConsoleContentCheck($id: ID!) { contentComplianceCheck(itemId: $id) {
   id rule category severity field start end excerpt message } }"""
+STATS = """query ConsoleContentStats($id: ID!, $since: DateTime) { contentStats(itemId: $id, since: $since) {
+  day views reads likes bookmarks shares } }"""
 CONDITIONS = """query ConsoleConditions { conditions { code name } }"""
 CREATE = """mutation ConsoleContentCreate($input: ContentInput!) { contentCreate(input: $input) {
   item { id } errors { field code message } } }"""
@@ -175,6 +178,14 @@ async def detail(c: Console) -> Response:
     working = item.get("workingRevision") or {}
     check = await c.run(CHECK, {"id": item_id})
     findings = check.data.get("contentComplianceCheck") or []
+    since = (clock.now() - timedelta(days=30)).isoformat()
+    stats = (await c.run(STATS, {"id": item_id, "since": since})).data.get("contentStats") or []
+    chart = None
+    if stats:
+        series = [
+            {"name": label, "data": [d[key] for d in stats]} for key, label in (("views", "阅读"), ("reads", "读完"))
+        ]
+        chart = json.dumps({"type": "line", "x": [d["day"] for d in stats], "series": series}, ensure_ascii=False)
     revisions = sorted(item.get("revisions") or [], key=lambda r: r["number"])
     diff = diff_html(revisions[-2]["body"], revisions[-1]["body"]) if len(revisions) > 1 else None
     return await c.render(
@@ -189,6 +200,7 @@ async def detail(c: Console) -> Response:
         marked_body=mark_findings(working.get("body") or "", findings, "body"),
         revisions=revisions,
         diff=diff,
+        chart=chart,
         conditions=await _conditions(c),
         statuses=STATUSES,
         kinds=KINDS,

@@ -125,3 +125,13 @@ async def test_console_reads_of_health_data_are_in_the_phi_read_audit(client) ->
     await console_sign_in(client, ADMIN)
     page = (await client.get("/console/admin/phi?kind=COMPLAINTS")).text
     assert "周健管" in page and "<code>console:complaints</code>" in page
+
+
+async def test_an_admin_adds_a_site(client) -> None:
+    await make_staff(ADMIN, ["admin"])
+    token = await console_sign_in(client, ADMIN)
+    await console_post(client, "/console/admin/sites/new", token, code="KN-NEW", name="康宁新院区", kind="CAMPUS")
+    page = (await client.get("/console/admin/sites")).text
+    assert "已添加院区「康宁新院区」" in page and "KN-NEW" in page
+    await console_post(client, "/console/admin/sites/new", token, code="KN-NEW", name="重复", kind="CAMPUS")
+    assert "flash error" in (await client.get("/console/admin/sites")).text

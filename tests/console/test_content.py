@@ -112,3 +112,30 @@ async def test_a_rejection_with_a_comment_goes_back_to_the_editor(client) -> Non
     await console_post(client, f"{path}/reject", token, comment="请补充运动强度建议")
     page = (await client.get(path)).text
     assert "已驳回" in page and "请补充运动强度建议" in page
+
+
+async def test_the_engagement_of_a_published_article_is_charted(client) -> None:
+    from tests.factories import next_phone
+    from tests.support import patient_session
+
+    await make_staff(EDITOR, ["marketer"])
+    await make_staff(REVIEWER, ["reviewer"])
+    token = await console_sign_in(client, EDITOR)
+    made = await console_post(
+        client, "/console/content/new", token, kind="ARTICLE", title="护眼小知识", body="少看手机。"
+    )
+    path = _item_path(made.headers["location"])
+    await console_post(client, f"{path}/submit", token)
+    client.cookies.clear()
+    token = await console_sign_in(client, REVIEWER)
+    await console_post(client, f"{path}/approve", token)
+    await console_post(client, f"{path}/publish", token, publishAt="")
+    assert "已发布" in (await client.get(path)).text
+    reader = await patient_session(client, next_phone())
+    engage = """mutation($id: ID!) { contentEngage(input: {itemId: $id, kind: VIEW}) { errors { code } } }"""
+    assert (
+        data(await gql(client, engage, {"id": path.rsplit("/", 1)[1]}, token=reader.access))["contentEngage"]["errors"]
+        == []
+    )
+    page = (await client.get(path)).text
+    assert 'id="engagement"' in page and "data-chart=" in page
