@@ -6,13 +6,14 @@ resets a connection, so pool exhaustion, dropped answers and event-loop stalls o
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -70,3 +71,26 @@ def live_server(
             proc.wait(timeout=10)
         if log_path:
             log.close()  # type: ignore[union-attr]
+
+
+@asynccontextmanager
+async def in_loop_server() -> AsyncIterator[str]:
+    """The real ASGI app under uvicorn in the test's own event loop (the engine's connections belong to
+    it), for WebSocket tests; yields the graphql-transport-ws URL."""
+    import uvicorn
+
+    from api.app import app
+
+    port = free_port()
+    # lifespan off: its shutdown would dispose of the engine the rest of the test session uses
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    for _ in range(500):
+        if server.started:
+            break
+        await asyncio.sleep(0.01)
+    try:
+        yield f"ws://127.0.0.1:{port}/graphql"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,6 +32,7 @@ from patients import service as patient_service
 from patients.models import Staff
 from tests import factories
 from tests.factories import as_patient, make_group, member_of, new_member
+from tests.live_server import in_loop_server
 from tests.support import data, gql, patient_session, staff_session
 
 ESCALATE = timedelta(minutes=5)  # the default PORTAL_PAGE_ESCALATE_AFTER_MINUTES
@@ -506,34 +506,6 @@ async def test_emergency_post_pages_the_doctor_on_duty_who_acknowledges_over_htt
 # --- the live inbox over graphql-transport-ws -------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@asynccontextmanager
-async def _live_server() -> AsyncIterator[str]:
-    """The real ASGI app under uvicorn in this event loop (the engine's connections belong to it)."""
-    import uvicorn
-
-    from api.app import app
-
-    port = _free_port()
-    # lifespan off: its shutdown would dispose of the engine the rest of the test session uses
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    try:
-        yield f"ws://127.0.0.1:{port}/graphql"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
-
-
 async def _ws_next(ws: Any) -> dict[str, Any]:
     while True:
         message = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -557,7 +529,7 @@ async def test_my_pages_subscription_pushes_new_pages_to_the_staff_member_only(c
     patient = await patient_session(client, "13900007002")
     await put_on_duty(_raw(doctor.id), Role.DOCTOR)
     query = "subscription { myPages { id number kind subject level } }"
-    async with _live_server() as url:
+    async with in_loop_server() as url:
         async with _subscribe(url, patient.access, query) as refused:
             message = await _ws_next(refused)
             assert "值班功能仅限医院工作人员使用" in json.dumps(message, ensure_ascii=False), message

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,40 +19,13 @@ from community import posts
 from core.db import unit_of_work
 from core.identity import Actor, ActorKind
 from tests.factories import make_group
+from tests.live_server import in_loop_server
 from tests.social.notify_support import drain, nickname
 from tests.social.support import comment, join, post
 from tests.support import Session, signed_in_patient
 
 SUBSCRIPTION = "subscription { notificationAdded { id kind title actorCount isRead } }"
 TIMEOUT = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@asynccontextmanager
-async def _live_server() -> AsyncIterator[str]:
-    """The real ASGI app under uvicorn in this event loop (the engine's connections belong to it)."""
-    import uvicorn
-
-    from api.app import app
-
-    port = _free_port()
-    # lifespan off: its shutdown would dispose of the engine the rest of the test session uses
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):
-        if server.started:
-            break
-        await asyncio.sleep(0.01)
-    try:
-        yield f"ws://127.0.0.1:{port}/graphql"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
 
 
 async def _next(ws: Any) -> dict[str, Any]:
@@ -96,7 +68,7 @@ async def test_notification_added_pushes_each_persons_own_notifications(client: 
         await join(group, who)
     await nickname(fan, "在线群友")
     async with (
-        _live_server() as url,
+        in_loop_server() as url,
         _subscribed(url, author_session.access) as author_ws,
         _subscribed(url, fan_session.access) as fan_ws,
     ):
@@ -123,6 +95,6 @@ async def test_notification_added_pushes_each_persons_own_notifications(client: 
 
 
 async def test_a_signed_out_socket_is_refused_with_a_code(client: Any) -> None:
-    async with _live_server() as url, _subscribed(url, None) as ws:
+    async with in_loop_server() as url, _subscribed(url, None) as ws:
         message = await _next(ws)
         assert "NOT_AUTHENTICATED" in json.dumps(message), message
