@@ -28,6 +28,7 @@ ZH_CN: dict[str, str] = {
     "error.csrf": "请求已过期或来源不明（缺少安全令牌），请刷新页面后重试。",
     "error.not_staff": "工作台仅限员工账号使用。",
     "error.not_found": "页面不存在",
+    "error.too_large": "提交的内容过大",
     "error.api": "操作未成功",
     "error.bad_input": "填写的内容不正确",
     "common.back_home": "返回首页",

@@ -14,7 +14,7 @@ from console import csrf, session
 from console.config import get_console_settings
 from console.gql import Executor
 from console.strings import t
-from console.web import PAGE_HEADERS, Console, clear_cookie, refusal, render_page, staff_page
+from console.web import PAGE_HEADERS, Console, clear_cookie, form_too_large, refusal, render_page, staff_page
 
 SIGN_IN = """mutation ConsoleSignIn($email: String!, $password: String!) {
   authStaffSignIn(input: {email: $email, password: $password}) {
@@ -54,6 +54,8 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
+    if form_too_large(request):
+        return refusal(413, t("error.api"), t("error.too_large"))
     expected = request.cookies.get(session.LOGIN_COOKIE)
     form = await request.form()
     given = form.get(csrf.FIELD)

@@ -181,3 +181,20 @@ async def test_a_disabled_account_loses_its_console_session(client) -> None:
     assert disabled["staffDisable"]["errors"] == []
     answer = await client.get("/console/")
     assert answer.status_code == 303 and answer.headers["location"] == "/console/login?reason=expired"
+
+
+async def test_an_oversized_or_lengthless_post_is_refused_before_it_is_read(client) -> None:
+    await make_staff(MODERATOR, ["moderator"])
+    token = await console_sign_in(client, MODERATOR)
+    huge = await client.post("/console/moderation/claim", data={"csrf_token": token, "itemId": "x" * 2_000_000})
+    assert huge.status_code == 413
+
+    async def chunks():
+        yield b"csrf_token=" + token.encode()
+
+    chunked = await client.post(
+        "/console/moderation/claim", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert chunked.status_code == 413
+    login = await client.post("/console/login", data={"email": "a" * 2_000_000, "password": "x"})
+    assert login.status_code == 413
