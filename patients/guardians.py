@@ -517,3 +517,9 @@ async def actions_page(
         after=after,
         descending=True,
     )
+
+
+async def guardianships_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Guardianship]:
+    """A batch load for the node fetcher; who may see each one is `sees`."""
+    rows = await session.scalars(select(Guardianship).where(Guardianship.id.in_(ids)))
+    return {r.id: r for r in rows}

@@ -29,7 +29,6 @@ from graphql import (
     SelectionSetNode,
     get_operation_ast,
 )
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
@@ -227,11 +226,6 @@ class DelegationGate(SchemaExtension):
 # --- types -------------------------------------------------------------------------------------
 
 
-async def guardianships_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, models.Guardianship]:
-    rows = await session.scalars(select(models.Guardianship).where(models.Guardianship.id.in_(ids)))
-    return {r.id: r for r in rows}
-
-
 @strawberry.type(name="Guardianship", description="一项代办授权：代办人（监护人）可按授权范围代被代办人办理事项")
 class GuardianshipType(Node):
     model: strawberry.Private[models.Guardianship]
@@ -292,7 +286,11 @@ def _patient_gid(patient_id: uuid.UUID) -> str:
 async def _fetch_guardianships(info: Info, raw: Sequence[str]) -> Sequence[GuardianshipType | None]:
     actor = info.context.actor
     return await load_nodes(
-        info, raw, guardianships_by_ids, GuardianshipType.from_model, visible=lambda r: guardians.sees(actor, r)
+        info,
+        raw,
+        guardians.guardianships_by_ids,
+        GuardianshipType.from_model,
+        visible=lambda r: guardians.sees(actor, r),
     )
 
 
