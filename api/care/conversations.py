@@ -228,8 +228,11 @@ class ConversationQuery:
             lambda c: CareConversationType.from_model(c, actor),
         )
 
-    @strawberry.field(description="按编号取一个咨询（仅患者本人与其护理团队；其他人得到 CONVERSATION_NOT_FOUND）")
-    async def conversation(self, info: Info, id: strawberry.ID) -> CareConversationType:
+    @strawberry.field(
+        description="按编号取一个咨询（仅患者本人与其护理团队；其他人得到 CONVERSATION_NOT_FOUND，"
+        "该字段为 null，同一请求的其他字段照常返回）"
+    )
+    async def conversation(self, info: Info, id: strawberry.ID) -> CareConversationType | None:
         raw = require_id(id, "CareConversation", "id")
         async with info.context.db.read() as session:
             found = await conversations.get(session, info.context.actor, raw)

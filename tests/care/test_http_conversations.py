@@ -189,7 +189,7 @@ async def test_another_patient_and_staff_of_another_site_are_refused(client):
     # Another patient, staff of another site, desk staff and marketers: "not found", never the thread.
     for outsider in (bob, far_doctor, desk, marketer):
         result = await gql(client, ONE, {"id": cid}, token=outsider.access)
-        assert _error_code(result) == "CONVERSATION_NOT_FOUND" and result["data"] is None
+        assert _error_code(result) == "CONVERSATION_NOT_FOUND" and result["data"] == {"conversation": None}
         assert data(await gql(client, NODE, {"id": cid}, token=outsider.access))["node"] is None
         written = data(await gql(client, REPLY, {"c": cid, "b": "加我微信，有特效药"}, token=outsider.access))
         assert written["conversationReply"]["message"] is None
@@ -197,6 +197,11 @@ async def test_another_patient_and_staff_of_another_site_are_refused(client):
         closed = data(await gql(client, CLOSE, {"c": cid}, token=outsider.access))["conversationClose"]
         assert _codes(closed) == ["CONVERSATION_NOT_FOUND"]
     assert _error_code(await gql(client, ONE, {"id": cid})) == "NOT_AUTHENTICATED"
+    # A refused thread never takes the request's other fields down with it.
+    both = await gql(
+        client, "query($id: ID!) { conversation(id: $id) { id } conditions { code } }", {"id": cid}, token=bob.access
+    )
+    assert both["data"]["conversation"] is None and both["data"]["conditions"]
     assert data(await gql(client, NODE, {"id": cid}, token=site_doctor.access))["node"]["id"] == cid
 
     # There is no way to address another patient: no recipient argument exists.
