@@ -29,13 +29,12 @@ UNAVAILABLE_MESSAGE = "服务暂时不可用，请稍后重试"
 
 @strawberry.type(description="An expected failure of a mutation: show `message`, switch on `code`.")
 class UserError:
+    """The shape of every payload error; each domain's type (api/error_types.py) types `code` as the
+    enum of the codes its mutations answer."""
+
     field: str | None
     code: str
     message: str
-
-
-def user_errors(exc: DomainError) -> list[UserError]:
-    return [UserError(field=i.field, code=i.code, message=i.message) for i in exc.issues]
 
 
 class PortalSchema(strawberry.Schema):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
-from api.errors import UserError, user_errors
+from api.error_types import payload_errors
 from core.db import unit_of_work
 from core.errors import DomainError
 from core.identity import Actor
@@ -26,7 +26,7 @@ class PayloadType(Protocol[T_contra, P_co]):
     its classmethod `of` from what the work returned (wrapped as GraphQL types; with the request's
     Info for types that load through the DataLoaders). Each payload type says once how it is filled."""
 
-    def __call__(self, *, errors: list[UserError]) -> P_co: ...
+    def __call__(self, *, errors: list[Any]) -> P_co: ...
 
     def of(self, value: T_contra, info: Info, /) -> P_co: ...
 
@@ -46,7 +46,7 @@ async def mutate(info: Info, payload: PayloadType[T, P], work: Work[T]) -> P:
         async with unit_of_work() as session:
             value = await work(session, info.context.actor)
     except DomainError as exc:
-        return payload(errors=user_errors(exc))
+        return payload(errors=payload_errors(payload, exc))
     return payload.of(value, info)
 
 

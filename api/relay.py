@@ -12,7 +12,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import BatchFn, Info
-from core.errors import FieldIssue, ValidationFailed
+from core.errors import CoreCode, FieldIssue, ValidationFailed
 from core.identity import Actor
 from core.pagination import Page, check_id_count
 
@@ -128,7 +128,7 @@ class InvalidId(ValidationFailed):
     """A malformed global id, or one of another type: ID_INVALID as a payload error in mutations
     and, the same code, as the GraphQL error of a query (a plain ValidationFailed says INVALID_INPUT)."""
 
-    code = "ID_INVALID"
+    code = CoreCode.ID_INVALID
 
     def __init__(self, field: str | None):
         super().__init__([FieldIssue(code=self.code, message="编号无效", field=field)])

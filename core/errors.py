@@ -38,6 +38,7 @@ class CoreCode(ErrorCode):
     EVENT_NOT_FOUND = "EVENT_NOT_FOUND", "活动不存在"
     GENDER_INVALID = "GENDER_INVALID", "性别取值无效"
     GROUP_NOT_FOUND = "GROUP_NOT_FOUND", "社群不存在"
+    ID_INVALID = "ID_INVALID", "编号无效（格式不对或不是该类对象的编号）"
     INVALID = "INVALID", "请求无效"
     INVALID_INPUT = "INVALID_INPUT", "输入有误"
     NAME_LENGTH = "NAME_LENGTH", "姓名需为1到50个字符"

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.campaigns.types import AudienceKind, CampaignClass, CampaignType, SegmentCriteriaInput, SegmentType
 from api.context import Info
-from api.errors import UserError
+from api.error_types import CampaignsError
 from api.identity.types import PatientType
 from api.mutations import mutate
 from api.relay import optional_id, require_id
@@ -45,7 +45,7 @@ class SegmentDeleteInput:
 @strawberry.type
 class SegmentPayload:
     segment: SegmentType | None = None
-    errors: list[UserError]
+    errors: list[CampaignsError]
 
     @classmethod
     def of(cls, v: Segment, _info: Info) -> SegmentPayload:
@@ -55,7 +55,7 @@ class SegmentPayload:
 @strawberry.type
 class SegmentDeletePayload:
     deleted: bool = False
-    errors: list[UserError]
+    errors: list[CampaignsError]
 
     @classmethod
     def of(cls, deleted: bool, _info: Info) -> SegmentDeletePayload:
@@ -112,7 +112,7 @@ class CampaignReviewInput:
 @strawberry.type
 class CampaignPayload:
     campaign: CampaignType | None = None
-    errors: list[UserError]
+    errors: list[CampaignsError]
 
     @classmethod
     def of(cls, v: Campaign, _info: Info) -> CampaignPayload:
@@ -130,7 +130,7 @@ class PatientSuppressionInput:
 @strawberry.type
 class PatientSuppressionPayload:
     patient: PatientType | None = None
-    errors: list[UserError]
+    errors: list[CampaignsError]
 
     @classmethod
     def of(cls, v: Patient, _info: Info) -> PatientSuppressionPayload:

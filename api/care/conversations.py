@@ -16,7 +16,7 @@ from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
-from api.errors import UserError
+from api.error_types import CareError
 from api.identity.types import PatientType, SiteType, StaffType
 from api.mutations import mutate
 from api.relay import Connection, Node, node_fetcher, raw_uuids, read_page, require_id, to_global_id
@@ -280,7 +280,7 @@ class ConversationMessagePayload:
     help_text: str | None = strawberry.field(
         default=None, description="消息含紧急情况关键词时给患者的求助指引（急救电话、心理援助热线），同时已通知值班医护"
     )
-    errors: list[UserError]
+    errors: list[CareError]
 
     @classmethod
     def of(cls, v: conversations.Posted, info: Info) -> ConversationMessagePayload:
@@ -296,7 +296,7 @@ class ConversationMessagePayload:
 @strawberry.type
 class ConversationPayload:
     conversation: CareConversationType | None = None
-    errors: list[UserError]
+    errors: list[CareError]
 
     @classmethod
     def of(cls, v: m.Conversation, info: Info) -> ConversationPayload:
@@ -319,7 +319,7 @@ class CareAssignmentRemoveInput:
 @strawberry.type
 class CareAssignmentPayload:
     member: CareTeamMemberType | None = None
-    errors: list[UserError]
+    errors: list[CareError]
 
     @classmethod
     def of(cls, v: m.CareAssignment, info: Info) -> CareAssignmentPayload:

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.care.types import ComplaintType, SurveyType, wrap_complaint
 from api.context import Info
-from api.errors import UserError
+from api.error_types import CareError
 from api.mutations import mutate
 from api.relay import optional_id, require_id
 from care import complaints, surveys
@@ -27,7 +27,7 @@ class SurveyAnswerPayload:
     survey: SurveyType | None = None
     points_awarded: int = 0
     complaint: ComplaintType | None = strawberry.field(default=None, description="低分或投诉内容自动生成的工单")
-    errors: list[UserError]
+    errors: list[CareError]
 
     @classmethod
     def of(cls, v: surveys.Answer, info: Info) -> SurveyAnswerPayload:
@@ -62,7 +62,7 @@ class ComplaintNoteInput:
 @strawberry.type
 class ComplaintPayload:
     complaint: ComplaintType | None = None
-    errors: list[UserError]
+    errors: list[CareError]
 
     @classmethod
     def of(cls, v: Complaint, info: Info) -> ComplaintPayload:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.community.types import CommentType, PostType, post_view
 from api.content.types import ContentItemType, wrap, wrap_page
 from api.context import Info
-from api.errors import UserError
+from api.error_types import CommunityError
 from api.mutations import mutate
 from api.relay import Connection, connection, require_id_of
 from community import bookmarks
@@ -66,7 +66,7 @@ class BookmarkInput:
 @strawberry.type
 class BookmarkAddPayload:
     bookmark: BookmarkType | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, saved: bookmarks.Saved, info: Info) -> BookmarkAddPayload:
@@ -76,7 +76,7 @@ class BookmarkAddPayload:
 @strawberry.type
 class BookmarkRemovePayload:
     removed: bool = strawberry.field(default=False, description="原本有这条收藏并已取消")
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, removed: bool, _info: Info) -> BookmarkRemovePayload:

@@ -14,7 +14,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
-from api.errors import UserError
+from api.error_types import CommunityError
 from api.mutations import mutate
 from api.relay import (
     Connection,
@@ -29,7 +29,7 @@ from api.relay import (
 from api.views import node_view, related, view
 from community import checkins, models
 from community import errors as community_errors
-from core.errors import NotFound
+from core.errors import CoreCode, NotFound
 from core.identity import Actor
 from patients import queries as patient_queries
 
@@ -200,7 +200,7 @@ class CheckInQuery:
     ) -> list[CheckInType]:
         target = parse_uuid_id(str(patient_id), "Patient")
         if target is None:
-            raise NotFound("患者不存在", field="patientId", code="PATIENT_NOT_FOUND")
+            raise NotFound("患者不存在", field="patientId", code=CoreCode.PATIENT_NOT_FOUND)
         async with info.context.db.read() as session:
             rows = await checkins.patient_check_ins(
                 session, info.context.actor, target, days=days, kind=kind.value if kind else None
@@ -275,7 +275,7 @@ class CheckInPayload:
     milestone_awarded: MilestoneType | None = strawberry.field(default=None, description="本次达成的里程碑")
     alert: HealthAlertType | None = strawberry.field(default=None, description="读数超出安全范围时的预警")
     updated: bool = strawberry.field(default=False, description="是否更正了今天同类型的打卡")
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: checkins.CheckInResult, _info: Info) -> CheckInPayload:
@@ -299,7 +299,7 @@ class HealthAlertAcknowledgeInput:
 @strawberry.type
 class HealthAlertAcknowledgePayload:
     alert: HealthAlertType | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: models.HealthAlert, _info: Info) -> HealthAlertAcknowledgePayload:

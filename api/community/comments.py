@@ -6,7 +6,7 @@ import strawberry
 
 from api.community.types import CommentType
 from api.context import Info
-from api.errors import UserError
+from api.error_types import CommunityError
 from api.mutations import mutate
 from api.relay import require_id
 from community import comments, posts
@@ -17,7 +17,7 @@ from community.models import Comment
 class CommentPayload:
     comment: CommentType | None = None
     help_text: str | None = strawberry.field(default=None, description="紧急情况时立即给作者的求助信息")
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: posts.Created, _info: Info) -> CommentPayload:

@@ -11,7 +11,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
-from api.errors import UserError
+from api.error_types import CommunityError
 from api.identity.types import StaffType
 from api.mutations import mutate
 from api.relay import Connection, Node, load_nodes, node_fetcher, optional_id, read_page, require_id
@@ -126,7 +126,7 @@ class StaffCredentialRevokeInput:
 @strawberry.type
 class StaffCredentialPayload:
     credential: CredentialType | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: models.StaffCredential, _info: Info) -> StaffCredentialPayload:

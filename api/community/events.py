@@ -16,7 +16,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
-from api.errors import UserError
+from api.error_types import CommunityError
 from api.mutations import mutate
 from api.relay import (
     Connection,
@@ -297,7 +297,7 @@ class EventCreateInput:
 class EventCreatePayload:
     event: EventType | None = strawberry.field(default=None, description="第一场")
     occurrences: list[EventType] = strawberry.field(default_factory=list, description="全部场次（每周重复时多场）")
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, found: list[cm.Event], _info: Info) -> EventCreatePayload:
@@ -316,7 +316,7 @@ class EventCancelInput:
 @strawberry.type
 class EventPayload:
     event: EventType | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: cm.Event, _info: Info) -> EventPayload:
@@ -338,7 +338,7 @@ class EventOfferAcceptInput:
 class EventRsvpPayload:
     event: EventType | None = None
     rsvp: EventRsvpType | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: tuple[cm.Event, cm.EventRsvp], _info: Info) -> EventRsvpPayload:
@@ -360,7 +360,7 @@ class EventCheckInPayload:
     rsvp: EventRsvpType | None = None
     points_awarded: int = 0
     already_checked_in: bool = False
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: tuple[cm.Event, attendance.CheckInResult], _info: Info) -> EventCheckInPayload:
@@ -387,7 +387,7 @@ class EventInviteInput:
 @strawberry.type
 class EventInvitePayload:
     run: EventInvitationRunType | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: cm.InvitationRun, _info: Info) -> EventInvitePayload:

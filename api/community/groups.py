@@ -21,7 +21,7 @@ from api.community.types import (
     post_view,
 )
 from api.context import Info
-from api.errors import UserError
+from api.error_types import CommunityError
 from api.mutations import mutate
 from api.relay import Connection, read_page, require_id, require_id_of, require_ids, to_global_id
 from community import access, groups, posts
@@ -49,7 +49,7 @@ class GroupCreateInput:
 @strawberry.type
 class GroupPayload:
     group: GroupType | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: Group, _info: Info) -> GroupPayload:
@@ -104,7 +104,7 @@ class PostCreateInput:
 class PostPayload:
     post: PostType | None = None
     help_text: str | None = strawberry.field(default=None, description="紧急情况时立即给作者的求助信息")
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: Post | posts.Created, info: Info) -> PostPayload:
@@ -153,7 +153,7 @@ class ReactInput:
 @strawberry.type
 class ReactPayload:
     ok: bool = False
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, ok: bool, _info: Info) -> ReactPayload:
@@ -175,7 +175,7 @@ class AuthorRevealInput:
 @strawberry.type
 class AuthorRevealPayload:
     account_id: strawberry.ID | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: tuple[str, uuid.UUID], _info: Info) -> AuthorRevealPayload:

@@ -7,7 +7,7 @@ import strawberry
 
 from api.community.types import MemberRole, MembershipConnection, MembershipType, MemberState, NotificationLevel
 from api.context import Info
-from api.errors import UserError
+from api.error_types import CommunityError
 from api.mutations import mutate
 from api.relay import read_page, require_id, require_id_of
 from community import groups
@@ -19,7 +19,7 @@ class MembershipPayload:
     state: MemberState | None = None
     role: MemberRole | None = None
     membership: MembershipType | None = strawberry.field(default=None, description="操作后的成员身份")
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: Membership, info: Info) -> MembershipPayload:

@@ -18,7 +18,7 @@ from strawberry.scalars import JSON
 from api.community.members import member_ref
 from api.community.types import MembershipType
 from api.context import Info
-from api.errors import UserError
+from api.error_types import CommunityError
 from api.mutations import mutate
 from api.relay import (
     Connection,
@@ -34,7 +34,7 @@ from api.relay import (
 from api.views import node_view
 from community import moderation
 from community.models import AuditEntry, Membership, QueueStatus, Report, SensitiveWord, WordCategory, WordException
-from core.errors import NotFound
+from core.errors import CoreCode, NotFound
 from core.identity import Actor
 
 ModerationDecision = moderation.Decision
@@ -248,7 +248,7 @@ def _optional_group(group_id: strawberry.ID | None) -> uuid.UUID | None:
         return None
     parsed = parse_uuid_id(str(group_id), "Group")
     if parsed is None:
-        raise NotFound("社群不存在", field="groupId", code="GROUP_NOT_FOUND")
+        raise NotFound("社群不存在", field="groupId", code=CoreCode.GROUP_NOT_FOUND)
     return parsed
 
 
@@ -329,7 +329,7 @@ class ReportInput:
 @strawberry.type
 class ReportPayload:
     report: ContentReportType | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: Report, _info: Info) -> ReportPayload:
@@ -355,7 +355,7 @@ class ModerateInput:
 @strawberry.type
 class ModerationItemPayload:
     item: ModerationItemType | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: moderation.QueueEntry, _info: Info) -> ModerationItemPayload:
@@ -381,7 +381,7 @@ class MemberRestrictPayload:
     banned_until: datetime | None = None
     state: str | None = None
     membership: MembershipType | None = strawberry.field(default=None, description="处理后的成员身份")
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, m: Membership, info: Info) -> MemberRestrictPayload:
@@ -410,7 +410,7 @@ class SensitiveWordRemoveInput:
 @strawberry.type
 class SensitiveWordPayload:
     word: SensitiveWordType | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: SensitiveWord, _info: Info) -> SensitiveWordPayload:
@@ -430,7 +430,7 @@ class WordExceptionRemoveInput:
 @strawberry.type
 class WordExceptionPayload:
     exception: WordExceptionType | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, v: WordException, _info: Info) -> WordExceptionPayload:

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from api.context import Info
-from api.errors import UserError
+from api.error_types import CommunityError
 from api.mutations import mutate
 from api.relay import require_id_of
 from community import sharing
@@ -66,7 +66,7 @@ class ShareLinkCreateInput:
 @strawberry.type
 class ShareLinkCreatePayload:
     share_link: ShareLinkType | None = None
-    errors: list[UserError]
+    errors: list[CommunityError]
 
     @classmethod
     def of(cls, link: ShareLink, _info: Info) -> ShareLinkCreatePayload:

@@ -19,7 +19,7 @@ from api.content.types import (
     wrap,
 )
 from api.context import Info
-from api.errors import UserError
+from api.error_types import ContentError
 from api.mutations import mutate
 from api.relay import optional_id, require_id
 from content import compliance, engagement, service
@@ -129,7 +129,7 @@ class ComplianceTermDeactivateInput:
 @strawberry.type
 class ContentItemPayload:
     item: ContentItemType | None = None
-    errors: list[UserError]
+    errors: list[ContentError]
 
     @classmethod
     def of(cls, v: ContentItem, info: Info) -> ContentItemPayload:
@@ -140,7 +140,7 @@ class ContentItemPayload:
 class ContentSubmitPayload:
     item: ContentItemType | None = None
     findings: list[FindingType] = strawberry.field(default_factory=list)
-    errors: list[UserError]
+    errors: list[ContentError]
 
     @classmethod
     def of(cls, v: tuple[ContentItem, list[Finding]], info: Info) -> ContentSubmitPayload:
@@ -151,7 +151,7 @@ class ContentSubmitPayload:
 @strawberry.type
 class StoryConsentPayload:
     granted: bool | None = None
-    errors: list[UserError]
+    errors: list[ContentError]
 
     @classmethod
     def of(cls, granted: bool, _info: Info) -> StoryConsentPayload:
@@ -163,7 +163,7 @@ class ContentEngagePayload:
     recorded: bool = False
     points_awarded: int = 0
     item: ContentItemType | None = None
-    errors: list[UserError]
+    errors: list[ContentError]
 
     @classmethod
     def of(cls, v: engagement.Engagement, _info: Info) -> ContentEngagePayload:
@@ -173,7 +173,7 @@ class ContentEngagePayload:
 @strawberry.type
 class ComplianceTermPayload:
     term: TermType | None = None
-    errors: list[UserError]
+    errors: list[ContentError]
 
     @classmethod
     def of(cls, v: ComplianceTerm, _info: Info) -> ComplianceTermPayload:

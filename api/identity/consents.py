@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
-from api.errors import UserError
+from api.error_types import IdentityError
 from api.identity.types import ConsentChannel, ConsentNoticeType, ConsentPurpose, ConsentSource
 from api.mutations import mutate
 from api.relay import Connection, read_page, require_id
@@ -67,7 +67,7 @@ class ConsentNoticePublishInput:
 @strawberry.type
 class ConsentNoticePublishPayload:
     notice: ConsentNoticeType | None = None
-    errors: list[UserError]
+    errors: list[IdentityError]
 
     @classmethod
     def of(cls, v: models.ConsentNotice, _info: Info) -> ConsentNoticePublishPayload:

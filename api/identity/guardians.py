@@ -34,7 +34,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types.graphql import OperationType
 
 from api.context import Info
-from api.errors import UserError
+from api.error_types import IdentityError
 from api.mutations import mutate
 from api.relay import (
     Connection,
@@ -378,7 +378,7 @@ class DependentAccountCreateInput:
 @strawberry.type
 class GuardianshipPayload:
     guardianship: GuardianshipType | None = None
-    errors: list[UserError]
+    errors: list[IdentityError]
 
     @classmethod
     def of(cls, v: models.Guardianship, _info: Info) -> GuardianshipPayload:
@@ -388,7 +388,7 @@ class GuardianshipPayload:
 @strawberry.type
 class DependentAccountCreatePayload:
     guardianship: GuardianshipType | None = None
-    errors: list[UserError]
+    errors: list[IdentityError]
 
     @classmethod
     def of(cls, v: guardians.DependentAccount, _info: Info) -> DependentAccountCreatePayload:

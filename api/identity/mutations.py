@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info, client_address
-from api.errors import UserError
+from api.error_types import IdentityError
 from api.identity.types import (
     ConsentChannel,
     ConsentPurpose,
@@ -55,7 +55,7 @@ class AuthRequestCodePayload:
     masked_phone: str | None = None
     expires_at: datetime | None = None
     resend_after: datetime | None = None
-    errors: list[UserError]
+    errors: list[IdentityError]
 
     @classmethod
     def of(cls, v: auth.CodeRequested, _info: Info) -> AuthRequestCodePayload:
@@ -75,7 +75,7 @@ class AuthSignInPayload:
     tokens: AuthTokens | None = None
     patient: PatientType | None = None
     registered: bool = False
-    errors: list[UserError]
+    errors: list[IdentityError]
 
     @classmethod
     def of(cls, v: auth.PatientSignedIn, _info: Info) -> AuthSignInPayload:
@@ -97,7 +97,7 @@ class AuthStaffSignInInput:
 class AuthStaffSignInPayload:
     tokens: AuthTokens | None = None
     staff: StaffType | None = None
-    errors: list[UserError]
+    errors: list[IdentityError]
 
     @classmethod
     def of(cls, v: tuple[auth.Tokens, models.Staff], _info: Info) -> AuthStaffSignInPayload:
@@ -112,7 +112,7 @@ class AuthRefreshInput:
 @strawberry.type
 class AuthRefreshPayload:
     tokens: AuthTokens | None = None
-    errors: list[UserError]
+    errors: list[IdentityError]
 
     @classmethod
     def of(cls, v: auth.Tokens, _info: Info) -> AuthRefreshPayload:
@@ -127,7 +127,7 @@ class AuthSignOutInput:
 @strawberry.type
 class AuthSignOutPayload:
     signed_out: bool = False
-    errors: list[UserError]
+    errors: list[IdentityError]
 
     @classmethod
     def of(cls, _: None, _info: Info) -> AuthSignOutPayload:
@@ -151,7 +151,7 @@ class ProfileUpdateInput:
 @strawberry.type
 class ProfileUpdatePayload:
     patient: PatientType | None = None
-    errors: list[UserError]
+    errors: list[IdentityError]
 
     @classmethod
     def of(cls, v: models.Patient, _info: Info) -> ProfileUpdatePayload:
@@ -181,7 +181,7 @@ class ConsentUpdateInput:
 @strawberry.type
 class ConsentUpdatePayload:
     patient: PatientType | None = None
-    errors: list[UserError]
+    errors: list[IdentityError]
 
     @classmethod
     def of(cls, v: models.Patient, _info: Info) -> ConsentUpdatePayload:
@@ -200,7 +200,7 @@ class StaffCreateInput:
 @strawberry.type
 class StaffCreatePayload:
     staff: StaffType | None = None
-    errors: list[UserError]
+    errors: list[IdentityError]
 
     @classmethod
     def of(cls, v: models.Staff, _info: Info) -> StaffCreatePayload:
@@ -240,7 +240,7 @@ class SiteCreateInput:
 @strawberry.type
 class SiteCreatePayload:
     site: SiteType | None = None
-    errors: list[UserError]
+    errors: list[IdentityError]
 
     @classmethod
     def of(cls, v: models.Site, _info: Info) -> SiteCreatePayload:

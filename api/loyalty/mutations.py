@@ -8,7 +8,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
-from api.errors import UserError
+from api.error_types import LoyaltyError
 from api.loyalty.points_types import PointsEntryType, TierType
 from api.loyalty.queries import EarningRule
 from api.loyalty.types import RedemptionType, RewardType, VisitStatus, VisitType
@@ -44,7 +44,7 @@ class VisitRecordInput:
 class VisitRecordPayload:
     visit: VisitType | None = None
     result: str | None = strawberry.field(default=None, description="created / unchanged / refunded")
-    errors: list[UserError]
+    errors: list[LoyaltyError]
 
     @classmethod
     def of(cls, v: visits.VisitOutcome, _info: Info) -> VisitRecordPayload:
@@ -90,7 +90,7 @@ class RewardUpdateInput:
 @strawberry.type
 class RewardPayload:
     reward: RewardType | None = None
-    errors: list[UserError]
+    errors: list[LoyaltyError]
 
     @classmethod
     def of(cls, v: Reward, _info: Info) -> RewardPayload:
@@ -117,7 +117,7 @@ class RedemptionCancelInput:
 @strawberry.type
 class RedemptionPayload:
     redemption: RedemptionType | None = None
-    errors: list[UserError]
+    errors: list[LoyaltyError]
 
     @classmethod
     def of(cls, v: Redemption, _info: Info) -> RedemptionPayload:
@@ -135,7 +135,7 @@ class PointsAdjustInput:
 @strawberry.type
 class PointsAdjustPayload:
     entry: PointsEntryType | None = None
-    errors: list[UserError]
+    errors: list[LoyaltyError]
 
     @classmethod
     def of(cls, v: Entry, _info: Info) -> PointsAdjustPayload:
@@ -160,7 +160,7 @@ class EarningRuleUpdateInput:
 @strawberry.type
 class EarningRulePayload:
     rule: EarningRule | None = None
-    errors: list[UserError]
+    errors: list[LoyaltyError]
 
     @classmethod
     def of(cls, v: EarningRuleRow, _info: Info) -> EarningRulePayload:
@@ -182,7 +182,7 @@ class TierBenefitsUpdateInput:
 @strawberry.type
 class TierPayload:
     tier: TierType | None = None
-    errors: list[UserError]
+    errors: list[LoyaltyError]
 
     @classmethod
     def of(cls, v: Tier, _info: Info) -> TierPayload:

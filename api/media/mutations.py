@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.file_uploads import Upload
 
 from api.context import Info
-from api.errors import UserError
+from api.error_types import MediaError
 from api.media.types import ImagePurpose, ImageType
 from api.mutations import mutate
 from api.relay import optional_id, require_id
@@ -38,7 +38,7 @@ class ImageModerateInput:
 @strawberry.type
 class ImagePayload:
     image: ImageType | None = None
-    errors: list[UserError]
+    errors: list[MediaError]
 
     @classmethod
     def of(cls, value: tuple[Image, urls.Grant | None, Actor], info: Info) -> ImagePayload:

@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
-from api.errors import UserError, user_errors
+from api.error_types import MessagingError, payload_errors
 from api.messaging.types import InboxMessageType, WechatAppEnum, WechatBindingType, WechatSubscriptionType
 from api.mutations import mutate
 from api.relay import require_id
@@ -29,7 +29,7 @@ class InboxMessageInput:
 class InboxMessagePayload:
     message: InboxMessageType | None = None
     unread_count: int | None = None
-    errors: list[UserError]
+    errors: list[MessagingError]
 
     @classmethod
     def of(cls, v: tuple[InboxMessage, int], _info: Info) -> InboxMessagePayload:
@@ -40,7 +40,7 @@ class InboxMessagePayload:
 class InboxMarkAllReadPayload:
     marked: int = 0
     unread_count: int | None = None
-    errors: list[UserError]
+    errors: list[MessagingError]
 
     @classmethod
     def of(cls, marked: int, _info: Info) -> InboxMarkAllReadPayload:
@@ -51,7 +51,7 @@ class InboxMarkAllReadPayload:
 class InboxOpenLinkPayload:
     link: str | None = None
     message: InboxMessageType | None = None
-    errors: list[UserError]
+    errors: list[MessagingError]
 
     @classmethod
     def of(cls, v: InboxMessage, _info: Info) -> InboxOpenLinkPayload:
@@ -79,7 +79,7 @@ class WechatSubscriptionsGrantInput:
 @strawberry.type
 class WechatBindPayload:
     binding: WechatBindingType | None = None
-    errors: list[UserError]
+    errors: list[MessagingError]
 
     @classmethod
     def of(cls, v: WechatBinding, _info: Info) -> WechatBindPayload:
@@ -89,7 +89,7 @@ class WechatBindPayload:
 @strawberry.type
 class WechatUnbindPayload:
     unbound: bool = False
-    errors: list[UserError]
+    errors: list[MessagingError]
 
     @classmethod
     def of(cls, unbound: bool, _info: Info) -> WechatUnbindPayload:
@@ -99,7 +99,7 @@ class WechatUnbindPayload:
 @strawberry.type
 class WechatSubscriptionsPayload:
     subscriptions: list[WechatSubscriptionType] | None = None
-    errors: list[UserError]
+    errors: list[MessagingError]
 
     @classmethod
     def of(cls, counts: dict[str, int], _info: Info) -> WechatSubscriptionsPayload:
@@ -145,7 +145,7 @@ class MessagingMutation:
                 info.context.actor, code=input.code, app=WechatApp(input.app).value
             )
         except DomainError as exc:
-            return WechatBindPayload(errors=user_errors(exc))
+            return WechatBindPayload(errors=payload_errors(WechatBindPayload, exc))
 
         async def work(s: AsyncSession, a: Actor) -> WechatBinding:
             return await wechat_service.bind(s, a, identity)

@@ -8,7 +8,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
-from api.errors import UserError
+from api.error_types import OncallError
 from api.identity.types import StaffRole
 from api.mutations import mutate
 from api.oncall.types import DutyShiftType, StaffPageType
@@ -29,7 +29,7 @@ class DutyShiftCreateInput:
 @strawberry.type
 class DutyShiftCreatePayload:
     shift: DutyShiftType | None = None
-    errors: list[UserError]
+    errors: list[OncallError]
 
     @classmethod
     def of(cls, v: models.DutyShift, _info: Info) -> DutyShiftCreatePayload:
@@ -44,7 +44,7 @@ class DutyShiftRemoveInput:
 @strawberry.type
 class DutyShiftRemovePayload:
     removed_shift_id: strawberry.ID | None = None
-    errors: list[UserError]
+    errors: list[OncallError]
 
     @classmethod
     def of(cls, removed: strawberry.ID, _info: Info) -> DutyShiftRemovePayload:
@@ -59,7 +59,7 @@ class PageAcknowledgeInput:
 @strawberry.type
 class PageAcknowledgePayload:
     page: StaffPageType | None = None
-    errors: list[UserError]
+    errors: list[OncallError]
 
     @classmethod
     def of(cls, v: models.Page, _info: Info) -> PageAcknowledgePayload:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.scalars import JSON
 
 from api.context import Info
-from api.errors import UserError
+from api.error_types import PrivacyError
 from api.identity.types import PatientType
 from api.mutations import mutate
 from api.relay import Connection, Node, load_nodes, node_fetcher, read_page, require_id, to_global_id
@@ -173,7 +173,7 @@ class DataRightsQuery:
 @strawberry.type
 class DataExportRequestPayload:
     export: DataExportType | None = None
-    errors: list[UserError]
+    errors: list[PrivacyError]
 
     @classmethod
     def of(cls, v: models.DataExport, _info: Info) -> DataExportRequestPayload:
@@ -198,7 +198,7 @@ class ErasureRunNowInput:
 @strawberry.type
 class ErasurePayload:
     request: ErasureRequestType | None = None
-    errors: list[UserError]
+    errors: list[PrivacyError]
 
     @classmethod
     def of(cls, v: models.ErasureRequest, _info: Info) -> ErasurePayload:

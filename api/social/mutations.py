@@ -9,7 +9,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
-from api.errors import UserError
+from api.error_types import SocialError
 from api.mutations import mutate
 from api.relay import require_id_of
 from api.social.queries import ACCOUNT_TYPES
@@ -45,7 +45,7 @@ class FollowInput:
 class FollowPayload:
     following: bool | None = strawberry.field(default=None, description="操作后是否在关注")
     tag: str | None = strawberry.field(default=None, description="规范化后的话题")
-    errors: list[UserError]
+    errors: list[SocialError]
     account: strawberry.Private[Account | None] = None
 
     @classmethod
@@ -65,7 +65,7 @@ class BlockInput:
 @strawberry.type
 class BlockPayload:
     blocked: bool | None = strawberry.field(default=None, description="操作后是否在屏蔽")
-    errors: list[UserError]
+    errors: list[SocialError]
     account: strawberry.Private[Account | None] = None
 
     @classmethod
@@ -91,7 +91,7 @@ class SocialProfileUpdateInput:
 
 @strawberry.type
 class SocialProfilePayload:
-    errors: list[UserError]
+    errors: list[SocialError]
     account: strawberry.Private[Account | None] = None
 
     @classmethod

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.community.types import MemberRole
 from api.context import Info
-from api.errors import UserError
+from api.error_types import SocialError
 from api.mutations import mutate
 from api.relay import Connection, Node, node_fetcher, raw_uuids, read_page, require_id, require_ids, to_global_id
 from api.social.types import PersonKind, account_gid
@@ -179,7 +179,7 @@ class NotificationMarkReadInput:
 class NotificationMarkReadPayload:
     notifications: list[NotificationType] | None = None
     unread_count: int | None = None
-    errors: list[UserError]
+    errors: list[SocialError]
 
     @classmethod
     def of(cls, v: tuple[list[Notification], int], _info: Info) -> NotificationMarkReadPayload:
@@ -190,7 +190,7 @@ class NotificationMarkReadPayload:
 class NotificationMarkAllReadPayload:
     marked: int = 0
     unread_count: int | None = None
-    errors: list[UserError]
+    errors: list[SocialError]
 
     @classmethod
     def of(cls, marked: int, _info: Info) -> NotificationMarkAllReadPayload:
@@ -212,7 +212,7 @@ class NotificationPreferencesUpdateInput:
 @strawberry.type
 class NotificationPreferencesPayload:
     preferences: list[NotificationPreference] | None = None
-    errors: list[UserError]
+    errors: list[SocialError]
 
     @classmethod
     def of(cls, v: list[notifications.Preference], _info: Info) -> NotificationPreferencesPayload:
