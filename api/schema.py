@@ -18,6 +18,7 @@ from api.campaigns.queries import CampaignQuery
 from api.care.conversations import ConversationMutation, ConversationQuery, ConversationSubscription
 from api.care.mutations import CareMutation
 from api.care.queries import CareQuery
+from api.care.survey_results import SurveyResultsQuery
 from api.catalogue import CatalogueQuery
 from api.community.bookmarks import BookmarkMutation, BookmarkQuery
 from api.community.checkins import CheckInMutation, CheckInQuery
@@ -88,6 +89,7 @@ class Query(
     ContentQuery,
     MessagingQuery,
     CareQuery,
+    SurveyResultsQuery,
     ConversationQuery,
     DashboardQuery,
     CampaignQuery,

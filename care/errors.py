@@ -27,6 +27,7 @@ class CareCode(ErrorCode):
     SURVEY_COMMENT_TOO_LONG = "SURVEY_COMMENT_TOO_LONG", "意见不能超过…字"
     SURVEY_EXPIRED = "SURVEY_EXPIRED", "此次满意度调查已过期"
     SURVEY_NOT_FOUND = "SURVEY_NOT_FOUND", "调查不存在"
+    SURVEY_RANGE_INVALID = "SURVEY_RANGE_INVALID", "结束日期不能早于开始日期（或评分上限低于下限），查询范围不超过…天"
     SURVEY_SCORE_RANGE = "SURVEY_SCORE_RANGE", "评分需为0到10的整数"
     VISIT_NOT_FOUND = "VISIT_NOT_FOUND", "就诊记录不存在"
 

@@ -5,7 +5,19 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from console.pages import admin, auth, campaigns, care, content, dashboards, frontdesk, moderation, oncall, segments
+from console.pages import (
+    admin,
+    auth,
+    campaigns,
+    care,
+    content,
+    dashboards,
+    frontdesk,
+    moderation,
+    oncall,
+    segments,
+    surveys,
+)
 from console.web import HERE
 
 
@@ -18,6 +30,7 @@ def _routes() -> list[BaseRoute]:
         *moderation.ROUTES,
         *frontdesk.ROUTES,
         *care.ROUTES,
+        *surveys.ROUTES,
         *content.ROUTES,
         *segments.ROUTES,
         *campaigns.ROUTES,

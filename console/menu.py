@@ -28,6 +28,7 @@ MODERATION = (Role.MODERATOR,)
 FRONT_DESK = (Role.CLINIC_STAFF,)
 COMPLAINTS = (Role.CLINIC_STAFF, Role.HEALTH_MANAGER)  # care/complaints.py DESK_ROLES
 ALERTS = (Role.DOCTOR, Role.HEALTH_MANAGER)  # community/checkins.py CARE_TEAM_ROLES
+SURVEYS = (Role.CLINIC_STAFF, Role.HEALTH_MANAGER)  # care/surveys.py READER_ROLES
 CONTENT = (Role.MARKETER, Role.REVIEWER)
 CONTENT_AUTHORS = (Role.MARKETER,)  # content/service.py AUTHOR_ROLES
 CONTENT_REVIEWERS = (Role.REVIEWER,)  # content/service.py REVIEW_ROLES
@@ -56,6 +57,7 @@ MENU: tuple[Section, ...] = (
         (
             Item("nav.care.complaints", "/console/care/complaints", COMPLAINTS),
             Item("nav.care.alerts", "/console/care/alerts", ALERTS),
+            Item("nav.care.surveys", "/console/care/surveys", SURVEYS),
         ),
     ),
     Section(

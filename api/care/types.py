@@ -15,6 +15,7 @@ from api.views import node_view, related, view
 from care import complaints, surveys
 from care import models as m
 from patients import queries as patient_queries
+from patients.auth import mask_phone
 
 SurveyStatus = m.SurveyStatus
 strawberry.enum(SurveyStatus, name="SurveyStatus")
@@ -31,6 +32,26 @@ async def _survey_site(root: SurveyType, info: Info) -> SiteType | None:
     return await related(info, patient_queries.sites_by_ids, root.model.site_id, SiteType.from_model)
 
 
+@strawberry.type(name="SurveyRespondent", description="作答患者（社区昵称与脱敏手机号）")
+class SurveyRespondent:
+    nickname: str
+    masked_phone: str
+
+
+async def _survey_respondent(root: SurveyType, info: Info) -> SurveyRespondent | None:
+    # For the care desk reading results only (the patient knows who they are); the read of the answers
+    # is recorded where the survey was handed out (surveys.shows, survey_results.responses_page).
+    actor = info.context.actor
+    if not actor.is_staff or not surveys.can_read(actor, root.model):
+        return None
+    return await related(
+        info,
+        patient_queries.patients_by_ids,
+        root.model.patient_id,
+        lambda p: SurveyRespondent(nickname=p.nickname, masked_phone=mask_phone(p.phone)),
+    )
+
+
 @strawberry.type(name="Survey", description="就诊满意度调查（NPS 0-10分 + 意见）")
 class SurveyType(Node):
     model: strawberry.Private[m.Survey]
@@ -44,6 +65,9 @@ class SurveyType(Node):
     score: int | None = strawberry.field(description="0-10分，未作答为 null")
     comment: str | None
     points_awarded: int = strawberry.field(description="作答获得的积分")
+    respondent: SurveyRespondent | None = strawberry.field(
+        resolver=_survey_respondent, description="作答患者（仅门诊前台、健康管理师与管理员可见，手机号脱敏）"
+    )
 
     @classmethod
     def from_model(cls, row: m.Survey) -> SurveyType:

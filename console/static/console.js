@@ -35,8 +35,28 @@
   }
 
   // Charts: <div class="chart" data-chart='{"type":"line","x":[...],"series":[{"name":..,"data":[..]}]}'>.
+  // A page reached through an htmx-boosted link keeps the old <head>: its ECharts <script> never loads.
+  // Load it here (same origin, as the CSP allows) once, then draw.
+  function withECharts(then) {
+    if (typeof window.echarts !== "undefined") return then();
+    var script = document.getElementById("echarts-loader");
+    if (!script) {
+      var htmx = document.querySelector('script[src*="/static/vendor/htmx.min.js"]');
+      var version = htmx && htmx.src.indexOf("?") >= 0 ? htmx.src.slice(htmx.src.indexOf("?")) : "";
+      script = document.createElement("script");
+      script.id = "echarts-loader";
+      script.src = "/static/vendor/echarts.min.js" + version;
+      document.head.appendChild(script);
+    }
+    script.addEventListener("load", then);
+  }
+
   function drawCharts(root) {
-    if (typeof window.echarts === "undefined") return;
+    if (!root.querySelector(".chart[data-chart]")) return;
+    if (typeof window.echarts === "undefined") {
+      withECharts(function () { drawCharts(document); });
+      return;
+    }
     root.querySelectorAll(".chart[data-chart]").forEach(function (el) {
       if (el.dataset.drawn) return;
       var spec = JSON.parse(el.dataset.chart);
