@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.types.base import get_object_definition
 
 from api.context import Info
 from api.error_types import payload_errors
@@ -29,6 +30,29 @@ class PayloadType(Protocol[T_contra, P_co]):
     def __call__(self, *, errors: list[Any]) -> P_co: ...
 
     def of(self, value: T_contra, info: Info, /) -> P_co: ...
+
+
+class ModelPayload:
+    """A payload of one object that its GraphQL type builds with `from_model`: the subclass declares
+    that field first (`group: GroupType | None = None`), then `errors`, and `of` fills the field."""
+
+    @classmethod
+    def of(cls, value: Any, _info: Info, /) -> Self:
+        name, from_model = _model_field(cls)
+        make: Callable[..., Self] = cls  # the subclass's dataclass constructor
+        return make(**{name: from_model(value)}, errors=[])
+
+
+_MODEL_FIELDS: dict[type, tuple[str, Callable[[Any], Any]]] = {}
+
+
+def _model_field(payload: type) -> tuple[str, Callable[[Any], Any]]:
+    found = _MODEL_FIELDS.get(payload)
+    if found is None:
+        field = get_object_definition(payload, strict=True).fields[0]
+        wrapped = getattr(field.type, "of_type")  # noqa: B009  # `X | None`: the optional's type
+        found = _MODEL_FIELDS[payload] = (field.python_name, wrapped.from_model)
+    return found
 
 
 async def mutate(info: Info, payload: PayloadType[T, P], work: Work[T]) -> P:

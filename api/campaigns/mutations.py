@@ -12,14 +12,12 @@ from api.campaigns.types import AudienceKind, CampaignClass, CampaignType, Segme
 from api.context import Info
 from api.error_types import CampaignsError
 from api.identity.types import PatientType
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.relay import optional_id, require_id
 from campaigns import segments, service
 from campaigns.models import AudienceKind as DomainAudience
-from campaigns.models import Campaign, Segment
 from core.identity import Actor
 from patients import service as patient_service
-from patients.models import Patient
 
 
 @strawberry.input
@@ -43,13 +41,9 @@ class SegmentDeleteInput:
 
 
 @strawberry.type
-class SegmentPayload:
+class SegmentPayload(ModelPayload):
     segment: SegmentType | None = None
     errors: list[CampaignsError]
-
-    @classmethod
-    def of(cls, v: Segment, _info: Info) -> SegmentPayload:
-        return cls(segment=SegmentType.from_model(v), errors=[])
 
 
 @strawberry.type
@@ -110,13 +104,9 @@ class CampaignReviewInput:
 
 
 @strawberry.type
-class CampaignPayload:
+class CampaignPayload(ModelPayload):
     campaign: CampaignType | None = None
     errors: list[CampaignsError]
-
-    @classmethod
-    def of(cls, v: Campaign, _info: Info) -> CampaignPayload:
-        return cls(campaign=CampaignType.from_model(v), errors=[])
 
 
 @strawberry.input(description="患者屏蔽标记：为空表示不变")
@@ -128,13 +118,9 @@ class PatientSuppressionInput:
 
 
 @strawberry.type
-class PatientSuppressionPayload:
+class PatientSuppressionPayload(ModelPayload):
     patient: PatientType | None = None
     errors: list[CampaignsError]
-
-    @classmethod
-    def of(cls, v: Patient, _info: Info) -> PatientSuppressionPayload:
-        return cls(patient=PatientType.from_model(v), errors=[])
 
 
 @strawberry.type

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.relay import (
     Connection,
     Node,
@@ -297,13 +297,9 @@ class HealthAlertAcknowledgeInput:
 
 
 @strawberry.type
-class HealthAlertAcknowledgePayload:
+class HealthAlertAcknowledgePayload(ModelPayload):
     alert: HealthAlertType | None = None
     errors: list[CommunityError]
-
-    @classmethod
-    def of(cls, v: models.HealthAlert, _info: Info) -> HealthAlertAcknowledgePayload:
-        return cls(alert=HealthAlertType.from_model(v), errors=[])
 
 
 @strawberry.type

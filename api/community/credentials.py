@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.error_types import CommunityError
 from api.identity.types import StaffType
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.relay import Connection, Node, load_nodes, node_fetcher, optional_id, read_page, require_id
 from api.views import node_view, related
 from community import credentials, models
@@ -124,13 +124,9 @@ class StaffCredentialRevokeInput:
 
 
 @strawberry.type
-class StaffCredentialPayload:
+class StaffCredentialPayload(ModelPayload):
     credential: CredentialType | None = None
     errors: list[CommunityError]
-
-    @classmethod
-    def of(cls, v: models.StaffCredential, _info: Info) -> StaffCredentialPayload:
-        return cls(credential=CredentialType.from_model(v), errors=[])
 
 
 @strawberry.type

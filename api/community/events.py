@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.relay import (
     Connection,
     Node,
@@ -314,13 +314,9 @@ class EventCancelInput:
 
 
 @strawberry.type
-class EventPayload:
+class EventPayload(ModelPayload):
     event: EventType | None = None
     errors: list[CommunityError]
-
-    @classmethod
-    def of(cls, v: cm.Event, _info: Info) -> EventPayload:
-        return cls(event=EventType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -385,13 +381,9 @@ class EventInviteInput:
 
 
 @strawberry.type
-class EventInvitePayload:
+class EventInvitePayload(ModelPayload):
     run: EventInvitationRunType | None = None
     errors: list[CommunityError]
-
-    @classmethod
-    def of(cls, v: cm.InvitationRun, _info: Info) -> EventInvitePayload:
-        return cls(run=EventInvitationRunType.from_model(v), errors=[])
 
 
 @strawberry.type

@@ -22,10 +22,10 @@ from api.community.types import (
 )
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.relay import Connection, read_page, require_id, require_id_of, require_ids, to_global_id
 from community import access, groups, posts
-from community.models import Group, Post
+from community.models import Post
 from core.identity import Actor
 
 
@@ -47,13 +47,9 @@ class GroupCreateInput:
 
 
 @strawberry.type
-class GroupPayload:
+class GroupPayload(ModelPayload):
     group: GroupType | None = None
     errors: list[CommunityError]
-
-    @classmethod
-    def of(cls, v: Group, _info: Info) -> GroupPayload:
-        return cls(group=GroupType.from_model(v), errors=[])
 
 
 @strawberry.input

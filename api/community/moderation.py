@@ -19,7 +19,7 @@ from api.community.members import member_ref
 from api.community.types import MembershipType
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.relay import (
     Connection,
     Node,
@@ -327,13 +327,9 @@ class ReportInput:
 
 
 @strawberry.type
-class ReportPayload:
+class ReportPayload(ModelPayload):
     report: ContentReportType | None = None
     errors: list[CommunityError]
-
-    @classmethod
-    def of(cls, v: Report, _info: Info) -> ReportPayload:
-        return cls(report=ContentReportType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -408,13 +404,9 @@ class SensitiveWordRemoveInput:
 
 
 @strawberry.type
-class SensitiveWordPayload:
+class SensitiveWordPayload(ModelPayload):
     word: SensitiveWordType | None = None
     errors: list[CommunityError]
-
-    @classmethod
-    def of(cls, v: SensitiveWord, _info: Info) -> SensitiveWordPayload:
-        return cls(word=SensitiveWordType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -428,13 +420,9 @@ class WordExceptionRemoveInput:
 
 
 @strawberry.type
-class WordExceptionPayload:
+class WordExceptionPayload(ModelPayload):
     exception: WordExceptionType | None = None
     errors: list[CommunityError]
-
-    @classmethod
-    def of(cls, v: WordException, _info: Info) -> WordExceptionPayload:
-        return cls(exception=WordExceptionType.from_model(v), errors=[])
 
 
 async def _item_entry(session: AsyncSession, actor: Actor, item: Any) -> moderation.QueueEntry:

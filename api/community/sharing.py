@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.relay import require_id_of
 from community import sharing
 from community.models import ShareLink
@@ -64,13 +64,9 @@ class ShareLinkCreateInput:
 
 
 @strawberry.type
-class ShareLinkCreatePayload:
+class ShareLinkCreatePayload(ModelPayload):
     share_link: ShareLinkType | None = None
     errors: list[CommunityError]
-
-    @classmethod
-    def of(cls, link: ShareLink, _info: Info) -> ShareLinkCreatePayload:
-        return cls(share_link=ShareLinkType.from_model(link), errors=[])
 
 
 @strawberry.type

@@ -20,11 +20,11 @@ from api.content.types import (
 )
 from api.context import Info
 from api.error_types import ContentError
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.relay import optional_id, require_id
 from content import compliance, engagement, service
 from content.compliance import Finding
-from content.models import ComplianceTerm, ContentItem, Gate
+from content.models import ContentItem, Gate
 from core.identity import Actor
 
 
@@ -171,13 +171,9 @@ class ContentEngagePayload:
 
 
 @strawberry.type
-class ComplianceTermPayload:
+class ComplianceTermPayload(ModelPayload):
     term: TermType | None = None
     errors: list[ContentError]
-
-    @classmethod
-    def of(cls, v: ComplianceTerm, _info: Info) -> ComplianceTermPayload:
-        return cls(term=TermType.from_model(v), errors=[])
 
 
 @strawberry.type

@@ -35,7 +35,7 @@ from strawberry.types.graphql import OperationType
 
 from api.context import Info
 from api.error_types import IdentityError
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.relay import (
     Connection,
     Node,
@@ -376,13 +376,9 @@ class DependentAccountCreateInput:
 
 
 @strawberry.type
-class GuardianshipPayload:
+class GuardianshipPayload(ModelPayload):
     guardianship: GuardianshipType | None = None
     errors: list[IdentityError]
-
-    @classmethod
-    def of(cls, v: models.Guardianship, _info: Info) -> GuardianshipPayload:
-        return cls(guardianship=GuardianshipType.from_model(v), errors=[])
 
 
 @strawberry.type

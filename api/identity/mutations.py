@@ -21,7 +21,7 @@ from api.identity.types import (
     StaffRole,
     StaffType,
 )
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.relay import optional_id
 from api.views import view
 from core.errors import NotFound
@@ -149,13 +149,9 @@ class ProfileUpdateInput:
 
 
 @strawberry.type
-class ProfileUpdatePayload:
+class ProfileUpdatePayload(ModelPayload):
     patient: PatientType | None = None
     errors: list[IdentityError]
-
-    @classmethod
-    def of(cls, v: models.Patient, _info: Info) -> ProfileUpdatePayload:
-        return cls(patient=PatientType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -179,13 +175,9 @@ class ConsentUpdateInput:
 
 
 @strawberry.type
-class ConsentUpdatePayload:
+class ConsentUpdatePayload(ModelPayload):
     patient: PatientType | None = None
     errors: list[IdentityError]
-
-    @classmethod
-    def of(cls, v: models.Patient, _info: Info) -> ConsentUpdatePayload:
-        return cls(patient=PatientType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -198,13 +190,9 @@ class StaffCreateInput:
 
 
 @strawberry.type
-class StaffCreatePayload:
+class StaffCreatePayload(ModelPayload):
     staff: StaffType | None = None
     errors: list[IdentityError]
-
-    @classmethod
-    def of(cls, v: models.Staff, _info: Info) -> StaffCreatePayload:
-        return cls(staff=StaffType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -238,13 +226,9 @@ class SiteCreateInput:
 
 
 @strawberry.type
-class SiteCreatePayload:
+class SiteCreatePayload(ModelPayload):
     site: SiteType | None = None
     errors: list[IdentityError]
-
-    @classmethod
-    def of(cls, v: models.Site, _info: Info) -> SiteCreatePayload:
-        return cls(site=SiteType.from_model(v), errors=[])
 
 
 def _opt(value: Any) -> Any:

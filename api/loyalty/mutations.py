@@ -12,12 +12,12 @@ from api.error_types import LoyaltyError
 from api.loyalty.points_types import PointsEntryType, TierType
 from api.loyalty.queries import EarningRule
 from api.loyalty.types import RedemptionType, RewardType, VisitStatus, VisitType
-from api.mutations import mutate, perform_at_once
+from api.mutations import ModelPayload, mutate, perform_at_once
 from api.relay import parse_uuid_id, require_id
 from core.identity import Actor
 from loyalty import benefits, earning, rewards, service, visits
 from loyalty.models import EarningRule as EarningRuleRow
-from loyalty.models import Entry, Redemption, Reward, Tier
+from loyalty.models import Tier
 from loyalty.models import VisitStatus as VisitStatusModel
 
 
@@ -88,13 +88,9 @@ class RewardUpdateInput:
 
 
 @strawberry.type
-class RewardPayload:
+class RewardPayload(ModelPayload):
     reward: RewardType | None = None
     errors: list[LoyaltyError]
-
-    @classmethod
-    def of(cls, v: Reward, _info: Info) -> RewardPayload:
-        return cls(reward=RewardType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -115,13 +111,9 @@ class RedemptionCancelInput:
 
 
 @strawberry.type
-class RedemptionPayload:
+class RedemptionPayload(ModelPayload):
     redemption: RedemptionType | None = None
     errors: list[LoyaltyError]
-
-    @classmethod
-    def of(cls, v: Redemption, _info: Info) -> RedemptionPayload:
-        return cls(redemption=RedemptionType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -133,13 +125,9 @@ class PointsAdjustInput:
 
 
 @strawberry.type
-class PointsAdjustPayload:
+class PointsAdjustPayload(ModelPayload):
     entry: PointsEntryType | None = None
     errors: list[LoyaltyError]
-
-    @classmethod
-    def of(cls, v: Entry, _info: Info) -> PointsAdjustPayload:
-        return cls(entry=PointsEntryType.from_model(v), errors=[])
 
 
 @strawberry.input

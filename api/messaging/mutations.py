@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.error_types import MessagingError, payload_errors
 from api.messaging.types import InboxMessageType, WechatAppEnum, WechatBindingType, WechatSubscriptionType
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.relay import require_id
 from core.errors import DomainError
 from core.identity import Actor
@@ -77,13 +77,9 @@ class WechatSubscriptionsGrantInput:
 
 
 @strawberry.type
-class WechatBindPayload:
+class WechatBindPayload(ModelPayload):
     binding: WechatBindingType | None = None
     errors: list[MessagingError]
-
-    @classmethod
-    def of(cls, v: WechatBinding, _info: Info) -> WechatBindPayload:
-        return cls(binding=WechatBindingType.from_model(v), errors=[])
 
 
 @strawberry.type

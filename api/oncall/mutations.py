@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.error_types import OncallError
 from api.identity.types import StaffRole
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.oncall.types import DutyShiftType, StaffPageType
 from api.relay import optional_id, require_id
 from core.identity import Actor
@@ -27,13 +27,9 @@ class DutyShiftCreateInput:
 
 
 @strawberry.type
-class DutyShiftCreatePayload:
+class DutyShiftCreatePayload(ModelPayload):
     shift: DutyShiftType | None = None
     errors: list[OncallError]
-
-    @classmethod
-    def of(cls, v: models.DutyShift, _info: Info) -> DutyShiftCreatePayload:
-        return cls(shift=DutyShiftType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -57,13 +53,9 @@ class PageAcknowledgeInput:
 
 
 @strawberry.type
-class PageAcknowledgePayload:
+class PageAcknowledgePayload(ModelPayload):
     page: StaffPageType | None = None
     errors: list[OncallError]
-
-    @classmethod
-    def of(cls, v: models.Page, _info: Info) -> PageAcknowledgePayload:
-        return cls(page=StaffPageType.from_model(v), errors=[])
 
 
 @strawberry.type

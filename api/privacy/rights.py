@@ -16,7 +16,7 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.error_types import PrivacyError
 from api.identity.types import PatientType
-from api.mutations import mutate
+from api.mutations import ModelPayload, mutate
 from api.relay import Connection, Node, load_nodes, node_fetcher, read_page, require_id, to_global_id
 from api.views import node_view, related
 from core import clock
@@ -171,13 +171,9 @@ class DataRightsQuery:
 
 
 @strawberry.type
-class DataExportRequestPayload:
+class DataExportRequestPayload(ModelPayload):
     export: DataExportType | None = None
     errors: list[PrivacyError]
-
-    @classmethod
-    def of(cls, v: models.DataExport, _info: Info) -> DataExportRequestPayload:
-        return cls(export=DataExportType.from_model(v), errors=[])
 
 
 @strawberry.input
@@ -196,13 +192,9 @@ class ErasureRunNowInput:
 
 
 @strawberry.type
-class ErasurePayload:
+class ErasurePayload(ModelPayload):
     request: ErasureRequestType | None = None
     errors: list[PrivacyError]
-
-    @classmethod
-    def of(cls, v: models.ErasureRequest, _info: Info) -> ErasurePayload:
-        return cls(request=ErasureRequestType.from_model(v), errors=[])
 
 
 @strawberry.type

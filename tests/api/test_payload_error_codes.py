@@ -101,9 +101,18 @@ async def test_a_mutation_error_arrives_as_an_enum_value_over_http(client: Any, 
     errors = result["data"]["groupJoin"]["errors"]
     assert len(errors) == 1 and errors[0]["field"] == "groupId" and errors[0]["message"]
     assert errors[0]["code"] in CODES[CommunityError]
-    introspection = await gql(
-        client, '{ __type(name: "CommunityErrorCode") { kind enumValues { name description } } }'
-    )
+    introspection = await gql(client, '{ __type(name: "CommunityErrorCode") { kind enumValues { name description } } }')
     described = introspection["data"]["__type"]
     assert described["kind"] == "ENUM"
     assert errors[0]["code"] in {value["name"] for value in described["enumValues"]}
+
+
+def test_every_model_payload_builds_its_first_field_with_from_model() -> None:
+    from api.mutations import ModelPayload, _model_field
+
+    importlib.import_module("api.schema")
+    payloads = ModelPayload.__subclasses__()
+    assert len(payloads) > 20
+    for payload in payloads:
+        name, from_model = _model_field(payload)
+        assert name != "errors" and callable(from_model), payload.__name__
