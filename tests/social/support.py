@@ -94,7 +94,7 @@ async def following(viewer: Actor, first: int = 50, after: str | None = None) ->
 
 async def following_ids(viewer: Actor) -> list[tuple[str, uuid.UUID]]:
     page = await following(viewer)
-    return [(i.kind, i.answer.id if i.answer else i.post.id) for i in page.items]
+    return [(i.kind, i.answer.id if i.answer else i.post_id) for i in page.items]
 
 
 async def group_feed_ids(viewer: Actor, group_id: uuid.UUID) -> list[uuid.UUID]:

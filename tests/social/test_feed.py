@@ -12,6 +12,7 @@ from core import clock
 from core.db import unit_of_work
 from core.identity import Role
 from core.pagination import InvalidCursor
+from patients.models import Patient
 from social import blocks, follows
 from tests.factories import MODERATOR, make_group
 from tests.social.support import (
@@ -88,12 +89,12 @@ async def test_answers_tags_blocks_and_held_posts():
         await follows.follow_tag(session, reader, "控糖")
 
     page = await following(reader)
-    assert [(i.kind, i.answer.id if i.answer else i.post.id, i.via_tag) for i in page.items] == [
+    assert [(i.kind, i.answer.id if i.answer else i.post_id, i.via_tag) for i in page.items] == [
         ("post", tagged.id, "控糖"),
         ("post", doctors_post.id, None),  # by a followed person: listed once, not again for its tag
         ("answer", answer.id, None),
     ]
-    assert page.items[2].post.id == question.id
+    assert page.items[2].post_id == question.id
 
     async with unit_of_work() as session:
         await blocks.block(session, reader, account_of(stranger))
@@ -115,10 +116,56 @@ async def test_keyset_pages_newest_first(monkeypatch):
     seen, after = [], None
     while True:
         page = await following(reader, first=2, after=after)
-        seen += [i.post.id for i in page.items]
+        seen += [i.post_id for i in page.items]
         if not page.has_next_page:
             break
         after = page.cursors[-1]
     assert seen == list(reversed(made))
     with pytest.raises(InvalidCursor):
         await following(reader, after="not-a-cursor")
+
+
+async def test_answers_to_questions_of_people_the_viewer_blocked_are_left_out():
+    group = await make_group()
+    followed, reader, asker = await patient(), await patient(), await patient()
+    for actor in (followed, reader, asker):
+        await join(group, actor)
+    question = await post(asker, group, kind="question", title="二甲双胍饭前还是饭后吃？")
+    answer = await comment(followed, question.id, "饭后吃，胃会舒服一些")
+    await _follow(reader, followed)
+    assert await following_ids(reader) == [("answer", answer.id)]
+
+    # The question would show the asker the reader blocked: the whole item goes, as in the group feed.
+    async with unit_of_work() as session:
+        await blocks.block(session, reader, account_of(asker))
+    assert await following_ids(reader) == []
+    async with unit_of_work() as session:
+        await blocks.unblock(session, reader, account_of(asker))
+    assert await following_ids(reader) == [("answer", answer.id)]
+
+
+async def test_an_answer_arrives_whole_with_its_question_as_a_card():
+    group = await make_group(allow_anonymous=True)
+    followed, reader, asker = await patient(), await patient(), await patient()
+    for actor in (followed, reader, asker):
+        await join(group, actor)
+    question = await post(asker, group, kind="question", title="打胰岛素会上瘾吗？", anonymous=True)
+    answer = await comment(followed, question.id, "不会，按医嘱用就好")
+    await _follow(reader, followed)
+
+    [item] = (await following(reader)).items
+    assert (item.kind, item.post_id, item.via_tag) == ("answer", question.id, None)
+    assert item.answer is not None
+    for column in ("id", "post_id", "author_kind", "author_id", "anonymous", "body_md", "body_html", "status"):
+        assert getattr(item.answer, column) == getattr(answer, column), column
+    # The asker stays their group alias; the card never carries their account's name.
+    card = item.post
+    assert card["anonymous"] is True and card["alias_number"] is not None and card["alias_prefix"]
+    assert card["author_name"] != (await _nickname(asker))
+
+
+async def _nickname(actor) -> str:
+    async with unit_of_work() as session:
+        found = await session.get(Patient, actor.id)
+    assert found is not None
+    return found.nickname

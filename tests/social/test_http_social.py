@@ -11,13 +11,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from api.relay import from_global_id, to_global_id
-from community import groups
+from community import groups, posts
 from community.models import CheckInStreak
 from core.db import unit_of_work
-from core.identity import Actor, ActorKind
+from core.identity import Actor, ActorKind, Role
 from social.models import Follow
 from tests.factories import MODERATOR, as_patient, make_group, member_of, verified_credential
-from tests.social.support import comment, post
+from tests.social.support import comment, expert_in, post, staff_member
+from tests.social.support import join as social_join
 from tests.support import Session, count_statements, data, gql, signed_in_patient, staff_session
 
 FOLLOW = """mutation($a: ID, $t: String) { follow(input: {accountId: $a, tag: $t}) {
@@ -437,3 +438,63 @@ async def test_following_feed_statements_do_not_grow_with_the_page(client: Any) 
         assert len(page["edges"]) == first
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+CARD = """fragment Card on Post { id kind title bodyHtml imageUrls status pinned locked commentCount createdAt editedAt
+  verifiedAnswerAt author { displayName anonymous isExpert isStaff id }
+  groupAuthor { id displayName anonymous isExpert isStaff role accountId }
+  reactionCounts { like helpful hug } viewerReactions }"""
+FEED_CARDS = (
+    """query { followingFeed(first: 10) { edges { node { kind viaTag post { ...Card }
+  answer { id bodyHtml status parentId } } } } }"""
+    + CARD
+)
+NODE_CARD = """query($id: ID!) { node(id: $id) { ...Card } }""" + CARD
+
+
+async def test_following_feed_cards_are_the_posts_as_read_on_their_own(client: Any) -> None:
+    """The feed's one statement of plain rows shows each post exactly as the post read by id does (author
+    name, group role, the expert badge, the asker's alias, reaction counts, the viewer's reactions)."""
+    group = await make_group(allow_anonymous=True)
+    reader, reader_id = await signed_in_patient(client)
+    await member_of(group, reader_id)
+    doctor = await staff_member(Role.DOCTOR, credential=True)
+    await social_join(group, doctor)
+    await expert_in(group, doctor)
+    followed_id = await member_of(group)
+    asker_id = await member_of(group)
+    doctors_post = await post(doctor, group, title="科普：低血糖的处理")
+    question = await post(as_patient(asker_id), group, kind="question", title="夜里低血糖怎么办？", anonymous=True)
+    answer = await comment(as_patient(followed_id), question.id, "睡前加一点点心")
+    patients_post = await post(as_patient(followed_id), group, title="今天空腹5.8")
+    async with unit_of_work() as session:
+        await posts.react(session, as_patient(reader_id), target_kind="post", target_id=doctors_post.id, kind="helpful")
+        await posts.react(session, as_patient(asker_id), target_kind="post", target_id=doctors_post.id, kind="like")
+    for followee in (to_global_id("Staff", doctor.id), to_global_id("Patient", followed_id)):
+        assert data(await gql(client, FOLLOW, {"a": followee}, token=reader.access))["follow"]["errors"] == []
+
+    with count_statements() as counter:
+        edges = data(await gql(client, FEED_CARDS, token=reader.access))["followingFeed"]["edges"]
+    # The token check, the readable groups and the page: one statement reads the posts.
+    assert len(counter.statements) <= 3 and sum("community_posts" in s for s in counter.statements) == 1
+    nodes = [e["node"] for e in edges]
+    assert [(n["kind"], n["post"]["id"]) for n in nodes] == [
+        ("POST", to_global_id("Post", patients_post.id)),
+        ("ANSWER", to_global_id("Post", question.id)),
+        ("POST", to_global_id("Post", doctors_post.id)),
+    ]
+    assert nodes[1]["answer"] == {
+        "id": to_global_id("Comment", answer.id),
+        "bodyHtml": answer.body_html,
+        "status": "PUBLISHED",
+        "parentId": None,
+    }
+    for n in nodes:
+        alone = data(await gql(client, NODE_CARD, {"id": n["post"]["id"]}, token=reader.access))["node"]
+        assert n["post"] == alone
+    doctor_card, asker_card = nodes[2]["post"], nodes[1]["post"]
+    assert doctor_card["groupAuthor"]["isExpert"] is True and doctor_card["groupAuthor"]["role"] == "EXPERT"
+    assert doctor_card["reactionCounts"] == {"like": 1, "helpful": 1, "hug": 0}
+    assert doctor_card["viewerReactions"] == ["HELPFUL"]
+    assert asker_card["groupAuthor"]["anonymous"] is True and asker_card["groupAuthor"]["accountId"] is None
+    assert asker_card["author"]["id"] is None
