@@ -270,26 +270,31 @@ def unique_phone() -> Iterator[str]:
     yield "139" + str(uuid.uuid4().int)[:8]
 
 
-# Modules that take longest (measured with --durations), longest first: `make test` distributes whole
+# Modules that take longest (measured with --durations, 2026-12-03), longest first: `make test` distributes whole
 # modules (--dist loadscope, so a module's live servers and fixtures start once) to whichever worker
 # runs low, and starting the long ones first lets the workers finish together.
 SLOW_MODULES_FIRST = [
-    "tests/api/test_fuzz.py",
+    "tests/loyalty/test_ledger_properties.py",
+    "tests/console/test_browser_flows.py",
+    "tests/console/test_browser_session.py",
     "tests/ops/test_packaging.py",
+    "tests/api/test_fuzz.py",
+    "tests/privacy/test_ws_reads.py",
+    "tests/api/test_read_replica.py",
     "tests/ops/test_supervisor.py",
     "tests/api/test_serving.py",
+    "tests/identity/test_consent_race.py",
+    "tests/api/test_graphiql_browser.py",
     "tests/ops/test_worker_kill.py",
-    "tests/campaigns/test_runs.py",
+    "tests/ops/test_demo.py",
     "tests/api/test_multiprocess.py",
+    "tests/api/test_root_field_coverage.py",
+    "tests/campaigns/test_runs.py",
     "tests/api/test_client_mistakes.py",
     "tests/community/test_checkins.py",
     "tests/identity/test_wechat.py",
     "tests/api/test_input_bounds.py",
     "tests/api/test_admission.py",
-    "tests/identity/test_consent_race.py",
-    "tests/api/test_read_replica.py",
-    "tests/content/test_reading.py",
-    "tests/api/test_graphql.py",
 ]
 
 
