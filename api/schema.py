@@ -13,6 +13,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
 
+from api.campaigns.journeys import JourneyQuery
 from api.campaigns.mutations import CampaignMutation
 from api.campaigns.queries import CampaignQuery
 from api.care.conversations import ConversationMutation, ConversationQuery, ConversationSubscription
@@ -93,6 +94,7 @@ class Query(
     ConversationQuery,
     DashboardQuery,
     CampaignQuery,
+    JourneyQuery,
     OncallQuery,
     PrivacyQuery,
     DataRightsQuery,

@@ -20,6 +20,7 @@ class CampaignsCode(ErrorCode):
     CONSENT_INVALID = "CONSENT_INVALID", "授权渠道或用途无效"
     DATETIME_NAIVE = "DATETIME_NAIVE", "时间需带时区"
     EVENT_AUDIENCE_INVALID = "EVENT_AUDIENCE_INVALID", "活动受众需为已邀请、已报名或两者"
+    JOURNEY_UNKNOWN = "JOURNEY_UNKNOWN", "未知的自动旅程"
     KIND_INVALID = "KIND_INVALID", "活动类型需为营销或关怀"
     LINK_LENGTH = "LINK_LENGTH", "链接不能超过500个字符"
     LIST_TOO_LONG = "LIST_TOO_LONG", "最多选择…项"

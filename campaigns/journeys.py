@@ -26,11 +26,15 @@ from sqlalchemy import Select, String, and_, cast, func, literal, or_, select, u
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from campaigns.config import get_campaign_settings
+from campaigns.errors import CampaignsCode
 from campaigns.models import AudienceKind, Campaign, CampaignClass, CampaignStatus, JourneyOccasion
 from campaigns.runner import enqueue_materialise
+from campaigns.segments import READ_ROLES
 from community.models import Event, Membership
 from core import clock, jobs
 from core.db import after_commit, unit_of_work
+from core.errors import DomainError
+from core.identity import Actor
 from core.ids import new_id
 from loyalty.models import LifecycleStage, PatientLifecycle, Visit
 from messaging.outreach import zone
@@ -110,6 +114,7 @@ class Journey:
     subject: str
     body: str
     rule: Callable[[datetime], Select[Any]]
+    trigger: str = ""  # what starts it, for staff (the console's journey page); {dormant_days} is filled in
 
 
 # Lock-screen channels (SMS, WeChat) get no condition or event names: the texts below are generic.
@@ -126,6 +131,7 @@ JOURNEYS = {
             "好久不见",
             "{nickname}您好，好久不见！{brand}近期新增多项健康服务，欢迎回来看看。",
             _reactivation,
+            "会员转入沉睡期（{dormant_days}天内转入的），每次沉睡问候一次",
         ),
         *(
             Journey(
@@ -136,6 +142,7 @@ JOURNEYS = {
                 "就诊随访",
                 f"{{nickname}}您好，距您就诊已{d}天，恢复得怎么样？如有不适请及时复诊，祝您早日康复。",
                 _follow_up(d),
+                f"完成就诊后第{d}天，每次就诊随访一次",
             )
             for d in (7, 30, 90)
         ),
@@ -147,6 +154,7 @@ JOURNEYS = {
             "生日快乐",
             "{nickname}，{brand}祝您生日快乐，身体健康，万事如意！",
             _birthday,
+            "会员生日当天（2月29日出生的会员在平年2月28日），每年一次",
         ),
         Journey(
             "event_promotion",
@@ -156,6 +164,7 @@ JOURNEYS = {
             "社群活动邀请",
             "{nickname}您好，您所在社群的活动「{event_title}」即将举行，欢迎报名参加。",
             _event_promotion,
+            f"所在社群有{EVENT_PROMOTION_DAYS}天内开始且仍可报名的活动，每个活动一次",
         ),
     )
 }
@@ -232,3 +241,42 @@ async def run_journey(code: str) -> int:
 async def run_all() -> dict[str, int]:
     """Cron `campaigns.journeys`: every journey, one transaction each."""
     return {code: await run_journey(code) for code in JOURNEYS}
+
+
+# --- reading (staff) --------------------------------------------------------------------------
+
+CHANNEL_LABELS = {"in_app": "站内信", "wechat": "微信", "sms": "短信", "email": "电子邮件"}
+POLICY = {
+    CampaignClass.MARKETING: "营销消息：需该渠道的营销用途授权；免打扰时段推迟到结束后发送；计入营销消息频次上限；"
+    "已故、住院、员工、未成年与退订营销的会员不发送",
+    CampaignClass.CARE: "关怀消息：需该渠道的服务用途授权；免打扰时段推迟到结束后发送；计入关怀消息频次上限；"
+    "已故、住院与员工不发送",
+}
+
+
+def trigger_of(journey: Journey) -> str:
+    return journey.trigger.format(dormant_days=get_campaign_settings().dormant_journey_days)
+
+
+def steps_of(journey: Journey) -> list[str]:
+    """The journey as the steps a patient goes through, in words."""
+    channels = " → ".join(CHANNEL_LABELS.get(c, c) for c in journey.channels)
+    return [
+        f"触发：{trigger_of(journey)}",
+        "每天由定时任务生成当天的旅程活动（模板已按代码评审，无需逐日审批；当天的活动可暂停或取消）",
+        f"渠道：{channels}（依次选择第一个已授权且有联系方式的渠道）",
+        POLICY[CampaignClass(journey.kind)],
+        f"发送：{journey.subject} — {journey.body}",
+    ]
+
+
+def catalogue(actor: Actor) -> list[Journey]:
+    """Every journey, for the marketing staff who read campaigns."""
+    actor.require_role(*READ_ROLES)
+    return list(JOURNEYS.values())
+
+
+def require_known(code: str) -> str:
+    if code not in JOURNEYS:
+        raise DomainError("未知的自动旅程", field="journey", code=CampaignsCode.JOURNEY_UNKNOWN)
+    return code

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from campaigns import errors, runner
+from campaigns import errors, journeys, runner
 from campaigns.errors import CampaignsCode as Code
 from campaigns.models import (
     AudienceKind,
@@ -304,12 +304,21 @@ async def get_campaign(session: AsyncSession, actor: Actor, campaign_id: uuid.UU
 
 
 async def campaigns_page(
-    session: AsyncSession, actor: Actor, *, status: str | None, first: int | None, after: str | None
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    status: str | None,
+    first: int | None,
+    after: str | None,
+    journey: str | None = None,
 ) -> Page[Any]:
+    """Newest first; `journey`: only the day campaigns of that journey (journey_key "<code>:<date>")."""
     actor.require_role(*READ_ROLES)
     stmt = select(Campaign)
     if status:
         stmt = stmt.where(Campaign.status == status)
+    if journey is not None:
+        stmt = stmt.where(Campaign.journey_key.startswith(journeys.require_known(journey) + ":", autoescape=True))
     return await keyset_page(
         session, stmt, sort=Campaign.created_at, id_=Campaign.id, first=first, after=after, descending=True
     )

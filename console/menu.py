@@ -72,6 +72,7 @@ MENU: tuple[Section, ...] = (
         (
             Item("nav.marketing.segments", "/console/marketing/segments", MARKETING),
             Item("nav.marketing.campaigns", "/console/marketing/campaigns", MARKETING),
+            Item("nav.marketing.journeys", "/console/marketing/journeys", MARKETING),
             Item("nav.marketing.dashboards", "/console/marketing/dashboards", DASHBOARDS),
         ),
     ),

@@ -51,18 +51,21 @@ class CampaignQuery:
             )
         return SegmentPreviewType(count=result.count, suppressed=result.suppressed, sample_ids=result.sample)
 
-    @strawberry.field(description="营销与关怀活动，最新在前（患者不可见）")
+    @strawberry.field(
+        description="营销与关怀活动，最新在前（患者不可见）；journey 为自动旅程编码时只看该旅程每天的活动"
+    )
     async def campaigns(
         self,
         info: Info,
         status: CampaignStatus | None = None,
         first: int | None = 20,
         after: str | None = None,
+        journey: str | None = None,
     ) -> Connection[CampaignType]:
         return await read_page(
             info,
             lambda s, a: service.campaigns_page(
-                s, a, status=status.value if status else None, first=first, after=after
+                s, a, status=status.value if status else None, first=first, after=after, journey=journey
             ),
             CampaignType.from_model,
         )

@@ -15,7 +15,7 @@ from api.identity.types import PatientType
 from api.relay import Node, load_nodes, node_fetcher, require_id, to_global_id
 from api.views import node_view, related, view
 from campaigns import models as m
-from campaigns import segments, service
+from campaigns import segments, service, stats
 from campaigns.segments import READ_ROLES, ConsentRequirement, SegmentCriteria
 from campaigns.stats import CampaignConversion
 from patients.queries import patients_by_ids
@@ -205,6 +205,11 @@ class CampaignType(Node):
     finished_at: datetime | None
     audience_count: int = strawberry.field(description="已生成的投递记录数（含跳过）")
     created_at: datetime
+
+    @strawberry.field(description="活动效果（与 campaignStats 相同）")
+    async def stats(self, info: Info) -> StatsType | None:
+        found = await info.context.load(stats.stats_for, self.model.id)
+        return StatsType.of(found) if found else None
 
     @classmethod
     def from_model(cls, row: m.Campaign) -> CampaignType:
