@@ -16,6 +16,7 @@ from strawberry.extensions.disable_introspection import DisableIntrospection
 from api.campaigns.journeys import JourneyQuery
 from api.campaigns.mutations import CampaignMutation
 from api.campaigns.queries import CampaignQuery
+from api.campaigns.trace import TraceQuery
 from api.care.conversations import ConversationMutation, ConversationQuery, ConversationSubscription
 from api.care.mutations import CareMutation
 from api.care.queries import CareQuery
@@ -95,6 +96,7 @@ class Query(
     DashboardQuery,
     CampaignQuery,
     JourneyQuery,
+    TraceQuery,
     OncallQuery,
     PrivacyQuery,
     DataRightsQuery,

@@ -18,6 +18,7 @@ from console.pages import (
     oncall,
     segments,
     surveys,
+    trace,
 )
 from console.web import HERE
 
@@ -36,6 +37,7 @@ def _routes() -> list[BaseRoute]:
         *segments.ROUTES,
         *campaigns.ROUTES,
         *journeys.ROUTES,
+        *trace.ROUTES,
         *dashboards.ROUTES,
         *admin.ROUTES,
         *oncall.ROUTES,

@@ -36,6 +36,7 @@ MARKETING = (Role.MARKETER, Role.REVIEWER)  # campaigns/segments.py READ_ROLES
 CAMPAIGNS = (Role.MARKETER,)  # CAMPAIGN_ROLES: compose, submit, send
 CAMPAIGN_REVIEWERS = (Role.REVIEWER,)  # campaigns/service.py REVIEW_ROLES
 DASHBOARDS = (Role.MARKETER,)  # dashboards/service.py
+TRACE = (Role.MARKETER,)  # campaigns/trace.py TRACE_ROLES
 ADMIN = (Role.ADMIN,)
 EVERYONE = tuple(Role)  # any staff role
 
@@ -73,6 +74,7 @@ MENU: tuple[Section, ...] = (
             Item("nav.marketing.segments", "/console/marketing/segments", MARKETING),
             Item("nav.marketing.campaigns", "/console/marketing/campaigns", MARKETING),
             Item("nav.marketing.journeys", "/console/marketing/journeys", MARKETING),
+            Item("nav.marketing.trace", "/console/marketing/trace", TRACE),
             Item("nav.marketing.dashboards", "/console/marketing/dashboards", DASHBOARDS),
         ),
     ),

@@ -6,10 +6,10 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import PermissionDenied
+from core.errors import CoreCode, DomainError, PermissionDenied
 from core.identity import Actor, Role
 from core.pagination import Page, keyset_page
 from patients.models import AuthSession, Condition, Consent, Patient, PatientCondition, Site, Staff, StaffRole
@@ -78,6 +78,9 @@ async def list_sites(session: AsyncSession, *, include_inactive: bool = False) -
     return list(await session.scalars(stmt))
 
 
+NAME_SEARCH_MAX = 50  # patients.real_name is 50 characters
+
+
 async def page_patients(
     session: AsyncSession,
     actor: Actor,
@@ -86,14 +89,25 @@ async def page_patients(
     after: str | None,
     condition_code: str | None = None,
     phone: str | None = None,
+    name: str | None = None,
 ) -> Page[Patient]:
     """Newest first. Staff only: a patient list is health data. `phone`: the one patient with that
-    number (the front desk finds the member in front of them; any written form, normalised)."""
+    number (the front desk finds the member in front of them; any written form, normalised). `name`:
+    patients whose community nickname contains it, or (for the care roles, who see real names) whose
+    real name is exactly it."""
     if not actor.has_role(*CARE_ROLES, Role.MARKETER):
         raise PermissionDenied()
     stmt = select(Patient)
     if phone is not None:
         stmt = stmt.where(Patient.phone == normalize_phone(phone))
+    if name is not None:
+        wanted = name.strip()
+        if not 1 <= len(wanted) <= NAME_SEARCH_MAX:
+            raise DomainError(f"姓名或昵称需为1到{NAME_SEARCH_MAX}个字符", field="name", code=CoreCode.NAME_LENGTH)
+        matches = Patient.nickname.contains(wanted, autoescape=True)
+        if actor.has_role(*CARE_ROLES):
+            matches = or_(matches, Patient.real_name == wanted)
+        stmt = stmt.where(matches)
     if condition_code:
         stmt = stmt.where(
             Patient.id.in_(select(PatientCondition.patient_id).where(PatientCondition.condition_code == condition_code))

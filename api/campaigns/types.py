@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import strawberry
@@ -242,6 +242,11 @@ class ExplanationType:
     criteria: JSON | None = strawberry.field(description="入选依据：活动冻结的人群条件")
     consent: ConsentSnapshotType | None
     skipped_because: str | None
+    channel_because: str = strawberry.field(description="渠道：按活动的渠道顺序选中哪个、跳过了哪些及原因")
+    frequency: str | None = strawberry.field(description="频次上限：超限跳过时的条数与上限；已发送时为未超限")
+    deferred_until: datetime | None = strawberry.field(
+        description="落在患者的免打扰时段时推迟到的时间（未推迟为 null）"
+    )
     detail: JSON = strawberry.field(description="原始记录（渠道尝试、发送时复核结果）")
 
 
@@ -285,8 +290,38 @@ def explain(delivery: m.Delivery, campaign: m.Campaign | None) -> ExplanationTyp
         criteria=JSON(campaign.criteria_snapshot) if campaign and campaign.criteria_snapshot is not None else None,
         consent=consent,
         skipped_because=skipped,
+        channel_because=_channel_because(delivery, reason),
+        frequency=_frequency(delivery, reason),
+        # Deferred at materialisation or by the sender: either way not_before moved past its creation.
+        deferred_until=delivery.not_before if delivery.not_before > delivery.created_at + QUIET_SLACK else None,
         detail=JSON(reason),
     )
+
+
+QUIET_SLACK = timedelta(seconds=1)
+CHANNEL_TEXT = {"in_app": "站内信", "sms": "短信", "wechat": "微信", "email": "电子邮件"}
+CLASS_TEXT = {"marketing": "营销", "care": "关怀"}
+
+
+def _channel_because(delivery: m.Delivery, reason: dict[str, Any]) -> str:
+    passed = [
+        f"{CHANNEL_TEXT.get(t['channel'], t['channel'])}缺少{'授权' if t['missing'] == 'consent' else '联系方式'}"
+        for t in reason.get("tried") or []
+    ]
+    if delivery.channel is None:
+        return "未选出渠道" + (f"（{'，'.join(passed)}）" if passed else "")
+    chosen = f"渠道：{CHANNEL_TEXT.get(delivery.channel, delivery.channel)}"
+    return chosen + (f"（{'，'.join(passed)}，改用此渠道）" if passed else "（活动的首选渠道）")
+
+
+def _frequency(delivery: m.Delivery, reason: dict[str, Any]) -> str | None:
+    klass = CLASS_TEXT.get(delivery.kind, delivery.kind)
+    if delivery.skip_reason == "frequency_cap":
+        at_send = reason.get("at_send") or {}
+        return f"近期已收到{at_send.get('recent', '?')}条{klass}消息，达到上限{at_send.get('cap', '?')}条，未发送"
+    if delivery.sent_at is not None:
+        return f"发送时未超过{klass}消息频次上限"
+    return None
 
 
 async def _delivery_patient(root: DeliveryType, info: Info) -> PatientType | None:

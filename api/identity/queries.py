@@ -35,7 +35,10 @@ class IdentityQuery:
             page = await queries.page_sites(session, first=first, after=after)
         return connection(page, SiteType.from_model)
 
-    @strawberry.field(description="患者列表（员工可见，按注册时间倒序）；phone：按手机号查找一位患者（如前台核对身份）")
+    @strawberry.field(
+        description="患者列表（员工可见，按注册时间倒序）；phone：按手机号查找一位患者（如前台核对身份）；"
+        "name：昵称包含该词（诊疗团队另可按真实姓名精确查找）"
+    )
     async def patients(
         self,
         info: Info,
@@ -43,11 +46,12 @@ class IdentityQuery:
         after: str | None = None,
         condition_code: str | None = None,
         phone: str | None = None,
+        name: str | None = None,
     ) -> Connection[PatientType]:
         return await read_page(
             info,
             lambda s, a: queries.page_patients(
-                s, a, first=first, after=after, condition_code=condition_code, phone=phone
+                s, a, first=first, after=after, condition_code=condition_code, phone=phone, name=name
             ),
             PatientType.from_model,
         )

@@ -28,7 +28,7 @@ ONE = f"""query ConsoleCampaign($id: ID!) {{ node(id: $id) {{ ... on Campaign {{
 STATS = """query ConsoleCampaignStats($id: ID!, $status: CampaignDeliveryStatus, $after: String) {
   campaignStats(campaignId: $id) { audience sent delivered opened converted conversionRate pointsCost }
   campaignDeliveries(campaignId: $id, status: $status, first: 50, after: $after) {
-    nodes { id channel status skipReason sentAt deliveredAt openedAt error patient { nickname phone }
+    nodes { id channel status skipReason sentAt deliveredAt openedAt error patient { id nickname phone }
       explanation { summary } }
     pageInfo { hasNextPage endCursor } } }"""
 SAMPLE = """query ConsoleCampaignSample($segmentId: ID, $kind: CampaignClass!) {
