@@ -10,7 +10,7 @@ registration draws a new nonce, so a token handed out before stops working.
 One use: the scan locks the registration row and sets `checked_in_at` once; a second scan, at the same
 moment or later, finds it set and is refused (CHECKIN_TOKEN_USED). Scans lock only the registration
 (never the event row), so the door is not serialised on one row; a walk-in checked in by patient id
-takes a seat and locks the event first, in the order of community.events (event -> registration).
+takes a seat and locks the event first, in the order of community.events.locks (event -> registration).
 Attendance points go through loyalty with one key per (event, patient): however an attendee is checked
 in, they are awarded once.
 """
@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import events
 from community.errors import CommunityCode as Code
-from community.models import Event, EventRsvp, RsvpStatus
+from community.errors import EventCancelled, EventNotFound, NotRegistered
+from community.models import Event, EventRsvp, EventStatus, RsvpStatus
 from core import clock, security
 from core.errors import DomainError
 from core.identity import Actor
@@ -120,7 +121,7 @@ def token_for_viewer(actor: Actor, event: Event, rsvp: EventRsvp) -> str | None:
         return None
     if rsvp.status != RsvpStatus.GOING or rsvp.checked_in_at is not None:
         return None
-    if event.status != events.EventStatus.SCHEDULED or clock.now() >= closes_at(event):
+    if event.status != EventStatus.SCHEDULED or clock.now() >= closes_at(event):
         return None
     return issue_token(event, rsvp)
 
@@ -154,8 +155,8 @@ class CheckInResult:
 
 
 def _require_open(event: Event, now: datetime) -> None:
-    if event.status == events.EventStatus.CANCELLED:
-        raise events.EventCancelled()
+    if event.status == EventStatus.CANCELLED:
+        raise EventCancelled()
     if now < event.starts_at - CHECKIN_OPENS_BEFORE:
         raise CheckInNotOpen()
     if now > closes_at(event):
@@ -196,13 +197,13 @@ async def check_in_by_token(
         raise CheckInTokenExpired(field="token")
     event = await session.get(Event, event_id)
     if event is None:
-        raise events.EventNotFound(field="eventId")
+        raise EventNotFound(field="eventId")
     _require_open(event, now)
     rsvp = await _lock_registration(session, claims.rsvp_id)
     if rsvp is None or rsvp.event_id != event.id or not hmac.compare_digest(rsvp.checkin_nonce, claims.nonce):
         raise CheckInTokenInvalid(field="token")
     if rsvp.status != RsvpStatus.GOING:
-        raise events.NotRegistered("该参会者没有有效的报名（已取消或仍在候补）", field="token")
+        raise NotRegistered("该参会者没有有效的报名（已取消或仍在候补）", field="token")
     if rsvp.checked_in_at is not None:
         raise CheckInTokenUsed(
             f"该签到二维码已使用：参会者已于{events.local_text(rsvp.checked_in_at)}签到", field="token"
@@ -283,7 +284,7 @@ async def attendees_page(
     actor.require_role(*events.EVENT_STAFF_ROLES)
     event = await session.get(Event, event_id)
     if event is None:
-        raise events.EventNotFound(field="eventId")
+        raise EventNotFound(field="eventId")
     stmt = select(EventRsvp).where(EventRsvp.event_id == event.id)
     if status is not None:
         stmt = stmt.where(EventRsvp.status == status.value)

@@ -274,3 +274,46 @@ class CredentialNumberTaken(Conflict):
 class CredentialRoleNotClinical(DomainError):
     code = CommunityCode.CREDENTIAL_ROLE_NOT_CLINICAL
     default_message = "仅医生和健康管理师可以登记执业资质"
+
+
+# --- events (community/events/)
+
+
+class EventNotFound(NotFound):
+    code = CoreCode.EVENT_NOT_FOUND
+    default_message = "活动不存在"
+
+
+class EventCancelled(DomainError):
+    code = CommunityCode.EVENT_CANCELLED
+    default_message = "该活动已取消"
+
+
+class EventStarted(DomainError):
+    code = CommunityCode.EVENT_STARTED
+    default_message = "活动已开始，不能再报名或更改报名"
+
+
+class EventEnded(DomainError):
+    code = CommunityCode.EVENT_ENDED
+    default_message = "活动已结束"
+
+
+class RegistrationClosed(DomainError):
+    code = CommunityCode.REGISTRATION_CLOSED
+    default_message = "报名已截止"
+
+
+class OfferNotFound(Conflict):
+    code = CommunityCode.OFFER_NOT_FOUND
+    default_message = "您没有待确认的名额"
+
+
+class OfferExpired(Conflict):
+    code = CommunityCode.OFFER_EXPIRED
+    default_message = "名额保留已过期，已顺延给下一位候补"
+
+
+class NotRegistered(DomainError):
+    code = CommunityCode.NOT_REGISTERED
+    default_message = "您尚未成功报名该活动"

@@ -42,9 +42,10 @@ from campaigns.models import Segment
 from campaigns.segments import SegmentCriteria, segment_select
 from community import audit
 from community.errors import CommunityCode as Code
-from community.events import EVENT_ADMIN_ROLES, EventCancelled, EventEnded, EventNotFound, EventStatus, local_text
+from community.errors import EventCancelled, EventEnded, EventNotFound
+from community.events import EVENT_ADMIN_ROLES, local_text
 from community.groups import groups_by_ids
-from community.models import Event, EventInvitation, InvitationRun
+from community.models import Event, EventInvitation, EventStatus, InvitationRun
 from core import clock, jobs
 from core.channels import ChannelName, Message, send_later
 from core.db import after_commit, unit_of_work

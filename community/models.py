@@ -481,6 +481,11 @@ class EventKind(enum.StrEnum):
     FREE_CLINIC = "free_clinic"  # 义诊
 
 
+class EventStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
 class Event(IdMixin, TimestampMixin, Base):
     __tablename__ = "community_events"
     __table_args__ = (
@@ -517,6 +522,13 @@ class RsvpStatus(enum.StrEnum):
     WAITLISTED = "waitlisted"
     OFFERED = "offered"  # a freed seat held for this person until offer_expires_at
     CANCELLED = "cancelled"
+
+
+class RsvpResponse(enum.StrEnum):
+    """What a patient answers to an event (RsvpStatus is where that leaves them)."""
+
+    GOING = "going"
+    DECLINED = "declined"
 
 
 class EventRsvp(IdMixin, TimestampMixin, Base):

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access, errors, events, posts
 from community.errors import CommunityCode
-from community.models import ContentStatus, Event, EventKind, Group, GroupVisibility, Post, ShareLink
+from community.models import ContentStatus, Event, EventKind, EventStatus, Group, GroupVisibility, Post, ShareLink
 from content import access as content_access
 from content.errors import ItemNotFound
 from content.models import ContentItem, ContentRevision
@@ -198,7 +198,7 @@ async def _event_preview(session: AsyncSession, event_id: uuid.UUID) -> tuple[st
         return "病友社群活动", "该活动仅对受邀成员开放", None, False, True
     if group is not None and group.visibility != GroupVisibility.PUBLIC:
         return f"「{group.name}」的活动", "该活动仅对社群成员开放，加入社群后即可查看", group.name, False, True
-    if event.status == events.EventStatus.CANCELLED:
+    if event.status == EventStatus.CANCELLED:
         return event.title, "该活动已取消", group.name if group else None, True, True
     when = events.local_text(event.starts_at)
     line = " · ".join(x for x in (when, _EVENT_KINDS.get(EventKind(event.kind), ""), event.location or "") if x)

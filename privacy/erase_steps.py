@@ -29,7 +29,6 @@ from care.models import (
     Survey,
 )
 from community import events, groups
-from community.events import EventStatus
 from community.models import (
     Bookmark,
     CheckIn,
@@ -39,12 +38,14 @@ from community.models import (
     ContentStatus,
     Event,
     EventRsvp,
+    EventStatus,
     Membership,
     MemberState,
     Post,
     PostRevision,
     Reaction,
     Report,
+    RsvpResponse,
     RsvpStatus,
     ShareLink,
 )
@@ -199,7 +200,7 @@ async def registrations(session: AsyncSession, request: ErasureRequest) -> Count
     for event_id in event_ids:
         try:
             async with session.begin_nested():
-                await events.rsvp(session, patient, event_id, events.RsvpResponse.DECLINED.value)
+                await events.rsvp(session, patient, event_id, RsvpResponse.DECLINED.value)
             declined += 1
         except DomainError:
             # Not visible to them any more, or closed meanwhile: withdraw the registration directly.

@@ -38,7 +38,7 @@ from core.identity import Actor
 
 EventKind = cm.EventKind
 strawberry.enum(EventKind, name="EventKind")
-EventStatus = events.EventStatus
+EventStatus = cm.EventStatus
 strawberry.enum(EventStatus, name="EventStatus")
 EventRsvpStatus = cm.RsvpStatus
 strawberry.enum(EventRsvpStatus, name="EventRsvpStatus", description="going/waitlisted/offered ...")
@@ -128,7 +128,7 @@ class EventType(Node):
             row,
             kind=cm.EventKind(row.kind),
             kind_label=events.KIND_LABELS.get(row.kind, row.kind),
-            status=events.EventStatus(row.status),
+            status=EventStatus(row.status),
             group_id=to_global_id("Group", row.group_id) if row.group_id else None,
             site_id=to_global_id("Site", row.site_id) if row.site_id else None,
             series_id=str(row.series_id) if row.series_id else None,
@@ -152,7 +152,7 @@ class EventType(Node):
         now = clock.now()
         deadline = self.model.registration_deadline
         return (
-            self.model.status == events.EventStatus.SCHEDULED
+            self.model.status == EventStatus.SCHEDULED
             and now < self.model.starts_at
             and (deadline is None or now <= deadline)
         )

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from community import attendance, events
-from community.models import Event, EventRsvp
+from community.models import Event, EventRsvp, RsvpStatus
 from core import clock
 from core.db import unit_of_work
 from core.errors import NotAuthenticated, PermissionDenied
@@ -294,7 +294,7 @@ async def test_attendee_list_for_event_staff_only_with_names_masked_phones_and_c
     seen_by_marketing = await page(MARKETER)
     assert seen_by_marketing.items[0].real_name is None  # real names are for the care team
     assert seen_by_marketing.items[0].masked_phone == "139****1111"
-    waiting = await page(MODERATOR, status=events.RsvpStatus.WAITLISTED)
+    waiting = await page(MODERATOR, status=RsvpStatus.WAITLISTED)
     assert [a.rsvp.patient_id for a in waiting.items] == [third]
     one = await page(CLINIC, first=1)
     rest = await page(CLINIC, first=5, after=one.cursors[-1])
