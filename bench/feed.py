@@ -67,6 +67,7 @@ from bench.http1 import Http1
 from core import clock, devservers
 from core.db import dispose_engine, unit_of_work
 from core.identity import Actor, ActorKind, Role
+from core.rawsql import PLAN_PER_CALL
 from core.settings import get_settings, reset_settings
 
 BENCH_DB = f"portal_bench_feed_{os.getpid()}"
@@ -1133,7 +1134,10 @@ async def drive_raw(
             try:
                 async with conn.transaction():
                     for sql, params in trace:
-                        await conn.fetch(sql, *params)
+                        if sql.startswith(PLAN_PER_CALL):  # as core/rawsql.py runs it: planned with its values
+                            await (await conn.prepare(sql)).fetch(*params)
+                        else:
+                            await conn.fetch(sql, *params)
             except asyncpg.PostgresError as exc:
                 stats.failures[type(exc).__name__] += 1
                 continue

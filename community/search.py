@@ -15,7 +15,15 @@ outsiders; held, hidden, removed and author-only posts never appear). An anonymo
 Post, whose author is its group alias.
 
 Ranking: relevance in steps of a tenth of ts_rank (a title match outranks a body match, a word said
-often outranks one said once), then recency; keyset pagination on (step, created_at, id).
+often outranks one said once), then recency; keyset pagination on (step, created_at, id). The work is
+bounded: the matches are taken newest first (through the GIN index, or for a term in most posts the
+created_at index, stopping early) and only the newest SEARCH_CANDIDATES of them are ranked. A rare term
+ranks every match; a common one (糖, 血) ranks the latest few thousand posts that say it instead of
+computing ts_rank for tens of thousands of rows on every request; more words reach older posts.
+
+One statement of plain rows: the page's posts come as feed cards (community.posts.post_cards_sql:
+author name or group alias, role and expert badge, reaction counts, the viewer's reactions), with the
+body for the snippet and the group's alias prefix.
 """
 
 from __future__ import annotations
@@ -24,17 +32,17 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, any_, cast, func, literal_column, select, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import ColumnElement, func, literal_column
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Uuid
 
 from community import access
-from community.models import ContentStatus, Post
+from community.cards import POST_COLUMNS, post_cards_sql
+from community.models import ContentStatus
 from content import search as content_search
 from content.errors import ContentCode
-from core import cpu
+from core import clock, cpu, rawsql
 from core.errors import Validator
 from core.identity import Actor
 from core.pagination import Page, decode_cursor, encode_cursor, page_size
@@ -99,27 +107,57 @@ def check_query(query: str | None) -> str:
     return text
 
 
-@dataclass(frozen=True)
+# How many of the newest matches are ranked (see the module's docstring): enough that a search for a
+# common term still ranks months of posts, few enough that ranking them costs a few milliseconds.
+SEARCH_CANDIDATES = 2000
+
+
+@dataclass(frozen=True, slots=True)
 class Hit:
-    post: Post
+    post: Any  # the post as a feed card row (community.posts.post_cards_sql's columns, body_md, alias_prefix)
     title_highlight: str
     snippet: str
 
+    @property
+    def post_id(self) -> uuid.UUID:
+        post_id: uuid.UUID = self.post["id"]
+        return post_id
 
-def tsquery(words: list[str]) -> ColumnElement[object]:
-    return func.plainto_tsquery("simple", " ".join(words))
 
-
-def search_statement(words: list[str], group_ids: list[uuid.UUID]) -> tuple[Select[Post, int], ColumnElement[int]]:
-    """Published posts of these groups matching every word, with their relevance step."""
-    q = tsquery(words)
-    step = cast(func.floor(func.ts_rank(Post.search_vector, q) * 10), Integer)
-    stmt = select(Post, step.label("step")).where(
-        Post.search_vector.op("@@")(q),
-        Post.status == ContentStatus.PUBLISHED,
-        Post.group_id == any_(cast(group_ids, ARRAY(Uuid()))),
+def search_sql(after: bool, candidates: int = SEARCH_CANDIDATES) -> str:
+    """$1 the query's words (space-separated, as plainto_tsquery reads them), $2 the readable group ids,
+    $3/$4 the viewer's account kind and id (NULL for an anonymous viewer: no blocks, no reactions of
+    their own), $5 the page limit (+1), $6 the time the expert badge is checked at, then after a cursor
+    $7/$8/$9 its (step, created_at, id). Published posts of those groups matching every word and not
+    by someone the viewer blocked; the newest `candidates` of them ranked."""
+    key = " WHERE (r.step, r.created_at, r.id) < ($7, $8, $9)" if after else ""
+    cards = post_cards_sql(
+        f"SELECT pg.step, p.body_md, {POST_COLUMNS} FROM page pg JOIN community_posts p ON p.id = pg.id",
+        viewer=("$3", "$4"),
+        now="$6",
+        order="p.step DESC, p.created_at DESC, p.id DESC",
+        extra_columns=", g.alias_prefix",
+        extra_joins="\nJOIN community_groups g ON g.id = p.group_id",
     )
-    return stmt, step
+    # The candidates are narrow rows (id, created_at): sorting tens of thousands of matches of a word
+    # newest first stays an in-memory top-N sort; the ranked ones read their vector by primary key.
+    # Planned per call (core/rawsql.py): how many posts say the words decides the plan.
+    return f"""{rawsql.PLAN_PER_CALL}
+WITH candidates AS MATERIALIZED (
+    SELECT p.id, p.created_at FROM community_posts p
+    WHERE p.search_vector @@ plainto_tsquery('simple', $1) AND p.status = '{ContentStatus.PUBLISHED.value}'
+      AND p.group_id = ANY($2) AND {blocks.shown_sql("p", "$3", "$4")}
+    ORDER BY p.created_at DESC, p.id DESC LIMIT {int(candidates)}
+), ranked AS (
+    SELECT c.id, c.created_at, floor(ts_rank(v.search_vector, plainto_tsquery('simple', $1)) * 10)::int AS step
+    FROM candidates c JOIN community_posts v ON v.id = c.id
+), page AS (
+    SELECT r.step, r.created_at, r.id FROM ranked r{key}
+    ORDER BY r.step DESC, r.created_at DESC, r.id DESC LIMIT $5
+){cards}"""
+
+
+_SEARCH_SQL = {after: search_sql(after) for after in (False, True)}
 
 
 async def search_posts(
@@ -134,7 +172,7 @@ async def search_posts(
     # Length first: jieba never sees more than MAX_QUERY_LENGTH characters (issue 10: nothing heavy on the loop).
     text = check_query(query)
     size = page_size(first)
-    key = decode_cursor(after, 3, types=(int, datetime, uuid.UUID)) if after else None
+    key = decode_cursor(after, 3, types=(int, datetime, uuid.UUID)) if after else ()
     if group_id is not None:
         await access.require_reader(session, actor, group_id)  # GROUP_NOT_FOUND / NOT_A_MEMBER
         group_ids = [group_id]
@@ -144,22 +182,18 @@ async def search_posts(
     words = query_words(text)  # at most 100 characters: well under a millisecond
     if not words or not group_ids:
         return Page(items=[], cursors=[], has_next_page=False, has_previous_page=after is not None)
-    stmt, step = search_statement(words, group_ids)
-    stmt = stmt.where(blocks.shown(actor, "community_posts"))  # not the posts of people the viewer blocked
-    if key:
-        stmt = stmt.where(tuple_(step, Post.created_at, Post.id) < tuple_(*key))
-    rows = (
-        await session.execute(stmt.order_by(step.desc(), Post.created_at.desc(), Post.id.desc()).limit(size + 1))
-    ).all()
+    kind, account_id = access.viewer_account(actor)
+    args = (" ".join(words), group_ids, kind, account_id, size + 1, clock.now(), *key)
+    rows = await rawsql.fetch(session, _SEARCH_SQL[bool(key)], *args)
     has_next = len(rows) > size
     rows = rows[:size]
     hits = [
         Hit(
-            post=post,
-            title_highlight=content_search.highlight(post.title, words, width=0),
-            snippet=content_search.highlight(post.body_md, words),
+            post=r,
+            title_highlight=content_search.highlight(r["title"], words, width=0),
+            snippet=content_search.highlight(r["body_md"], words),
         )
-        for post, _ in rows
+        for r in rows
     ]
-    cursors = [encode_cursor(int(s), post.created_at, post.id) for post, s in rows]
+    cursors = [encode_cursor(r["step"], r["created_at"], r["id"]) for r in rows]
     return Page(items=hits, cursors=cursors, has_next_page=has_next, has_previous_page=after is not None)

@@ -17,6 +17,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# The first line of a statement whose best plan depends on its values (post search: a word in most posts
+# wants them read newest first through the created_at index, a rare one the GIN index). A statement
+# prepared once and reused gets PostgreSQL's one generic plan after five runs, whatever the next values
+# are; a statement starting with this mark is prepared for each call instead, so every run is planned
+# with its own values (one more round trip). Replays of captured statements (bench/) honour it too.
+PLAN_PER_CALL = "/* planned per call */"
+
 
 async def fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
     """The rows of `sql` ($1, $2 ... placeholders) on the session's connection."""
@@ -29,6 +36,10 @@ async def fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
     # per call, ~0.05 ms); the awaited path when SQLAlchemy has none at hand (invalidated, reconnecting).
     fairy = sync_conn._dbapi_connection
     driver: Any = (fairy if fairy is not None else await conn.get_raw_connection()).driver_connection
+    if sql.startswith(PLAN_PER_CALL):
+        statement = await driver.prepare(sql)  # closed by asyncpg once garbage
+        planned: list[Any] = await statement.fetch(*args)
+        return planned
     rows: list[Any] = await driver.fetch(sql, *args)
     return rows
 

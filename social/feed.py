@@ -27,8 +27,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from community import access
+from community.cards import POST_COLUMNS, post_cards_sql
 from community.models import Comment, ContentStatus, PostKind
-from community.posts import POST_COLUMNS, post_cards_sql
 from core import clock, rawsql
 from core.identity import Actor
 from core.pagination import InvalidCursor, Page, decode_cursor, encode_cursor, page_size

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import strawberry
 
-from api.community.types import PostType, post_view
+from api.community.types import PostType, feed_post_view
 from api.context import Info
 from api.relay import Connection, connection, optional_id
 from community import search
@@ -16,6 +16,12 @@ class PostSearchHitType:
     post: PostType = strawberry.field(description="帖子；匿名帖只显示群内化名")
     title_highlight: str = strawberry.field(description="标题，命中词以 <em> 标出（已转义）")
     snippet: str = strawberry.field(description="正文片段，命中词以 <em> 标出（已转义）")
+
+    @classmethod
+    def of(cls, hit: search.Hit) -> PostSearchHitType:
+        """From the search's plain rows: plain attributes only, completed in one walk (api/plain.py)."""
+        r = hit.post
+        return cls(post=feed_post_view(r, r["alias_prefix"]), title_highlight=hit.title_highlight, snippet=hit.snippet)
 
 
 @strawberry.type
@@ -37,9 +43,4 @@ class PostSearchQuery:
             page = await search.search_posts(
                 session, info.context.actor, query, group_id=group, first=first, after=after
             )
-        return connection(
-            page,
-            lambda h: PostSearchHitType(
-                post=post_view(h.post, info), title_highlight=h.title_highlight, snippet=h.snippet
-            ),
-        )
+        return connection(page, PostSearchHitType.of)

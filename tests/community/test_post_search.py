@@ -4,18 +4,20 @@ check before segmentation, and the GIN index serving both kinds of term."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import event, text, update
 
 from community import errors, groups, posts, search
 from community.models import ContentStatus, Post
 from content import search as content_search
-from core import clock
+from core import clock, rawsql
 from core.db import get_engine, unit_of_work
 from core.errors import ValidationFailed
 from core.identity import ANONYMOUS, Actor, Role
@@ -36,7 +38,7 @@ async def _search(actor: Actor, query: str, *, group_id: uuid.UUID | None = None
 
 
 async def _ids(actor: Actor, query: str, **kw: Any) -> list[uuid.UUID]:
-    return [h.post.id for h in (await _search(actor, query, **kw)).items]
+    return [h.post_id for h in (await _search(actor, query, **kw)).items]
 
 
 async def test_two_character_words_and_common_single_characters_find_posts():
@@ -117,7 +119,7 @@ async def test_relevance_then_recency_and_pages_never_repeat():
     after = None
     while True:
         page = await _search(ANONYMOUS, "血压", first=1, after=after)
-        seen += [h.post.id for h in page.items]
+        seen += [h.post_id for h in page.items]
         if not page.has_next_page:
             break
         after = page.cursors[-1]
@@ -160,8 +162,8 @@ async def test_a_cursor_of_another_shape_is_refused():
             await _search(ANONYMOUS, "血糖", after=bad)
 
 
-async def _explain(actor: Actor, query: str) -> str:
-    """The plan PostgreSQL chooses for the exact statement `search_posts` sends."""
+async def _explain(actor: Actor, query: str, how: str = "") -> str:
+    """The plan PostgreSQL chooses for the exact statement `search_posts` sends (`how`: EXPLAIN's options)."""
     sent: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_a: Any) -> None:
@@ -177,8 +179,8 @@ async def _explain(actor: Actor, query: str) -> str:
     statement, parameters = sent[-1]
     async with unit_of_work() as session:
         conn = await session.connection()
-        rows = await conn.exec_driver_sql("EXPLAIN " + statement, parameters)
-        return "\n".join(r[0] for r in rows)
+        rows = await conn.exec_driver_sql(f"EXPLAIN {how} " + statement, parameters)
+        return "\n".join(r[0] if isinstance(r[0], str) else json.dumps(r[0]) for r in rows)  # FORMAT JSON: decoded
 
 
 async def test_the_gin_index_serves_single_characters_and_words():
@@ -209,4 +211,82 @@ async def test_the_gin_index_serves_single_characters_and_words():
     for term in ("癌", "胰岛素"):
         plan = await _explain(ANONYMOUS, term)
         assert "ix_posts_search" in plan, plan
-        assert "Seq Scan" not in plan, plan
+        # (The page's cards look up the author's staff roles, a small table the planner may scan.)
+        assert "Seq Scan on community_posts" not in plan, plan
+
+
+async def test_a_common_term_ranks_only_its_newest_matches_and_more_words_reach_older_posts():
+    group = await make_group()
+    alice = await member_of(group)
+    clock.clock.advance(timedelta(days=-30))
+    older = await _post(alice, group, "低血糖的处理", "出汗手抖时先吃几块饼干")  # 糖 in the title: ranked high
+    clock.clock.advance(timedelta(days=30))
+    # SEARCH_CANDIDATES newer posts that say 糖 in the body only, indexed as posts.create_post indexes them.
+    filler_title, filler_body = search.document_texts("每日打卡", "今天控糖很好")
+    async with unit_of_work() as session:
+        await session.execute(
+            text(
+                """INSERT INTO community_posts (id, group_id, author_kind, author_id, anonymous, kind, title, body_md,
+                   body_html, image_urls, status, pinned, locked, comment_count, last_activity_at, tags, created_at,
+                   updated_at, search_vector)
+                SELECT gen_random_uuid(), :g, 'patient', :a, false, 'discussion', '每日打卡', '今天控糖很好', 'x',
+                       '[]', 'published', false, false, 0, now(), '{}',
+                       CAST(:now AS timestamptz) - i * interval '1 minute',
+                       CAST(:now AS timestamptz) - i * interval '1 minute',
+                       setweight(to_tsvector('simple', :t), 'A') || setweight(to_tsvector('simple', :b), 'B')
+                FROM generate_series(1, :n) AS i"""
+            ),
+            {
+                "g": group,
+                "a": alice,
+                "t": filler_title,
+                "b": filler_body,
+                "now": clock.now(),
+                "n": search.SEARCH_CANDIDATES,
+            },
+        )
+        await session.execute(text("ANALYZE community_posts"))
+
+    # The older post would rank first, but only the newest SEARCH_CANDIDATES matches are ranked.
+    found = await _search(ANONYMOUS, "糖", first=100)
+    assert older not in [h.post_id for h in found.items] and len(found.items) == 100
+    assert [h.title_highlight for h in found.items[:1]] == ["每日打卡"]
+    plan = json.loads(await _explain(ANONYMOUS, "糖", "(ANALYZE, FORMAT JSON)"))
+    ranked = [n for n in _nodes(plan[0]["Plan"]) if n.get("CTE Name") == "candidates" and n["Node Type"] == "CTE Scan"]
+    assert [n["Actual Rows"] for n in ranked] == [search.SEARCH_CANDIDATES]
+    # Words that fewer posts say reach it: every one of their matches is ranked.
+    assert await _ids(ANONYMOUS, "低血糖") == [older]
+    assert await _ids(ANONYMOUS, "糖 饼干") == [older]
+
+
+def _nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node, *(n for child in node.get("Plans", []) for n in _nodes(child))]
+
+
+async def test_every_search_is_planned_with_its_own_words(monkeypatch):
+    """A common word wants the newest posts read in order, a rare one the GIN index: a statement prepared
+    once would switch to one generic plan for all words after five runs (core/rawsql.py PLAN_PER_CALL)."""
+    group = await make_group()
+    alice = await member_of(group)
+    await _post(alice, group, "血糖记录", "早餐后两小时血糖7.2")
+    kept: list[Any] = []  # held here, so asyncpg does not close them before PostgreSQL is asked
+    prepare = asyncpg.Connection.prepare
+
+    async def keeping(self: asyncpg.Connection, query: str, **kw: Any) -> Any:
+        statement = await prepare(self, query, **kw)
+        kept.append(statement)
+        return statement
+
+    monkeypatch.setattr(asyncpg.Connection, "prepare", keeping)
+    terms = ["糖", "血糖", "早餐", "血", "两小时", "记录", "糖", "血糖"]
+    async with unit_of_work() as session:
+        for term in terms:
+            page = await search.search_posts(session, ANONYMOUS, term, first=5, after=None)
+            assert len(page.items) == 1, term
+        plans = (
+            await session.execute(
+                text("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE :mark"),
+                {"mark": rawsql.PLAN_PER_CALL + "%"},
+            )
+        ).all()
+    assert len(plans) == len(terms) and all(generic == 0 and custom == 1 for generic, custom in plans), plans

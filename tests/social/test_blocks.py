@@ -185,7 +185,7 @@ async def test_a_block_also_hides_their_posts_in_post_search_and_in_my_bookmarks
     async def searched() -> list:
         async with unit_of_work() as session:
             page = await search.search_posts(session, alice, "胰岛素", first=10, after=None)
-        return [h.post.id for h in page.items]
+        return [h.post_id for h in page.items]
 
     async def saved() -> list:
         async with unit_of_work() as session:
