@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from datetime import datetime
 
 
 def new_id() -> uuid.UUID:
@@ -16,3 +17,10 @@ def new_id() -> uuid.UUID:
     value |= 0b10 << 62  # RFC 4122 variant
     value |= rand & ((1 << 62) - 1)
     return uuid.UUID(int=value)
+
+
+def first_id_at(moment: datetime) -> uuid.UUID:
+    """The smallest id `new_id` makes at `moment` (timezone-aware): every id made before it sorts lower,
+    so a range of ids is a range of creation times (a walk over a big table by its primary key)."""
+    ms = int(moment.timestamp() * 1000)
+    return uuid.UUID(int=((ms & ((1 << 48) - 1)) << 80) | (0x7 << 76) | (0b10 << 62))

@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     # A running job's claim in Redis lives this long and is renewed while the job runs: a worker
     # killed mid-job frees its jobs for another worker after at most this many seconds.
     job_lease_seconds: int = 60
+    # Notification centre retention (social/retention.py, a daily cron): read notifications are deleted
+    # this many days after their last activity, every other one after the second number.
+    notification_read_retention_days: int = Field(default=90, ge=1)
+    notification_retention_days: int = Field(default=365, ge=1)
 
     # loyalty
     his_webhook_secret: str = "dev-his-shared-secret"  # DEV_HIS_SECRET; refused in production

@@ -141,6 +141,8 @@ class Notification(Base):
             "recipient_id",
             postgresql_where=text("read_at IS NULL"),
         ),
+        # Retention (social/retention.py): read rows by last activity; unread rows (every insert) skip it.
+        Index("ix_social_notifications_read_age", "updated_at", "id", postgresql_where=text("read_at IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

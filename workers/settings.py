@@ -33,6 +33,7 @@ from privacy import erasure as privacy_erasure
 from privacy import export as privacy_export
 from social import fanout as social_fanout
 from social import notify as social_notify
+from social import retention as social_retention
 from workers.lease import LeasedWorker
 
 HEALTH_CHECK_KEY = "portal:worker:health"
@@ -133,6 +134,10 @@ async def social_notify_run(ctx: dict[str, Any], run_id: str) -> int:
 
 async def social_notify_sweep(ctx: dict[str, Any]) -> int:
     return await social_fanout.sweep()
+
+
+async def social_notifications_prune(ctx: dict[str, Any]) -> dict[str, int]:
+    return await social_retention.prune()
 
 
 async def campaigns_materialise(ctx: dict[str, Any], campaign_id: str) -> int:
@@ -273,6 +278,16 @@ CRON_JOBS = [
         run_at_startup=True,
         unique=True,
         timeout=300,
+    ),
+    # Daily in the quiet of the night: notifications past retention deleted in keyset batches, each its
+    # own transaction; a repeat, an overlapping run or one killed midway deletes only what is still due.
+    cron(
+        social_notifications_prune,
+        name=social_retention.PRUNE.name,
+        hour={4},
+        minute={40},
+        unique=True,
+        timeout=3600,
     ),
     cron(
         community_invite_sweep,
