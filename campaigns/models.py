@@ -81,6 +81,8 @@ class Campaign(IdMixin, TimestampMixin, Base):
     channels: Mapped[list[str]] = mapped_column(JSONB)  # in order of preference, the rest are fallbacks
     subject: Mapped[str | None] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(Text)
+    # {channel: body} for channels whose text differs from `body` (no entry: the channel sends `body`).
+    channel_bodies: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
     link: Mapped[str | None] = mapped_column(String(500))
     scheduled_at: Mapped[datetime | None]  # None: as soon as approved
     journey_key: Mapped[str | None] = mapped_column(String(80), unique=True)  # journey:local-date
@@ -96,6 +98,10 @@ class Campaign(IdMixin, TimestampMixin, Base):
     materialised_at: Mapped[datetime | None]
     audience_count: Mapped[int] = mapped_column(Integer, default=0)
     finished_at: Mapped[datetime | None]
+
+    def body_for(self, channel: str) -> str:
+        """The text `channel` sends: its own body when the campaign has one, else the common body."""
+        return (self.channel_bodies or {}).get(channel) or self.body
 
 
 class Delivery(IdMixin, Base):

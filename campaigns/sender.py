@@ -124,7 +124,7 @@ async def send_batch(session: AsyncSession, channel: str, size: int) -> int:
             channel=ChannelName(channel),
             patient_id=row.patient_id,
             subject=templates.render(campaign.subject, variables, field="subject") if campaign.subject else None,
-            body=templates.render(campaign.body, variables),
+            body=templates.render(campaign.body_for(channel), variables),
             link=campaign.link,
             source_ref=f"campaign_delivery:{row.id}",
             kind="marketing" if row.kind == CampaignClass.MARKETING else "notice",

@@ -157,6 +157,15 @@ ZH_CN: dict[str, str] = {
     "trace.none": "没有发给该患者的消息。",
     "trace.why_link": "为什么",
     "trace.back": "重新查找",
+    # Marketing: compose per channel
+    "compose.channel_bodies": "按渠道单独填写正文（可选，留空的渠道使用上面的正文）",
+    "compose.body_for": "{channel}正文",
+    "compose.lock_screen": "短信与微信显示在锁屏上：其正文（单独填写的或通用的）不得出现病种或诊断名称。",
+    "compose.preview_hint": "选择人群与渠道、填写正文后，这里按渠道显示样例患者收到的内容。",
+    "compose.preview": "按渠道预览（样例患者：{name}）",
+    "compose.no_sample": "请选择渠道与有样例患者的人群以预览。",
+    "compose.own_body": "单独正文",
+    "compose.common_body": "通用正文",
 }
 
 CATALOGUES = {"zh-CN": ZH_CN}

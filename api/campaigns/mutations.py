@@ -56,6 +56,12 @@ class SegmentDeletePayload:
         return cls(deleted=deleted, errors=[])
 
 
+@strawberry.input(description="一个渠道单独使用的正文")
+class CampaignChannelBodyInput:
+    channel: str = strawberry.field(description="in_app / sms / wechat / email，须为活动选用的渠道")
+    body: str
+
+
 @strawberry.input(description="活动内容：模板变量如 {nickname}；短信与微信正文不得出现病种名称")
 class CampaignInput:
     name: str
@@ -69,6 +75,9 @@ class CampaignInput:
     event_id: strawberry.ID | None = None
     event_audience: str | None = strawberry.field(default=None, description="invited | registered | both")
     scheduled_at: datetime | None = strawberry.field(default=None, description="为空则审批通过后立即发送")
+    channel_bodies: list[CampaignChannelBodyInput] = strawberry.field(
+        default_factory=list, description="按渠道单独填写的正文（如不含病种名称的短信）；未填写的渠道使用 body"
+    )
 
     def to_domain(self) -> service.CampaignInput:
         return service.CampaignInput(
@@ -83,6 +92,7 @@ class CampaignInput:
             event_id=optional_id(self.event_id, "Event", "eventId"),
             event_audience=self.event_audience,
             scheduled_at=self.scheduled_at,
+            channel_bodies=tuple((b.channel, b.body) for b in self.channel_bodies),
         )
 
 

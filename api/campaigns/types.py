@@ -179,6 +179,12 @@ async def _campaign_segment(root: CampaignType, info: Info) -> SegmentType | Non
     return await related(info, segments.segments_by_ids, root.model.segment_id, SegmentType.from_model)
 
 
+@strawberry.type(name="CampaignChannelBody", description="一个渠道单独使用的正文")
+class ChannelBodyType:
+    channel: str
+    body: str
+
+
 @strawberry.type(name="Campaign", description="营销或关怀活动（员工可见，患者不可见）")
 class CampaignType(Node):
     model: strawberry.Private[m.Campaign]
@@ -205,6 +211,15 @@ class CampaignType(Node):
     finished_at: datetime | None
     audience_count: int = strawberry.field(description="已生成的投递记录数（含跳过）")
     created_at: datetime
+
+    @strawberry.field(description="按渠道单独填写的正文（未列出的渠道使用 body）")
+    def channel_bodies(self) -> list[ChannelBodyType]:
+        bodies = self.model.channel_bodies or {}
+        return [ChannelBodyType(channel=c, body=bodies[c]) for c in self.model.channels if c in bodies]
+
+    @strawberry.field(description="该渠道实际发送的正文模板：渠道单独的正文，否则为 body")
+    def body_for(self, channel: str) -> str:
+        return self.model.body_for(channel)
 
     @strawberry.field(description="活动效果（与 campaignStats 相同）")
     async def stats(self, info: Info) -> StatsType | None:

@@ -1,7 +1,7 @@
-"""Campaigns: the list by status, compose (channels in order, template variables, a preview rendered for
-a sample patient of the segment), submit for review, approve or reject (reviewers), send now, pause,
-resume, cancel, and each campaign's stats: the delivery funnel and the deliveries with why each patient
-got (or did not get) the message."""
+"""Campaigns: the list by status, compose (channels in order, a body of its own per channel or the
+common one, template variables, a live preview per channel rendered for a sample patient of the segment),
+submit for review, approve or reject (reviewers), send now, pause, resume, cancel, and each campaign's
+stats: the delivery funnel and the deliveries with why each patient got (or did not get) the message."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from console.menu import CAMPAIGN_REVIEWERS, CAMPAIGNS, MARKETING
-from console.web import Console, staff_page
+from console.web import Console, render_page, staff_page
 from messaging.templates import VARIABLE_LABELS
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -24,7 +24,8 @@ LIST = f"""query ConsoleCampaigns($status: CampaignStatus, $after: String) {{
   campaigns(status: $status, first: 30, after: $after) {{ nodes {{ {CAMPAIGN_FIELDS} }}
     pageInfo {{ hasNextPage endCursor }} }} }}"""
 SEGMENTS = """query ConsoleCampaignSegments { segments(first: 50) { nodes { id name } } }"""
-ONE = f"""query ConsoleCampaign($id: ID!) {{ node(id: $id) {{ ... on Campaign {{ {CAMPAIGN_FIELDS} }} }} }}"""
+ONE = f"""query ConsoleCampaign($id: ID!) {{ node(id: $id) {{ ... on Campaign {{ {CAMPAIGN_FIELDS}
+  channelBodies {{ channel body }} }} }} }}"""
 STATS = """query ConsoleCampaignStats($id: ID!, $status: CampaignDeliveryStatus, $after: String) {
   campaignStats(campaignId: $id) { audience sent delivered opened converted conversionRate pointsCost }
   campaignDeliveries(campaignId: $id, status: $status, first: 50, after: $after) {
@@ -109,6 +110,7 @@ async def create(c: Console) -> Response:
         "channels": channels,
         "subject": form.get("subject") or None,
         "body": form.get("body", ""),
+        "channelBodies": channel_bodies(form),
         "link": form.get("link") or None,
         "audienceKind": "SEGMENT",
         "segmentId": form.get("segmentId") or None,
@@ -123,27 +125,43 @@ async def create(c: Console) -> Response:
     return c.redirect(f"/console/marketing/campaigns/{payload['campaign']['id']}")
 
 
-async def _preview(c: Console, campaign: dict[str, Any]) -> dict[str, Any] | None:
-    """The message as its first channel renders it for the segment's first sample patient."""
-    segment = campaign.get("segment")
-    if not segment or not campaign.get("channels"):
-        return None
-    sample = await c.run(SAMPLE, {"segmentId": segment["id"], "kind": campaign["kind"]})
+def channel_bodies(form: dict[str, str]) -> list[dict[str, str]]:
+    """The compose form's own body per channel (`body_<channel>`, left empty: the common body)."""
+    return [{"channel": ch, "body": form[f"body_{ch}"]} for ch in CHANNELS if form.get(f"body_{ch}")]
+
+
+async def _previews(
+    c: Console,
+    *,
+    segment_id: str | None,
+    kind: str,
+    channels: list[str],
+    subject: str | None,
+    body: str,
+    bodies: dict[str, str],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Each channel's text as it would reach the segment's first sample patient, with the template issues
+    (the lock-screen rule for SMS and WeChat); the sample's nickname (None: nothing to render for)."""
+    if not segment_id or not channels:
+        return [], None
+    sample = await c.run(SAMPLE, {"segmentId": segment_id, "kind": kind})
     patients = (sample.data.get("segmentPreview") or {}).get("sample") or []
     if not patients:
-        return None
-    channel = campaign["channels"][0].upper()
-    variables = {
-        "input": {
-            "channel": channel,
-            "subject": campaign.get("subject"),
-            "body": campaign["body"],
-            "patientId": patients[0]["id"],
+        return [], None
+    shown = []
+    for channel in channels:
+        variables = {
+            "input": {
+                "channel": channel.upper(),
+                "subject": subject or None,
+                "body": bodies.get(channel) or body,
+                "patientId": patients[0]["id"],
+            }
         }
-    }
-    rendered = await c.run(PREVIEW, variables)
-    found = rendered.data.get("messageTemplatePreview")
-    return {**found, "patient": patients[0]["nickname"]} if found else None
+        rendered = (await c.run(PREVIEW, variables)).data.get("messageTemplatePreview")
+        if rendered:
+            shown.append({**rendered, "code": channel, "own": channel in bodies})
+    return shown, patients[0]["nickname"]
 
 
 @staff_page(*MARKETING)
@@ -170,6 +188,18 @@ async def detail(c: Console) -> Response:
         for key, (_, label, statuses, roles) in STEPS.items()
         if campaign["status"] in statuses and c.can(*roles)
     }
+    previews: list[dict[str, Any]] = []
+    sample = None
+    if c.can(*CAMPAIGNS):  # a preview reads a sample patient's data: marketers only (messaging/templates.py)
+        previews, sample = await _previews(
+            c,
+            segment_id=(campaign.get("segment") or {}).get("id"),
+            kind=campaign["kind"],
+            channels=list(campaign.get("channels") or []),
+            subject=campaign.get("subject"),
+            body=campaign["body"],
+            bodies={b["channel"]: b["body"] for b in campaign.get("channelBodies") or []},
+        )
     return await c.render(
         "marketing/campaign.html",
         campaign=campaign,
@@ -183,9 +213,27 @@ async def detail(c: Console) -> Response:
         channels=CHANNELS,
         steps=steps,
         reviewer=c.can(*CAMPAIGN_REVIEWERS) and campaign["status"] == "PENDING_REVIEW",
-        preview=await _preview(c, campaign),
+        own_bodies={b["channel"]: b["body"] for b in campaign.get("channelBodies") or []},
+        previews=previews,
+        preview_patient=sample,
         errors=found.errors + stats.errors,
     )
+
+
+@staff_page(*CAMPAIGNS)
+async def compose_preview(c: Console) -> Response:
+    """The compose form's live preview (htmx): every chosen channel's text for a sample patient."""
+    form, lists = await c.form(), await c.form_lists()
+    previews, sample = await _previews(
+        c,
+        segment_id=form.get("segmentId") or None,
+        kind=form["kind"] if form.get("kind") in ("MARKETING", "CARE") else "MARKETING",
+        channels=[ch for ch in lists.get("channels", []) if ch in CHANNELS],
+        subject=form.get("subject"),
+        body=form.get("body", ""),
+        bodies={b["channel"]: b["body"] for b in channel_bodies(form)},
+    )
+    return render_page("marketing/_compose_preview.html", previews=previews, preview_patient=sample, channels=CHANNELS)
 
 
 @staff_page(*MARKETING)
@@ -216,6 +264,7 @@ async def review(c: Console) -> Response:
 ROUTES = [
     Route("/marketing/campaigns", campaigns, methods=["GET"]),
     Route("/marketing/campaigns/new", create, methods=["POST"]),
+    Route("/marketing/campaigns/preview", compose_preview, methods=["POST"]),
     Route("/marketing/campaigns/{campaign_id:str}", detail, methods=["GET"]),
     Route("/marketing/campaigns/{campaign_id:str}/review", review, methods=["POST"]),
     Route("/marketing/campaigns/{campaign_id:str}/{step:str}", step, methods=["POST"]),
