@@ -166,6 +166,14 @@ ZH_CN: dict[str, str] = {
     "compose.no_sample": "请选择渠道与有样例患者的人群以预览。",
     "compose.own_body": "单独正文",
     "compose.common_body": "通用正文",
+    # Content: revisions
+    "content.version": "版本",
+    "content.revision": "第 {number} 版",
+    "content.compare_from": "旧",
+    "content.compare_to": "新",
+    "content.compare": "比较所选的两个版本",
+    "content.compare_same": "请选择两个不同的版本进行比较。",
+    "content.diff_title": "第 {a} 版与第 {b} 版的差异",
 }
 
 CATALOGUES = {"zh-CN": ZH_CN}

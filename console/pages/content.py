@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from console.menu import CONTENT, CONTENT_AUTHORS, CONTENT_REVIEWERS
+from console.strings import t
 from console.web import PAGE_HEADERS, Console, staff_page
 from core import clock
 from core.text import render_markdown
@@ -86,12 +87,35 @@ def mark_findings(text: str, findings: list[dict[str, Any]], field: str) -> Mark
     return Markup("").join(out)
 
 
-def diff_html(before: str, after: str) -> Markup:
+def diff_html(before: str, after: str, before_label: str = "上一版本", after_label: str = "本版本") -> Markup:
     """A line diff of two revisions' Markdown (difflib's table, no inline styles)."""
     table = difflib.HtmlDiff(wrapcolumn=60).make_table(
-        before.splitlines(), after.splitlines(), "上一版本", "本版本", context=True, numlines=2
+        before.splitlines(), after.splitlines(), before_label, after_label, context=True, numlines=2
     )
     return Markup(table)
+
+
+def _number(value: str | None) -> int | None:
+    text = (value or "").strip()
+    return int(text) if text.isdigit() and len(text) < 6 else None
+
+
+def compared(
+    revisions: list[dict[str, Any]], a: str | None, b: str | None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The two revisions to diff, older first: the ones picked (`a`, `b`: revision numbers) when both
+    exist, else the last two; None when there are fewer than two or the same one was picked twice."""
+    by_number = {r["number"]: r for r in revisions}
+    if len(by_number) < 2:
+        return None
+    picked = [_number(a), _number(b)]
+    if all(n in by_number for n in picked):
+        first, second = sorted(n for n in picked if n is not None)
+        if first == second:
+            return None
+        return by_number[first], by_number[second]
+    numbers = sorted(by_number)
+    return by_number[numbers[-2]], by_number[numbers[-1]]
 
 
 def _input(form: dict[str, str], lists: dict[str, list[str]], item: dict[str, Any] | None) -> dict[str, Any]:
@@ -187,7 +211,13 @@ async def detail(c: Console) -> Response:
         ]
         chart = json.dumps({"type": "line", "x": [d["day"] for d in stats], "series": series}, ensure_ascii=False)
     revisions = sorted(item.get("revisions") or [], key=lambda r: r["number"])
-    diff = diff_html(revisions[-2]["body"], revisions[-1]["body"]) if len(revisions) > 1 else None
+    params = c.request.query_params
+    pair = compared(revisions, params.get("a"), params.get("b"))
+    diff = None
+    if pair is not None:
+        older, newer = pair
+        labels = (t("content.revision", number=older["number"]), t("content.revision", number=newer["number"]))
+        diff = diff_html(older["body"], newer["body"], *labels)
     return await c.render(
         "content/detail.html",
         item=item,
@@ -200,6 +230,8 @@ async def detail(c: Console) -> Response:
         marked_body=mark_findings(working.get("body") or "", findings, "body"),
         revisions=revisions,
         diff=diff,
+        pair=pair,
+        same_picked=pair is None and len(revisions) > 1,
         chart=chart,
         conditions=await _conditions(c),
         statuses=STATUSES,
