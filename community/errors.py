@@ -317,3 +317,16 @@ class OfferExpired(Conflict):
 class NotRegistered(DomainError):
     code = CommunityCode.NOT_REGISTERED
     default_message = "您尚未成功报名该活动"
+
+
+# --- check-ins (community/checkins/)
+
+
+class HealthAlertNotFound(NotFound):
+    code = CommunityCode.HEALTH_ALERT_NOT_FOUND
+    default_message = "健康预警不存在"
+
+
+class NotCareTeam(PermissionDenied):
+    code = CommunityCode.NOT_CARE_TEAM
+    default_message = "仅医生和健康管理师可以查看健康数据"

@@ -293,6 +293,14 @@ class CheckInKind(enum.StrEnum):
     MEDICATION = "medication"  # taken yes/no
 
 
+class GlucoseContext(enum.StrEnum):
+    """When a glucose reading was taken (kept in a glucose check-in's value as "context")."""
+
+    FASTING = "fasting"
+    AFTER_MEAL = "after_meal"
+    BEDTIME = "bedtime"
+
+
 class CheckIn(IdMixin, Base):
     __tablename__ = "community_checkins"
     __table_args__ = (

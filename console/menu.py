@@ -27,7 +27,7 @@ class Section:
 MODERATION = (Role.MODERATOR,)
 FRONT_DESK = (Role.CLINIC_STAFF,)
 COMPLAINTS = (Role.CLINIC_STAFF, Role.HEALTH_MANAGER)  # care/complaints.py DESK_ROLES
-ALERTS = (Role.DOCTOR, Role.HEALTH_MANAGER)  # community/checkins.py CARE_TEAM_ROLES
+ALERTS = (Role.DOCTOR, Role.HEALTH_MANAGER)  # community/checkins/rules.py CARE_TEAM_ROLES
 SURVEYS = (Role.CLINIC_STAFF, Role.HEALTH_MANAGER)  # care/surveys.py READER_ROLES
 CONTENT = (Role.MARKETER, Role.REVIEWER)
 CONTENT_AUTHORS = (Role.MARKETER,)  # content/service.py AUTHOR_ROLES

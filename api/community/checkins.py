@@ -35,7 +35,7 @@ from patients import queries as patient_queries
 
 CheckInKind = models.CheckInKind
 strawberry.enum(CheckInKind, name="CheckInKind", description="打卡类型")
-GlucoseContext = checkins.GlucoseContext
+GlucoseContext = models.GlucoseContext
 strawberry.enum(GlucoseContext, name="GlucoseContext", description="血糖测量时段")
 
 
@@ -73,7 +73,7 @@ class CheckInType(Node):
             row,
             kind=models.CheckInKind(row.kind),
             glucose_mmol=float(mmol) if mmol is not None else None,
-            glucose_context=checkins.GlucoseContext(context) if context else None,
+            glucose_context=GlucoseContext(context) if context else None,
             systolic=value.get("systolic"),
             diastolic=value.get("diastolic"),
             pulse=value.get("pulse"),

@@ -1,5 +1,5 @@
 """Crisis first: a patient's text with an emergency word (胸痛, 想自杀 ...) is answered before anything
-else decides about it. Posts and comments (community/posts.py), check-in notes (community/checkins.py)
+else decides about it. Posts and comments (community/posts.py), check-in notes (community/checkins/)
 and complaints (care/complaints.py) ask `is_crisis` first; a crisis always brings the help reply to its
 author and a page to the on-duty doctor, whether the text is then published, kept for staff, or refused.
 """
