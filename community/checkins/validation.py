@@ -16,13 +16,13 @@ def _number(v: Validator, value: Mapping[str, Any], key: str, low: float, high: 
     field = FIELD_NAMES[key]
     raw = value.get(key)
     if raw is None:
-        v.add(field, "VALUE_REQUIRED", f"请填写{label}")
+        v.add(field, Code.VALUE_REQUIRED, f"请填写{label}")
         return None
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-        v.add(field, "VALUE_NOT_NUMBER", f"{label}需为数字")
+        v.add(field, Code.VALUE_NOT_NUMBER, f"{label}需为数字")
         return None
     if not low <= raw <= high:
-        v.add(field, "VALUE_OUT_OF_RANGE", f"{label}需在{low:g}到{high:g}之间")
+        v.add(field, Code.VALUE_OUT_OF_RANGE, f"{label}需在{low:g}到{high:g}之间")
         return None
     return float(raw)
 
@@ -32,7 +32,7 @@ def _whole(v: Validator, value: Mapping[str, Any], key: str, low: int, high: int
     if number is None:
         return None
     if not number.is_integer():
-        v.add(FIELD_NAMES[key], "VALUE_NOT_INTEGER", f"{label}需为整数")
+        v.add(FIELD_NAMES[key], Code.VALUE_NOT_INTEGER, f"{label}需为整数")
         return None
     return int(number)
 
@@ -42,11 +42,11 @@ def _text(v: Validator, value: Mapping[str, Any], key: str, max_len: int, label:
     if raw is None:
         return None
     if not isinstance(raw, str):
-        v.add(FIELD_NAMES[key], "VALUE_NOT_TEXT", f"{label}需为文字")
+        v.add(FIELD_NAMES[key], Code.VALUE_NOT_TEXT, f"{label}需为文字")
         return None
     text = raw.strip()
     if len(text) > max_len:
-        v.add(FIELD_NAMES[key], "TEXT_TOO_LONG", f"{label}不能超过{max_len}个字符")
+        v.add(FIELD_NAMES[key], Code.TEXT_TOO_LONG, f"{label}不能超过{max_len}个字符")
         return None
     return text or None
 
@@ -73,7 +73,7 @@ def validate(
         if key not in KIND_KEYS[the_kind]:
             v.add(
                 FIELD_NAMES.get(key, str(key)),
-                "VALUE_UNEXPECTED",
+                Code.VALUE_UNEXPECTED,
                 f"{KIND_LABELS[the_kind]}打卡不需要填写此项",
             )
     out: dict[str, Any] = {}

@@ -89,7 +89,7 @@ def _literal_codes(path: pathlib.Path) -> list[str]:
                     literal(keyword.value, f"{name}(code=)")
             if name == "check" and len(node.args) >= 3:
                 literal(node.args[2], "Validator.check")
-            if name == "add" and len(node.args) >= 3 and isinstance(node.args[0], ast.Constant):
+            if name == "add" and len(node.args) >= 3:  # Validator.add(field, code, message)
                 literal(node.args[1], "Validator.add")
             if name in ("FieldIssue", "TemplateIssue") and node.args:
                 literal(node.args[0], name)
