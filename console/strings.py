@@ -50,6 +50,7 @@ ZH_CN: dict[str, str] = {
     "common.no": "否",
     # Navigation
     "nav.home": "首页",
+    "nav.menu": "菜单",
     "nav.general": "通用",
     "nav.oncall": "值班与提醒",
     "nav.moderation": "社区审核",

@@ -5,6 +5,18 @@
     var meta = document.querySelector('meta[name="csrf-token"]');
     return meta ? meta.content : "";
   }
+  // On a narrow screen (a tablet held upright) the menu waits behind the 菜单 button: the class on <html>
+  // says a script runs, so without one the menu simply stays open above the page.
+  document.documentElement.classList.add("js");
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("#menu-toggle") : null;
+    if (!button) return;
+    var menu = document.getElementById("side-menu");
+    if (!menu) return;
+    var open = menu.classList.toggle("open");
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
   // Every htmx request carries the session's CSRF token (boosted forms also carry the hidden field).
   document.addEventListener("htmx:configRequest", function (event) {
     event.detail.headers["X-CSRF-Token"] = csrfToken();
