@@ -12,20 +12,18 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.error_types import CareError
 from api.identity.types import PatientType, SiteType, StaffType
+from api.live import announced
 from api.mutations import mutate
 from api.relay import Connection, Node, node_fetcher, raw_uuids, read_page, require_id, to_global_id
 from api.views import node_view, related, view
 from care import careteam, conversations
 from care import models as m
 from community import moderation
-from core import pubsub
-from core.errors import DomainError
 from core.identity import Actor
 from patients import queries as patient_queries
 
@@ -392,19 +390,15 @@ class ConversationSubscription:
         self, info: Info, conversation_id: strawberry.ID
     ) -> AsyncGenerator[CareMessageType, None]:
         actor = info.context.actor
-        try:
-            raw = require_id(conversation_id, "CareConversation", "conversationId")
-            async with info.context.db.read() as session:
-                await conversations.get(session, actor, raw)
-        except DomainError as exc:
-            # Subscriptions skip the error formatting of queries: carry the stable code ourselves.
-            raise GraphQLError(exc.message, extensions={"code": exc.code}) from exc
-        async for event in pubsub.listen(conversations.channel(raw)):
-            try:
-                message_id = uuid.UUID(event["message_id"])
-            except (KeyError, ValueError, TypeError):
-                continue
-            async with info.context.db.read() as session:
-                found = await conversations.message_for(session, actor, message_id)
-            if found is not None and found.conversation_id == raw:
-                yield CareMessageType.from_model(found, actor)
+        raw = require_id(conversation_id, "CareConversation", "conversationId")
+        async with info.context.db.read() as session:
+            await conversations.get(session, actor, raw)
+
+        async def read(session: AsyncSession, actor: Actor, message_id: uuid.UUID) -> m.ConversationMessage | None:
+            found = await conversations.message_for(session, actor, message_id)
+            return found if found is not None and found.conversation_id == raw else None
+
+        async for message in announced(
+            info, conversations.channel(raw), "message_id", read, lambda m: CareMessageType.from_model(m, actor)
+        ):
+            yield message

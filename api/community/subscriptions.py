@@ -6,14 +6,17 @@ import uuid
 from collections.abc import AsyncGenerator
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.community.moderation import ModerationItemType
 from api.community.types import PostType, post_view
 from api.context import Info
+from api.live import announced
 from api.relay import require_id
 from community import access, moderation, posts
 from core import pubsub
 from core.errors import DomainError
+from core.identity import Actor
 from social import blocks
 
 
@@ -38,12 +41,9 @@ class CommunitySubscription:
     async def moderation_queue(self, info: Info) -> AsyncGenerator[ModerationItemType, None]:
         async with info.context.db.read() as session:
             await moderation.require_queue_reader(session, info.context.actor)
-        async for message in pubsub.listen(moderation.QUEUE_CHANNEL):
-            try:
-                item_id = uuid.UUID(message["item_id"])
-            except (KeyError, ValueError):
-                continue
-            async with info.context.db.read() as session:
-                entry = (await moderation.items_by_ids(session, info.context.actor, [item_id]))[0]
-            if entry is not None:
-                yield ModerationItemType.from_entry(entry)
+
+        async def read(session: AsyncSession, actor: Actor, item_id: uuid.UUID) -> moderation.QueueEntry | None:
+            return (await moderation.items_by_ids(session, actor, [item_id]))[0]
+
+        async for item in announced(info, moderation.QUEUE_CHANNEL, "item_id", read, ModerationItemType.from_entry):
+            yield item

@@ -5,7 +5,6 @@ through Redis pub/sub; each event re-read as the subscriber)."""
 from __future__ import annotations
 
 import enum
-import uuid
 from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from typing import Any
@@ -16,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.community.types import MemberRole
 from api.context import Info
 from api.error_types import SocialError
+from api.live import announced, one_of
 from api.mutations import mutate
 from api.relay import Connection, Node, node_fetcher, raw_uuids, read_page, require_id, require_ids, to_global_id
 from api.social.types import PersonKind, account_gid
 from api.views import node_view
-from core import pubsub
 from core.identity import Actor
 from social import accounts, centre, mentions, notifications
 from social.accounts import Account
@@ -252,12 +251,7 @@ class NotificationSubscription:
     @strawberry.subscription(description="我的新通知（及合并反馈的更新），仅推送给收件人本人")
     async def notification_added(self, info: Info) -> AsyncGenerator[NotificationType, None]:
         me: Account = accounts.of(info.context.actor)
-        async for event in pubsub.listen(centre.live_channel(me)):
-            try:
-                notification_id = uuid.UUID(event["notification_id"])
-            except (KeyError, ValueError, TypeError):
-                continue
-            async with info.context.db.read() as session:
-                found = await notifications.by_ids(session, info.context.actor, [notification_id])
-            if notification_id in found:
-                yield NotificationType.from_model(found[notification_id])
+        async for notification in announced(
+            info, centre.live_channel(me), "notification_id", one_of(notifications.by_ids), NotificationType.from_model
+        ):
+            yield notification

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from api.context import Context
+from api.errors import format_error
 from api.relay import parse_uuid_id, to_global_id
 from api.schema import schema
 from care import conversations
@@ -451,9 +452,9 @@ async def test_new_messages_live_for_the_patient_and_the_team_only(client):
     await patient_stream.aclose()
     await doctor_stream.aclose()
 
-    # Anyone else is refused at once, with the code.
+    # Anyone else is refused at once, with the code (as the WebSocket formats it: api/ws.py).
     stranger = Actor(kind=ActorKind.PATIENT, id=uuid.uuid4())
     refused = await asyncio.wait_for((await _subscribe(cid, stranger)).__anext__(), timeout=5)
-    assert refused.errors and refused.errors[0].extensions["code"] == "CONVERSATION_NOT_FOUND"
+    assert refused.errors and format_error(refused.errors[0], None, None).extensions["code"] == "CONVERSATION_NOT_FOUND"
     result = await asyncio.wait_for((await _subscribe("bad", stranger)).__anext__(), timeout=5)
-    assert result.errors and result.errors[0].extensions["code"] == "ID_INVALID"
+    assert result.errors and format_error(result.errors[0], None, None).extensions["code"] == "ID_INVALID"
