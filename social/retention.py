@@ -4,7 +4,9 @@ forever (a doctor's post to 50,000 followers is 50,000 rows).
 The daily cron `social.notifications_prune` deletes read notifications whose last activity (updated_at:
 a grouped reaction notification that grew yesterday is not old) is older than
 PORTAL_NOTIFICATION_READ_RETENTION_DAYS (90), and every notification older than
-PORTAL_NOTIFICATION_RETENTION_DAYS (365), read or not.
+PORTAL_NOTIFICATION_RETENTION_DAYS (365), read or not; with the latter, the finished fan-out runs
+(social_notify_runs, one per occasion) that made them: their unique key stops a repeated trigger from
+notifying twice, which matters for minutes, not for a year.
 
 Bounded work: batches of BATCH rows, each its own short transaction (no long lock, no long-running
 snapshot holding back vacuum), rows locked with SKIP LOCKED so a patient marking one read is never kept
@@ -70,6 +72,21 @@ SELECT (SELECT id FROM batch ORDER BY id DESC LIMIT 1) AS last_id,
 """)
 
 
+# Finished fan-out runs the same way (ids are UUIDv7 too); an unfinished run is never deleted.
+_RUNS_SQL = text("""
+WITH batch AS (
+    SELECT id FROM social_notify_runs
+    WHERE id > :last_id AND id < :bound AND status = 'done' AND created_at < :cutoff
+    ORDER BY id LIMIT :batch
+    FOR UPDATE SKIP LOCKED
+), gone AS (
+    DELETE FROM social_notify_runs r USING batch b WHERE r.id = b.id RETURNING 1
+)
+SELECT (SELECT id FROM batch ORDER BY id DESC LIMIT 1) AS last_id,
+       (SELECT count(*) FROM batch) AS seen, (SELECT count(*) FROM gone) AS deleted
+""")
+
+
 async def _batch(sql: TextClause, **values: Any) -> Any:
     async with unit_of_work() as session:
         return (await session.execute(sql, values)).mappings().one()
@@ -86,11 +103,12 @@ async def prune_read(cutoff: datetime, *, batch: int = BATCH) -> int:
         last_at, last_id = r["last_at"], r["last_id"]
 
 
-async def prune_old(cutoff: datetime, *, batch: int = BATCH) -> int:
-    """Every notification last active before `cutoff`, deleted in batches along the primary key; how many."""
+async def prune_old(cutoff: datetime, *, batch: int = BATCH, sql: TextClause = _OLD_SQL) -> int:
+    """Every notification last active before `cutoff` (with `_RUNS_SQL`: every finished run made before
+    it), deleted in batches along the primary key; how many."""
     deleted, last_id, bound = 0, _NIL, first_id_at(cutoff + _ID_MARGIN)
     while True:
-        r = await _batch(_OLD_SQL, cutoff=cutoff, last_id=last_id, bound=bound, batch=batch)
+        r = await _batch(sql, cutoff=cutoff, last_id=last_id, bound=bound, batch=batch)
         deleted += r["deleted"]
         if r["seen"] < batch:
             return deleted
@@ -102,5 +120,7 @@ async def prune(*, batch: int = BATCH) -> dict[str, int]:
     settings = get_settings()
     now = clock.now()
     read = await prune_read(now - timedelta(days=settings.notification_read_retention_days), batch=batch)
-    old = await prune_old(now - timedelta(days=settings.notification_retention_days), batch=batch)
-    return {"read": read, "old": old}
+    cutoff = now - timedelta(days=settings.notification_retention_days)
+    old = await prune_old(cutoff, batch=batch)
+    runs = await prune_old(cutoff, batch=batch, sql=_RUNS_SQL)
+    return {"read": read, "old": old, "runs": runs}

@@ -20,7 +20,7 @@ from core.ids import first_id_at, new_id
 from core.settings import reset_settings
 from social import centre, retention
 from social.kinds import NotificationKind
-from social.models import Notification
+from social.models import Notification, NotifyRun
 from tests.social.support import account_of, patient
 
 
@@ -78,19 +78,38 @@ async def test_read_ones_go_after_ninety_quiet_days_and_every_one_after_a_year()
     await _read(alice, "read-late")  # read 85 days in: its age counts from its last activity, not reading
 
     _later(6)  # day 91
-    assert await retention.prune() == {"read": 2, "old": 0}
+    assert await retention.prune() == {"read": 2, "old": 0, "runs": 0}
     assert await _keys(alice) == {"unread", "grouped"}
-    assert await retention.prune() == {"read": 0, "old": 0}  # a second run finds nothing due
+    assert await retention.prune() == {"read": 0, "old": 0, "runs": 0}  # a second run finds nothing due
 
     _later(60)  # day 151: the grouped one was last active on day 60
-    assert await retention.prune() == {"read": 1, "old": 0}
+    assert await retention.prune() == {"read": 1, "old": 0, "runs": 0}
     assert await _keys(alice) == {"unread"}
 
     _later(213)  # day 364: not yet a year
-    assert await retention.prune() == {"read": 0, "old": 0}
+    assert await retention.prune() == {"read": 0, "old": 0, "runs": 0}
     _later(2)
-    assert await retention.prune() == {"read": 0, "old": 1}
+    assert await retention.prune() == {"read": 0, "old": 1, "runs": 0}
     assert await _keys(alice) == set()
+
+
+async def _runs(*keys_and_statuses: tuple[str, str]) -> None:
+    async with unit_of_work() as session:
+        for key, status in keys_and_statuses:
+            session.add(NotifyRun(id=new_id(), key=key, kind="post", payload={}, status=status, created_at=clock.now()))
+
+
+async def test_finished_fan_out_runs_go_after_a_year_unfinished_ones_never():
+    tag = uuid.uuid4().hex[:8]
+    await _runs((f"{tag}-done-old", "done"), (f"{tag}-running-old", "running"))
+    _later(200)
+    await _runs((f"{tag}-done-young", "done"))
+    _later(166)  # a year and a day for the first two, 166 days for the young one
+    assert (await retention.prune())["runs"] == 1
+    async with unit_of_work() as session:
+        left = set(await session.scalars(select(NotifyRun.key).where(NotifyRun.key.like(f"{tag}-%"))))
+    assert left == {f"{tag}-running-old", f"{tag}-done-young"}
+    assert (await retention.prune())["runs"] == 0  # a second run finds nothing due
 
 
 @pytest.fixture
@@ -108,9 +127,9 @@ async def test_the_retention_days_are_settings(short_retention: None):
     await _write(bob, "read", "unread")
     await _read(bob, "read")
     _later(8)
-    assert await retention.prune() == {"read": 1, "old": 0}
+    assert await retention.prune() == {"read": 1, "old": 0, "runs": 0}
     _later(23)
-    assert await retention.prune() == {"read": 0, "old": 1}
+    assert await retention.prune() == {"read": 0, "old": 1, "runs": 0}
     assert await _keys(bob) == set()
 
 
@@ -138,7 +157,7 @@ async def test_batches_and_a_run_killed_midway_leave_exactly_what_is_not_due(mon
     monkeypatch.undo()
     assert len(await _keys(carol)) == 24 - 10  # two whole batches committed, the third none
 
-    assert await retention.prune(batch=5) == {"read": 13, "old": 0}
+    assert await retention.prune(batch=5) == {"read": 13, "old": 0, "runs": 0}
     assert await _keys(carol) == {"unread"} and await _keys(dave) == {"fresh"}
 
 
@@ -154,9 +173,9 @@ async def test_a_notification_locked_by_someone_else_is_left_for_the_next_run():
             .where(Notification.recipient_id == account.id, Notification.key == "busy")
             .with_for_update()
         )
-        assert await retention.prune() == {"read": 1, "old": 0}  # not kept waiting
+        assert await retention.prune() == {"read": 1, "old": 0, "runs": 0}  # not kept waiting
     assert await _keys(erin) == {"busy"}
-    assert await retention.prune() == {"read": 1, "old": 0}
+    assert await retention.prune() == {"read": 1, "old": 0, "runs": 0}
     assert await _keys(erin) == set()
 
 
@@ -232,5 +251,5 @@ async def test_the_worker_runs_it_daily():
     await _write(grace, "old")
     await _read(grace, "old")
     _later(91)
-    assert await social_notifications_prune({}) == {"read": 1, "old": 0}
+    assert await social_notifications_prune({}) == {"read": 1, "old": 0, "runs": 0}
     assert await _keys(grace) == set()
