@@ -62,12 +62,13 @@ async def _print_recent(*, limit: int) -> None:
             ).all()
     finally:
         await dispose_engine()
-    print(f"已发送（开发通道记录）最近 {len(sent)} 条 / delivered by the development providers:")
+    # A development recorder never claims delivery: nothing left this machine.
+    print(f"开发通道已记录（未真正发出）最近 {len(sent)} 条 / recorded by the development providers, sent to no one:")
     for m in sent:
         when = m.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
         print(f"  {when}  [{m.channel}] -> {m.recipient}: {m.body}")
     if waiting:
-        print(f"待发送或失败 {len(waiting)} 条 / not delivered yet:")
+        print(f"待发送或失败 {len(waiting)} 条 / waiting or failed:")
         for o in waiting:
             when = o.created_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
             recipient = o.payload.get("recipient", "")
