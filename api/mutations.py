@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, Self, TypeVar
+from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.types.base import get_object_definition
 
 from api.context import Info
 from api.error_types import payload_errors
+from api.relay import require_id
 from core.db import unit_of_work
 from core.errors import DomainError
 from core.identity import Actor
@@ -18,6 +20,7 @@ T = TypeVar("T")
 T_contra = TypeVar("T_contra", contravariant=True)
 P = TypeVar("P")
 P_co = TypeVar("P_co", covariant=True)
+Params = ParamSpec("Params")
 
 Work = Callable[[AsyncSession, Actor], Awaitable[T]]
 
@@ -72,6 +75,25 @@ async def mutate(info: Info, payload: PayloadType[T, P], work: Work[T]) -> P:
     except DomainError as exc:
         return payload(errors=payload_errors(payload, exc))
     return payload.of(value, info)
+
+
+def on_id(
+    fn: Callable[Concatenate[AsyncSession, Actor, uuid.UUID, Params], Awaitable[T]],
+    global_id: object,
+    type_name: str,
+    field: str,
+    /,
+    *args: Params.args,
+    **kwargs: Params.kwargs,
+) -> Work[T]:
+    """The work of a mutation on one object named by a global id: `fn(session, actor, its UUID, *args,
+    **kwargs)`. The id is read when the work runs, inside `mutate`, so a malformed one or one of another
+    type is the payload's ID_INVALID error on `field`; `args` are plain values, taken as they are."""
+
+    async def work(session: AsyncSession, actor: Actor) -> T:
+        return await fn(session, actor, require_id(global_id, type_name, field), *args, **kwargs)
+
+    return work
 
 
 async def perform_at_once(info: Info, work: Callable[[Actor], Awaitable[T | None]]) -> T | None:

@@ -12,7 +12,7 @@ from api.campaigns.types import AudienceKind, CampaignClass, CampaignType, Segme
 from api.context import Info
 from api.error_types import CampaignsError
 from api.identity.types import PatientType
-from api.mutations import ModelPayload, mutate
+from api.mutations import ModelPayload, mutate, on_id
 from api.relay import optional_id, require_id
 from campaigns import segments, service
 from campaigns.models import AudienceKind as DomainAudience
@@ -182,20 +182,14 @@ class CampaignMutation:
 
     @strawberry.mutation(description="提交审批")
     async def campaign_submit(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
-        return await mutate(
-            info,
-            CampaignPayload,
-            lambda s, a: service.submit(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
-        )
+        return await mutate(info, CampaignPayload, on_id(service.submit, input.campaign_id, "Campaign", "campaignId"))
 
     @strawberry.mutation(description="审批通过（审核员或管理员，不能审批自己创建的活动）；未设定时间则立即开始发送")
     async def campaign_approve(self, info: Info, input: CampaignReviewInput) -> CampaignPayload:
         return await mutate(
             info,
             CampaignPayload,
-            lambda s, a: service.approve(
-                s, a, require_id(input.campaign_id, "Campaign", "campaignId"), comment=input.comment
-            ),
+            on_id(service.approve, input.campaign_id, "Campaign", "campaignId", comment=input.comment),
         )
 
     @strawberry.mutation(description="驳回（需填写意见），活动回到草稿")
@@ -203,53 +197,37 @@ class CampaignMutation:
         return await mutate(
             info,
             CampaignPayload,
-            lambda s, a: service.reject(
-                s, a, require_id(input.campaign_id, "Campaign", "campaignId"), comment=input.comment or ""
-            ),
+            on_id(service.reject, input.campaign_id, "Campaign", "campaignId", comment=input.comment or ""),
         )
 
     @strawberry.mutation(description="立即发送已审批的定时活动；未审批的活动不能发送")
     async def campaign_send_now(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
-        return await mutate(
-            info,
-            CampaignPayload,
-            lambda s, a: service.send_now(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
-        )
+        return await mutate(info, CampaignPayload, on_id(service.send_now, input.campaign_id, "Campaign", "campaignId"))
 
     @strawberry.mutation(description="暂停发送")
     async def campaign_pause(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
-        return await mutate(
-            info,
-            CampaignPayload,
-            lambda s, a: service.pause(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
-        )
+        return await mutate(info, CampaignPayload, on_id(service.pause, input.campaign_id, "Campaign", "campaignId"))
 
     @strawberry.mutation(description="恢复发送")
     async def campaign_resume(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
-        return await mutate(
-            info,
-            CampaignPayload,
-            lambda s, a: service.resume(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
-        )
+        return await mutate(info, CampaignPayload, on_id(service.resume, input.campaign_id, "Campaign", "campaignId"))
 
     @strawberry.mutation(description="取消活动：未发送的投递不再发送")
     async def campaign_cancel(self, info: Info, input: CampaignIdInput) -> CampaignPayload:
-        return await mutate(
-            info,
-            CampaignPayload,
-            lambda s, a: service.cancel(s, a, require_id(input.campaign_id, "Campaign", "campaignId")),
-        )
+        return await mutate(info, CampaignPayload, on_id(service.cancel, input.campaign_id, "Campaign", "campaignId"))
 
     @strawberry.mutation(description="设置患者屏蔽标记：退订全部营销（营销运营或医护）、住院与身故（仅医护）")
     async def patient_suppression_set(self, info: Info, input: PatientSuppressionInput) -> PatientSuppressionPayload:
-        async def work(session: AsyncSession, actor: Actor):
-            return await patient_service.set_suppression(
-                session,
-                actor,
-                require_id(input.patient_id, "Patient", "patientId"),
+        return await mutate(
+            info,
+            PatientSuppressionPayload,
+            on_id(
+                patient_service.set_suppression,
+                input.patient_id,
+                "Patient",
+                "patientId",
                 marketing_opt_out=input.marketing_opt_out,
                 deceased=input.deceased,
                 admitted=input.admitted,
-            )
-
-        return await mutate(info, PatientSuppressionPayload, work)
+            ),
+        )

@@ -18,7 +18,7 @@ from api.context import Info
 from api.error_types import CareError
 from api.identity.types import PatientType, SiteType, StaffType
 from api.live import announced
-from api.mutations import mutate
+from api.mutations import mutate, on_id
 from api.relay import Connection, Node, node_fetcher, raw_uuids, read_page, require_id, to_global_id
 from api.views import node_view, related, view
 from care import careteam, conversations
@@ -337,11 +337,11 @@ class ConversationMutation:
 
     @strawberry.mutation(description="在咨询中留言（仅患者本人与其护理团队）；护理团队回复时站内通知患者")
     async def conversation_reply(self, info: Info, input: ConversationReplyInput) -> ConversationMessagePayload:
-        async def work(session: AsyncSession, actor: Actor) -> conversations.Posted:
-            conversation_id = require_id(input.conversation_id, "CareConversation", "conversationId")
-            return await conversations.reply(session, actor, conversation_id, input.body)
-
-        return await mutate(info, ConversationMessagePayload, work)
+        return await mutate(
+            info,
+            ConversationMessagePayload,
+            on_id(conversations.reply, input.conversation_id, "CareConversation", "conversationId", input.body),
+        )
 
     @strawberry.mutation(description="把咨询转给该院区的另一位医生或健康管理师（护理团队与管理员）")
     async def conversation_assign(self, info: Info, input: ConversationAssignInput) -> ConversationPayload:
@@ -354,11 +354,11 @@ class ConversationMutation:
 
     @strawberry.mutation(description="结束咨询（患者本人或护理团队）")
     async def conversation_close(self, info: Info, input: ConversationCloseInput) -> ConversationPayload:
-        async def work(session: AsyncSession, actor: Actor) -> m.Conversation:
-            conversation_id = require_id(input.conversation_id, "CareConversation", "conversationId")
-            return await conversations.close(session, actor, conversation_id)
-
-        return await mutate(info, ConversationPayload, work)
+        return await mutate(
+            info,
+            ConversationPayload,
+            on_id(conversations.close, input.conversation_id, "CareConversation", "conversationId"),
+        )
 
     @strawberry.mutation(description="指定患者的负责医生或健康管理师（本院区门诊前台、健康管理师与管理员）")
     async def care_assignment_set(self, info: Info, input: CareAssignmentSetInput) -> CareAssignmentPayload:

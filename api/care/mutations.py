@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.care.types import ComplaintType, SurveyType, wrap_complaint
 from api.context import Info
 from api.error_types import CareError
-from api.mutations import mutate
+from api.mutations import mutate, on_id
 from api.relay import optional_id, require_id
 from care import complaints, surveys
 from care.models import Complaint
@@ -73,11 +73,11 @@ class ComplaintPayload:
 class CareMutation:
     @strawberry.mutation(description="患者作答本人的满意度调查（每份只能作答一次），完成即得积分")
     async def survey_answer(self, info: Info, input: SurveyAnswerInput) -> SurveyAnswerPayload:
-        async def work(session: AsyncSession, actor: Actor) -> surveys.Answer:
-            survey_id = require_id(input.survey_id, "Survey", "surveyId")
-            return await surveys.answer(session, actor, survey_id, input.score, input.comment)
-
-        return await mutate(info, SurveyAnswerPayload, work)
+        return await mutate(
+            info,
+            SurveyAnswerPayload,
+            on_id(surveys.answer, input.survey_id, "Survey", "surveyId", input.score, input.comment),
+        )
 
     @strawberry.mutation(description="患者直接投诉")
     async def complaint_file(self, info: Info, input: ComplaintFileInput) -> ComplaintPayload:
@@ -98,24 +98,22 @@ class CareMutation:
 
     @strawberry.mutation(description="回复投诉（站内信通知患者，记录首次回复时间）")
     async def complaint_respond(self, info: Info, input: ComplaintRespondInput) -> ComplaintPayload:
-        async def work(session: AsyncSession, actor: Actor) -> Complaint:
-            complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
-            return await complaints.respond(session, actor, complaint_id, input.message)
-
-        return await mutate(info, ComplaintPayload, work)
+        return await mutate(
+            info,
+            ComplaintPayload,
+            on_id(complaints.respond, input.complaint_id, "Complaint", "complaintId", input.message),
+        )
 
     @strawberry.mutation(description="标记投诉已解决")
     async def complaint_resolve(self, info: Info, input: ComplaintNoteInput) -> ComplaintPayload:
-        async def work(session: AsyncSession, actor: Actor) -> Complaint:
-            complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
-            return await complaints.resolve(session, actor, complaint_id, input.note)
-
-        return await mutate(info, ComplaintPayload, work)
+        return await mutate(
+            info,
+            ComplaintPayload,
+            on_id(complaints.resolve, input.complaint_id, "Complaint", "complaintId", input.note),
+        )
 
     @strawberry.mutation(description="关闭投诉工单")
     async def complaint_close(self, info: Info, input: ComplaintNoteInput) -> ComplaintPayload:
-        async def work(session: AsyncSession, actor: Actor) -> Complaint:
-            complaint_id = require_id(input.complaint_id, "Complaint", "complaintId")
-            return await complaints.close(session, actor, complaint_id, input.note)
-
-        return await mutate(info, ComplaintPayload, work)
+        return await mutate(
+            info, ComplaintPayload, on_id(complaints.close, input.complaint_id, "Complaint", "complaintId", input.note)
+        )

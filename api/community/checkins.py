@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import ModelPayload, mutate
+from api.mutations import ModelPayload, mutate, on_id
 from api.relay import (
     Connection,
     Node,
@@ -321,5 +321,5 @@ class CheckInMutation:
         return await mutate(
             info,
             HealthAlertAcknowledgePayload,
-            lambda s, a: checkins.acknowledge_alert(s, a, require_id(input.alert_id, "HealthAlert", "alertId")),
+            on_id(checkins.acknowledge_alert, input.alert_id, "HealthAlert", "alertId"),
         )

@@ -7,8 +7,7 @@ import strawberry
 from api.community.types import CommentType
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import mutate
-from api.relay import require_id
+from api.mutations import mutate, on_id
 from community import comments, posts
 from community.models import Comment
 
@@ -51,17 +50,13 @@ class CommentMutation:
         return await mutate(
             info,
             CommentPayload,
-            lambda s, a: comments.edit_comment(
-                s, a, require_id(input.comment_id, "Comment", "commentId"), body=input.body
-            ),
+            on_id(comments.edit_comment, input.comment_id, "Comment", "commentId", body=input.body),
         )
 
     @strawberry.mutation(description="删除自己的评论（保留回复；内容不再对任何人显示）")
     async def comment_delete(self, info: Info, input: CommentIdInput) -> CommentPayload:
         return await mutate(
-            info,
-            CommentPayload,
-            lambda s, a: comments.delete_comment(s, a, require_id(input.comment_id, "Comment", "commentId")),
+            info, CommentPayload, on_id(comments.delete_comment, input.comment_id, "Comment", "commentId")
         )
 
     @strawberry.mutation(description="删除违规评论（本群版主、群主、社区工作人员），须填写理由；作者会收到通知")
@@ -69,7 +64,5 @@ class CommentMutation:
         return await mutate(
             info,
             CommentPayload,
-            lambda s, a: comments.remove_comment(
-                s, a, require_id(input.comment_id, "Comment", "commentId"), reason=input.reason
-            ),
+            on_id(comments.remove_comment, input.comment_id, "Comment", "commentId", reason=input.reason),
         )

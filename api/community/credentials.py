@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.error_types import CommunityError
 from api.identity.types import StaffType
-from api.mutations import ModelPayload, mutate
+from api.mutations import ModelPayload, mutate, on_id
 from api.relay import Connection, Node, load_nodes, node_fetcher, optional_id, read_page, require_id
 from api.views import node_view, related
 from community import credentials, models
@@ -151,7 +151,7 @@ class CredentialMutation:
         return await mutate(
             info,
             StaffCredentialPayload,
-            lambda s, a: credentials.verify(s, a, require_id(input.credential_id, "StaffCredential", "credentialId")),
+            on_id(credentials.verify, input.credential_id, "StaffCredential", "credentialId"),
         )
 
     @strawberry.mutation(description="撤销员工执业资质（管理员）；其社群专家身份随即取消")
@@ -159,7 +159,5 @@ class CredentialMutation:
         return await mutate(
             info,
             StaffCredentialPayload,
-            lambda s, a: credentials.revoke(
-                s, a, require_id(input.credential_id, "StaffCredential", "credentialId"), reason=input.reason
-            ),
+            on_id(credentials.revoke, input.credential_id, "StaffCredential", "credentialId", reason=input.reason),
         )

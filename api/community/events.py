@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import ModelPayload, mutate
+from api.mutations import ModelPayload, mutate, on_id
 from api.relay import (
     Connection,
     Node,
@@ -413,9 +413,7 @@ class EventMutation:
     @strawberry.mutation(description="取消活动（市场运营、社区版主）：通知所有已报名、候补者")
     async def event_cancel(self, info: Info, input: EventCancelInput) -> EventPayload:
         return await mutate(
-            info,
-            EventPayload,
-            lambda s, a: events.cancel_event(s, a, require_id(input.event_id, "Event", "eventId"), reason=input.reason),
+            info, EventPayload, on_id(events.cancel_event, input.event_id, "Event", "eventId", reason=input.reason)
         )
 
     @strawberry.mutation(description="报名（GOING，满员时进入候补）或不参加（DECLINED，已报名者即取消报名）")

@@ -22,7 +22,7 @@ from api.community.types import (
 )
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import ModelPayload, mutate
+from api.mutations import ModelPayload, mutate, on_id
 from api.relay import Connection, read_page, require_id, require_id_of, require_ids, to_global_id
 from community import access, groups, posts
 from community.models import Post
@@ -225,16 +225,12 @@ class CommunityMutation(MembershipMutation, CommentMutation):
         return await mutate(
             info,
             MembershipPayload,
-            lambda s, a: groups.join(
-                s, a, require_id(input.group_id, "Group", "groupId"), note=input.note, answer=input.answer
-            ),
+            on_id(groups.join, input.group_id, "Group", "groupId", note=input.note, answer=input.answer),
         )
 
     @strawberry.mutation(description="退出社群")
     async def group_leave(self, info: Info, input: GroupJoinInput) -> MembershipPayload:
-        return await mutate(
-            info, MembershipPayload, lambda s, a: groups.leave(s, a, require_id(input.group_id, "Group", "groupId"))
-        )
+        return await mutate(info, MembershipPayload, on_id(groups.leave, input.group_id, "Group", "groupId"))
 
     @strawberry.mutation(
         description="审批入群申请（版主；确诊群由医护人员确认诊断）：按 membershipId，或按 groupId 加 accountId"
@@ -303,10 +299,11 @@ class CommunityMutation(MembershipMutation, CommentMutation):
         return await mutate(
             info,
             PostPayload,
-            lambda s, a: posts.edit_post(
-                s,
-                a,
-                require_id(input.post_id, "Post", "postId"),
+            on_id(
+                posts.edit_post,
+                input.post_id,
+                "Post",
+                "postId",
                 title=input.title,
                 body=input.body,
                 image_urls=input.image_urls,
@@ -315,19 +312,18 @@ class CommunityMutation(MembershipMutation, CommentMutation):
 
     @strawberry.mutation(description="删除自己的帖子")
     async def post_delete(self, info: Info, input: PostIdInput) -> PostPayload:
-        return await mutate(
-            info, PostPayload, lambda s, a: posts.delete_post(s, a, require_id(input.post_id, "Post", "postId"))
-        )
+        return await mutate(info, PostPayload, on_id(posts.delete_post, input.post_id, "Post", "postId"))
 
     @strawberry.mutation(description="置顶或锁定帖子（版主）")
     async def post_set_flags(self, info: Info, input: PostFlagsInput) -> PostPayload:
         return await mutate(
             info,
             PostPayload,
-            lambda s, a: posts.set_flags(
-                s,
-                a,
-                require_id(input.post_id, "Post", "postId"),
+            on_id(
+                posts.set_flags,
+                input.post_id,
+                "Post",
+                "postId",
                 pinned=input.pinned,
                 locked=input.locked,
                 reason=input.reason,

@@ -8,7 +8,7 @@ import strawberry
 from api.community.types import MemberRole, MembershipConnection, MembershipType, MemberState, NotificationLevel
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import mutate
+from api.mutations import mutate, on_id
 from api.relay import read_page, require_id, require_id_of
 from community import groups
 from community.models import Membership
@@ -77,7 +77,5 @@ class MembershipMutation:
         return await mutate(
             info,
             MembershipPayload,
-            lambda s, a: groups.set_notification_level(
-                s, a, require_id(input.group_id, "Group", "groupId"), input.level.value
-            ),
+            on_id(groups.set_notification_level, input.group_id, "Group", "groupId", input.level.value),
         )

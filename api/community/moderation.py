@@ -19,7 +19,7 @@ from api.community.members import member_ref
 from api.community.types import MembershipType
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import ModelPayload, mutate
+from api.mutations import ModelPayload, mutate, on_id
 from api.relay import (
     Connection,
     Node,
@@ -496,9 +496,7 @@ class ModerationMutation:
     @strawberry.mutation(description="停用敏感词（管理员）")
     async def sensitive_word_remove(self, info: Info, input: SensitiveWordRemoveInput) -> SensitiveWordPayload:
         return await mutate(
-            info,
-            SensitiveWordPayload,
-            lambda s, a: moderation.remove_word(s, a, require_id(input.word_id, "SensitiveWord", "wordId")),
+            info, SensitiveWordPayload, on_id(moderation.remove_word, input.word_id, "SensitiveWord", "wordId")
         )
 
     @strawberry.mutation(description="添加例外短语（管理员）")
@@ -514,7 +512,5 @@ class ModerationMutation:
         return await mutate(
             info,
             WordExceptionPayload,
-            lambda s, a: moderation.remove_exception(
-                s, a, require_id(input.exception_id, "WordException", "exceptionId")
-            ),
+            on_id(moderation.remove_exception, input.exception_id, "WordException", "exceptionId"),
         )

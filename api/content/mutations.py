@@ -20,7 +20,7 @@ from api.content.types import (
 )
 from api.context import Info
 from api.error_types import ContentError
-from api.mutations import ModelPayload, mutate
+from api.mutations import ModelPayload, mutate, on_id
 from api.relay import optional_id, require_id
 from content import compliance, engagement, service
 from content.compliance import Finding
@@ -205,10 +205,11 @@ class ContentMutation:
         return await mutate(
             info,
             ContentItemPayload,
-            lambda s, a: service.approve(
-                s,
-                a,
-                require_id(input.item_id, "ContentItem", "itemId"),
+            on_id(
+                service.approve,
+                input.item_id,
+                "ContentItem",
+                "itemId",
                 comment=input.comment,
                 acknowledged=list(input.acknowledged_findings),
             ),
@@ -219,9 +220,7 @@ class ContentMutation:
         return await mutate(
             info,
             ContentItemPayload,
-            lambda s, a: service.reject(
-                s, a, require_id(input.item_id, "ContentItem", "itemId"), comment=input.comment
-            ),
+            on_id(service.reject, input.item_id, "ContentItem", "itemId", comment=input.comment),
         )
 
     @strawberry.mutation(description="发布已通过审核的内容：立即或定时")
@@ -229,16 +228,12 @@ class ContentMutation:
         return await mutate(
             info,
             ContentItemPayload,
-            lambda s, a: service.publish(s, a, require_id(input.item_id, "ContentItem", "itemId"), at=input.publish_at),
+            on_id(service.publish, input.item_id, "ContentItem", "itemId", at=input.publish_at),
         )
 
     @strawberry.mutation(description="归档下线")
     async def content_archive(self, info: Info, input: ContentItemInput) -> ContentItemPayload:
-        return await mutate(
-            info,
-            ContentItemPayload,
-            lambda s, a: service.archive(s, a, require_id(input.item_id, "ContentItem", "itemId")),
-        )
+        return await mutate(info, ContentItemPayload, on_id(service.archive, input.item_id, "ContentItem", "itemId"))
 
     @strawberry.mutation(description="当事患者授权发布自己的故事")
     async def content_story_consent_grant(self, info: Info, input: ContentItemInput) -> StoryConsentPayload:
@@ -258,19 +253,19 @@ class ContentMutation:
 
     @strawberry.mutation(description="记录浏览、读完或分享；读完文章按规则奖励积分（每日上限）")
     async def content_engage(self, info: Info, input: ContentEngageInput) -> ContentEngagePayload:
-        async def work(s: AsyncSession, a: Actor) -> engagement.Engagement:
-            return await engagement.record(s, a, require_id(input.item_id, "ContentItem", "itemId"), input.kind.value)
-
-        return await mutate(info, ContentEngagePayload, work)
+        return await mutate(
+            info,
+            ContentEngagePayload,
+            on_id(engagement.record, input.item_id, "ContentItem", "itemId", input.kind.value),
+        )
 
     @strawberry.mutation(description="点赞或收藏（on=false 取消）")
     async def content_react(self, info: Info, input: ContentReactInput) -> ContentEngagePayload:
-        async def work(s: AsyncSession, a: Actor) -> engagement.Engagement:
-            return await engagement.react(
-                s, a, require_id(input.item_id, "ContentItem", "itemId"), input.kind.value, on=input.on
-            )
-
-        return await mutate(info, ContentEngagePayload, work)
+        return await mutate(
+            info,
+            ContentEngagePayload,
+            on_id(engagement.react, input.item_id, "ContentItem", "itemId", input.kind.value, on=input.on),
+        )
 
     @strawberry.mutation(description="新增合规词条（管理员）")
     async def compliance_term_add(self, info: Info, input: ComplianceTermInput) -> ComplianceTermPayload:
@@ -289,7 +284,5 @@ class ContentMutation:
         self, info: Info, input: ComplianceTermDeactivateInput
     ) -> ComplianceTermPayload:
         return await mutate(
-            info,
-            ComplianceTermPayload,
-            lambda s, a: compliance.deactivate_term(s, a, require_id(input.term_id, "ComplianceTerm", "termId")),
+            info, ComplianceTermPayload, on_id(compliance.deactivate_term, input.term_id, "ComplianceTerm", "termId")
         )

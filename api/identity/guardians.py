@@ -35,7 +35,7 @@ from strawberry.types.graphql import OperationType
 
 from api.context import Info
 from api.error_types import IdentityError
-from api.mutations import ModelPayload, mutate
+from api.mutations import ModelPayload, mutate, on_id
 from api.relay import (
     Connection,
     Node,
@@ -458,9 +458,7 @@ class GuardianMutation:
     @strawberry.mutation(description="被代办人本人确认代办申请")
     async def guardianship_confirm(self, info: Info, input: GuardianshipConfirmInput) -> GuardianshipPayload:
         return await mutate(
-            info,
-            GuardianshipPayload,
-            lambda s, a: guardians.confirm(s, a, require_id(input.guardianship_id, "Guardianship", "guardianshipId")),
+            info, GuardianshipPayload, on_id(guardians.confirm, input.guardianship_id, "Guardianship", "guardianshipId")
         )
 
     @strawberry.mutation(description="撤销代办授权（代办人、被代办人或工作人员）；拒绝待确认的申请也用此操作；立即生效")
@@ -468,9 +466,7 @@ class GuardianMutation:
         return await mutate(
             info,
             GuardianshipPayload,
-            lambda s, a: guardians.revoke(
-                s, a, require_id(input.guardianship_id, "Guardianship", "guardianshipId"), reason=input.reason
-            ),
+            on_id(guardians.revoke, input.guardianship_id, "Guardianship", "guardianshipId", reason=input.reason),
         )
 
     @strawberry.mutation(

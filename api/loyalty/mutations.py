@@ -12,7 +12,7 @@ from api.error_types import LoyaltyError
 from api.loyalty.points_types import PointsEntryType, TierType
 from api.loyalty.queries import EarningRule
 from api.loyalty.types import RedemptionType, RewardType, VisitStatus, VisitType
-from api.mutations import ModelPayload, mutate, perform_at_once
+from api.mutations import ModelPayload, mutate, on_id, perform_at_once
 from api.relay import parse_uuid_id, require_id
 from core.identity import Actor
 from loyalty import benefits, earning, rewards, service, visits
@@ -218,9 +218,7 @@ class LoyaltyMutation:
             if done is not None:
                 return RedemptionPayload.of(done, info)
         return await mutate(
-            info,
-            RedemptionPayload,
-            lambda s, a: rewards.redeem(s, a, require_id(input.reward_id, "Reward", "rewardId"), input.idempotency_key),
+            info, RedemptionPayload, on_id(rewards.redeem, input.reward_id, "Reward", "rewardId", input.idempotency_key)
         )
 
     @strawberry.mutation(description="核销兑换券（门诊员工）")
@@ -234,9 +232,7 @@ class LoyaltyMutation:
     @strawberry.mutation(description="取消未核销的兑换（本人或门诊员工），积分退回")
     async def redemption_cancel(self, info: Info, input: RedemptionCancelInput) -> RedemptionPayload:
         return await mutate(
-            info,
-            RedemptionPayload,
-            lambda s, a: rewards.cancel(s, a, require_id(input.redemption_id, "Redemption", "redemptionId")),
+            info, RedemptionPayload, on_id(rewards.cancel, input.redemption_id, "Redemption", "redemptionId")
         )
 
     @strawberry.mutation(description="人工调整积分（管理员，须填写原因）")
@@ -254,10 +250,11 @@ class LoyaltyMutation:
         return await mutate(
             info,
             PointsAdjustPayload,
-            lambda s, a: service.adjust(
-                s,
-                a,
-                require_id(input.patient_id, "Patient", "patientId"),
+            on_id(
+                service.adjust,
+                input.patient_id,
+                "Patient",
+                "patientId",
                 amount=input.amount,
                 reason=input.reason,
                 idempotency_key=input.idempotency_key,

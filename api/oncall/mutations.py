@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.error_types import OncallError
 from api.identity.types import StaffRole
-from api.mutations import ModelPayload, mutate
+from api.mutations import ModelPayload, mutate, on_id
 from api.oncall.types import DutyShiftType, StaffPageType
 from api.relay import optional_id, require_id
 from core.identity import Actor
@@ -85,7 +85,6 @@ class OncallMutation:
 
     @strawberry.mutation(description="确认收到值班提醒（收件人或管理员）；重复确认无副作用，升级随即停止")
     async def page_acknowledge(self, info: Info, input: PageAcknowledgeInput) -> PageAcknowledgePayload:
-        async def work(session: AsyncSession, actor: Actor) -> models.Page:
-            return await service.acknowledge(session, actor, require_id(input.page_id, "StaffPage", "pageId"))
-
-        return await mutate(info, PageAcknowledgePayload, work)
+        return await mutate(
+            info, PageAcknowledgePayload, on_id(service.acknowledge, input.page_id, "StaffPage", "pageId")
+        )

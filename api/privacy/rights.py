@@ -16,8 +16,8 @@ from strawberry.scalars import JSON
 from api.context import Info
 from api.error_types import PrivacyError
 from api.identity.types import PatientType
-from api.mutations import ModelPayload, mutate
-from api.relay import Connection, Node, load_nodes, node_fetcher, read_page, require_id, to_global_id
+from api.mutations import ModelPayload, mutate, on_id
+from api.relay import Connection, Node, load_nodes, node_fetcher, read_page, to_global_id
 from api.views import node_view, related
 from core import clock
 from core.identity import Actor
@@ -217,15 +217,11 @@ class DataRightsMutation:
     @strawberry.mutation(description="撤回注销申请（患者本人，开始执行前）")
     async def erasure_cancel(self, info: Info, input: ErasureCancelInput) -> ErasurePayload:
         return await mutate(
-            info,
-            ErasurePayload,
-            lambda s, a: erasure.cancel_erasure(s, a, require_id(input.request_id, "ErasureRequest", "requestId")),
+            info, ErasurePayload, on_id(erasure.cancel_erasure, input.request_id, "ErasureRequest", "requestId")
         )
 
     @strawberry.mutation(description="立即执行注销申请（仅管理员），不再等待犹豫期")
     async def erasure_run_now(self, info: Info, input: ErasureRunNowInput) -> ErasurePayload:
         return await mutate(
-            info,
-            ErasurePayload,
-            lambda s, a: erasure.run_now(s, a, require_id(input.request_id, "ErasureRequest", "requestId")),
+            info, ErasurePayload, on_id(erasure.run_now, input.request_id, "ErasureRequest", "requestId")
         )
