@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
@@ -17,6 +17,7 @@ from core.identity import Actor
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+Params = ParamSpec("Params")
 
 # A batch function: (session, the keys) -> what it found by key; a key it leaves out loads as None
 # (or as an empty list for a `many` loader). Its keys parameter is typed by each function (a list of
@@ -62,6 +63,19 @@ class Context:
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.db)
+
+    async def read(
+        self,
+        fn: Callable[Concatenate[AsyncSession, Actor, Params], Awaitable[V]],
+        /,
+        *args: Params.args,
+        **kwargs: Params.kwargs,
+    ) -> V:
+        """One domain read as the request's actor, `fn(session, actor, *args, **kwargs)`, on the request's
+        read session (the primary once the request wrote); what it returns is used after the session
+        is given back, so it must not load lazily."""
+        async with self.db.read() as session:
+            return await fn(session, self.actor, *args, **kwargs)
 
     async def load(self, fn: BatchFn[K, V], key: K) -> V | None:
         found: V | None = await self.loaders.get(fn).load(key)

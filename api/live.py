@@ -42,7 +42,6 @@ async def announced(
             row_id = uuid.UUID(event[key])
         except (KeyError, ValueError, TypeError, AttributeError):
             continue
-        async with info.context.db.read() as session:
-            row = await read(session, info.context.actor, row_id)
+        row = await info.context.read(read, row_id)
         if row is not None:
             yield wrap(row)

@@ -119,8 +119,7 @@ async def read_page(
 ) -> Connection[T]:
     """A connection field: one page read as the viewer (on the request's read connection), each row
     wrapped as its GraphQL type."""
-    async with info.context.db.read() as session:
-        page = await fetch(session, info.context.actor)
+    page = await info.context.read(fetch)
     return connection(page, wrap)
 
 

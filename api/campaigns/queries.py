@@ -91,6 +91,5 @@ class CampaignQuery:
     @strawberry.field(description="活动效果：人数、发送、送达、打开、转化、转化率与积分成本")
     async def campaign_stats(self, info: Info, campaign_id: strawberry.ID) -> StatsType | None:
         raw = require_id(campaign_id, "Campaign", "campaignId")
-        async with info.context.db.read() as session:
-            found = await stats.campaign_stats(session, info.context.actor, raw)
+        found = await info.context.read(stats.campaign_stats, raw)
         return StatsType.of(found) if found else None

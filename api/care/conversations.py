@@ -183,8 +183,7 @@ class CareTeamMemberType:
 @node_fetcher("CareConversation")
 async def _fetch_conversations(info: Info, raw: Sequence[str]) -> list[Any]:
     ids = raw_uuids(raw)
-    async with info.context.db.read() as session:
-        found = await conversations.visible(session, info.context.actor, [i for i in ids if i is not None])
+    found = await info.context.read(conversations.visible, [i for i in ids if i is not None])
     actor = info.context.actor
     return [CareConversationType.from_model(found[i], actor) if i in found else None for i in ids]
 
@@ -232,16 +231,14 @@ class ConversationQuery:
     )
     async def conversation(self, info: Info, id: strawberry.ID) -> CareConversationType | None:
         raw = require_id(id, "CareConversation", "id")
-        async with info.context.db.read() as session:
-            found = await conversations.get(session, info.context.actor, raw)
+        found = await info.context.read(conversations.get, raw)
         return CareConversationType.from_model(found, info.context.actor)
 
     @strawberry.field(description="患者的负责医护：患者本人不传 patientId；门诊前台、医护与管理员传患者编号")
     async def care_team(self, info: Info, patient_id: strawberry.ID | None = None) -> list[CareTeamMemberType]:
         pid = require_id(patient_id, "Patient", "patientId") if patient_id is not None else None
         actor = info.context.actor
-        async with info.context.db.read() as session:
-            rows = await careteam.care_team(session, actor, pid)
+        rows = await info.context.read(careteam.care_team, pid)
         return [CareTeamMemberType.from_model(r, actor) for r in rows]
 
 
@@ -391,8 +388,7 @@ class ConversationSubscription:
     ) -> AsyncGenerator[CareMessageType, None]:
         actor = info.context.actor
         raw = require_id(conversation_id, "CareConversation", "conversationId")
-        async with info.context.db.read() as session:
-            await conversations.get(session, actor, raw)
+        await info.context.read(conversations.get, raw)
 
         async def read(session: AsyncSession, actor: Actor, message_id: uuid.UUID) -> m.ConversationMessage | None:
             found = await conversations.message_for(session, actor, message_id)

@@ -27,8 +27,7 @@ class CareQuery:
         raw = parse_uuid_id(str(id), "Survey")
         if raw is None:
             return None
-        async with info.context.db.read() as session:
-            found = await surveys.get_survey(session, info.context.actor, raw)
+        found = await info.context.read(surveys.get_survey, raw)
         return SurveyType.from_model(found) if found else None
 
     @strawberry.field(description="我的投诉，最新在前")

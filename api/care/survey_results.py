@@ -67,10 +67,9 @@ class SurveyResultsQuery:
         site_id: strawberry.ID | None = None,
     ) -> SurveyResultsType:
         site = optional_id(site_id, "Site", "siteId")
-        async with info.context.db.read() as session:
-            found = await survey_results.results(
-                session, info.context.actor, period=survey_results.Period(since, until), site_id=site
-            )
+        found = await info.context.read(
+            survey_results.results, period=survey_results.Period(since, until), site_id=site
+        )
         return SurveyResultsType.of(found)
 
     @strawberry.field(

@@ -110,8 +110,7 @@ class BookmarkQuery:
     async def my_bookmarks(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[BookmarkType]:
-        async with info.context.db.read() as session:
-            page = await bookmarks.page(session, info.context.actor, first=first, after=after)
+        page = await info.context.read(bookmarks.page, first=first, after=after)
         articles = [s.article for s in page.items if s.article is not None]
         cards = await wrap_page(articles, info) if articles else {}
         return connection(page, lambda s: _view(s, info, cards))

@@ -184,10 +184,7 @@ class CheckInQuery:
         days: int = 30,
         kind: CheckInKind | None = None,
     ) -> list[CheckInType]:
-        async with info.context.db.read() as session:
-            rows = await checkins.my_check_ins(
-                session, info.context.actor, days=days, kind=kind.value if kind else None
-            )
+        rows = await info.context.read(checkins.my_check_ins, days=days, kind=kind.value if kind else None)
         return [CheckInType.from_model(r) for r in rows]
 
     @strawberry.field(description="患者的打卡记录（医生、健康管理师）")
@@ -201,16 +198,12 @@ class CheckInQuery:
         target = parse_uuid_id(str(patient_id), "Patient")
         if target is None:
             raise NotFound("患者不存在", field="patientId", code=CoreCode.PATIENT_NOT_FOUND)
-        async with info.context.db.read() as session:
-            rows = await checkins.patient_check_ins(
-                session, info.context.actor, target, days=days, kind=kind.value if kind else None
-            )
+        rows = await info.context.read(checkins.patient_check_ins, target, days=days, kind=kind.value if kind else None)
         return [CheckInType.from_model(r) for r in rows]
 
     @strawberry.field(description="我的连续打卡天数（漏打一天后当前天数归零）")
     async def my_check_in_streak(self, info: Info) -> StreakType:
-        async with info.context.db.read() as session:
-            streak = await checkins.streak_of(session, info.context.actor)
+        streak = await info.context.read(checkins.streak_of)
         return StreakType.of(streak)
 
     @strawberry.field(description="社群打卡榜：某天（默认今天）在本群打卡的成员昵称与人数，不含读数")
@@ -218,8 +211,7 @@ class CheckInQuery:
         gid = parse_uuid_id(str(group_id), "Group")
         if gid is None:
             raise community_errors.GroupNotFound(field="groupId")
-        async with info.context.db.read() as session:
-            board = await checkins.group_board(session, info.context.actor, gid, date)
+        board = await info.context.read(checkins.group_board, gid, date)
         return BoardType(
             date=board.date, count=board.count, members=[BoardMemberType(nickname=m.nickname) for m in board.members]
         )

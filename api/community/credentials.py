@@ -97,8 +97,7 @@ class CredentialQuery:
 
     @strawberry.field(description="我的执业资质（员工本人），新登记的在前")
     async def my_credentials(self, info: Info) -> list[CredentialType]:
-        async with info.context.db.read() as session:
-            rows = await credentials.my_credentials(session, info.context.actor)
+        rows = await info.context.read(credentials.my_credentials)
         return [CredentialType.from_model(r) for r in rows]
 
 

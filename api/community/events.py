@@ -189,8 +189,7 @@ class EventInvitationRunType:
 @node_fetcher("Event")
 async def _fetch_events(info: Info, raw: Sequence[str]) -> list[EventType | None]:
     ids = raw_uuids(raw)
-    async with info.context.db.read() as session:
-        found = await events.visible_events(session, info.context.actor, [i for i in ids if i is not None])
+    found = await info.context.read(events.visible_events, [i for i in ids if i is not None])
     return [EventType.from_model(found[i]) if i is not None and i in found else None for i in ids]
 
 
@@ -249,8 +248,7 @@ class EventQuery:
         event_id = parse_uuid_id(str(id), "Event")
         if event_id is None:
             return None
-        async with info.context.db.read() as session:
-            found = await events.visible_events(session, info.context.actor, [event_id])
+        found = await info.context.read(events.visible_events, [event_id])
         return EventType.from_model(found[event_id]) if event_id in found else None
 
     @strawberry.field(

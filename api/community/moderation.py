@@ -237,8 +237,7 @@ class ContentReportType(Node):
 async def _fetch_items(info: Info, raw_ids: Sequence[str]) -> Sequence[Any | None]:
     ids = raw_uuids(raw_ids)
     wanted = [i for i in ids if i is not None]
-    async with info.context.db.read() as session:
-        found = await moderation.items_by_ids(session, info.context.actor, wanted)
+    found = await info.context.read(moderation.items_by_ids, wanted)
     by_id = {e.item.id: e for e in found if e is not None}
     return [ModerationItemType.from_entry(by_id[i]) if i in by_id else None for i in ids]
 
@@ -311,8 +310,7 @@ class ModerationQuery:
 
     @strawberry.field(description="敏感词例外短语（管理员）")
     async def sensitive_word_exceptions(self, info: Info) -> list[WordExceptionType]:
-        async with info.context.db.read() as session:
-            rows = await moderation.word_exceptions(session, info.context.actor)
+        rows = await info.context.read(moderation.word_exceptions)
         return [WordExceptionType.from_model(r) for r in rows]
 
 

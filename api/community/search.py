@@ -39,8 +39,5 @@ class PostSearchQuery:
         after: str | None = None,
     ) -> Connection[PostSearchHitType]:
         group = optional_id(group_id, "Group", "groupId")
-        async with info.context.db.read() as session:
-            page = await search.search_posts(
-                session, info.context.actor, query, group_id=group, first=first, after=after
-            )
+        page = await info.context.read(search.search_posts, query, group_id=group, first=first, after=after)
         return connection(page, PostSearchHitType.of)

@@ -25,8 +25,7 @@ class CommunitySubscription:
     @strawberry.subscription(description="群内新帖（仅对能阅读该群的人推送，逐条再校验权限）")
     async def group_posts(self, info: Info, group_id: strawberry.ID) -> AsyncGenerator[PostType, None]:
         gid = require_id(group_id, "Group", "groupId")
-        async with info.context.db.read() as session:
-            await access.require_reader(session, info.context.actor, gid)
+        await info.context.read(access.require_reader, gid)
         async for message in pubsub.listen(posts.posts_channel(gid)):
             try:
                 async with info.context.db.read() as session:
@@ -39,8 +38,7 @@ class CommunitySubscription:
 
     @strawberry.subscription(description="审核队列新条目（版主与医护；逐条校验能否处理）")
     async def moderation_queue(self, info: Info) -> AsyncGenerator[ModerationItemType, None]:
-        async with info.context.db.read() as session:
-            await moderation.require_queue_reader(session, info.context.actor)
+        await info.context.read(moderation.require_queue_reader)
 
         async def read(session: AsyncSession, actor: Actor, item_id: uuid.UUID) -> moderation.QueueEntry | None:
             return (await moderation.items_by_ids(session, actor, [item_id]))[0]

@@ -658,8 +658,7 @@ JoinRequestsResult = Annotated[
 @node_fetcher("Membership")
 async def _fetch_memberships(info: Info, raw: Sequence[str]) -> list[Any]:
     ids = raw_uuids(raw)
-    async with info.context.db.read() as session:
-        found = await groups.visible_memberships(session, info.context.actor, [i for i in ids if i is not None])
+    found = await info.context.read(groups.visible_memberships, [i for i in ids if i is not None])
     return [MembershipType.from_model(found[i], viewer=info.context.actor) if i in found else None for i in ids]
 
 

@@ -40,8 +40,7 @@ class ContentQuery:
     async def content_feed(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[ContentItemType]:
-        async with info.context.db.read() as session:
-            page = await feed.feed_of(session, info.context.actor, first=first, after=after)
+        page = await info.context.read(feed.feed_of, first=first, after=after)
         cards = iter(wrap_feed(page.items, info))
         return connection(page, lambda _: next(cards))
 
@@ -79,8 +78,7 @@ class ContentQuery:
         self, info: Info, item_id: strawberry.ID, since: datetime | None = None
     ) -> list[DayStatsType]:
         raw = require_id(item_id, "ContentItem", "itemId")
-        async with info.context.db.read() as session:
-            rows = await engagement.stats_by_day(session, info.context.actor, raw, since=since)
+        rows = await info.context.read(engagement.stats_by_day, raw, since=since)
         return [view(DayStatsType, r) for r in rows]
 
     @strawberry.field(
@@ -89,8 +87,7 @@ class ContentQuery:
     )
     async def content_compliance_check(self, info: Info, item_id: strawberry.ID) -> list[FindingType]:
         raw = require_id(item_id, "ContentItem", "itemId")
-        async with info.context.db.read() as session:
-            findings = await service.check_working(session, info.context.actor, raw)
+        findings = await info.context.read(service.check_working, raw)
         return [FindingType.of(f) for f in findings]
 
     @strawberry.field(description="合规词库（内容运营、审核与管理员）")

@@ -96,12 +96,6 @@ def _site(value: strawberry.ID | None) -> uuid.UUID | None:
     return optional_id(value, "Site", "siteId")
 
 
-async def _run(info: Info, fn, **kw):
-    """Domain errors (not allowed, bad range) become GraphQL errors with their code (api/errors.py)."""
-    async with info.context.db.read() as session:
-        return await fn(session, info.context.actor, **kw)
-
-
 @strawberry.type
 class DashboardQuery:
     @strawberry.field(description="复诊率，按周或月、按院区（运营与管理员）")
@@ -114,8 +108,7 @@ class DashboardQuery:
         site_id: strawberry.ID | None = None,
         window_days: int = service.DEFAULT_WINDOW_DAYS,
     ) -> list[ReturnVisitRate]:
-        rows = await _run(
-            info,
+        rows = await info.context.read(
             service.return_visit_rate,
             period=service.Period(period.value),
             since=since,
@@ -127,7 +120,7 @@ class DashboardQuery:
 
     @strawberry.field(description="生命周期漏斗：各阶段当前人数（运营与管理员）")
     async def dashboard_lifecycle_funnel(self, info: Info) -> list[LifecycleStageCount]:
-        rows = await _run(info, service.lifecycle_funnel)
+        rows = await info.context.read(service.lifecycle_funnel)
         return [LifecycleStageCount(stage=r.stage, patients=r.patients) for r in rows]
 
     @strawberry.field(description="生命周期阶段流动，按周或月（运营与管理员）")
@@ -138,8 +131,8 @@ class DashboardQuery:
         since: date,
         until: date,
     ) -> list[LifecycleMovement]:
-        rows = await _run(
-            info, service.lifecycle_movement, period=service.Period(period.value), since=since, until=until
+        rows = await info.context.read(
+            service.lifecycle_movement, period=service.Period(period.value), since=since, until=until
         )
         return [view(LifecycleMovement, r) for r in rows]
 
@@ -147,27 +140,27 @@ class DashboardQuery:
     async def dashboard_nps_trend(
         self, info: Info, since: date, until: date, site_id: strawberry.ID | None = None
     ) -> list[NpsMonth]:
-        rows = await _run(info, service.nps_trend, since=since, until=until, site_id=_site(site_id))
+        rows = await info.context.read(service.nps_trend, since=since, until=until, site_id=_site(site_id))
         return [view(NpsMonth, r) for r in rows]
 
     @strawberry.field(description="推荐转化，按月（运营与管理员）")
     async def dashboard_referral_conversion(
         self, info: Info, since: date, until: date
     ) -> list[ReferralConversionMonth]:
-        rows = await _run(info, service.referral_conversion, since=since, until=until)
+        rows = await info.context.read(service.referral_conversion, since=since, until=until)
         return [view(ReferralConversionMonth, r) for r in rows]
 
     @strawberry.field(description="社区活跃度，按周（运营与管理员）")
     async def dashboard_community_activity(self, info: Info, since: date, until: date) -> list[CommunityActivityWeek]:
-        rows = await _run(info, service.community_activity, since=since, until=until)
+        rows = await info.context.read(service.community_activity, since=since, until=until)
         return [view(CommunityActivityWeek, r) for r in rows]
 
     @strawberry.field(description="营销活动转化（运营与管理员）")
     async def dashboard_campaign_conversion(self, info: Info, since: date, until: date) -> list[CampaignConversionRow]:
-        rows = await _run(info, service.campaign_conversion, since=since, until=until)
+        rows = await info.context.read(service.campaign_conversion, since=since, until=until)
         return [view(CampaignConversionRow, r, campaign_id=to_global_id("Campaign", r.campaign_id)) for r in rows]
 
     @strawberry.field(description="积分负债（运营与管理员）")
     async def dashboard_points_liability(self, info: Info) -> LoyaltyLiability:
-        value = await _run(info, service.points_liability)
+        value = await info.context.read(service.points_liability)
         return view(LoyaltyLiability, value)

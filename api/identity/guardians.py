@@ -402,8 +402,7 @@ def _scopes(values: Sequence[DelegationScope]) -> list[str]:
 class GuardianQuery:
     @strawberry.field(description="我的代办授权：我代办他人的与他人代办我的（含待确认与已撤销）")
     async def my_guardianships(self, info: Info) -> MyGuardianships:
-        async with info.context.db.read() as session:
-            found = await guardians.mine(session, info.context.actor)
+        found = await info.context.read(guardians.mine)
         return MyGuardianships(
             as_guardian=[GuardianshipType.from_model(r) for r in found.as_guardian],
             as_dependent=[GuardianshipType.from_model(r) for r in found.as_dependent],
@@ -412,8 +411,7 @@ class GuardianQuery:
     @strawberry.field(description="某位患者的代办授权：其代办他人的与他人代办其的（门诊前台、健康管理师与管理员）")
     async def patient_guardianships(self, info: Info, patient_id: strawberry.ID) -> list[GuardianshipType]:
         target = require_id(patient_id, "Patient", "patientId")
-        async with info.context.db.read() as session:
-            rows = await guardians.of_patient(session, info.context.actor, target)
+        rows = await info.context.read(guardians.of_patient, target)
         return [GuardianshipType.from_model(r) for r in rows]
 
     @strawberry.field(description="代办记录：代办人在一项授权下代办的每件事，最新在前（代办人、被代办人本人与管理员）")

@@ -98,6 +98,5 @@ class LoyaltyQuery:
 
     @strawberry.field(description="积分负债：未兑换的可用、待入账积分与即将到期积分（运营与管理员）")
     async def loyalty_liability(self, info: Info) -> LoyaltyLiability:
-        async with info.context.db.read() as session:
-            value = await service.liability(session, info.context.actor)
+        value = await info.context.read(service.liability)
         return view(LoyaltyLiability, value)

@@ -45,32 +45,27 @@ class MessagingQuery:
 
     @strawberry.field(description="我的未读站内信数量")
     async def inbox_unread_count(self, info: Info) -> int:
-        async with info.context.db.read() as session:
-            return await inbox.unread_count(session, info.context.actor)
+        return await info.context.read(inbox.unread_count)
 
     @strawberry.field(description="按某位患者预览消息模板，并检查模板问题（市场运营）")
     async def message_template_preview(self, info: Info, input: MessageTemplatePreviewInput) -> MessagePreviewType:
         patient_id = require_id(input.patient_id, "Patient", "patientId")
-        async with info.context.db.read() as session:
-            rendered = await templates.staff_preview(
-                session,
-                info.context.actor,
-                channel=input.channel,
-                subject=input.subject,
-                body=input.body,
-                patient_id=patient_id,
-                extra={v.name: v.value for v in input.variables},
-            )
+        rendered = await info.context.read(
+            templates.staff_preview,
+            channel=input.channel,
+            subject=input.subject,
+            body=input.body,
+            patient_id=patient_id,
+            extra={v.name: v.value for v in input.variables},
+        )
         return MessagePreviewType.of(rendered)
 
     @strawberry.field(description="我的微信绑定")
     async def my_wechat_bindings(self, info: Info) -> list[WechatBindingType]:
-        async with info.context.db.read() as session:
-            rows = await wechat_service.my_bindings(session, info.context.actor)
+        rows = await info.context.read(wechat_service.my_bindings)
         return [WechatBindingType.from_model(r) for r in rows]
 
     @strawberry.field(description="我的小程序订阅消息授权余量（每个模板）")
     async def my_wechat_subscriptions(self, info: Info) -> list[WechatSubscriptionType]:
-        async with info.context.db.read() as session:
-            counts = await wechat_service.my_subscriptions(session, info.context.actor)
+        counts = await info.context.read(wechat_service.my_subscriptions)
         return [WechatSubscriptionType(template_id=t, remaining=n) for t, n in counts.items()]

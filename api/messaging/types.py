@@ -39,8 +39,7 @@ class InboxMessageType(Node):
 @node_fetcher("InboxMessage")
 async def _fetch_nodes(info: Info, raw: Sequence[str]) -> list[InboxMessageType | None]:
     ids = raw_uuids(raw)
-    async with info.context.db.read() as session:
-        found = await inbox.messages_by_ids(session, info.context.actor, [i for i in ids if i is not None])
+    found = await info.context.read(inbox.messages_by_ids, [i for i in ids if i is not None])
     return [InboxMessageType.from_model(found[i]) if i is not None and i in found else None for i in ids]
 
 

@@ -25,8 +25,7 @@ class OncallQuery:
         site_id: strawberry.ID | None = None,
     ) -> list[DutyShiftType]:
         site = optional_id(site_id, "Site", "siteId")
-        async with info.context.db.read() as session:
-            shifts = await service.roster(session, info.context.actor, site_id=site, start=from_, end=to)
+        shifts = await info.context.read(service.roster, site_id=site, start=from_, end=to)
         return [DutyShiftType.from_model(s) for s in shifts]
 
     @strawberry.field(description="此刻在该院区（省略则任意院区）以该角色值班的员工")
@@ -37,8 +36,7 @@ class OncallQuery:
         site_id: strawberry.ID | None = None,
     ) -> list[StaffType]:
         site = optional_id(site_id, "Site", "siteId")
-        async with info.context.db.read() as session:
-            staff = await service.on_duty_now(session, info.context.actor, site_id=site, role=role.value)
+        staff = await info.context.read(service.on_duty_now, site_id=site, role=role.value)
         return [StaffType.from_model(s) for s in staff]
 
     @strawberry.field(description="我的值班提醒，最新在前")
@@ -58,6 +56,5 @@ class OncallQuery:
     @strawberry.field(description="值班提醒的全部记录：创建、通知、升级、确认（仅管理员）")
     async def page_events(self, info: Info, page_id: strawberry.ID) -> list[StaffPageEventType]:
         pid = require_id(page_id, "StaffPage", "pageId")
-        async with info.context.db.read() as session:
-            events = await service.page_events(session, info.context.actor, pid)
+        events = await info.context.read(service.page_events, pid)
         return [StaffPageEventType.from_model(e) for e in events]

@@ -137,6 +137,5 @@ async def _fetch_pages(info: Info, raw: Sequence[str]) -> list[Any]:
     if not actor.is_staff:
         return [None] * len(raw)
     ids = raw_uuids(raw)
-    async with info.context.db.read() as session:
-        found = await service.my_pages_by_ids(session, actor, [i for i in ids if i is not None])
+    found = await info.context.read(service.my_pages_by_ids, [i for i in ids if i is not None])
     return [StaffPageType.from_model(found[i]) if i in found else None for i in ids]

@@ -148,8 +148,7 @@ class DataRightsQuery:
 
     @strawberry.field(description="我最近一次的注销申请（患者本人）；没有时为 null")
     async def my_erasure_request(self, info: Info) -> ErasureRequestType | None:
-        async with info.context.db.read() as session:
-            row = await erasure.my_latest(session, info.context.actor)
+        row = await info.context.read(erasure.my_latest)
         return ErasureRequestType.from_model(row) if row is not None else None
 
     @strawberry.field(

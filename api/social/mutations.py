@@ -30,8 +30,7 @@ async def _profile(info: Info, account: Account | None) -> Profile | None:
     """The profile as the actor sees it after the change (read from the primary: the request wrote)."""
     if account is None:
         return None
-    async with info.context.db.read() as session:
-        found = await profiles.profile(session, info.context.actor, account)
+    found = await info.context.read(profiles.profile, account)
     return Profile.of(found) if found is not None else None
 
 

@@ -102,8 +102,7 @@ class NotificationType(Node):
 @node_fetcher("Notification")
 async def _fetch_nodes(info: Info, raw: Sequence[str]) -> list[NotificationType | None]:
     ids = raw_uuids(raw)
-    async with info.context.db.read() as session:
-        found = await notifications.by_ids(session, info.context.actor, [i for i in ids if i is not None])
+    found = await info.context.read(notifications.by_ids, [i for i in ids if i is not None])
     return [NotificationType.from_model(found[i]) if i is not None and i in found else None for i in ids]
 
 
@@ -150,13 +149,11 @@ class NotificationQuery:
 
     @strawberry.field(description="未读通知数")
     async def notification_unread_count(self, info: Info) -> int:
-        async with info.context.db.read() as session:
-            return await notifications.unread_count(session, info.context.actor)
+        return await info.context.read(notifications.unread_count)
 
     @strawberry.field(description="我的通知设置：每类通知在站内和微信上的开关（未设置的为默认值）")
     async def notification_preferences(self, info: Info) -> list[NotificationPreference]:
-        async with info.context.db.read() as session:
-            found = await notifications.preferences(session, info.context.actor)
+        found = await info.context.read(notifications.preferences)
         return [NotificationPreference.of(p) for p in found]
 
     @strawberry.field(description="@提及自动补全：本群成员中昵称以 prefix 开头的人（不含我和屏蔽关系中的人）")
@@ -164,8 +161,7 @@ class NotificationQuery:
         self, info: Info, group_id: strawberry.ID, prefix: str = "", first: int = 10
     ) -> list[MentionCandidate]:
         gid = require_id(group_id, "Group", "groupId")
-        async with info.context.db.read() as session:
-            found = await mentions.candidates(session, info.context.actor, gid, prefix, first=first)
+        found = await info.context.read(mentions.candidates, gid, prefix, first=first)
         return [MentionCandidate.of(c) for c in found]
 
 

@@ -19,8 +19,7 @@ class SocialQuery:
     @strawberry.field(description="个人主页（需登录）：按本人的隐私设置显示；用户不存在时为 null")
     async def profile(self, info: Info, account_id: strawberry.ID) -> Profile | None:
         kind, raw = require_id_of(account_id, ACCOUNT_TYPES, "accountId")
-        async with info.context.db.read() as session:
-            found = await profiles.profile(session, info.context.actor, Account(kind, raw))
+        found = await info.context.read(profiles.profile, Account(kind, raw))
         return Profile.of(found) if found is not None else None
 
     @strawberry.field(description="我的个人主页（含隐私设置）")
@@ -64,11 +63,9 @@ class SocialQuery:
 
     @strawberry.field(description="我关注的话题，新关注的在前")
     async def my_followed_tags(self, info: Info) -> list[str]:
-        async with info.context.db.read() as session:
-            return await follows.my_tags(session, info.context.actor)
+        return await info.context.read(follows.my_tags)
 
     @strawberry.field(description="我屏蔽的人，新屏蔽的在前（只有我能看到）")
     async def my_blocks(self, info: Info, first: int | None = 20, after: str | None = None) -> Connection[ProfileCard]:
-        async with info.context.db.read() as session:
-            page = await blocks.my_blocks(session, info.context.actor, first=first, after=after)
+        page = await info.context.read(blocks.my_blocks, first=first, after=after)
         return await cards(info, page, "blocked")

@@ -107,8 +107,7 @@ class ProfileCard:
 async def cards(info: Info, page: Page[Any], side: str) -> Connection[ProfileCard]:
     """A page of follows or blocks as cards of the people on `side` ('follower', 'followee', 'blocked')."""
     people = [Account(getattr(r, f"{side}_kind"), getattr(r, f"{side}_id")) for r in page.items]
-    async with info.context.db.read() as session:
-        views = await profiles.load_views(session, info.context.actor, people, detail=False)
+    views = await info.context.read(profiles.load_views, people, detail=False)
     items, cursors = [], []
     for row, account, cursor in zip(page.items, people, page.cursors, strict=True):
         if account in views:  # an account gone since (never for patients: erased ones stay)
@@ -237,8 +236,7 @@ class DoctorProfile:
     async def profile(self, info: Info) -> Profile | None:
         if info.context.actor.id is None:
             return None
-        async with info.context.db.read() as session:
-            found = await profiles.profile(session, info.context.actor, self.view.person.account)
+        found = await info.context.read(profiles.profile, self.view.person.account)
         return Profile.of(found) if found is not None else None
 
 
