@@ -7,7 +7,7 @@ import strawberry
 
 from api.context import Info
 from api.relay import Connection, require_id, require_id_of
-from api.social.types import DoctorProfile, FollowingItem, Profile, ProfileCard, cards, following_feed
+from api.social.types import DoctorProfile, FollowingItem, Profile, ProfileCard, cards, follow_cards, following_feed
 from social import accounts, blocks, follows, profiles
 from social.accounts import Account
 
@@ -47,19 +47,13 @@ class SocialQuery:
     async def my_followers(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[ProfileCard]:
-        async with info.context.db.read() as session:
-            me = accounts.of(info.context.actor)
-            page = await follows.followers_page(session, me, first=first, after=after)
-        return await cards(info, page, "follower")
+        return await follow_cards(info, accounts.of(info.context.actor), "follower", first, after)
 
     @strawberry.field(description="我关注的人，新关注的在前")
     async def my_following(
         self, info: Info, first: int | None = 20, after: str | None = None
     ) -> Connection[ProfileCard]:
-        async with info.context.db.read() as session:
-            me = accounts.of(info.context.actor)
-            page = await follows.following_page(session, me, first=first, after=after)
-        return await cards(info, page, "followee")
+        return await follow_cards(info, accounts.of(info.context.actor), "followee", first, after)
 
     @strawberry.field(description="我关注的话题，新关注的在前")
     async def my_followed_tags(self, info: Info) -> list[str]:

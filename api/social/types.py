@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import strawberry
 
@@ -116,6 +116,17 @@ async def cards(info: Info, page: Page[Any], side: str) -> Connection[ProfileCar
     return connection(Page(items, cursors, page.has_next_page, page.has_previous_page), lambda c: c)
 
 
+async def follow_cards(
+    info: Info, owner: Account, side: Literal["follower", "followee"], first: int | None, after: str | None
+) -> Connection[ProfileCard]:
+    """A page of the people who follow `owner` (side 'follower') or whom `owner` follows ('followee'),
+    as cards, newest follow first."""
+    fetch = follows.followers_page if side == "follower" else follows.following_page
+    async with info.context.db.read() as session:
+        page = await fetch(session, owner, first=first, after=after)
+    return await cards(info, page, side)
+
+
 @strawberry.type(description="个人主页：各部分按本人的隐私设置显示，看不到的为 null")
 class Profile:
     view: strawberry.Private[profiles.ProfileView]
@@ -177,10 +188,7 @@ class Profile:
     ) -> Connection[ProfileCard] | None:
         if not self.view.followers_visible:
             return None
-        owner = self.view.person.account
-        async with info.context.db.read() as session:
-            page = await follows.followers_page(session, owner, first=first, after=after)
-        return await cards(info, page, "follower")
+        return await follow_cards(info, self.view.person.account, "follower", first, after)
 
     @strawberry.field(description="关注的人，新关注的在前；对方不公开时为 null")
     async def following(
@@ -188,10 +196,7 @@ class Profile:
     ) -> Connection[ProfileCard] | None:
         if not self.view.followers_visible:
             return None
-        owner = self.view.person.account
-        async with info.context.db.read() as session:
-            page = await follows.following_page(session, owner, first=first, after=after)
-        return await cards(info, page, "followee")
+        return await follow_cards(info, self.view.person.account, "followee", first, after)
 
 
 @strawberry.type(description="医生或健康管理师的公开主页")
