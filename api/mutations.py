@@ -46,6 +46,16 @@ class ModelPayload:
         return make(**{name: from_model(value)}, errors=[])
 
 
+class ValuePayload:
+    """A payload of one plain value that the work returns as it is (a flag, an id): the subclass
+    declares that field first (`removed: bool = False`), then `errors`, and `of` fills the field."""
+
+    @classmethod
+    def of(cls, value: Any, _info: Info, /) -> Self:
+        make: Callable[..., Self] = cls  # the subclass's dataclass constructor
+        return make(**{_value_field(cls): value}, errors=[])
+
+
 _MODEL_FIELDS: dict[type, tuple[str, Callable[[Any], Any]]] = {}
 
 
@@ -56,6 +66,10 @@ def _model_field(payload: type) -> tuple[str, Callable[[Any], Any]]:
         wrapped = getattr(field.type, "of_type")  # noqa: B009  # `X | None`: the optional's type
         found = _MODEL_FIELDS[payload] = (field.python_name, wrapped.from_model)
     return found
+
+
+def _value_field(payload: type) -> str:
+    return get_object_definition(payload, strict=True).fields[0].python_name
 
 
 async def mutate(info: Info, payload: PayloadType[T, P], work: Work[T]) -> P:

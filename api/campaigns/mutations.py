@@ -12,7 +12,7 @@ from api.campaigns.types import AudienceKind, CampaignClass, CampaignType, Segme
 from api.context import Info
 from api.error_types import CampaignsError
 from api.identity.types import PatientType
-from api.mutations import ModelPayload, mutate, on_id
+from api.mutations import ModelPayload, ValuePayload, mutate, on_id
 from api.relay import optional_id, require_id
 from campaigns import segments, service
 from campaigns.models import AudienceKind as DomainAudience
@@ -47,13 +47,9 @@ class SegmentPayload(ModelPayload):
 
 
 @strawberry.type
-class SegmentDeletePayload:
+class SegmentDeletePayload(ValuePayload):
     deleted: bool = False
     errors: list[CampaignsError]
-
-    @classmethod
-    def of(cls, deleted: bool, _info: Info) -> SegmentDeletePayload:
-        return cls(deleted=deleted, errors=[])
 
 
 @strawberry.input(description="一个渠道单独使用的正文")

@@ -14,7 +14,7 @@ from api.community.types import CommentType, PostType, post_view
 from api.content.types import ContentItemType, wrap, wrap_page
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import mutate
+from api.mutations import ValuePayload, mutate
 from api.relay import Connection, connection, require_id_of
 from community import bookmarks
 from core.identity import Actor
@@ -74,13 +74,9 @@ class BookmarkAddPayload:
 
 
 @strawberry.type
-class BookmarkRemovePayload:
+class BookmarkRemovePayload(ValuePayload):
     removed: bool = strawberry.field(default=False, description="原本有这条收藏并已取消")
     errors: list[CommunityError]
-
-    @classmethod
-    def of(cls, removed: bool, _info: Info) -> BookmarkRemovePayload:
-        return cls(removed=removed, errors=[])
 
 
 @strawberry.type

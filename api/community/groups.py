@@ -22,7 +22,7 @@ from api.community.types import (
 )
 from api.context import Info
 from api.error_types import CommunityError
-from api.mutations import ModelPayload, mutate, on_id
+from api.mutations import ModelPayload, ValuePayload, mutate, on_id
 from api.relay import Connection, read_page, require_id, require_id_of, require_ids, to_global_id
 from community import access, groups, posts
 from community.models import Post
@@ -147,13 +147,9 @@ class ReactInput:
 
 
 @strawberry.type
-class ReactPayload:
+class ReactPayload(ValuePayload):
     ok: bool = False
     errors: list[CommunityError]
-
-    @classmethod
-    def of(cls, ok: bool, _info: Info) -> ReactPayload:
-        return cls(ok=ok, errors=[])
 
 
 @strawberry.input

@@ -20,7 +20,7 @@ from api.content.types import (
 )
 from api.context import Info
 from api.error_types import ContentError
-from api.mutations import ModelPayload, mutate, on_id
+from api.mutations import ModelPayload, ValuePayload, mutate, on_id
 from api.relay import optional_id, require_id
 from content import compliance, engagement, service
 from content.compliance import Finding
@@ -149,13 +149,9 @@ class ContentSubmitPayload:
 
 
 @strawberry.type
-class StoryConsentPayload:
+class StoryConsentPayload(ValuePayload):
     granted: bool | None = None
     errors: list[ContentError]
-
-    @classmethod
-    def of(cls, granted: bool, _info: Info) -> StoryConsentPayload:
-        return cls(granted=granted, errors=[])
 
 
 @strawberry.type

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.error_types import MessagingError, payload_errors
 from api.messaging.types import InboxMessageType, WechatAppEnum, WechatBindingType, WechatSubscriptionType
-from api.mutations import ModelPayload, mutate
+from api.mutations import ModelPayload, ValuePayload, mutate
 from api.relay import require_id
 from core.errors import DomainError
 from core.identity import Actor
@@ -83,13 +83,9 @@ class WechatBindPayload(ModelPayload):
 
 
 @strawberry.type
-class WechatUnbindPayload:
+class WechatUnbindPayload(ValuePayload):
     unbound: bool = False
     errors: list[MessagingError]
-
-    @classmethod
-    def of(cls, unbound: bool, _info: Info) -> WechatUnbindPayload:
-        return cls(unbound=unbound, errors=[])
 
 
 @strawberry.type

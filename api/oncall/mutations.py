@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.context import Info
 from api.error_types import OncallError
 from api.identity.types import StaffRole
-from api.mutations import ModelPayload, mutate, on_id
+from api.mutations import ModelPayload, ValuePayload, mutate, on_id
 from api.oncall.types import DutyShiftType, StaffPageType
 from api.relay import optional_id, require_id
 from core.identity import Actor
@@ -38,13 +38,9 @@ class DutyShiftRemoveInput:
 
 
 @strawberry.type
-class DutyShiftRemovePayload:
+class DutyShiftRemovePayload(ValuePayload):
     removed_shift_id: strawberry.ID | None = None
     errors: list[OncallError]
-
-    @classmethod
-    def of(cls, removed: strawberry.ID, _info: Info) -> DutyShiftRemovePayload:
-        return cls(removed_shift_id=removed, errors=[])
 
 
 @strawberry.input

@@ -116,3 +116,16 @@ def test_every_model_payload_builds_its_first_field_with_from_model() -> None:
     for payload in payloads:
         name, from_model = _model_field(payload)
         assert name != "errors" and callable(from_model), payload.__name__
+
+
+def test_every_value_payload_fills_its_first_field_with_the_value() -> None:
+    from api.mutations import ValuePayload
+
+    importlib.import_module("api.schema")
+    payloads = ValuePayload.__subclasses__()
+    assert len(payloads) >= 6
+    no_info: Any = None  # `of` does not read the request
+    for payload in payloads:
+        fields = vars(payload.of(True, no_info))
+        first = next(iter(fields))
+        assert first != "errors" and fields[first] is True and fields["errors"] == [], payload.__name__
