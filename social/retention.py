@@ -57,34 +57,27 @@ SELECT (SELECT updated_at FROM batch ORDER BY updated_at DESC, id DESC LIMIT 1) 
        (SELECT count(*) FROM batch) AS seen, (SELECT count(*) FROM gone) AS deleted
 """)
 
-# The same along the primary key, up to `bound` (the first id after the cutoff, with the margin).
-_OLD_SQL = text("""
+
+def _walk_by_id(table: str, due: str) -> TextClause:
+    """One batch along the primary key up to `bound` (the first id after the cutoff, with the margin):
+    the rows that are `due`, deleted; the last id it took, how many it took and how many it deleted."""
+    return text(f"""
 WITH batch AS (
-    SELECT id FROM social_notifications
-    WHERE id > :last_id AND id < :bound AND updated_at < :cutoff
+    SELECT id FROM {table}
+    WHERE id > :last_id AND id < :bound AND {due}
     ORDER BY id LIMIT :batch
     FOR UPDATE SKIP LOCKED
 ), gone AS (
-    DELETE FROM social_notifications n USING batch b WHERE n.id = b.id RETURNING 1
+    DELETE FROM {table} t USING batch b WHERE t.id = b.id RETURNING 1
 )
 SELECT (SELECT id FROM batch ORDER BY id DESC LIMIT 1) AS last_id,
        (SELECT count(*) FROM batch) AS seen, (SELECT count(*) FROM gone) AS deleted
 """)
 
 
+_OLD_SQL = _walk_by_id("social_notifications", "updated_at < :cutoff")
 # Finished fan-out runs the same way (ids are UUIDv7 too); an unfinished run is never deleted.
-_RUNS_SQL = text("""
-WITH batch AS (
-    SELECT id FROM social_notify_runs
-    WHERE id > :last_id AND id < :bound AND status = 'done' AND created_at < :cutoff
-    ORDER BY id LIMIT :batch
-    FOR UPDATE SKIP LOCKED
-), gone AS (
-    DELETE FROM social_notify_runs r USING batch b WHERE r.id = b.id RETURNING 1
-)
-SELECT (SELECT id FROM batch ORDER BY id DESC LIMIT 1) AS last_id,
-       (SELECT count(*) FROM batch) AS seen, (SELECT count(*) FROM gone) AS deleted
-""")
+_RUNS_SQL = _walk_by_id("social_notify_runs", "status = 'done' AND created_at < :cutoff")
 
 
 async def _batch(sql: TextClause, **values: Any) -> Any:
