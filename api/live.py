@@ -8,12 +8,13 @@ refusal raised before the loop (a DomainError) reaches the client with its code 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
+from api.relay import VisibleBatch
 from core import pubsub
 from core.identity import Actor
 
@@ -23,7 +24,7 @@ T = TypeVar("T")
 ReadOne = Callable[[AsyncSession, Actor, uuid.UUID], Awaitable[R | None]]
 
 
-def one_of(batch: Callable[[AsyncSession, Actor, Sequence[uuid.UUID]], Awaitable[Mapping[uuid.UUID, R]]]) -> ReadOne[R]:
+def one_of(batch: VisibleBatch[R]) -> ReadOne[R]:
     """A reader of one row from a batch reader that leaves out what the actor may not see."""
 
     async def read(session: AsyncSession, actor: Actor, row_id: uuid.UUID) -> R | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -192,3 +192,20 @@ async def load_nodes(
         row = found.get(i) if i is not None else None
         out.append(wrap(row) if row is not None and (visible is None or visible(row)) else None)
     return out
+
+
+# A domain's batch read as the viewer: the rows of `ids` the actor may see, by id (others left out).
+VisibleBatch = Callable[[AsyncSession, Actor, Sequence[uuid.UUID]], Awaitable[Mapping[uuid.UUID, R]]]
+
+
+async def read_nodes(
+    info: Info,
+    raw: Sequence[str],
+    batch: VisibleBatch[R],
+    wrap: Callable[[R], T],
+) -> list[T | None]:
+    """A node fetcher over a domain read that leaves out what the viewer may not see (one read as the
+    viewer, no DataLoader): the rows of the raw ids wrapped, None for malformed ids and the others."""
+    ids = raw_uuids(raw)
+    found = await info.context.read(batch, [i for i in ids if i is not None])
+    return [wrap(found[i]) if i is not None and i in found else None for i in ids]

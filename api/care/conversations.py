@@ -19,7 +19,7 @@ from api.error_types import CareError
 from api.identity.types import PatientType, SiteType, StaffType
 from api.live import announced
 from api.mutations import mutate, on_id
-from api.relay import Connection, Node, node_fetcher, raw_uuids, read_page, require_id, to_global_id
+from api.relay import Connection, Node, node_fetcher, read_nodes, read_page, require_id, to_global_id
 from api.views import node_view, related, view
 from care import careteam, conversations
 from care import models as m
@@ -182,10 +182,8 @@ class CareTeamMemberType:
 
 @node_fetcher("CareConversation")
 async def _fetch_conversations(info: Info, raw: Sequence[str]) -> list[Any]:
-    ids = raw_uuids(raw)
-    found = await info.context.read(conversations.visible, [i for i in ids if i is not None])
     actor = info.context.actor
-    return [CareConversationType.from_model(found[i], actor) if i in found else None for i in ids]
+    return await read_nodes(info, raw, conversations.visible, lambda c: CareConversationType.from_model(c, actor))
 
 
 # --- queries --------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from api.relay import (
     node_fetcher,
     optional_id,
     parse_uuid_id,
-    raw_uuids,
+    read_nodes,
     read_page,
     require_id,
     require_ids,
@@ -188,9 +188,7 @@ class EventInvitationRunType:
 
 @node_fetcher("Event")
 async def _fetch_events(info: Info, raw: Sequence[str]) -> list[EventType | None]:
-    ids = raw_uuids(raw)
-    found = await info.context.read(events.visible_events, [i for i in ids if i is not None])
-    return [EventType.from_model(found[i]) if i is not None and i in found else None for i in ids]
+    return await read_nodes(info, raw, events.visible_events, EventType.from_model)
 
 
 @strawberry.type(name="EventAttendee", description="活动报名者（活动工作人员在签到处查看）")

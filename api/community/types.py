@@ -12,7 +12,7 @@ import strawberry
 from api.context import Info
 from api.identity.types import Condition
 from api.media.types import ImageType, post_images
-from api.relay import Connection, Node, connection, node_fetcher, raw_uuids, read_page, to_global_id
+from api.relay import Connection, Node, connection, node_fetcher, raw_uuids, read_nodes, read_page, to_global_id
 from api.views import node_view, view
 from community import access, comments, credentials, groups, models, posts
 from core.errors import DomainError
@@ -657,9 +657,10 @@ JoinRequestsResult = Annotated[
 
 @node_fetcher("Membership")
 async def _fetch_memberships(info: Info, raw: Sequence[str]) -> list[Any]:
-    ids = raw_uuids(raw)
-    found = await info.context.read(groups.visible_memberships, [i for i in ids if i is not None])
-    return [MembershipType.from_model(found[i], viewer=info.context.actor) if i in found else None for i in ids]
+    viewer = info.context.actor
+    return await read_nodes(
+        info, raw, groups.visible_memberships, lambda m: MembershipType.from_model(m, viewer=viewer)
+    )
 
 
 @node_fetcher("Group")

@@ -8,7 +8,7 @@ from datetime import datetime
 import strawberry
 
 from api.context import Info
-from api.relay import Node, node_fetcher, raw_uuids
+from api.relay import Node, node_fetcher, read_nodes
 from api.views import node_view, view
 from core.channels import ChannelName
 from messaging import inbox
@@ -38,9 +38,7 @@ class InboxMessageType(Node):
 
 @node_fetcher("InboxMessage")
 async def _fetch_nodes(info: Info, raw: Sequence[str]) -> list[InboxMessageType | None]:
-    ids = raw_uuids(raw)
-    found = await info.context.read(inbox.messages_by_ids, [i for i in ids if i is not None])
-    return [InboxMessageType.from_model(found[i]) if i is not None and i in found else None for i in ids]
+    return await read_nodes(info, raw, inbox.messages_by_ids, InboxMessageType.from_model)
 
 
 @strawberry.type(name="MessageTemplateIssue", description="模板问题：位置为该字段文本中的字符偏移（从0开始）")

@@ -12,7 +12,7 @@ import strawberry
 
 from api.context import Info
 from api.identity.types import SiteType, StaffRole, StaffType
-from api.relay import Node, node_fetcher, raw_uuids
+from api.relay import Node, node_fetcher, read_nodes
 from api.views import node_view, related, view
 from core.identity import ROLE_LABELS_ZH, Role
 from oncall import models as m
@@ -136,6 +136,4 @@ async def _fetch_pages(info: Info, raw: Sequence[str]) -> list[Any]:
     actor = info.context.actor
     if not actor.is_staff:
         return [None] * len(raw)
-    ids = raw_uuids(raw)
-    found = await info.context.read(service.my_pages_by_ids, [i for i in ids if i is not None])
-    return [StaffPageType.from_model(found[i]) if i in found else None for i in ids]
+    return await read_nodes(info, raw, service.my_pages_by_ids, StaffPageType.from_model)

@@ -17,7 +17,7 @@ from api.context import Info
 from api.error_types import SocialError
 from api.live import announced, one_of
 from api.mutations import mutate
-from api.relay import Connection, Node, node_fetcher, raw_uuids, read_page, require_id, require_ids, to_global_id
+from api.relay import Connection, Node, node_fetcher, read_nodes, read_page, require_id, require_ids, to_global_id
 from api.social.types import PersonKind, account_gid
 from api.views import node_view
 from core.identity import Actor
@@ -101,9 +101,7 @@ class NotificationType(Node):
 
 @node_fetcher("Notification")
 async def _fetch_nodes(info: Info, raw: Sequence[str]) -> list[NotificationType | None]:
-    ids = raw_uuids(raw)
-    found = await info.context.read(notifications.by_ids, [i for i in ids if i is not None])
-    return [NotificationType.from_model(found[i]) if i is not None and i in found else None for i in ids]
+    return await read_nodes(info, raw, notifications.by_ids, NotificationType.from_model)
 
 
 @strawberry.type(description="一类通知在一个渠道上的开关")
