@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.error_types import CareError
-from api.identity.types import PatientType, SiteType, StaffType
+from api.identity.types import PatientType, SiteType, StaffType, patient_of, site_of, staff_of
 from api.live import announced
 from api.mutations import mutate, on_id
 from api.relay import Connection, Node, node_fetcher, read_nodes, read_page, require_id, to_global_id
@@ -79,7 +79,7 @@ class CareMessageType:
     async def author(self, info: Info) -> StaffType | None:
         if not self.staff_view or self.model.author_kind != m.MessageAuthor.STAFF:
             return None
-        return await related(info, patient_queries.staff_by_ids, self.model.author_id, StaffType.from_model)
+        return await staff_of(info, self.model.author_id)
 
 
 @strawberry.type(
@@ -116,13 +116,13 @@ class CareConversationType(Node):
 
     @strawberry.field(description="所属院区")
     async def site(self, info: Info) -> SiteType | None:
-        return await related(info, patient_queries.sites_by_ids, self.model.site_id, SiteType.from_model)
+        return await site_of(info, self.model.site_id)
 
     @strawberry.field(description="负责的医护（仅护理团队可见）")
     async def assignee(self, info: Info) -> StaffType | None:
         if not self.staff_view:
             return None
-        return await related(info, patient_queries.staff_by_ids, self.model.assignee_id, StaffType.from_model)
+        return await staff_of(info, self.model.assignee_id)
 
     @strawberry.field(description="负责医护的姓名")
     async def assignee_name(self, info: Info) -> str | None:
@@ -132,7 +132,7 @@ class CareConversationType(Node):
     async def patient(self, info: Info) -> PatientType | None:
         if not self.staff_view:
             return None
-        return await related(info, patient_queries.patients_by_ids, self.model.patient_id, PatientType.from_model)
+        return await patient_of(info, self.model.patient_id)
 
     @strawberry.field(description="最新一条消息")
     async def last_message(self, info: Info) -> CareMessageType | None:
@@ -177,7 +177,7 @@ class CareTeamMemberType:
     async def staff(self, info: Info) -> StaffType | None:
         if not self.staff_view:
             return None
-        return await related(info, patient_queries.staff_by_ids, self.model.staff_id, StaffType.from_model)
+        return await staff_of(info, self.model.staff_id)
 
 
 @node_fetcher("CareConversation")

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 
 from api.context import Info
-from api.identity.types import PatientType, SiteType, StaffType
+from api.identity.types import PatientType, SiteType, StaffType, patient_of, site_of, staff_of
 from api.relay import Node, load_nodes, node_fetcher
 from api.views import node_view, related, view
 from care import complaints, surveys
@@ -29,7 +29,7 @@ PATIENT_VISIBLE_ACTIONS = {"opened", "responded", "resolved", "closed"}
 
 
 async def _survey_site(root: SurveyType, info: Info) -> SiteType | None:
-    return await related(info, patient_queries.sites_by_ids, root.model.site_id, SiteType.from_model)
+    return await site_of(info, root.model.site_id)
 
 
 @strawberry.type(name="SurveyRespondent", description="作答患者（社区昵称与脱敏手机号）")
@@ -100,7 +100,7 @@ class ComplaintActionType:
     async def actor(self, info: Info) -> StaffType | None:
         if not self.staff_view or self.model.actor_kind != "staff" or self.model.actor_id is None:
             return None
-        return await related(info, patient_queries.staff_by_ids, self.model.actor_id, StaffType.from_model)
+        return await staff_of(info, self.model.actor_id)
 
 
 @strawberry.type(name="Complaint", description="投诉工单：24小时内首次回复，超时自动升级")
@@ -139,19 +139,19 @@ class ComplaintType(Node):
 
     @strawberry.field
     async def site(self, info: Info) -> SiteType | None:
-        return await related(info, patient_queries.sites_by_ids, self.model.site_id, SiteType.from_model)
+        return await site_of(info, self.model.site_id)
 
     @strawberry.field(description="负责人（仅工作人员可见）")
     async def assignee(self, info: Info) -> StaffType | None:
         if not self.staff_view or self.model.assignee_id is None:
             return None
-        return await related(info, patient_queries.staff_by_ids, self.model.assignee_id, StaffType.from_model)
+        return await staff_of(info, self.model.assignee_id)
 
     @strawberry.field(description="投诉人（仅工作人员可见）")
     async def patient(self, info: Info) -> PatientType | None:
         if not self.staff_view:
             return None
-        return await related(info, patient_queries.patients_by_ids, self.model.patient_id, PatientType.from_model)
+        return await patient_of(info, self.model.patient_id)
 
     @strawberry.field(description="处理记录（患者只看到受理、回复、解决与关闭）")
     async def history(self, info: Info) -> list[ComplaintActionType]:

@@ -12,13 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.error_types import CommunityError
-from api.identity.types import StaffType
+from api.identity.types import StaffType, staff_of
 from api.mutations import ModelPayload, mutate, on_id
 from api.relay import Connection, Node, load_nodes, node_fetcher, optional_id, read_page, require_id
-from api.views import node_view, related
+from api.views import node_view
 from community import credentials, models
 from core.identity import Actor
-from patients import queries as patient_queries
 
 CredentialStatus = models.CredentialStatus
 strawberry.enum(CredentialStatus, name="CredentialStatus")
@@ -47,11 +46,11 @@ class CredentialType(Node):
 
     @strawberry.field(description="资质所属员工")
     async def staff(self, info: Info) -> StaffType | None:
-        return await related(info, patient_queries.staff_by_ids, self.model.staff_id, StaffType.from_model)
+        return await staff_of(info, self.model.staff_id)
 
     @strawberry.field(description="核验的管理员")
     async def verified_by(self, info: Info) -> StaffType | None:
-        return await related(info, patient_queries.staff_by_ids, self.model.verified_by, StaffType.from_model)
+        return await staff_of(info, self.model.verified_by)
 
 
 @node_fetcher("StaffCredential")

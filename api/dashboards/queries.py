@@ -11,12 +11,11 @@ from datetime import date
 import strawberry
 
 from api.context import Info
-from api.identity.types import SiteType
+from api.identity.types import SiteType, site_of
 from api.loyalty.types import LoyaltyLiability
 from api.relay import optional_id, to_global_id
-from api.views import related, view
+from api.views import view
 from dashboards import service
-from patients import queries as patient_queries
 
 DashboardPeriod = service.Period
 strawberry.enum(DashboardPeriod, name="DashboardPeriod")
@@ -32,7 +31,7 @@ class ReturnVisitRate:
 
     @strawberry.field(description="院区；null 为全部院区（每位患者每期只计一次）")
     async def site(self, info: Info) -> SiteType | None:
-        return await related(info, patient_queries.sites_by_ids, self.site_id, SiteType.from_model)
+        return await site_of(info, self.site_id)
 
 
 @strawberry.type(description="生命周期阶段人数（当前）")

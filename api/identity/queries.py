@@ -5,9 +5,8 @@ from __future__ import annotations
 import strawberry
 
 from api.context import Info
-from api.identity.types import Condition, PatientType, SiteType, StaffType, Viewer
+from api.identity.types import Condition, PatientType, SiteType, StaffType, Viewer, patient_of, staff_of
 from api.relay import Connection, connection, read_page
-from api.views import related
 from patients import queries
 
 
@@ -19,9 +18,9 @@ class IdentityQuery:
         if actor.id is None:
             return None
         if actor.is_patient:
-            return await related(info, queries.patients_by_ids, actor.id, PatientType.from_model)
+            return await patient_of(info, actor.id)
         if actor.is_staff:
-            return await related(info, queries.staff_by_ids, actor.id, StaffType.from_model)
+            return await staff_of(info, actor.id)
         return None
 
     @strawberry.field(description="病种目录")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 from enum import Enum
@@ -191,7 +192,7 @@ class PatientType(PatientLoyaltyFields, Node):
 
     @strawberry.field
     async def home_site(self, info: Info) -> SiteType | None:
-        return await related(info, queries.sites_by_ids, self.model.home_site_id, SiteType.from_model)
+        return await site_of(info, self.model.home_site_id)
 
 
 @strawberry.type(name="Staff", description="A staff account of the hospital group.")
@@ -216,10 +217,24 @@ class StaffType(Node):
 
     @strawberry.field
     async def site(self, info: Info) -> SiteType | None:
-        return await related(info, queries.sites_by_ids, self.model.site_id, SiteType.from_model)
+        return await site_of(info, self.model.site_id)
 
 
 Viewer = Annotated[PatientType | StaffType, strawberry.union("Viewer", description="The signed-in account.")]
+
+
+# The patient, staff member or site a field points to, through the request's DataLoaders: None without
+# an id or a row. A field that may not show it to every reader decides that before asking.
+async def patient_of(info: Info, patient_id: uuid.UUID | None) -> PatientType | None:
+    return await related(info, queries.patients_by_ids, patient_id, PatientType.from_model)
+
+
+async def staff_of(info: Info, staff_id: uuid.UUID | None) -> StaffType | None:
+    return await related(info, queries.staff_by_ids, staff_id, StaffType.from_model)
+
+
+async def site_of(info: Info, site_id: uuid.UUID | None) -> SiteType | None:
+    return await related(info, queries.sites_by_ids, site_id, SiteType.from_model)
 
 
 @node_fetcher("Patient")

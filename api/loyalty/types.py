@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 
 from api.context import Info
-from api.identity.types import SiteType
+from api.identity.types import SiteType, site_of
 from api.relay import Node, load_nodes, node_fetcher
 from api.views import node_view, related
 from loyalty import models
@@ -129,7 +129,7 @@ class VisitType(Node):
 
     @strawberry.field
     async def site(self, info: Info) -> SiteType | None:
-        return await related(info, patient_queries.sites_by_ids, self.model.site_id, SiteType.from_model)
+        return await site_of(info, self.model.site_id)
 
 
 @strawberry.type(description="积分负债（未兑换积分）")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -11,14 +10,13 @@ from typing import Any
 import strawberry
 
 from api.context import Info
-from api.identity.types import SiteType, StaffRole, StaffType
+from api.identity.types import SiteType, StaffRole, StaffType, site_of, staff_of
 from api.relay import Node, node_fetcher, read_nodes
-from api.views import node_view, related, view
+from api.views import node_view, view
 from core.identity import ROLE_LABELS_ZH, Role
 from oncall import models as m
 from oncall import service
 from oncall.service import page_number
-from patients import queries
 
 StaffPageKind = m.PageKind
 strawberry.enum(StaffPageKind, name="StaffPageKind")
@@ -28,20 +26,12 @@ StaffPageEventKind = m.PageEventKind
 strawberry.enum(StaffPageEventKind, name="StaffPageEventKind")
 
 
-async def _staff(info: Info, staff_id: uuid.UUID | None) -> StaffType | None:
-    return await related(info, queries.staff_by_ids, staff_id, StaffType.from_model)
-
-
-async def _site(info: Info, site_id: uuid.UUID | None) -> SiteType | None:
-    return await related(info, queries.sites_by_ids, site_id, SiteType.from_model)
-
-
 async def _duty_shift_staff(root: DutyShiftType, info: Info) -> StaffType | None:
-    return await _staff(info, root.model.staff_id)
+    return await staff_of(info, root.model.staff_id)
 
 
 async def _duty_shift_site(root: DutyShiftType, info: Info) -> SiteType | None:
-    return await _site(info, root.model.site_id)
+    return await site_of(info, root.model.site_id)
 
 
 @strawberry.type(name="DutyShift", description="一段值班：某员工在某院区（或全部院区）以某角色值班")
@@ -61,7 +51,7 @@ class DutyShiftType(Node):
 
 
 async def _staff_page_site(root: StaffPageType, info: Info) -> SiteType | None:
-    return await _site(info, root.model.site_id)
+    return await site_of(info, root.model.site_id)
 
 
 @strawberry.type(name="StaffPage", description="一条值班提醒（紧急帖子、健康预警、投诉超时），需值班人员确认")
@@ -94,15 +84,15 @@ class StaffPageType(Node):
 
     @strawberry.field
     async def acknowledged_by(self, info: Info) -> StaffType | None:
-        return await _staff(info, self.model.acknowledged_by)
+        return await staff_of(info, self.model.acknowledged_by)
 
 
 async def _staff_page_event_actor(root: StaffPageEventType, info: Info) -> StaffType | None:
-    return await _staff(info, root.model.actor_id)
+    return await staff_of(info, root.model.actor_id)
 
 
 async def _staff_page_event_recipient(root: StaffPageEventType, info: Info) -> StaffType | None:
-    return await _staff(info, root.model.staff_id)
+    return await staff_of(info, root.model.staff_id)
 
 
 @strawberry.type(name="StaffPageEvent", description="值班提醒的一条记录（只增不改）")

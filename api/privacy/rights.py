@@ -15,13 +15,12 @@ from strawberry.scalars import JSON
 
 from api.context import Info
 from api.error_types import PrivacyError
-from api.identity.types import PatientType
+from api.identity.types import PatientType, patient_of
 from api.mutations import ModelPayload, mutate, on_id
 from api.relay import Connection, Node, load_nodes, node_fetcher, read_page, to_global_id
-from api.views import node_view, related
+from api.views import node_view
 from core import clock
 from core.identity import Actor
-from patients import queries as patient_queries
 from privacy import erase_steps, erasure, export, models
 
 DataExportStatus = models.ExportStatus
@@ -109,7 +108,7 @@ class ErasureRequestType(Node):
 
     @strawberry.field(description="申请注销的患者（已注销的显示为“已注销用户”）")
     async def patient(self, info: Info) -> PatientType | None:
-        return await related(info, patient_queries.patients_by_ids, self.model.patient_id, PatientType.from_model)
+        return await patient_of(info, self.model.patient_id)
 
 
 @node_fetcher("DataExport")

@@ -7,9 +7,9 @@ from datetime import datetime
 import strawberry
 
 from api.context import Info
-from api.identity.types import PatientType, StaffType
+from api.identity.types import PatientType, StaffType, patient_of, staff_of
 from api.relay import Node, to_global_id
-from api.views import node_view, related, view
+from api.views import node_view, view
 from patients import queries as patient_queries
 from privacy import models, reads
 
@@ -47,11 +47,11 @@ class PhiReadType(Node):
 
     @strawberry.field(description="查看的员工")
     async def staff(self, info: Info) -> StaffType | None:
-        return await related(info, patient_queries.staff_by_ids, self.model.staff_id, StaffType.from_model)
+        return await staff_of(info, self.model.staff_id)
 
     @strawberry.field(description="被查看的患者")
     async def patient(self, info: Info) -> PatientType | None:
-        return await related(info, patient_queries.patients_by_ids, self.model.patient_id, PatientType.from_model)
+        return await patient_of(info, self.model.patient_id)
 
 
 @strawberry.type(name="HealthDataRead", description="谁查看了我的健康信息：一次医护或工作人员的查看")
