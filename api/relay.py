@@ -179,18 +179,20 @@ async def load_nodes(
     fn: BatchFn[uuid.UUID, R],
     wrap: Callable[[R], T],
     *,
-    allowed: Callable[[uuid.UUID], bool] | None = None,
-    visible: Callable[[R], bool] | None = None,
+    allowed: Callable[[Actor, uuid.UUID], bool] | None = None,
+    visible: Callable[[Actor, R], bool] | None = None,
 ) -> list[T | None]:
     """A node fetcher through a DataLoader: the rows of the raw ids `allowed` (all by default) that
-    exist and are `visible` to the viewer (all by default) wrapped, None for the others."""
+    exist and are `visible` (all by default) wrapped, None for the others. Both are the domain's
+    predicates, asked with the viewer: `allowed(actor, id)`, `visible(actor, row)`."""
+    actor = info.context.actor
     ids = raw_uuids(raw)
-    wanted = [i for i in ids if i is not None and (allowed is None or allowed(i))]
+    wanted = [i for i in ids if i is not None and (allowed is None or allowed(actor, i))]
     found = dict(zip(wanted, await info.context.loaders.get(fn).load_many(wanted), strict=True))
     out: list[T | None] = []
     for i in ids:
         row = found.get(i) if i is not None else None
-        out.append(wrap(row) if row is not None and (visible is None or visible(row)) else None)
+        out.append(wrap(row) if row is not None and (visible is None or visible(actor, row)) else None)
     return out
 
 

@@ -152,13 +152,12 @@ class BoardType:
 
 @node_fetcher("CheckIn")
 async def _fetch_check_ins(info: Info, raw: Sequence[str]) -> list[Any]:
-    actor = info.context.actor
     return await load_nodes(
         info,
         raw,
         checkins.check_ins_by_ids,
         CheckInType.from_model,
-        visible=lambda c: checkins.shows_values(actor, c),
+        visible=checkins.shows_values,
     )
 
 
@@ -167,9 +166,7 @@ async def _fetch_alerts(info: Info, raw: Sequence[str]) -> list[Any]:
     actor = info.context.actor
     if not checkins.is_care_team(actor):
         return [None] * len(raw)
-    return await load_nodes(
-        info, raw, checkins.alerts_by_ids, HealthAlertType.from_model, visible=lambda a: checkins.shows_alert(actor, a)
-    )
+    return await load_nodes(info, raw, checkins.alerts_by_ids, HealthAlertType.from_model, visible=checkins.shows_alert)
 
 
 # --- queries ----------------------------------------------------------------------------------

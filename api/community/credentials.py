@@ -55,13 +55,12 @@ class CredentialType(Node):
 
 @node_fetcher("StaffCredential")
 async def _fetch_credentials(info: Info, raw: Sequence[str]) -> list[Any]:
-    actor = info.context.actor
     return await load_nodes(
         info,
         raw,
         credentials.credentials_by_ids,
         CredentialType.from_model,
-        visible=lambda c: credentials.can_read(actor, c),
+        visible=credentials.can_read,
     )
 
 

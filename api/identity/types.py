@@ -239,18 +239,12 @@ async def site_of(info: Info, site_id: uuid.UUID | None) -> SiteType | None:
 
 @node_fetcher("Patient")
 async def _fetch_patients(info: Info, raw: Sequence[str]) -> list[Any]:
-    actor = info.context.actor
-    return await load_nodes(
-        info, raw, queries.patients_by_ids, PatientType.from_model, allowed=lambda i: visibility.sees_profile(actor, i)
-    )
+    return await load_nodes(info, raw, queries.patients_by_ids, PatientType.from_model, allowed=visibility.sees_profile)
 
 
 @node_fetcher("Staff")
 async def _fetch_staff(info: Info, raw: Sequence[str]) -> list[Any]:
-    actor = info.context.actor
-    return await load_nodes(
-        info, raw, queries.staff_by_ids, StaffType.from_model, allowed=lambda i: visibility.sees_staff(actor, i)
-    )
+    return await load_nodes(info, raw, queries.staff_by_ids, StaffType.from_model, allowed=visibility.sees_staff)
 
 
 @node_fetcher("Site")

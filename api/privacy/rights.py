@@ -113,25 +113,23 @@ class ErasureRequestType(Node):
 
 @node_fetcher("DataExport")
 async def _fetch_exports(info: Info, raw: Sequence[str]) -> list[Any]:
-    actor = info.context.actor
     return await load_nodes(
         info,
         raw,
         export.exports_by_ids,
         DataExportType.from_model,
-        visible=lambda e: actor.is_patient and actor.id == e.patient_id,
+        visible=lambda actor, e: actor.is_patient and actor.id == e.patient_id,
     )
 
 
 @node_fetcher("ErasureRequest")
 async def _fetch_erasures(info: Info, raw: Sequence[str]) -> list[Any]:
-    actor = info.context.actor
     return await load_nodes(
         info,
         raw,
         erasure.requests_by_ids,
         ErasureRequestType.from_model,
-        visible=lambda r: erasure.can_read(actor, r),
+        visible=erasure.can_read,
     )
 
 
