@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.error_types import SocialError
-from api.mutations import mutate
+from api.mutations import Work, mutate
 from api.relay import require_id_of
 from api.social.queries import ACCOUNT_TYPES
 from api.social.types import Profile, ProfileAudience
@@ -111,45 +111,46 @@ def _target(input: FollowInput) -> tuple[Account | None, str | None]:
     return None, input.tag
 
 
+def _following(input: FollowInput, on: bool) -> Work[_Followed]:
+    """Follow (`on`) or unfollow the person or the tag of `input`."""
+
+    async def work(s: AsyncSession, a: Actor) -> _Followed:
+        account, tag = _target(input)
+        if account is not None:
+            return _Followed(await (follows.follow if on else follows.unfollow)(s, a, account), None, on)
+        assert tag is not None
+        return _Followed(None, await (follows.follow_tag if on else follows.unfollow_tag)(s, a, tag), on)
+
+    return work
+
+
+def _blocking(input: BlockInput, on: bool) -> Work[tuple[Account, bool]]:
+    """Block (`on`) or unblock the person of `input`."""
+
+    async def work(s: AsyncSession, a: Actor) -> tuple[Account, bool]:
+        kind, raw = require_id_of(input.account_id, ACCOUNT_TYPES, "accountId")
+        return await (blocks.block if on else blocks.unblock)(s, a, Account(kind, raw)), on
+
+    return work
+
+
 @strawberry.type
 class SocialMutation:
     @strawberry.mutation(description="关注一个人（医生、健康管理师或开放关注的病友）或一个话题；重复关注无副作用")
     async def follow(self, info: Info, input: FollowInput) -> FollowPayload:
-        async def work(s: AsyncSession, a: Actor) -> _Followed:
-            account, tag = _target(input)
-            if account is not None:
-                return _Followed(await follows.follow(s, a, account), None, True)
-            assert tag is not None
-            return _Followed(None, await follows.follow_tag(s, a, tag), True)
-
-        return await mutate(info, FollowPayload, work)
+        return await mutate(info, FollowPayload, _following(input, True))
 
     @strawberry.mutation(description="取消关注一个人或一个话题；未关注时无副作用")
     async def unfollow(self, info: Info, input: FollowInput) -> FollowPayload:
-        async def work(s: AsyncSession, a: Actor) -> _Followed:
-            account, tag = _target(input)
-            if account is not None:
-                return _Followed(await follows.unfollow(s, a, account), None, False)
-            assert tag is not None
-            return _Followed(None, await follows.unfollow_tag(s, a, tag), False)
-
-        return await mutate(info, FollowPayload, work)
+        return await mutate(info, FollowPayload, _following(input, False))
 
     @strawberry.mutation(description="屏蔽一个人：不再看到其帖子和评论，双方不能互相关注或回复（不影响版主和医护履职）")
     async def block(self, info: Info, input: BlockInput) -> BlockPayload:
-        async def work(s: AsyncSession, a: Actor) -> tuple[Account, bool]:
-            kind, raw = require_id_of(input.account_id, ACCOUNT_TYPES, "accountId")
-            return await blocks.block(s, a, Account(kind, raw)), True
-
-        return await mutate(info, BlockPayload, work)
+        return await mutate(info, BlockPayload, _blocking(input, True))
 
     @strawberry.mutation(description="解除屏蔽；之前因屏蔽取消的关注不会恢复")
     async def unblock(self, info: Info, input: BlockInput) -> BlockPayload:
-        async def work(s: AsyncSession, a: Actor) -> tuple[Account, bool]:
-            kind, raw = require_id_of(input.account_id, ACCOUNT_TYPES, "accountId")
-            return await blocks.unblock(s, a, Account(kind, raw)), False
-
-        return await mutate(info, BlockPayload, work)
+        return await mutate(info, BlockPayload, _blocking(input, False))
 
     @strawberry.mutation(description="更新我的个人主页：简介、头像、是否允许关注、隐私设置")
     async def social_profile_update(self, info: Info, input: SocialProfileUpdateInput) -> SocialProfilePayload:
