@@ -10,7 +10,7 @@ call (api/plain.py); a field that needs the DataLoaders or an access check stays
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Generator, Hashable
 from typing import Any, TypeVar
 
 from strawberry.types.base import get_object_definition
@@ -59,3 +59,16 @@ def node_view(cls: type[T], row: Any, **given: Any) -> T:
     of the GraphQL type's name and the row's id."""
     name = get_object_definition(cls, strict=True).name
     return view(cls, row, model=row, id=to_global_id(name, row.id), **given)
+
+
+class Later:
+    """A field value made on first await (graphql-core awaits an awaitable attribute): a plain-attribute
+    field that still loads through the DataLoaders, and only when the query asks for it."""
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[], Awaitable[Any]]) -> None:
+        self._make = make
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._make().__await__()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, cast
 
@@ -13,7 +13,7 @@ from api.context import Info
 from api.identity.types import Condition
 from api.media.types import ImageType, post_images
 from api.relay import Connection, Node, connection, node_fetcher, raw_uuids, read_nodes, read_page, to_global_id
-from api.views import node_view, view
+from api.views import Later, node_view, view
 from community import access, comments, credentials, groups, models, posts
 from core.errors import DomainError
 from core.identity import Actor
@@ -286,19 +286,6 @@ class CommentType(Node):
     @strawberry.field(description="我对这条评论的表情")
     async def viewer_reactions(self, info: Info) -> list[ReactionKind]:
         return await _mine(info, self.model.id)
-
-
-class Later:
-    """A field value made on first await: graphql-core awaits an awaitable attribute, so a plain-attribute
-    field can still load through the DataLoaders, and only when the query asks for it."""
-
-    __slots__ = ("_make",)
-
-    def __init__(self, make: Callable[[], Awaitable[Any]]) -> None:
-        self._make = make
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self._make().__await__()
 
 
 # Plain attributes, no resolvers: graphql-core reads each scalar with getattr (no per-field coroutine,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import Info
 from api.relay import Node, node_fetcher, raw_uuids, to_global_id
-from api.views import node_view, related, view
+from api.views import Later, node_view, related, view
 from content import access, bodies, cards, engagement, service
 from content import models as m
 from content.compliance import Finding
@@ -137,19 +137,6 @@ async def _reactions(session: AsyncSession, keys: Sequence[tuple[uuid.UUID, uuid
         for item_id in item_ids:
             out[(patient_id, item_id)] = found.get(item_id, set())
     return out
-
-
-class Later:
-    """A field value made on first await (graphql-core awaits an awaitable attribute): a plain-attribute
-    field that still loads through the DataLoaders, and only when the query asks for it."""
-
-    __slots__ = ("_make",)
-
-    def __init__(self, make: Callable[[], Awaitable[Any]]) -> None:
-        self._make = make
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self._make().__await__()
 
 
 # Scalars are plain attributes (graphql-core reads them with getattr: no per-field coroutine or Info).
