@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
+from typing import TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,8 @@ from community import attendance, events, invitations
 from community import models as cm
 from core import clock
 from core.identity import Actor
+
+R = TypeVar("R")
 
 EventKind = cm.EventKind
 strawberry.enum(EventKind, name="EventKind")
@@ -184,6 +187,13 @@ class EventInvitationRunType:
     @classmethod
     def from_model(cls, row: cm.InvitationRun) -> EventInvitationRunType:
         return node_view(cls, row)
+
+
+async def _with_event(s: AsyncSession, event_id: uuid.UUID, result: R) -> tuple[cm.Event, R]:
+    """What a mutation did to an event, with the event as its unit of work now sees it (for the payload)."""
+    event = await s.get(cm.Event, event_id)
+    assert event is not None
+    return event, result
 
 
 @node_fetcher("Event")
@@ -416,10 +426,7 @@ class EventMutation:
     async def event_rsvp(self, info: Info, input: EventRsvpInput) -> EventRsvpPayload:
         async def work(s: AsyncSession, a: Actor) -> tuple[cm.Event, cm.EventRsvp]:
             event_id = require_id(input.event_id, "Event", "eventId")
-            rsvp = await events.rsvp(s, a, event_id, input.response.value)
-            event = await s.get(cm.Event, event_id)
-            assert event is not None
-            return event, rsvp
+            return await _with_event(s, event_id, await events.rsvp(s, a, event_id, input.response.value))
 
         return await mutate(info, EventRsvpPayload, work)
 
@@ -427,10 +434,7 @@ class EventMutation:
     async def event_offer_accept(self, info: Info, input: EventOfferAcceptInput) -> EventRsvpPayload:
         async def work(s: AsyncSession, a: Actor) -> tuple[cm.Event, cm.EventRsvp]:
             event_id = require_id(input.event_id, "Event", "eventId")
-            rsvp = await events.accept_offer(s, a, event_id)
-            event = await s.get(cm.Event, event_id)
-            assert event is not None
-            return event, rsvp
+            return await _with_event(s, event_id, await events.accept_offer(s, a, event_id))
 
         return await mutate(info, EventRsvpPayload, work)
 
@@ -443,9 +447,7 @@ class EventMutation:
             event_id = require_id(input.event_id, "Event", "eventId")
             patient = require_id(input.patient_id, "Patient", "patientId") if input.patient_id else None
             result = await attendance.check_in(s, a, event_id, token=input.token, patient_id=patient)
-            event = await s.get(cm.Event, event_id)
-            assert event is not None
-            return event, result
+            return await _with_event(s, event_id, result)
 
         return await mutate(info, EventCheckInPayload, work)
 
