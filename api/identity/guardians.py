@@ -264,18 +264,21 @@ class GuardianshipType(Node):
 
     @strawberry.field(description="代办人昵称")
     async def guardian_nickname(self, info: Info) -> str | None:
-        found = await info.context.load(queries.patients_by_ids, self.model.guardian_id)
-        return found.nickname if found is not None else None
+        return await _nickname(info, self.model.guardian_id)
 
     @strawberry.field(description="被代办人昵称")
     async def dependent_nickname(self, info: Info) -> str | None:
-        found = await info.context.load(queries.patients_by_ids, self.model.dependent_id)
-        return found.nickname if found is not None else None
+        return await _nickname(info, self.model.dependent_id)
 
     @strawberry.field(description="被代办人是否为未成年人（未满18周岁；默认不能在社区发言、不接收营销消息）")
     async def dependent_minor(self, info: Info) -> bool:
         found = await info.context.load(queries.patients_by_ids, self.model.dependent_id)
         return found is not None and minors.is_minor(found.birth_date, found.birth_year)
+
+
+async def _nickname(info: Info, patient_id: uuid.UUID) -> str | None:
+    found = await info.context.load(queries.patients_by_ids, patient_id)
+    return found.nickname if found is not None else None
 
 
 def _patient_gid(patient_id: uuid.UUID) -> str:
@@ -319,8 +322,7 @@ class GuardianActionType:
 
     @strawberry.field(description="代办人昵称")
     async def guardian_nickname(self, info: Info) -> str | None:
-        found = await info.context.load(queries.patients_by_ids, self.model.guardian_id)
-        return found.nickname if found is not None else None
+        return await _nickname(info, self.model.guardian_id)
 
 
 @strawberry.type(description="我的代办授权：我代办他人的，与他人代办我的")
