@@ -277,6 +277,7 @@ SLOW_MODULES_FIRST = [
     "tests/loyalty/test_ledger_properties.py",
     "tests/console/test_browser_flows.py",
     "tests/console/test_browser_session.py",
+    "tests/console/test_browser_tablet.py",
     "tests/ops/test_packaging.py",
     "tests/api/test_fuzz.py",
     "tests/privacy/test_ws_reads.py",
@@ -295,6 +296,11 @@ SLOW_MODULES_FIRST = [
     "tests/identity/test_wechat.py",
     "tests/api/test_input_bounds.py",
     "tests/api/test_admission.py",
+    "tests/console/test_browser_revisions.py",
+    "tests/console/test_browser_channel_compose.py",
+    "tests/console/test_browser_trace.py",
+    "tests/console/test_browser_surveys.py",
+    "tests/console/test_browser_journeys.py",
 ]
 
 

@@ -27,7 +27,7 @@ CHROMIUM = "/usr/bin/chromium"
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium() -> Iterator[str]:
     if not Path(CHROMIUM).exists():
         if os.geteuid() != 0 or shutil.which("apt-get") is None:

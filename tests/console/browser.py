@@ -40,7 +40,9 @@ def _chinese_font() -> None:
     subprocess.run(["apt-get", "install", "-y", "fonts-wqy-microhei"], capture_output=True, check=False)
 
 
-@pytest.fixture(scope="module")
+# One server per test process for every browser module here: it holds no state of its own between
+# tests (each test seeds the demo data and the clean-up empties the tables), and starting one took 4-8 s.
+@pytest.fixture(scope="session")
 def console_server(servers: dict[str, str], chromium: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     missing = [name for name in CONSOLE_VENDOR if not (VENDOR_DIR / name).is_file()]
     if missing:
