@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from care.complaints import DETRACTOR_MAX
 from care.errors import CareCode as Code
 from care.models import Survey, SurveyStatus
-from care.surveys import require_reader
+from care.surveys import PROMOTER_MIN, nps, require_reader
 from core.errors import DomainError, Validator
 from core.identity import Actor
 from core.pagination import Page, keyset_page
@@ -74,8 +75,7 @@ class Results:
 
     @property
     def nps(self) -> float:
-        """100 x (promoters 9-10 - detractors 0-6) / answers, as the dashboards count it."""
-        return round(100 * (self.promoters - self.detractors) / self.responses, 1) if self.responses else 0.0
+        return nps(self.promoters, self.detractors, self.responses)
 
 
 def _check(period: Period, score_min: int | None = None, score_max: int | None = None) -> None:
@@ -127,9 +127,9 @@ async def results(session: AsyncSession, actor: Actor, *, period: Period, site_i
     return Results(
         title=TITLE,
         responses=responses,
-        promoters=sum(n for s, n in by_score.items() if s >= 9),
-        passives=sum(n for s, n in by_score.items() if 7 <= s <= 8),
-        detractors=sum(n for s, n in by_score.items() if s <= 6),
+        promoters=sum(n for s, n in by_score.items() if s >= PROMOTER_MIN),
+        passives=sum(n for s, n in by_score.items() if DETRACTOR_MAX < s < PROMOTER_MIN),
+        detractors=sum(n for s, n in by_score.items() if s <= DETRACTOR_MAX),
         questions=[
             Question(
                 "score",

@@ -243,6 +243,16 @@ async def my_surveys(
     )
 
 
+# NPS bands: 0-6 detractors (complaints.DETRACTOR_MAX), 7-8 passives, 9-10 promoters.
+PROMOTER_MIN = 9
+
+
+def nps(promoters: int, detractors: int, answers: int) -> float:
+    """100 x (promoters - detractors) / answers, one decimal; 0 without answers. The one formula of the
+    care desk's results and the dashboards."""
+    return round(100 * (promoters - detractors) / answers, 1) if answers else 0.0
+
+
 def require_reader(actor: Actor) -> None:
     if not actor.has_role(*READER_ROLES):
         actor.require_authenticated()

@@ -34,6 +34,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from campaigns import stats
+from care import surveys
 from core.errors import DomainError
 from core.identity import Actor, Role
 from core.settings import get_settings
@@ -241,7 +242,7 @@ class NpsRow:
 
     @property
     def nps(self) -> float:
-        return round(100 * (self.promoters - self.detractors) / self.answers, 1) if self.answers else 0.0
+        return surveys.nps(self.promoters, self.detractors, self.answers)
 
 
 _NPS = text(
