@@ -32,6 +32,7 @@ from campaigns.runner import enqueue_materialise
 from campaigns.segments import READ_ROLES
 from community.models import Event, Membership
 from core import clock, jobs
+from core.channels import CHANNEL_LABELS_ZH
 from core.db import after_commit, unit_of_work
 from core.errors import DomainError
 from core.identity import Actor
@@ -245,7 +246,6 @@ async def run_all() -> dict[str, int]:
 
 # --- reading (staff) --------------------------------------------------------------------------
 
-CHANNEL_LABELS = {"in_app": "站内信", "wechat": "微信", "sms": "短信", "email": "电子邮件"}
 POLICY = {
     CampaignClass.MARKETING: "营销消息：需该渠道的营销用途授权；免打扰时段推迟到结束后发送；计入营销消息频次上限；"
     "已故、住院、员工、未成年与退订营销的会员不发送",
@@ -260,7 +260,7 @@ def trigger_of(journey: Journey) -> str:
 
 def steps_of(journey: Journey) -> list[str]:
     """The journey as the steps a patient goes through, in words."""
-    channels = " → ".join(CHANNEL_LABELS.get(c, c) for c in journey.channels)
+    channels = " → ".join(CHANNEL_LABELS_ZH.get(c, c) for c in journey.channels)
     return [
         f"触发：{trigger_of(journey)}",
         "每天由定时任务生成当天的旅程活动（模板已按代码评审，无需逐日审批；当天的活动可暂停或取消）",

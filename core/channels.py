@@ -34,6 +34,10 @@ class ChannelName(enum.StrEnum):
     WECHAT = "wechat"
 
 
+# What staff read for each channel (explanations, journeys, the delivery trace).
+CHANNEL_LABELS_ZH = {"in_app": "站内信", "sms": "短信", "wechat": "微信", "email": "电子邮件"}
+
+
 @dataclass(frozen=True)
 class Message:
     channel: ChannelName

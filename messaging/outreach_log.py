@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.channels import ChannelName
+from core.channels import CHANNEL_LABELS_ZH, ChannelName
 from messaging.models import OutreachSend
 from messaging.outreach import INTERRUPTING, MessageClass, get_outreach_settings, purpose_of
 
@@ -31,7 +31,6 @@ SOURCES = (
 )
 CLASS_LABELS = {MessageClass.MARKETING: "营销", MessageClass.CARE: "关怀", MessageClass.NOTICE: "通知"}
 PURPOSE_LABELS = {"marketing": "营销", "service": "服务"}
-CHANNEL_LABELS = {"in_app": "站内信", "sms": "短信", "wechat": "微信", "email": "电子邮件"}
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ def explain(message_class: str, channel: str) -> str:
     settings = get_outreach_settings()
     klass = MessageClass(message_class)
     purpose = PURPOSE_LABELS.get(purpose_of(klass).value, purpose_of(klass).value)
-    parts = [f"{CLASS_LABELS[klass]}消息，凭{CHANNEL_LABELS.get(channel, channel)}渠道的{purpose}授权发送"]
+    parts = [f"{CLASS_LABELS[klass]}消息，凭{CHANNEL_LABELS_ZH.get(channel, channel)}渠道的{purpose}授权发送"]
     cap = settings.cap(klass)
     if cap:
         parts.append(f"发送时未超过{CLASS_LABELS[klass]}消息频次上限（{settings.cap_window_days}天{cap}条）")

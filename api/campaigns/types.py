@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 import strawberry
@@ -14,8 +14,8 @@ from api.context import BatchFn, Info
 from api.identity.types import PatientType
 from api.relay import Node, load_nodes, node_fetcher, require_id, to_global_id
 from api.views import node_view, related, view
+from campaigns import explain, segments, service, stats
 from campaigns import models as m
-from campaigns import segments, service, stats
 from campaigns.segments import READ_ROLES, ConsentRequirement, SegmentCriteria
 from campaigns.stats import CampaignConversion
 from patients.queries import patients_by_ids
@@ -31,21 +31,6 @@ AudienceKind = m.AudienceKind
 strawberry.enum(AudienceKind, name="CampaignAudienceKind")
 DeliveryStatus = m.DeliveryStatus
 strawberry.enum(DeliveryStatus, name="CampaignDeliveryStatus")
-
-SKIP_TEXT = {
-    "suppressed": "已屏蔽",
-    "no_consent": "未获得该用途的渠道授权",
-    "no_address": "缺少联系方式",
-    "frequency_cap": "超过营销消息频次上限",
-    "cancelled": "活动已取消",
-}
-SUPPRESSION_TEXT = {
-    "deceased": "患者已故",
-    "admitted": "患者住院中",
-    "staff": "员工账号",
-    "opted_out": "已退订全部营销消息",
-    "minor": "未成年人（不接收营销消息）",
-}
 
 
 @strawberry.input(description="授权条件：该渠道与用途的授权须已开启")
@@ -265,78 +250,10 @@ class ExplanationType:
     detail: JSON = strawberry.field(description="原始记录（渠道尝试、发送时复核结果）")
 
 
-def explain(delivery: m.Delivery, campaign: m.Campaign | None) -> ExplanationType:
-    reason = dict(delivery.reason or {})
-    audience = reason.get("audience")
-    if audience == "segment":
-        chosen = f"符合人群「{reason.get('segment') or ''}」的条件"
-    elif audience == "event":
-        chosen = "是活动的受邀者或报名者"
-    else:
-        chosen = f"自动旅程「{reason.get('journey') or ''}」的触发对象"
-    consent = None
-    if delivery.consent:
-        c = delivery.consent
-        consent = ConsentSnapshotType(
-            channel=c.get("channel", ""),
-            purpose=c.get("purpose", ""),
-            given_at=datetime.fromisoformat(c["given_at"]) if c.get("given_at") else None,
-            source=c.get("source"),
-        )
-    skipped = None
-    if delivery.skip_reason:
-        skipped = SKIP_TEXT.get(delivery.skip_reason, delivery.skip_reason)
-        if delivery.skip_reason == "suppressed":
-            why = reason.get("suppressed") or (reason.get("at_send") or {}).get("suppressed")
-            skipped += f"：{SUPPRESSION_TEXT.get(why, why)}" if why else ""
-        tried = reason.get("tried") or []
-        if tried and delivery.skip_reason in ("no_consent", "no_address"):
-            parts = [f"{t['channel']}缺少{'授权' if t['missing'] == 'consent' else '联系方式'}" for t in tried]
-            skipped += "（" + "，".join(parts) + "）"
-    if skipped:
-        summary = f"{chosen}；未发送：{skipped}"
-    elif consent:
-        summary = f"{chosen}；凭{consent.channel}渠道的{consent.purpose}授权（来源：{consent.source}）发送"
-    else:
-        summary = chosen
-    return ExplanationType(
-        summary=summary,
-        chosen_because=chosen,
-        criteria=JSON(campaign.criteria_snapshot) if campaign and campaign.criteria_snapshot is not None else None,
-        consent=consent,
-        skipped_because=skipped,
-        channel_because=_channel_because(delivery, reason),
-        frequency=_frequency(delivery, reason),
-        # Deferred at materialisation or by the sender: either way not_before moved past its creation.
-        deferred_until=delivery.not_before if delivery.not_before > delivery.created_at + QUIET_SLACK else None,
-        detail=JSON(reason),
-    )
-
-
-QUIET_SLACK = timedelta(seconds=1)
-CHANNEL_TEXT = {"in_app": "站内信", "sms": "短信", "wechat": "微信", "email": "电子邮件"}
-CLASS_TEXT = {"marketing": "营销", "care": "关怀"}
-
-
-def _channel_because(delivery: m.Delivery, reason: dict[str, Any]) -> str:
-    passed = [
-        f"{CHANNEL_TEXT.get(t['channel'], t['channel'])}缺少{'授权' if t['missing'] == 'consent' else '联系方式'}"
-        for t in reason.get("tried") or []
-    ]
-    if delivery.channel is None:
-        return "未选出渠道" + (f"（{'，'.join(passed)}）" if passed else "")
-    chosen = f"渠道：{CHANNEL_TEXT.get(delivery.channel, delivery.channel)}"
-    return chosen + (f"（{'，'.join(passed)}，改用此渠道）" if passed else "（活动的首选渠道）")
-
-
-def _frequency(delivery: m.Delivery, reason: dict[str, Any]) -> str | None:
-    klass = CLASS_TEXT.get(delivery.kind, delivery.kind)
-    if delivery.skip_reason == "frequency_cap":
-        at_send = reason.get("at_send") or {}
-        return f"近期已收到{at_send.get('recent', '?')}条{klass}消息，达到上限{at_send.get('cap', '?')}条，未发送"
-    if delivery.sent_at is not None:
-        return f"发送时未超过{klass}消息频次上限"
-    return None
+def _explanation(e: explain.Explanation) -> ExplanationType:
+    consent = ConsentSnapshotType(**vars(e.consent)) if e.consent else None
+    criteria = JSON(e.criteria) if e.criteria is not None else None
+    return view(ExplanationType, e, consent=consent, criteria=criteria, detail=JSON(e.detail))
 
 
 async def _delivery_patient(root: DeliveryType, info: Info) -> PatientType | None:
@@ -368,7 +285,7 @@ class DeliveryType(Node):
     @strawberry.field
     async def explanation(self, info: Info) -> ExplanationType:
         campaign = await info.context.load(service.campaigns_by_ids, self.model.campaign_id)
-        return explain(self.model, campaign)
+        return _explanation(explain.explain(self.model, campaign))
 
 
 def can_read(info: Info) -> bool:
