@@ -50,11 +50,30 @@ def _key(cookie: str) -> str:
     return _KEY + hashlib.sha256(cookie.encode()).hexdigest()
 
 
+def _seen_key(cookie: str) -> str:
+    return _key(cookie) + ":seen"
+
+
 async def _store(cookie: str, session: ConsoleSession) -> None:
     session.last_seen = clock.now().isoformat()
     pool = await queue.get_pool()
-    # Redis forgets it a little after the idle limit; the clock check below decides first.
-    await pool.set(_key(cookie), orjson.dumps(asdict(session)), ex=get_console_settings().idle_seconds + 60)
+    ttl = get_console_settings().idle_seconds + 60  # Redis forgets it a little after the idle limit
+    async with pool.pipeline(transaction=True) as pipe:
+        pipe.set(_key(cookie), orjson.dumps(asdict(session)), ex=ttl)
+        pipe.set(_seen_key(cookie), session.last_seen, ex=ttl)
+        await pipe.execute()
+
+
+async def _touch(cookie: str) -> None:
+    """Restarts the idle clock without writing the session: a page's concurrent requests (a live
+    preview while a form posts) must not write back a copy read before another one's flash message or
+    refreshed tokens, which would undo it."""
+    pool = await queue.get_pool()
+    ttl = get_console_settings().idle_seconds + 60
+    async with pool.pipeline(transaction=True) as pipe:
+        pipe.set(_seen_key(cookie), clock.now().isoformat(), ex=ttl)
+        pipe.expire(_key(cookie), ttl)
+        await pipe.execute()
 
 
 async def create(session: ConsoleSession) -> str:
@@ -75,22 +94,25 @@ async def load(cookie: str | None) -> ConsoleSession | None:
     try:
         session = ConsoleSession(**orjson.loads(raw))
     except (TypeError, ValueError):
-        await pool.delete(_key(cookie))
+        await pool.delete(_key(cookie), _seen_key(cookie))
         return None
+    seen = await pool.get(_seen_key(cookie))
+    if seen is not None:
+        session.last_seen = seen.decode() if isinstance(seen, bytes) else str(seen)
     idle = clock.now() - datetime.fromisoformat(session.last_seen)
     if idle.total_seconds() > get_console_settings().idle_seconds:
-        await pool.delete(_key(cookie))
+        await pool.delete(_key(cookie), _seen_key(cookie))
         return None
-    await _store(cookie, session)
+    await _touch(cookie)
     return session
 
 
 async def save(cookie: str, session: ConsoleSession) -> None:
-    """After the tokens were refreshed."""
+    """After the tokens were refreshed, or a flash message was added or shown."""
     await _store(cookie, session)
 
 
 async def destroy(cookie: str | None) -> None:
     if cookie:
         pool = await queue.get_pool()
-        await pool.delete(_key(cookie))
+        await pool.delete(_key(cookie), _seen_key(cookie))

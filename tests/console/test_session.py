@@ -198,3 +198,37 @@ async def test_an_oversized_or_lengthless_post_is_refused_before_it_is_read(clie
     assert chunked.status_code == 413
     login = await client.post("/console/login", data={"email": "a" * 2_000_000, "password": "x"})
     assert login.status_code == 413
+
+
+async def test_reading_a_session_never_writes_it_back(client, monkeypatch) -> None:
+    """A page's requests overlap (the live preview posts while the form posts): a request that only reads
+    the session restarts its idle clock without writing back the copy it read, which would undo a flash
+    message or refreshed tokens another request saved in between."""
+    state = console_session.ConsoleSession(
+        access_token="a",
+        refresh_token="r",
+        access_expires_at=(clock.now() + timedelta(hours=1)).isoformat(),
+        staff_id="U3RhZmY6MQ==",
+        name="李运营",
+        email="marketer@example.cn",
+        roles=["marketer"],
+        role_labels=["市场运营"],
+    )
+    cookie = await console_session.create(state)
+    preview = await console_session.load(cookie)  # read before the form's request saves its message
+    posted = await console_session.load(cookie)
+    assert preview is not None and posted is not None
+    posted.flash.append(["ok", "已创建活动草稿"])
+    await console_session.save(cookie, posted)
+
+    async def no_write(*_: object) -> None:
+        raise AssertionError("load wrote the session")
+
+    monkeypatch.setattr(console_session, "_store", no_write)
+    clock.clock.advance(timedelta(minutes=5))
+    again = await console_session.load(cookie)  # the preview's next request
+    monkeypatch.undo()
+    assert again is not None and again.flash == [["ok", "已创建活动草稿"]]
+    # Its idle clock restarted all the same: idle minutes after this read, not after the save.
+    clock.clock.advance(timedelta(seconds=get_console_settings().idle_seconds - 60))
+    assert await console_session.load(cookie) is not None
